@@ -1,0 +1,77 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Dependencies point one way: executables → event log → event model, LMDB layer → C shim.
+/// Nothing below knows what stands above it.
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "AuditLedger",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "EventLog", targets: ["EventLog"]),
+        .executable(name: "ledger-bench", targets: ["ledger-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // The C library from Debian's liblmdb-dev.
+        .systemLibrary(
+            name: "CLMDB",
+            pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"])]
+        ),
+        // A small safe layer over LMDB: environment, scoped transactions, cursors, errors. Knows no events.
+        .target(name: "LMDB", dependencies: ["CLMDB"], swiftSettings: strict),
+        // The envelope of spec 3.1, its validation, the catalog of 3.3 and the canonical record of 3.2.
+        .target(
+            name: "EventModel",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+        // The append-only hash-chained log: group-commit writer, derived indexes, reads, verification.
+        .target(
+            name: "EventLog",
+            dependencies: [
+                "LMDB", "EventModel",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // `make bench`: the log against raw LMDB on the genevents.py workload.
+        .executableTarget(
+            name: "ledger-bench",
+            dependencies: [
+                "EventLog", "LMDB", "CLMDB",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        // A child process for the crash test: appends in a loop and prints each acknowledged seq.
+        .executableTarget(
+            name: "ledger-crash-child",
+            dependencies: ["EventLog"],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB", "CLMDB"], swiftSettings: strict),
+        .testTarget(name: "EventModelTests", dependencies: ["EventModel"], swiftSettings: strict),
+        .testTarget(
+            name: "EventLogTests",
+            dependencies: [
+                "EventLog", "EventModel", "LMDB", "CLMDB", "ledger-crash-child",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+    ]
+)

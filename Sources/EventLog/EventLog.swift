@@ -1,0 +1,157 @@
+import EventModel
+import LMDB
+import Logging
+import NIOPosix
+import Synchronization
+
+/// An event as stored: its place, its chain hash and its canonical record bytes.
+public struct LoggedEvent: Sendable, Equatable {
+    public var seq: UInt64
+    /// The chain hash after this event (32 bytes).
+    public var hash: [UInt8]
+    /// The canonical record, byte for byte as hashed and exported.
+    public var record: [UInt8]
+
+    public func decode() throws -> StoredEvent { try StoredEvent.decode(record) }
+}
+
+/// The append-only, hash-chained event log on LMDB.
+///
+/// Appends from any task meet in one writer thread (group commit); reads run on their own
+/// thread pool against LMDB snapshots merged with the in-memory tail of not-yet-indexed events.
+public final class EventLog: Sendable {
+    public let configuration: LogConfiguration
+    let store: Store
+    let tail: SharedTail
+    private let writer: Writer?
+    private let readers: NIOThreadPool
+    private let logger: Logger
+    private let closed = Atomic<Bool>(false)
+
+    /// Opens (or creates) the log and re-indexes into memory whatever the last run appended but had not folded.
+    public init(_ configuration: LogConfiguration, logger: Logger = Logger(label: "ledger.log")) throws {
+        self.configuration = configuration
+        self.logger = logger
+        let environment = Environment.Configuration(
+            path: configuration.path, mapSize: configuration.mapSize,
+            maxReaders: UInt32(max(126, configuration.readerThreads * 4 + 64)), readOnly: configuration.readOnly)
+        let store = try Store(environment)
+        self.store = store
+        let (head, headHash, indexed, tail) = try store.environment.read { txn in
+            let (head, hash) = try Store.head(txn, store.records)
+            let indexed = Store.indexedThrough(try txn.get(store.meta, Store.indexedThroughKey))
+            var tail = TailIndex(base: indexed)
+            if head > indexed {
+                try txn.withCursor(store.records) { cursor in
+                    var entry = try cursor.get(.key, key: bigEndianBytes(indexed + 1))
+                    while let (key, value) = entry {
+                        let event = try StoredEvent.decode(UnsafeRawBufferPointer(rebasing: value[32...]))
+                        tail.add(seq: readBigEndianUInt64(key), entries: IndexKeys.entries(for: event.envelope))
+                        entry = try cursor.get(.next)
+                    }
+                }
+            }
+            return (head, hash, indexed, tail)
+        }
+        self.tail = SharedTail(tail)
+        logger.info(
+            "event log open",
+            metadata: [
+                "ledger.path": "\(configuration.path)", "ledger.head": "\(head)", "ledger.indexed_through": "\(indexed)",
+                "ledger.read_only": "\(configuration.readOnly)",
+            ])
+        readers = NIOThreadPool(numberOfThreads: configuration.readerThreads)
+        readers.start()
+        if configuration.readOnly {
+            writer = nil
+        } else {
+            let writer = Writer(
+                store: store, tail: self.tail, head: head, headHash: headHash,
+                settings: .init(
+                    foldThreshold: configuration.foldThreshold, foldIdleMilliseconds: configuration.foldIdleMilliseconds,
+                    staleReaderCheckSeconds: configuration.staleReaderCheckSeconds, foldOnClose: configuration.foldOnClose),
+                logger: logger)
+            writer.start()
+            self.writer = writer
+        }
+    }
+
+    /// Finishes queued appends, folds the tail, and closes LMDB. Appends after this fail with `.closed`.
+    public func close() async throws {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        if let writer {
+            try await readers.runIfActive { writer.stop() }
+        }
+        try await readers.shutdownGracefully()
+        store.environment.close()
+        logger.info("event log closed", metadata: ["ledger.path": "\(configuration.path)"])
+    }
+
+    deinit {
+        if !closed.load(ordering: .acquiring) {
+            writer?.stop()
+            try? readers.syncShutdownGracefully()
+            store.environment.close()
+        }
+    }
+
+    // MARK: - Appending
+
+    /// Appends the events as one atomic batch. Returns when they are committed and synced.
+    /// Same id and content as an event in the ledger: not appended again, `duplicate` true.
+    /// Same id, other content: throws `.conflict` and appends nothing.
+    public func append(_ events: [PreparedEvent]) async throws -> [AppendResult] {
+        guard let writer else { throw LogError(.closed, "the ledger is open read-only") }
+        guard !closed.load(ordering: .relaxed) else { throw LogError(.closed, "the ledger is shutting down") }
+        if events.isEmpty { return [] }
+        return try await writer.append(events)
+    }
+
+    /// Seconds since the epoch when the writer last went round its loop (nil when read-only).
+    public var writerHeartbeat: Int64? { writer?.heartbeat.load(ordering: .relaxed) }
+
+    // MARK: - Reading
+
+    /// Runs a blocking read on the reader threads.
+    public func read<R: Sendable>(_ body: @escaping @Sendable (EventLog) throws -> R) async throws -> R {
+        try await readers.runIfActive { try body(self) }
+    }
+
+    /// The last seq and its chain hash.
+    public func head() throws -> (seq: UInt64, hash: [UInt8]) {
+        try store.environment.read { txn in try Store.head(txn, store.records) }
+    }
+
+    /// Every event ≤ this seq is in the LMDB indexes; later ones are in the in-memory tail.
+    public func indexedThrough() -> UInt64 { tail.withLock { $0.base } }
+
+    /// One event by seq (blocking).
+    public func event(seq: UInt64) throws -> LoggedEvent? {
+        try store.environment.read { txn in
+            guard let value = try txn.get(store.records, bigEndianBytes(seq)), value.count > 32 else { return nil }
+            return LoggedEvent(seq: seq, hash: Array(value.prefix(32)), record: Array(value[32...]))
+        }
+    }
+
+    /// Records with seq > `afterSeq`, in order, at most `limit`, for export and replay (blocking).
+    public func events(afterSeq: UInt64, limit: Int) throws -> [LoggedEvent] {
+        try store.environment.read { txn in
+            try txn.withCursor(store.records) { cursor in
+                var out: [LoggedEvent] = []
+                var entry = try cursor.get(.keyRange, key: bigEndianBytes(afterSeq &+ 1))
+                if afterSeq == .max { entry = nil }
+                while let (key, value) = entry, out.count < limit {
+                    out.append(LoggedEvent(seq: readBigEndianUInt64(key), hash: Array(value.prefix(32)), record: Array(value[32...])))
+                    entry = try cursor.get(.next)
+                }
+                return out
+            }
+        }
+    }
+
+    /// Bytes of the data file in use.
+    public func diskBytes() throws -> Int { try store.environment.usedBytes() }
+
+    /// The LMDB environment, for backups and tools that need it.
+    public var environment: Environment { store.environment }
+}

@@ -1,0 +1,23 @@
+/// How an `EventLog` is opened and run.
+public struct LogConfiguration: Sendable {
+    /// The data directory (LMDB's `data.mdb` and `lock.mdb`).
+    public var path: String
+    /// Initial LMDB map size; it grows when full. Default 16 GiB of address space, not of disk.
+    public var mapSize: Int = 16 << 30
+    /// Open read-only, e.g. `ledgerctl --data-dir` beside a running daemon: no appends.
+    public var readOnly: Bool = false
+    /// Threads that run reads, so they never block the writer or the cooperative pool.
+    public var readerThreads: Int = 4
+    /// Fold the tail into the LMDB indexes once it holds this many events (spec 8: large batches are cheap).
+    public var foldThreshold: Int = 20_000
+    /// …or after this long without appends.
+    public var foldIdleMilliseconds: Int = 250
+    public var staleReaderCheckSeconds: Int64 = 30
+    /// Fold the tail on close so the next start has nothing to re-index. Tests turn it off to
+    /// exercise the re-indexing a crash would leave behind.
+    public var foldOnClose: Bool = true
+
+    public init(path: String) {
+        self.path = path
+    }
+}

@@ -1,0 +1,40 @@
+import LMDB
+
+/// Why the log refused or failed an operation.
+public struct LogError: Error, Equatable, CustomStringConvertible, Sendable {
+    public enum Code: String, Sendable {
+        /// An id already in the ledger with other content (HTTP 409).
+        case conflict
+        /// The filesystem is full: nothing of the request was stored (HTTP 507).
+        case diskFull = "disk_full"
+        /// LMDB failed; nothing of the request was stored (HTTP 503).
+        case storage
+        /// The log is closing or closed (HTTP 503).
+        case closed
+        /// A stored record could not be read back.
+        case corrupt
+        /// A cursor that this log did not make.
+        case badCursor = "bad_cursor"
+    }
+
+    public var code: Code
+    public var message: String
+    /// The event's position in its batch, for conflicts.
+    public var index: Int?
+
+    public init(_ code: Code, _ message: String, index: Int? = nil) {
+        self.code = code
+        self.message = message
+        self.index = index
+    }
+
+    public var description: String { "\(code.rawValue): \(message)" }
+
+    static func storage(_ error: any Error) -> LogError {
+        if let lmdb = error as? LMDBError, lmdb.isDiskFull {
+            return LogError(.diskFull, "no space left on the device: \(lmdb)")
+        }
+        if let logError = error as? LogError { return logError }
+        return LogError(.storage, "storage failure: \(error)")
+    }
+}

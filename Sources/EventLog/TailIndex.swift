@@ -1,0 +1,62 @@
+import Synchronization
+
+/// The index entries of the events past the watermark: appended and durable, not yet folded
+/// into the LMDB indexes. Reads merge it with LMDB so that every read is exact, and a client
+/// that got its 201 finds its own event at once.
+struct TailIndex: Sendable {
+    /// Every event ≤ `base` is in the LMDB indexes.
+    private(set) var base: UInt64
+    /// The last event in the tail (`base` when empty).
+    private(set) var head: UInt64
+    /// Per index kind: key → seqs in ascending order.
+    private(set) var postings: [[[UInt8]: [UInt64]]]
+
+    init(base: UInt64) {
+        self.base = base
+        self.head = base
+        self.postings = Array(repeating: [:], count: IndexKind.allCases.count)
+    }
+
+    var count: Int { Int(head - base) }
+    var isEmpty: Bool { head == base }
+
+    mutating func add(seq: UInt64, entries: [(IndexKind, [UInt8])]) {
+        precondition(seq == head + 1, "tail seqs must be gapless")
+        head = seq
+        for (kind, key) in entries {
+            postings[kind.rawValue][key, default: []].append(seq)
+        }
+    }
+
+    func seqs(_ kind: IndexKind, _ key: [UInt8]) -> [UInt64] { postings[kind.rawValue][key] ?? [] }
+
+    /// Seqs under every key of `kind` that starts with `prefix`, ascending.
+    func seqs(_ kind: IndexKind, prefix: [UInt8]) -> [UInt64] {
+        var out: [UInt64] = []
+        for (key, seqs) in postings[kind.rawValue] where key.starts(with: prefix) {
+            out.append(contentsOf: seqs)
+        }
+        return out.sorted()
+    }
+
+    /// Seqs of events whose time lies in `low ... high` (sortable time keys), ascending.
+    func seqs(timeFrom low: [UInt8], through high: [UInt8]) -> [UInt64] {
+        var out: [UInt64] = []
+        for (key, seqs) in postings[IndexKind.time.rawValue]
+        where !key.lexicographicallyPrecedes(low) && !high.lexicographicallyPrecedes(key) {
+            out.append(contentsOf: seqs)
+        }
+        return out.sorted()
+    }
+}
+
+/// The tail, shared between the writer (the only one that changes it) and the readers.
+final class SharedTail: Sendable {
+    private let state: Mutex<TailIndex>
+
+    init(_ tail: TailIndex) { state = Mutex(tail) }
+
+    func withLock<R>(_ body: (inout TailIndex) throws -> R) rethrows -> R {
+        try state.withLock { try body(&$0) }
+    }
+}

@@ -1,0 +1,51 @@
+/// A validated event as the CRM posted it (spec 3.1), before the ledger gives it a place.
+public struct Envelope: Sendable, Equatable {
+    public struct Actor: Sendable, Equatable {
+        public var id: String
+        /// `name`, `ip`, `via`, `onBehalfOf` and any other string the CRM adds about the actor.
+        public var attributes: [JSONMember]
+    }
+
+    public struct Subject: Sendable, Equatable, Hashable {
+        public var type: String
+        public var id: String
+        public init(type: String, id: String) {
+            self.type = type
+            self.id = id
+        }
+    }
+
+    public struct Change: Sendable, Equatable {
+        public var field: String
+        /// Absent on create.
+        public var old: JSONValue?
+        /// Absent on removal.
+        public var new: JSONValue?
+    }
+
+    public enum Outcome: String, Sendable {
+        case success, failure
+    }
+
+    public var id: String
+    public var type: String
+    /// The `time` text as sent; `instant` is what it means.
+    public var time: String
+    public var instant: Instant
+    public var actor: Actor
+    public var subject: Subject
+    public var changes: [Change]
+    public var data: [JSONMember]?
+    public var outcome: Outcome
+    public var reason: String?
+    public var requestId: String?
+    public var source: String?
+    /// The envelope's members after validation, with the server's defaults (`id`, `outcome`)
+    /// filled in: what the canonical record is made of.
+    public var members: [JSONMember]
+
+    /// A member of `data` by name.
+    public func dataString(_ key: String) -> String? {
+        data?.first { $0.key == key }?.value.stringValue
+    }
+}

@@ -1,0 +1,59 @@
+import Crypto
+
+/// An event ready to append: validated, in canonical form, with the digest that tells a
+/// retry (same id, same content) from a conflict (same id, other content).
+public struct PreparedEvent: Sendable {
+    public let envelope: Envelope
+    /// The canonical envelope, without the `seq` and `recordedAt` the ledger adds.
+    public let body: [UInt8]
+    /// SHA-256 of `body`.
+    public let digest: [UInt8]
+
+    public init(_ envelope: Envelope) {
+        self.envelope = envelope
+        self.body = CanonicalJSON.encode(.object(envelope.members))
+        self.digest = Array(SHA256.hash(data: body))
+    }
+}
+
+/// Turns a request body (one event object or an array of them) into prepared events,
+/// refusing the whole body at the first problem.
+public enum EventBody {
+    /// A request body is at most 16 MiB.
+    public static let maxBodyBytes = 16 * 1024 * 1024
+
+    public static func parse(_ bytes: UnsafeRawBufferPointer) throws(ValidationError) -> (events: [PreparedEvent], isBatch: Bool) {
+        guard bytes.count <= maxBodyBytes else {
+            throw ValidationError(.bodyTooLarge, "the body is \(bytes.count) bytes; the limit is \(maxBodyBytes)")
+        }
+        let parsed: (elements: [JSONParser.Spanned], isArray: Bool)
+        do {
+            parsed = try JSONParser.parseBody(bytes)
+        } catch {
+            throw ValidationError(.invalidJSON, "invalid JSON: \(error.description)")
+        }
+        guard !parsed.elements.isEmpty else { throw ValidationError(.emptyBatch, "the batch is empty") }
+        var events: [PreparedEvent] = []
+        events.reserveCapacity(parsed.elements.count)
+        for (i, element) in parsed.elements.enumerated() {
+            let index = parsed.isArray ? i : nil
+            guard element.range.count <= EnvelopeValidator.maxEventBytes else {
+                throw ValidationError(
+                    .eventTooLarge, "the event is \(element.range.count) bytes; the limit is \(EnvelopeValidator.maxEventBytes)",
+                    index: index)
+            }
+            let event = PreparedEvent(try EnvelopeValidator.validate(element.value, index: index))
+            guard event.body.count <= EnvelopeValidator.maxEventBytes else {
+                throw ValidationError(
+                    .eventTooLarge, "the event is \(event.body.count) bytes in canonical form; the limit is \(EnvelopeValidator.maxEventBytes)",
+                    index: index)
+            }
+            events.append(event)
+        }
+        return (events, parsed.isArray)
+    }
+
+    public static func parse(_ bytes: [UInt8]) throws -> (events: [PreparedEvent], isBatch: Bool) {
+        try bytes.withUnsafeBytes { raw in try parse(raw) }
+    }
+}

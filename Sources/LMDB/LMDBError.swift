@@ -1,0 +1,30 @@
+import CLMDB
+
+/// An LMDB failure: the library's return code, the operation that failed and a readable message.
+public struct LMDBError: Error, Equatable, CustomStringConvertible, Sendable {
+    /// The LMDB (or errno) return code.
+    public var code: Int32
+    /// What the layer was doing, e.g. `"mdb_put"`.
+    public var operation: String
+    public var message: String
+
+    public init(code: Int32, operation: String) {
+        self.code = code
+        self.operation = operation
+        self.message = String(cString: mdb_strerror(code))
+    }
+
+    public var description: String { "\(operation): \(message) (\(code))" }
+
+    /// The map is full; the environment grows it and runs the write again.
+    public var isMapFull: Bool { code == MDB_MAP_FULL }
+    /// Another process grew the map; adopt its size and retry.
+    public var isMapResized: Bool { code == MDB_MAP_RESIZED }
+    /// The filesystem has no space left (errno ENOSPC) or the disk quota is exceeded.
+    public var isDiskFull: Bool { code == 28 || code == 122 }
+
+    @inline(__always)
+    static func check(_ code: Int32, _ operation: @autoclosure () -> String) throws(LMDBError) {
+        if code != 0 { throw LMDBError(code: code, operation: operation()) }
+    }
+}

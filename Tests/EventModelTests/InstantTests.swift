@@ -1,0 +1,37 @@
+import Testing
+
+@testable import EventModel
+
+@Suite struct InstantTests {
+    @Test(arguments: [
+        ("1970-01-01T00:00:00Z", 0, 0),
+        ("2026-03-13T07:45:01.123Z", 1_773_387_901, 123_000_000),
+        ("2026-03-13T15:45:01.123+08:00", 1_773_387_901, 123_000_000),
+        ("2026-03-12T23:45:01-08:00", 1_773_387_901, 0),
+        ("2024-02-29t12:00:00.123456789012z", 1_709_208_000, 123_456_789),
+        ("1969-12-31T23:59:59.5Z", -1, 500_000_000),
+        ("2016-12-31T23:59:60Z", 1_483_228_800, 0),
+    ])
+    func parsesRFC3339(text: String, seconds: Int64, nanos: Int32) {
+        #expect(Instant(rfc3339: text) == Instant(seconds: seconds, nanoseconds: nanos), "\(text)")
+    }
+
+    @Test(arguments: [
+        "2026-03-13T07:45:01", "2026-03-13 07:45:01Z", "2026-02-29T00:00:00Z", "2026-13-01T00:00:00Z",
+        "2026-04-31T00:00:00Z", "2026-03-13T24:00:00Z", "2026-03-13T07:60:00Z", "2026-03-13T07:45:01.Z",
+        "2026-03-13T07:45:01+0800", "2026-03-13T07:45:01+24:00", "2026-3-13T07:45:01Z", "2026-03-13T07:45:01Zjunk", "",
+        "now",
+    ])
+    func refusesWhatIsNotRFC3339WithOffset(text: String) {
+        #expect(Instant(rfc3339: text) == nil, "\(text)")
+    }
+
+    @Test func formatsUTCAndSortsAsBytes() {
+        let a = Instant(seconds: -5, nanoseconds: 1)
+        let b = Instant(seconds: 1_773_387_901, nanoseconds: 123_456_000)
+        #expect(b.rfc3339(fractionDigits: 6) == "2026-03-13T07:45:01.123456Z")
+        #expect(Instant(rfc3339: b.rfc3339()) == b)
+        #expect(a.sortableBytes.lexicographicallyPrecedes(b.sortableBytes))
+        #expect(a.sortableBytes.withUnsafeBytes { Instant(sortableBytes: $0) } == a)
+    }
+}
