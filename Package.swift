@@ -51,7 +51,9 @@ let package = Package(
         .executableTarget(
             name: "ledger-bench",
             dependencies: [
-                "EventLog", "LMDB", "CLMDB",
+                "EventLog", "EventModel", "LMDB", "CLMDB",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -59,7 +61,7 @@ let package = Package(
         // A child process for the crash test: appends in a loop and prints each acknowledged seq.
         .executableTarget(
             name: "ledger-crash-child",
-            dependencies: ["EventLog"],
+            dependencies: ["EventLog", "EventModel", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "CLMDB"], swiftSettings: strict),

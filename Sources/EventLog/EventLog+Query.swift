@@ -222,10 +222,11 @@ enum SeqStream {
         _ cursor: borrowing Cursor, key: [UInt8], bound: UInt64, cap: UInt64, order: EventQuery.Order, count: Int
     ) throws -> [UInt64] {
         var out: [UInt64] = []
-        guard try cursor.get(.key, key: key) != nil else { return out }
+        guard let first = try cursor.get(.key, key: key) else { return out }
         if order == .asc {
             guard bound < cap else { return out }
-            var entry = try cursor.get(.valueRange, key: key, value: bigEndianBytes(bound + 1))
+            // From the start, the key's first value is where the walk begins: no second seek.
+            var entry = bound == 0 ? first : try cursor.get(.valueRange, key: key, value: bigEndianBytes(bound + 1))
             while let (_, value) = entry, out.count < count {
                 let seq = readBigEndianUInt64(value)
                 if seq > cap { break }

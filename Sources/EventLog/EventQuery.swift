@@ -47,15 +47,15 @@ public struct EventQuery: Sendable, Equatable {
 
     /// Whether a decoded event passes every filter.
     func matches(_ e: Envelope) -> Bool {
-        if let subjectType, !e.subject.type.utf8.elementsEqual(subjectType.utf8) { return false }
-        if let subjectId, !e.subject.id.utf8.elementsEqual(subjectId.utf8) { return false }
-        if let actor, !e.actor.id.utf8.elementsEqual(actor.utf8) { return false }
+        if let subjectType, !utf8Equal(e.subject.type, subjectType) { return false }
+        if let subjectId, !utf8Equal(e.subject.id, subjectId) { return false }
+        if let actor, !utf8Equal(e.actor.id, actor) { return false }
         if let prefix = typePrefix {
             if !e.type.hasPrefix(prefix) { return false }
         } else if let type, e.type != type {
             return false
         }
-        if let field, !e.changes.contains(where: { $0.field.utf8.elementsEqual(field.utf8) }) { return false }
+        if let field, !e.changes.contains(where: { utf8Equal($0.field, field) }) { return false }
         if let since, e.instant < since { return false }
         if let until, until < e.instant { return false }
         return true

@@ -15,7 +15,7 @@ public enum IndexKind: Int, CaseIterable, Sendable {
     /// `time` as 12 sortable bytes
     case time
 
-    var databaseName: String {
+    public var databaseName: String {
         switch self {
         case .subject: "idx.subject"
         case .actor: "idx.actor"
@@ -30,20 +30,20 @@ public enum IndexKind: Int, CaseIterable, Sendable {
 /// different tuples collide; a key longer than LMDB's 511-byte limit (possible with
 /// 128 four-byte characters) is replaced by 0xFF and its SHA-256, a byte no UTF-8 key starts with
 /// and no length prefix (≤ 0x02) has.
-enum IndexKeys {
+public enum IndexKeys {
     static let maxKeyBytes = 511
 
-    static func subject(type: String, id: String) -> [UInt8] { composite([type, id]) }
-    static func actor(_ id: String) -> [UInt8] { composite([id]) }
+    public static func subject(type: String, id: String) -> [UInt8] { composite([type, id]) }
+    public static func actor(_ id: String) -> [UInt8] { composite([id]) }
     /// Types are ASCII of at most 64 bytes: stored as they are.
-    static func type(_ type: String) -> [UInt8] { Array(type.utf8) }
-    static func field(subjectType: String, subjectId: String, field: String) -> [UInt8] {
+    public static func type(_ type: String) -> [UInt8] { Array(type.utf8) }
+    public static func field(subjectType: String, subjectId: String, field: String) -> [UInt8] {
         composite([subjectType, subjectId, field])
     }
-    static func time(_ instant: Instant) -> [UInt8] { instant.sortableBytes }
+    public static func time(_ instant: Instant) -> [UInt8] { instant.sortableBytes }
 
     /// The event-id table's key: the id's bytes, or its hash when too long for LMDB.
-    static func eventId(_ id: String) -> [UInt8] {
+    public static func eventId(_ id: String) -> [UInt8] {
         let bytes = Array(id.utf8)
         return bytes.count <= 500 ? bytes : hashed(bytes)
     }
@@ -62,7 +62,7 @@ enum IndexKeys {
     static func hashed(_ bytes: [UInt8]) -> [UInt8] { [0xFF] + Array(SHA256.hash(data: bytes)) }
 
     /// Every (index, key) an event is filed under; a field changed twice in one event counts once.
-    static func entries(for e: Envelope) -> [(IndexKind, [UInt8])] {
+    public static func entries(for e: Envelope) -> [(IndexKind, [UInt8])] {
         var out: [(IndexKind, [UInt8])] = [
             (.subject, subject(type: e.subject.type, id: e.subject.id)),
             (.actor, actor(e.actor.id)),
@@ -70,7 +70,7 @@ enum IndexKeys {
             (.time, time(e.instant)),
         ]
         var seen: [String] = []
-        for change in e.changes where !seen.contains(where: { $0.utf8.elementsEqual(change.field.utf8) }) {
+        for change in e.changes where !seen.contains(where: { utf8Equal($0, change.field) }) {
             seen.append(change.field)
             out.append((.field, field(subjectType: e.subject.type, subjectId: e.subject.id, field: change.field)))
         }

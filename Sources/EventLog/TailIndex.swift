@@ -9,12 +9,17 @@ struct TailIndex: Sendable {
     /// The last event in the tail (`base` when empty).
     private(set) var head: UInt64
     /// Per index kind: key → seqs in ascending order.
-    private(set) var postings: [[[UInt8]: [UInt64]]]
+    private(set) var postings: [[IndexKey: [UInt64]]]
 
-    init(base: UInt64) {
+    /// `sizedLike` presizes the maps to a previous tail's, sparing the rehashing as the tail refills.
+    init(base: UInt64, sizedLike previous: TailIndex? = nil) {
         self.base = base
         self.head = base
-        self.postings = Array(repeating: [:], count: IndexKind.allCases.count)
+        self.postings = IndexKind.allCases.map { kind in
+            var map: [IndexKey: [UInt64]] = [:]
+            map.reserveCapacity(previous?.postings[kind.rawValue].count ?? 0)
+            return map
+        }
     }
 
     var count: Int { Int(head - base) }
@@ -24,11 +29,11 @@ struct TailIndex: Sendable {
         precondition(seq == head + 1, "tail seqs must be gapless")
         head = seq
         for (kind, key) in entries {
-            postings[kind.rawValue][key, default: []].append(seq)
+            postings[kind.rawValue][IndexKey(key), default: []].append(seq)
         }
     }
 
-    func seqs(_ kind: IndexKind, _ key: [UInt8]) -> [UInt64] { postings[kind.rawValue][key] ?? [] }
+    func seqs(_ kind: IndexKind, _ key: [UInt8]) -> [UInt64] { postings[kind.rawValue][IndexKey(key)] ?? [] }
 
     /// Seqs under every key of `kind` that starts with `prefix`, ascending.
     func seqs(_ kind: IndexKind, prefix: [UInt8]) -> [UInt64] {
@@ -42,8 +47,9 @@ struct TailIndex: Sendable {
     /// Seqs of events whose time lies in `low ... high` (sortable time keys), ascending.
     func seqs(timeFrom low: [UInt8], through high: [UInt8]) -> [UInt64] {
         var out: [UInt64] = []
-        for (key, seqs) in postings[IndexKind.time.rawValue]
-        where !key.lexicographicallyPrecedes(low) && !high.lexicographicallyPrecedes(key) {
+        let low = IndexKey(low)
+        let high = IndexKey(high)
+        for (key, seqs) in postings[IndexKind.time.rawValue] where !(key < low) && !(high < key) {
             out.append(contentsOf: seqs)
         }
         return out.sorted()

@@ -239,10 +239,10 @@ final class Writer: @unchecked Sendable {
                 for kind in IndexKind.allCases {
                     let database = store.index(kind)
                     let postings = snapshot.postings[kind.rawValue]
-                    let keys = postings.keys.sorted { $0.lexicographicallyPrecedes($1) }
+                    let keys = postings.keys.sorted()
                     try txn.withCursor(database) { cursor in
                         for key in keys {
-                            try key.withUnsafeBytes { k in
+                            try key.bytes.withUnsafeBytes { k in
                                 for seq in postings[key]! {
                                     try withUnsafeBytes(of: seq.bigEndian) { v in
                                         try cursor.put(k, v, flags: .appendDuplicate)
@@ -261,7 +261,7 @@ final class Writer: @unchecked Sendable {
             return
         }
         // Only the writer adds to the tail, and it is here: nothing arrived since the snapshot.
-        tail.withLock { $0 = TailIndex(base: snapshot.head) }
+        tail.withLock { $0 = TailIndex(base: snapshot.head, sizedLike: snapshot) }
     }
 }
 

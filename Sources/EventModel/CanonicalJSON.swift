@@ -5,9 +5,10 @@
 /// otherwise `\u00xx` in lowercase hex); numbers exactly as the client wrote them (the parser
 /// has checked their grammar). The same value gives the same bytes on every run and machine.
 public enum CanonicalJSON {
-    public static func encode(_ value: JSONValue) -> [UInt8] {
+    /// `capacity`: a good guess of the size spares regrowing the buffer.
+    public static func encode(_ value: JSONValue, capacity: Int = 256) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(256)
+        out.reserveCapacity(capacity)
         write(value, into: &out)
         return out
     }
@@ -45,11 +46,21 @@ public enum CanonicalJSON {
 
     static func sortedByKey(_ members: [JSONMember]) -> [JSONMember] {
         if members.count < 2 { return members }
-        return members.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        return members.sorted { utf8Compare($0.key, $1.key) < 0 }
     }
 
     public static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        var s = s
+        let plain = s.withUTF8 { bytes in
+            guard !bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else { return false }
+            out.append(contentsOf: bytes)
+            return true
+        }
+        if plain {
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in s.utf8 {
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: [0x5C, 0x22])

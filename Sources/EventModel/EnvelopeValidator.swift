@@ -87,22 +87,35 @@ struct Checker {
         ValidationError(code, message, field: field, index: index)
     }
 
-    func requiredString(_ value: JSONValue?, _ field: String, minLength: Int = 1, maxLength: Int) throws(ValidationError) -> String {
-        guard let value else { throw error(.missingField, "\(field) is required", field: field) }
+    func requiredString(
+        _ value: JSONValue?, _ fieldPath: @autoclosure () -> String, minLength: Int = 1, maxLength: Int
+    ) throws(ValidationError) -> String {
+        guard let value else {
+            let field = fieldPath()
+            throw error(.missingField, "\(field) is required", field: field)
+        }
         guard case .string(let s) = value else {
+            let field = fieldPath()
             throw error(.invalidField, "\(field) must be a string, not \(value.kindName)", field: field)
         }
-        let length = s.unicodeScalars.count
-        guard length >= minLength, length <= maxLength else {
-            throw error(.invalidField, "\(field) must be \(minLength)–\(maxLength) characters, got \(length)", field: field)
+        // Scalars are 1–4 bytes: the byte count often settles the limits without counting scalars.
+        let bytes = s.utf8.count
+        if !(bytes <= maxLength && (bytes >= minLength * 4 || (minLength <= 1 && bytes >= minLength))) {
+            let length = s.unicodeScalars.count
+            guard length >= minLength, length <= maxLength else {
+                let field = fieldPath()
+                throw error(.invalidField, "\(field) must be \(minLength)–\(maxLength) characters, got \(length)", field: field)
+            }
         }
         return s
     }
 
     /// An identifier: a required string of printable characters (no control characters).
-    func identifier(_ value: JSONValue?, _ field: String, maxLength: Int) throws(ValidationError) -> String {
-        let s = try requiredString(value, field, maxLength: maxLength)
-        if s.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+    func identifier(_ value: JSONValue?, _ fieldPath: @autoclosure () -> String, maxLength: Int) throws(ValidationError) -> String {
+        let s = try requiredString(value, fieldPath(), maxLength: maxLength)
+        let asciiPrintable = s.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F }
+        if !asciiPrintable && s.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            let field = fieldPath()
             throw error(.invalidField, "\(field) must contain printable characters only", field: field)
         }
         return s
@@ -113,9 +126,13 @@ struct Checker {
         return try requiredString(value, field, minLength: 0, maxLength: EnvelopeValidator.maxTextLength)
     }
 
-    func object(_ value: JSONValue?, _ field: String) throws(ValidationError) -> JSONValue {
-        guard let value else { throw error(.missingField, "\(field) is required", field: field) }
+    func object(_ value: JSONValue?, _ fieldPath: @autoclosure () -> String) throws(ValidationError) -> JSONValue {
+        guard let value else {
+            let field = fieldPath()
+            throw error(.missingField, "\(field) is required", field: field)
+        }
         guard case .object = value else {
+            let field = fieldPath()
             throw error(.invalidField, "\(field) must be an object, not \(value.kindName)", field: field)
         }
         return value
@@ -125,9 +142,8 @@ struct Checker {
         let object = try object(value, "actor")
         let id = try identifier(object["id"], "actor.id", maxLength: 128)
         var attributes: [JSONMember] = []
-        for member in object.objectMembers! where member.key != "id" {
-            let field = "actor.\(member.key.prefix(64))"
-            _ = try requiredString(member.value, field, minLength: 0, maxLength: EnvelopeValidator.maxTextLength)
+        for member in object.objectMembers! where !utf8Equal(member.key, "id") {
+            _ = try requiredString(member.value, "actor.\(member.key.prefix(64))", minLength: 0, maxLength: EnvelopeValidator.maxTextLength)
             attributes.append(member)
         }
         return Envelope.Actor(id: id, attributes: attributes)
@@ -151,12 +167,12 @@ struct Checker {
         var changes: [Envelope.Change] = []
         changes.reserveCapacity(elements.count)
         for (i, element) in elements.enumerated() {
-            let path = "changes[\(i)]"
-            let object = try object(element, path)
+            let object = try object(element, "changes[\(i)]")
             for member in object.objectMembers! where member.key != "field" && member.key != "old" && member.key != "new" {
-                throw error(.unknownField, "unknown field \"\(path).\(member.key.prefix(64))\"", field: "\(path).\(member.key.prefix(64))")
+                let path = "changes[\(i)].\(member.key.prefix(64))"
+                throw error(.unknownField, "unknown field \"\(path)\"", field: path)
             }
-            let field = try identifier(object["field"], "\(path).field", maxLength: 128)
+            let field = try identifier(object["field"], "changes[\(i)].field", maxLength: 128)
             changes.append(Envelope.Change(field: field, old: object["old"], new: object["new"]))
         }
         return changes

@@ -116,7 +116,7 @@ public struct JSONParser {
             guard peek() == UInt8(ascii: "\"") else { throw error("expected a string key in object") }
             let keyOffset = position
             let key = try parseString()
-            if members.contains(where: { $0.key.utf8.elementsEqual(key.utf8) }) {
+            if members.contains(where: { utf8Equal($0.key, key) }) {
                 throw Error(message: "duplicate key \"\(key.prefix(64))\" in object", offset: keyOffset)
             }
             skipWhitespace()

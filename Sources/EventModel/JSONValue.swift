@@ -22,7 +22,7 @@ public enum JSONValue: Sendable, Equatable {
     /// The member named `key` (compared byte for byte).
     public subscript(key: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }
-        return members.first { $0.key.utf8.elementsEqual(key.utf8) }?.value
+        return members.first { utf8Equal($0.key, key) }?.value
     }
 
     /// The JSON type's name, for error messages.
@@ -49,6 +49,6 @@ public struct JSONMember: Sendable, Equatable {
 
     /// Swift compares strings by canonical equivalence; JSON keys are compared as bytes.
     public static func == (a: JSONMember, b: JSONMember) -> Bool {
-        a.key.utf8.elementsEqual(b.key.utf8) && a.value == b.value
+        utf8Equal(a.key, b.key) && a.value == b.value
     }
 }

@@ -9,9 +9,10 @@ public struct PreparedEvent: Sendable {
     /// SHA-256 of `body`.
     public let digest: [UInt8]
 
-    public init(_ envelope: Envelope) {
+    /// `sizeHint`: the bytes the client sent for it, which the canonical form rarely exceeds by much.
+    public init(_ envelope: Envelope, sizeHint: Int = 256) {
         self.envelope = envelope
-        self.body = CanonicalJSON.encode(.object(envelope.members))
+        self.body = CanonicalJSON.encode(.object(envelope.members), capacity: sizeHint + 64)
         self.digest = Array(SHA256.hash(data: body))
     }
 }
@@ -42,7 +43,7 @@ public enum EventBody {
                     .eventTooLarge, "the event is \(element.range.count) bytes; the limit is \(EnvelopeValidator.maxEventBytes)",
                     index: index)
             }
-            let event = PreparedEvent(try EnvelopeValidator.validate(element.value, index: index))
+            let event = PreparedEvent(try EnvelopeValidator.validate(element.value, index: index), sizeHint: element.range.count)
             guard event.body.count <= EnvelopeValidator.maxEventBytes else {
                 throw ValidationError(
                     .eventTooLarge, "the event is \(event.body.count) bytes in canonical form; the limit is \(EnvelopeValidator.maxEventBytes)",

@@ -193,3 +193,26 @@ extension String {
         split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
     }
 }
+
+@Suite struct RefusedBatchTests {
+    @Test func aBatchWithOneBadEventAppendsNothing() async throws {
+        let log = try openLog()
+        var factory = EventFactory(seed: 5)
+        let good = (0..<4).map { factory.json(id: "good-\($0)") }
+        let bad = good[2].replacingOccurrences(#""actor":{"id":"#, #""actor":{"ip":"#)
+        let body = "[" + [good[0], good[1], bad, good[3]].joined(separator: ",") + "]"
+        var appended = false
+        do {
+            let events = try EventBody.parse(Array(body.utf8)).events
+            _ = try await log.append(events)
+            appended = true
+        } catch let error as ValidationError {
+            #expect(error.index == 2)
+            #expect(error.field == "actor.id")
+        }
+        #expect(!appended)
+        #expect(try log.head().seq == 0)
+        #expect(try log.events(EventQuery()).events.isEmpty)
+        try await log.close()
+    }
+}

@@ -1,0 +1,37 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An index key in memory: hashed and compared in bulk (`memcmp`), ordered as LMDB orders keys.
+/// `[UInt8]` itself hashes byte by byte, which dominated the writer's profile.
+public struct IndexKey: Hashable, Comparable, Sendable {
+    public let bytes: [UInt8]
+
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    public func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
+    public static func == (a: IndexKey, b: IndexKey) -> Bool {
+        a.bytes.count == b.bytes.count && compare(a.bytes, b.bytes) == 0
+    }
+
+    public static func < (a: IndexKey, b: IndexKey) -> Bool {
+        let c = compare(a.bytes, b.bytes)
+        return c < 0 || (c == 0 && a.bytes.count < b.bytes.count)
+    }
+
+    public func starts(with prefix: [UInt8]) -> Bool {
+        bytes.count >= prefix.count && prefix.withUnsafeBytes { p in
+            bytes.withUnsafeBytes { memcmp($0.baseAddress!, p.baseAddress!, p.count) == 0 }
+        }
+    }
+
+    /// memcmp over the common length.
+    private static func compare(_ a: [UInt8], _ b: [UInt8]) -> Int32 {
+        let n = min(a.count, b.count)
+        if n == 0 { return 0 }
+        return a.withUnsafeBytes { pa in b.withUnsafeBytes { pb in memcmp(pa.baseAddress!, pb.baseAddress!, n) } }
+    }
+}

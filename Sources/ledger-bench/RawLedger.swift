@@ -1,0 +1,128 @@
+import CLMDB
+import Crypto
+import EventLog
+import EventModel
+import Glibc
+import LMDB
+
+/// The floor under the log: the same record bytes, keys and batching written with LMDB's C API
+/// straight from Swift — no validation, no queue, no writer thread, no tail index.
+final class RawLedger {
+    private var env: OpaquePointer?
+    private var records: MDB_dbi = 0
+    private var ids: MDB_dbi = 0
+    private var indexes: [MDB_dbi] = []
+    private(set) var head: UInt64 = 0
+    private var chain = [UInt8](repeating: 0, count: 32)
+    private var postings = Array(repeating: [IndexKey: [UInt64]](), count: IndexKind.allCases.count)
+    private var unfolded = 0
+
+    init(path: String) {
+        _ = path.withCString { mkdir($0, 0o750) }
+        check(mdb_env_create(&env))
+        check(mdb_env_set_mapsize(env, 16 << 30))
+        check(mdb_env_set_maxdbs(env, 16))
+        check(mdb_env_open(env, path, UInt32(MDB_NOTLS), 0o640))
+        write { txn in
+            check(mdb_dbi_open(txn, "records", UInt32(MDB_CREATE), &records))
+            check(mdb_dbi_open(txn, "ids", UInt32(MDB_CREATE), &ids))
+            for kind in IndexKind.allCases {
+                var dbi: MDB_dbi = 0
+                check(mdb_dbi_open(txn, kind.databaseName, UInt32(MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED), &dbi))
+                indexes.append(dbi)
+            }
+        }
+    }
+
+    deinit { mdb_env_close(env) }
+
+    /// One commit: records (hash ‖ record) with MDB_APPEND and the id table; index entries wait for `fold`.
+    func append(_ batch: [(body: [UInt8], idKey: [UInt8], digest: [UInt8], entries: [(IndexKind, [UInt8])])], recordedAt: String, foldEvery: Int) {
+        write { txn in
+            for event in batch {
+                head += 1
+                let key = bigEndianBytes(head)
+                let record = CanonicalRecord.prefix(seq: head, recordedAt: recordedAt) + event.body.dropFirst()
+                var hasher = SHA256()
+                hasher.update(data: chain)
+                hasher.update(data: record)
+                chain = Array(hasher.finalize())
+                put(txn, records, key, chain + record, flags: UInt32(MDB_APPEND))
+                put(txn, ids, event.idKey, key + event.digest, flags: 0)
+                for (kind, indexKey) in event.entries { postings[kind.rawValue][IndexKey(indexKey), default: []].append(head) }
+            }
+        }
+        unfolded += batch.count
+        if unfolded >= foldEvery { fold() }
+    }
+
+    /// The indexes in one transaction, keys sorted, as the log's writer does.
+    func fold() {
+        write { txn in
+            for kind in IndexKind.allCases {
+                let map = postings[kind.rawValue]
+                for key in map.keys.sorted() {
+                    for seq in map[key]! { put(txn, indexes[kind.rawValue], key.bytes, bigEndianBytes(seq), flags: UInt32(MDB_APPENDDUP)) }
+                }
+            }
+        }
+        postings = Array(repeating: [:], count: IndexKind.allCases.count)
+        unfolded = 0
+    }
+
+    /// A subject's records, oldest first.
+    func history(_ subjectKey: [UInt8]) -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        var txn: OpaquePointer?
+        check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn))
+        defer { mdb_txn_abort(txn) }
+        var cursor: OpaquePointer?
+        check(mdb_cursor_open(txn, indexes[IndexKind.subject.rawValue], &cursor))
+        defer { mdb_cursor_close(cursor) }
+        var keyBytes = subjectKey
+        keyBytes.withUnsafeMutableBytes { kb in
+            var key = MDB_val(mv_size: kb.count, mv_data: kb.baseAddress)
+            var value = MDB_val()
+            var rc = mdb_cursor_get(cursor, &key, &value, MDB_SET_KEY)
+            while rc == 0 {
+                var recordValue = MDB_val()
+                var seqKey = MDB_val(mv_size: 8, mv_data: value.mv_data)
+                check(mdb_get(txn, records, &seqKey, &recordValue))
+                out.append(Array(UnsafeRawBufferPointer(start: recordValue.mv_data, count: recordValue.mv_size).dropFirst(32)))
+                rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT_DUP)
+            }
+        }
+        return out
+    }
+
+    func usedBytes() -> Int {
+        var info = MDB_envinfo()
+        var stat = MDB_stat()
+        mdb_env_info(env, &info)
+        mdb_env_stat(env, &stat)
+        return (info.me_last_pgno + 1) * Int(stat.ms_psize)
+    }
+
+    private func write(_ body: (OpaquePointer?) -> Void) {
+        var txn: OpaquePointer?
+        check(mdb_txn_begin(env, nil, 0, &txn))
+        body(txn)
+        check(mdb_txn_commit(txn))
+    }
+
+    private func put(_ txn: OpaquePointer?, _ dbi: MDB_dbi, _ key: [UInt8], _ value: [UInt8], flags: UInt32) {
+        var k = key
+        var v = value
+        k.withUnsafeMutableBytes { kb in
+            v.withUnsafeMutableBytes { vb in
+                var key = MDB_val(mv_size: kb.count, mv_data: kb.baseAddress)
+                var value = MDB_val(mv_size: vb.count, mv_data: vb.baseAddress)
+                check(mdb_put(txn, dbi, &key, &value, flags))
+            }
+        }
+    }
+
+    private func check(_ rc: Int32) {
+        precondition(rc == 0, "LMDB: \(String(cString: mdb_strerror(rc)))")
+    }
+}
