@@ -47,6 +47,14 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Folds the log into users, roles, grants, admin levels, requests and records, with lineage and findings.
+        .target(
+            name: "Projector",
+            dependencies: ["EventLog", "EventModel", "LMDB", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // What compliance officers ask: history, state as of, activity, access, holders, roles, findings.
+        .target(name: "Queries", dependencies: ["Projector", "EventLog", "EventModel"], swiftSettings: strict),
         // `make bench`: the log against raw LMDB on the genevents.py workload.
         .executableTarget(
             name: "ledger-bench",
@@ -66,6 +74,11 @@ let package = Package(
         ),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "CLMDB"], swiftSettings: strict),
         .testTarget(name: "EventModelTests", dependencies: ["EventModel"], swiftSettings: strict),
+        .testTarget(
+            name: "ProjectorTests",
+            dependencies: ["Projector", "Queries", "EventLog", "EventModel", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "EventLogTests",
             dependencies: [

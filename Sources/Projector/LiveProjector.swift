@@ -1,0 +1,197 @@
+import Dispatch
+import Foundation
+import EventLog
+import EventModel
+import LMDB
+import Logging
+import Synchronization
+
+/// The projection kept current: it follows the log, folds every new event, stores the findings,
+/// and answers from a state that includes every acknowledged event (each read catches up first).
+public final class LiveProjector: Sendable {
+    public struct Configuration: Sendable {
+        /// Directory of the projection's own LMDB environment (findings).
+        public var path: String
+        public var policy: Policy
+        /// How often the background follower catches up with the log.
+        public var followIntervalMilliseconds: Int = 200
+        public var readOnly: Bool = false
+
+        public init(path: String, policy: Policy = Policy()) {
+            self.path = path
+            self.policy = policy
+        }
+    }
+
+    public let configuration: Configuration
+    private let log: EventLog
+    private let store: FindingStore
+    private let logger: Logger
+    private let live: Mutex<ProjectionState>
+    private let following = Atomic<Bool>(false)
+    private let followerDone = Mutex<Bool>(true)
+
+    /// Opens the findings store and folds the whole log (findings already stored are not stored again).
+    public init(log: EventLog, configuration: Configuration, logger: Logger = Logger(label: "ledger.projector")) throws {
+        self.log = log
+        self.configuration = configuration
+        self.logger = logger
+        if !configuration.readOnly {
+            store = try FindingStore(path: configuration.path, readOnly: false)
+            _ = try store.prepare(policyTag: Array("requireApprovedRequest=\(configuration.policy.requireApprovedRequest)".utf8))
+        } else {
+            store = try FindingStore(path: configuration.path, readOnly: true)
+        }
+        live = Mutex(ProjectionState())
+        let clock = ContinuousClock()
+        let elapsed = try clock.measure { _ = try catchUp() }
+        logger.info(
+            "projection rebuilt from the log",
+            metadata: ["projector.applied_through": "\(live.withLock { $0.appliedThrough })", "projector.seconds": "\(elapsed)"])
+    }
+
+    /// Folds every event the log holds beyond what was applied; returns the seq now applied through.
+    @discardableResult
+    public func catchUp() throws -> UInt64 {
+        try live.withLock { state in
+            let storedThrough = configuration.readOnly ? .max : try store.storedThrough()
+            while true {
+                let batch = try log.events(afterSeq: state.appliedThrough, limit: 20_000)
+                if batch.isEmpty { break }
+                let events = try Self.decode(batch)
+                var found: [Finding] = []
+                for event in events {
+                    if event.seq > storedThrough {
+                        state.apply(event, policy: configuration.policy, findings: &found)
+                    } else {
+                        state.apply(event)
+                    }
+                }
+                if !configuration.readOnly && state.appliedThrough > storedThrough {
+                    try store.append(found, through: state.appliedThrough)
+                }
+            }
+            return state.appliedThrough
+        }
+    }
+
+    /// Decodes records on every core: parsing dominates a rebuild, folding is cheap.
+    static func decode(_ batch: [LoggedEvent]) throws -> [StoredEvent] {
+        let workers = batch.count >= 2_000 ? 2 : 1
+        let results = Mutex<[Int: Result<[StoredEvent], any Error>]>([:])
+        let chunk = (batch.count + workers - 1) / workers
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            let range = (worker * chunk)..<min(batch.count, (worker + 1) * chunk)
+            let result = Result { try batch[range].map { try $0.decode() } }
+            results.withLock { $0[worker] = result }
+        }
+        return try (0..<workers).flatMap { worker in try results.withLock { $0[worker]! }.get() }
+    }
+
+    /// Reads the live state, caught up with every event acknowledged before the call.
+    public func withState<R>(_ body: (borrowing ProjectionState) throws -> R) throws -> R {
+        try catchUp()
+        return try live.withLock { try body($0) }
+    }
+
+    /// The state folded from nothing, for checking that a rebuild equals the live projection.
+    public func rebuild() throws -> ProjectionState {
+        var state = ProjectionState()
+        var after: UInt64 = 0
+        while true {
+            let batch = try log.events(afterSeq: after, limit: 20_000)
+            guard let last = batch.last else { return state }
+            for event in try Self.decode(batch) { state.apply(event) }
+            after = last.seq
+        }
+    }
+
+    // MARK: - Findings
+
+    public struct FindingQuery: Sendable {
+        public var kind: Finding.Kind?
+        public var since: Instant?
+        public var until: Instant?
+        public var limit: Int
+        public var cursor: String?
+
+        public init(kind: Finding.Kind? = nil, since: Instant? = nil, until: Instant? = nil, limit: Int = 100, cursor: String? = nil) {
+            self.kind = kind
+            self.since = since
+            self.until = until
+            self.limit = limit
+            self.cursor = cursor
+        }
+    }
+
+    public struct FindingPage: Sendable {
+        public var findings: [Finding]
+        public var next: String?
+    }
+
+    /// Stored findings in seq order, filtered, one page; includes every acknowledged event's.
+    public func findings(_ query: FindingQuery) throws -> FindingPage {
+        try catchUp()
+        let limit = min(max(query.limit, 1), 10_000)
+        var start: [UInt8] = bigEndianBytes(0)
+        if let cursor = query.cursor {
+            guard let (seq, code) = Self.decodeCursor(cursor) else {
+                throw LogError(.badCursor, "cursor is not one this server made")
+            }
+            start = bigEndianBytes(seq) + [code &+ 1]
+        }
+        return try store.environment.read { txn in
+            try txn.withCursor(store.findings) { cursor in
+                var out: [Finding] = []
+                var entry = try cursor.get(.keyRange, key: start)
+                while let (key, value) = entry {
+                    if let kind = query.kind, key[8] != kind.code {
+                        entry = try cursor.get(.next)
+                        continue
+                    }
+                    if let finding = (try? JSONParser.parse(value)).flatMap(Finding.init(json:)),
+                        query.since.map({ !(finding.time < $0) }) ?? true, query.until.map({ !($0 < finding.time) }) ?? true
+                    {
+                        if out.count == limit {
+                            return FindingPage(findings: out, next: Self.encodeCursor(out[limit - 1]))
+                        }
+                        out.append(finding)
+                    }
+                    entry = try cursor.get(.next)
+                }
+                return FindingPage(findings: out, next: nil)
+            }
+        }
+    }
+
+    static func encodeCursor(_ f: Finding) -> String { "f\(f.seq).\(f.kind.code)" }
+
+    static func decodeCursor(_ text: String) -> (UInt64, UInt8)? {
+        guard text.hasPrefix("f") else { return nil }
+        let parts = text.dropFirst().split(separator: ".")
+        guard parts.count == 2, let seq = UInt64(parts[0]), let code = UInt8(parts[1]) else { return nil }
+        return (seq, code)
+    }
+
+    // MARK: - Following the log
+
+    /// Catches up in the background so reads rarely have work to do.
+    public func startFollowing() {
+        guard !following.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        followerDone.withLock { $0 = false }
+        Thread.detachNewThread { [self] in
+            while following.load(ordering: .acquiring) {
+                do { try catchUp() } catch { logger.error("projection catch-up failed", metadata: ["projector.error": "\(error)"]) }
+                usleep(UInt32(configuration.followIntervalMilliseconds * 1000))
+            }
+            followerDone.withLock { $0 = true }
+        }
+    }
+
+    /// Stops the follower and closes the findings store.
+    public func close() {
+        following.store(false, ordering: .releasing)
+        while !followerDone.withLock({ $0 }) { usleep(1000) }
+        store.environment.close()
+    }
+}

@@ -1,0 +1,137 @@
+import EventModel
+
+/// The reach of a grant over record-level data; the widest wins.
+public enum Scope: Int, Comparable, Sendable, CaseIterable {
+    case own = 0, department = 1, all = 2
+
+    public init?(name: String) {
+        switch name {
+        case "own": self = .own
+        case "department": self = .department
+        case "all": self = .all
+        default: return nil
+        }
+    }
+
+    public var name: String {
+        switch self {
+        case .own: "own"
+        case .department: "department"
+        case .all: "all"
+        }
+    }
+
+    public static func < (a: Scope, b: Scope) -> Bool { a.rawValue < b.rawValue }
+}
+
+public enum UserStatus: String, Sendable {
+    case active, disabled, offboarded
+}
+
+/// `super_admin`, `admin`, or `module_admin` of one module.
+public struct AdminLevel: Hashable, Sendable, Comparable {
+    public var level: String
+    public var module: String?
+
+    public init(level: String, module: String? = nil) {
+        self.level = level
+        self.module = module
+    }
+
+    public static let superAdmin = AdminLevel(level: "super_admin")
+
+    /// Whether this level gives `permission` (spec 2): super admin everything; admin `user.manage`,
+    /// `role.manage` and every `*.view`; a module admin every `module.*`.
+    public func covers(_ permission: String) -> Bool {
+        switch level {
+        case "super_admin": return true
+        case "admin": return permission == "user.manage" || permission == "role.manage" || permission.hasSuffix(".view")
+        case "module_admin": return module.map { permission.hasPrefix($0 + ".") } ?? false
+        default: return false
+        }
+    }
+
+    public static func < (a: AdminLevel, b: AdminLevel) -> Bool {
+        (a.level, a.module ?? "") < (b.level, b.module ?? "")
+    }
+}
+
+/// A value and the event that set it; the event's actor and time complete the lineage.
+public struct Fact: Sendable, Equatable {
+    public var value: JSONValue
+    public var seq: UInt64
+
+    public init(value: JSONValue, seq: UInt64) {
+        self.value = value
+        self.seq = seq
+    }
+}
+
+public struct Grant: Sendable, Equatable {
+    public var scope: Scope
+    public var seq: UInt64
+}
+
+public struct UserState: Sendable, Equatable {
+    public var createdSeq: UInt64?
+    public var fields: [String: Fact] = [:]
+    public var status: UserStatus = .active
+    /// The event that set the status (nil: active since creation).
+    public var statusSeq: UInt64?
+    /// Role → the assignment event.
+    public var roles: [String: UInt64] = [:]
+    /// Permission → direct grant.
+    public var direct: [String: Grant] = [:]
+    /// Level → the grant event.
+    public var admin: [AdminLevel: UInt64] = [:]
+    /// The last access review: (seq, decision).
+    public var lastReview: (seq: UInt64, decision: String)?
+
+    public var department: String? { fields["department"]?.value.stringValue }
+
+    public static func == (a: UserState, b: UserState) -> Bool {
+        a.createdSeq == b.createdSeq && a.fields == b.fields && a.status == b.status && a.statusSeq == b.statusSeq
+            && a.roles == b.roles && a.direct == b.direct && a.admin == b.admin
+            && a.lastReview?.seq == b.lastReview?.seq && a.lastReview?.decision == b.lastReview?.decision
+    }
+}
+
+public struct RoleState: Sendable, Equatable {
+    public var createdSeq: UInt64?
+    public var deletedSeq: UInt64?
+    public var fields: [String: Fact] = [:]
+    /// Permission → the role's grant.
+    public var grants: [String: Grant] = [:]
+
+    /// Live: created (or only ever referenced) and not deleted since.
+    public var isLive: Bool { deletedSeq == nil }
+}
+
+/// A business record (a sales order): its fields, each with the event that set it.
+public struct RecordState: Sendable, Equatable {
+    public var createdSeq: UInt64?
+    public var deletedSeq: UInt64?
+    public var fields: [String: Fact] = [:]
+
+    public var owner: String? { fields["owner"]?.value.stringValue }
+}
+
+public struct RequestState: Sendable, Equatable {
+    public enum Outcome: String, Sendable { case pending, approved, rejected }
+    public var user: String
+    public var role: String?
+    public var permission: String?
+    public var scope: Scope?
+    /// Who submitted it.
+    public var requester: String
+    public var submittedSeq: UInt64
+    public var outcome: Outcome = .pending
+    public var decisionSeq: UInt64?
+    public var decisionTime: Instant?
+}
+
+/// The permissions every admin level is expanded over, besides those named in the ledger.
+public let standardPermissions: [String] = [
+    "sales_order.view", "sales_order.create", "sales_order.edit", "sales_order.delete", "sales_order.approve",
+    "customer.view", "user.manage", "role.manage",
+]

@@ -1,0 +1,269 @@
+import EventModel
+
+/// The state of spec 4 after a prefix of the ledger, folded in seq order: users, roles, grants,
+/// admin levels, access requests and reviews, sales orders, each fact with the event that made it.
+///
+/// The same fold serves the live projection (which also looks for findings), a rebuild, and
+/// as-of answers, which fold only the events of the entities a question is about.
+public struct ProjectionState: Sendable, Equatable {
+    public var users: [String: UserState] = [:]
+    public var roles: [String: RoleState] = [:]
+    public var orders: [String: RecordState] = [:]
+    public var requests: [String: RequestState] = [:]
+    public var appliedThrough: UInt64 = 0
+    /// Until the first super admin exists the CRM is setting the tenant up: no findings.
+    public var bootstrapped = false
+
+    // Who could ever be concerned by a permission or role: the candidates an as-of question replays.
+    public var roleMembersEver: [String: Set<String>] = [:]
+    public var permissionRolesEver: [String: Set<String>] = [:]
+    public var permissionUsersEver: [String: Set<String>] = [:]
+    public var adminLevelsEver: [String: Set<AdminLevel>] = [:]
+    /// Every permission named in the ledger, with the first seq and the earliest time that named it.
+    public var vocabulary: [String: (seq: UInt64, time: Instant)] = [:]
+    /// Approved requests: "user\u{0}role:r" or "user\u{0}permission:p" → approval times.
+    public var approvals: [String: [Instant]] = [:]
+
+    public init() {}
+
+    public static func == (a: ProjectionState, b: ProjectionState) -> Bool {
+        a.users == b.users && a.roles == b.roles && a.orders == b.orders && a.requests == b.requests
+            && a.appliedThrough == b.appliedThrough && a.bootstrapped == b.bootstrapped
+            && a.roleMembersEver == b.roleMembersEver && a.permissionRolesEver == b.permissionRolesEver
+            && a.permissionUsersEver == b.permissionUsersEver && a.adminLevelsEver == b.adminLevelsEver
+            && a.vocabulary.mapValues { "\($0.seq)@\($0.time)" } == b.vocabulary.mapValues { "\($0.seq)@\($0.time)" }
+            && a.approvals == b.approvals
+    }
+
+    /// Folds one event.
+    public mutating func apply(_ event: StoredEvent) {
+        var none: [Finding]? = nil
+        fold(event, policy: Policy(), findings: &none)
+    }
+
+    /// Folds one event and adds the policy violations it shows, judged on the state just before it.
+    public mutating func apply(_ event: StoredEvent, policy: Policy, findings: inout [Finding]) {
+        var sink: [Finding]? = findings
+        findings = []
+        fold(event, policy: policy, findings: &sink)
+        findings = sink!
+    }
+
+    /// A failed event (`outcome: failure`) changed nothing in the CRM: it only counts for `inactive_actor`.
+    private mutating func fold(_ event: StoredEvent, policy: Policy, findings: inout [Finding]?) {
+        let e = event.envelope
+        let seq = event.seq
+        appliedThrough = seq
+        noteVocabulary(e, seq)
+        let judging = findings != nil && bootstrapped
+        let superAdminsBefore = judging && mayRemoveSuperAdmin(e) ? activeSuperAdmins() : []
+        if judging {
+            findings! += judge(event, policy: policy)
+        }
+        guard e.outcome == .success else { return }
+        mutate(e, seq)
+        if judging, !superAdminsBefore.isEmpty, activeSuperAdmins().isEmpty {
+            findings!.append(
+                Finding(
+                    kind: .lastSuperAdminRemoved, seq: seq, time: e.instant, actor: e.actor.id, subject: e.subject,
+                    message: "No super admin is left: \(e.actor.id)'s \(e.type) on \(e.subject.id) removed the last one (\(superAdminsBefore.map(\.user).sorted().joined(separator: ", "))).",
+                    evidence: superAdminsBefore.map(\.seq).sorted()))
+        }
+    }
+
+    // MARK: - Changing the state
+
+    private mutating func mutate(_ e: Envelope, _ seq: UInt64) {
+        let id = e.subject.id
+        switch e.type {
+        case "user.created":
+            users[id] = UserState(createdSeq: seq)
+            applyChanges(e.changes, seq, to: &users[id]!.fields)
+        case "user.updated":
+            applyChanges(e.changes, seq, to: &users[id, default: UserState()].fields)
+        case "user.disabled":
+            users[id, default: UserState()].status = .disabled
+            users[id]!.statusSeq = seq
+        case "user.enabled":
+            users[id, default: UserState()].status = .active
+            users[id]!.statusSeq = seq
+        case "user.offboarded":
+            var user = users[id, default: UserState()]
+            user.status = .offboarded
+            user.statusSeq = seq
+            user.roles = [:]
+            user.direct = [:]
+            user.admin = [:]
+            users[id] = user
+        case "role.created":
+            roles[id] = RoleState(createdSeq: seq)
+            applyChanges(e.changes, seq, to: &roles[id]!.fields)
+        case "role.updated":
+            applyChanges(e.changes, seq, to: &roles[id, default: RoleState()].fields)
+        case "role.deleted":
+            var role = roles[id, default: RoleState()]
+            role.deletedSeq = seq
+            role.grants = [:]
+            roles[id] = role
+            for member in roleMembersEver[id] ?? [] where users[member]?.roles[id] != nil {
+                users[member]!.roles[id] = nil
+            }
+        case "role.permission_granted":
+            guard let permission = e.dataString("permission") else { return }
+            let scope = e.dataString("scope").flatMap(Scope.init(name:)) ?? .all
+            roles[id, default: RoleState()].grants[permission] = Grant(scope: scope, seq: seq)
+            permissionRolesEver[permission, default: []].insert(id)
+        case "role.permission_revoked":
+            guard let permission = e.dataString("permission") else { return }
+            roles[id]?.grants[permission] = nil
+        case "user.role_assigned":
+            guard let role = e.dataString("role") else { return }
+            users[id, default: UserState()].roles[role] = seq
+            roleMembersEver[role, default: []].insert(id)
+        case "user.role_revoked":
+            guard let role = e.dataString("role") else { return }
+            users[id]?.roles[role] = nil
+        case "user.permission_granted":
+            guard let permission = e.dataString("permission") else { return }
+            let scope = e.dataString("scope").flatMap(Scope.init(name:)) ?? .all
+            users[id, default: UserState()].direct[permission] = Grant(scope: scope, seq: seq)
+            permissionUsersEver[permission, default: []].insert(id)
+        case "user.permission_revoked":
+            guard let permission = e.dataString("permission") else { return }
+            users[id]?.direct[permission] = nil
+        case "user.admin_granted":
+            guard let level = adminLevel(e) else { return }
+            users[id, default: UserState()].admin[level] = seq
+            adminLevelsEver[id, default: []].insert(level)
+            if level == .superAdmin { bootstrapped = true }
+        case "user.admin_revoked":
+            guard let level = adminLevel(e) else { return }
+            users[id]?.admin[level] = nil
+        case "access_request.submitted":
+            guard let user = e.dataString("user") else { return }
+            requests[id] = RequestState(
+                user: user, role: e.dataString("role"), permission: e.dataString("permission"),
+                scope: e.dataString("scope").flatMap(Scope.init(name:)), requester: e.actor.id, submittedSeq: seq)
+        case "access_request.approved", "access_request.rejected":
+            guard var request = requests[id] else { return }
+            request.outcome = e.type == "access_request.approved" ? .approved : .rejected
+            request.decisionSeq = seq
+            request.decisionTime = e.instant
+            requests[id] = request
+            if request.outcome == .approved { approvals[approvalKey(request), default: []].append(e.instant) }
+        case "access_review.completed":
+            users[id, default: UserState()].lastReview = (seq, e.dataString("decision") ?? "")
+        case "sales_order.created":
+            orders[id] = RecordState(createdSeq: seq)
+            applyChanges(e.changes, seq, to: &orders[id]!.fields)
+        case "sales_order.updated":
+            applyChanges(e.changes, seq, to: &orders[id, default: RecordState()].fields)
+        case "sales_order.deleted":
+            orders[id, default: RecordState()].deletedSeq = seq
+        default:
+            break
+        }
+    }
+
+    private func applyChanges(_ changes: [Envelope.Change], _ seq: UInt64, to fields: inout [String: Fact]) {
+        for change in changes {
+            if let new = change.new { fields[change.field] = Fact(value: new, seq: seq) } else { fields[change.field] = nil }
+        }
+    }
+
+    private mutating func noteVocabulary(_ e: Envelope, _ seq: UInt64) {
+        guard let permission = e.dataString("permission"), Catalog.isPermission(permission) else { return }
+        if let known = vocabulary[permission] {
+            if e.instant < known.time { vocabulary[permission] = (known.seq, e.instant) }
+        } else {
+            vocabulary[permission] = (seq, e.instant)
+        }
+    }
+
+    func adminLevel(_ e: Envelope) -> AdminLevel? {
+        guard let level = e.dataString("level") else { return nil }
+        return AdminLevel(level: level, module: level == "module_admin" ? e.dataString("module") : nil)
+    }
+
+    func approvalKey(_ r: RequestState) -> String {
+        r.user + "\u{0}" + (r.role.map { "role:" + $0 } ?? "permission:" + (r.permission ?? ""))
+    }
+
+    // MARK: - Questions about the state
+
+    /// Users who are active super admins, with their grant.
+    func activeSuperAdmins() -> [(user: String, seq: UInt64)] {
+        users.compactMap { id, user in
+            guard user.status == .active, let seq = user.admin[.superAdmin] else { return nil }
+            return (id, seq)
+        }
+    }
+
+    func isSuperAdmin(_ user: String) -> Bool {
+        guard let u = users[user], u.status == .active else { return false }
+        return u.admin[.superAdmin] != nil
+    }
+
+    private func mayRemoveSuperAdmin(_ e: Envelope) -> Bool {
+        switch e.type {
+        case "user.admin_revoked": e.dataString("level") == "super_admin"
+        case "user.offboarded", "user.disabled": users[e.subject.id]?.admin[.superAdmin] != nil
+        default: false
+        }
+    }
+}
+
+/// One way a user holds a permission.
+public struct AccessPath: Sendable, Equatable, Hashable {
+    public enum Kind: String, Sendable { case role, direct, admin }
+    public var kind: Kind
+    public var scope: Scope
+    /// The role, for `role` paths.
+    public var role: String?
+    /// The level, for `admin` paths.
+    public var level: AdminLevel?
+    /// The events that make the path: a role's grant and the assignment; a direct grant; an admin grant.
+    public var seqs: [UInt64]
+}
+
+extension ProjectionState {
+    /// Every path by which `user` holds `permission` now; none while the user is not active.
+    /// `universe` limits what admin levels expand to (spec 2); nil means any permission.
+    public func paths(of user: String, to permission: String, universe: Set<String>? = nil) -> [AccessPath] {
+        guard let u = users[user], u.status == .active else { return [] }
+        var out: [AccessPath] = []
+        for (role, assigned) in u.roles.sorted(by: { $0.key < $1.key }) {
+            guard let r = roles[role], r.isLive, let grant = r.grants[permission] else { continue }
+            out.append(AccessPath(kind: .role, scope: grant.scope, role: role, seqs: [grant.seq, assigned]))
+        }
+        if let grant = u.direct[permission] {
+            out.append(AccessPath(kind: .direct, scope: grant.scope, seqs: [grant.seq]))
+        }
+        if universe?.contains(permission) ?? true {
+            for (level, seq) in u.admin.sorted(by: { $0.key < $1.key }) where level.covers(permission) {
+                out.append(AccessPath(kind: .admin, scope: .all, level: level, seqs: [seq]))
+            }
+        }
+        return out
+    }
+
+    /// Every permission `user` holds, each with its paths (widest scope first in `scope`).
+    public func access(of user: String, universe: Set<String>) -> [(permission: String, scope: Scope, via: [AccessPath])] {
+        guard let u = users[user], u.status == .active else { return [] }
+        var candidates = Set(u.direct.keys)
+        for role in u.roles.keys { if let r = roles[role], r.isLive { candidates.formUnion(r.grants.keys) } }
+        for level in u.admin.keys { candidates.formUnion(universe.filter { level.covers($0) }) }
+        return candidates.sorted().compactMap { permission in
+            let via = paths(of: user, to: permission, universe: universe)
+            guard let widest = via.map(\.scope).max() else { return nil }
+            return (permission, widest, via)
+        }
+    }
+
+    /// The permissions admin levels expand to as of a point: the standard set and every permission named by then.
+    public func universe(includes: (UInt64, Instant) -> Bool) -> Set<String> {
+        var out = Set(standardPermissions)
+        for (permission, first) in vocabulary where includes(first.seq, first.time) { out.insert(permission) }
+        return out
+    }
+}

@@ -1,0 +1,180 @@
+import EventModel
+import Projector
+
+/// Who made a fact: the event's seq, actor and time.
+public struct Lineage: Sendable, Equatable {
+    public var seq: UInt64
+    public var actor: String
+    public var time: Instant
+
+    var members: [JSONMember] {
+        [JSONMember("seq", .number(String(seq))), JSONMember("actor", .string(actor)), JSONMember("time", .string(time.utcText))]
+    }
+}
+
+public struct FieldAnswer: Sendable, Equatable {
+    public var value: JSONValue
+    public var lineage: Lineage
+}
+
+/// `GET /v1/subjects/{type}/{id}/state`
+public struct RecordStateAnswer: Sendable, Equatable {
+    public var subject: Envelope.Subject
+    public var asOf: String
+    public var exists: Bool
+    public var deleted: Bool
+    public var fields: [(name: String, field: FieldAnswer)]
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.subject == b.subject && a.asOf == b.asOf && a.exists == b.exists && a.deleted == b.deleted
+            && a.fields.map(\.name) == b.fields.map(\.name) && a.fields.map(\.field) == b.fields.map(\.field)
+    }
+
+    public var json: JSONValue {
+        .object([
+            JSONMember("subject", subjectJSON(subject)), JSONMember("asOf", .string(asOf)),
+            JSONMember("exists", .bool(exists)), JSONMember("deleted", .bool(deleted)),
+            JSONMember("fields", .object(fields.map { JSONMember($0.name, .object([JSONMember("value", $0.field.value)] + $0.field.lineage.members)) })),
+        ])
+    }
+}
+
+public struct PathAnswer: Sendable, Equatable {
+    public var path: AccessPath
+
+    var json: JSONValue {
+        var members = [JSONMember("kind", .string(path.kind.rawValue))]
+        if let role = path.role { members.append(JSONMember("role", .string(role))) }
+        if let level = path.level {
+            members.append(JSONMember("level", .string(level.level)))
+            if let module = level.module { members.append(JSONMember("module", .string(module))) }
+        }
+        members.append(JSONMember("scope", .string(path.scope.name)))
+        members.append(JSONMember("seqs", .array(path.seqs.map { .number(String($0)) })))
+        return .object(members)
+    }
+}
+
+/// `GET /v1/users/{id}/access`
+public struct AccessAnswer: Sendable, Equatable {
+    public struct Level: Sendable, Equatable { public var level: AdminLevel; public var lineage: Lineage }
+    public struct Role: Sendable, Equatable { public var role: String; public var lineage: Lineage }
+    public struct Permission: Sendable, Equatable { public var permission: String; public var scope: Scope; public var via: [AccessPath] }
+
+    public var user: String
+    public var asOf: String
+    public var exists: Bool
+    public var status: UserStatus?
+    public var adminLevels: [Level]
+    public var roles: [Role]
+    public var permissions: [Permission]
+
+    public func permission(_ name: String) -> Permission? { permissions.first { $0.permission == name } }
+
+    public var json: JSONValue {
+        .object([
+            JSONMember("user", .string(user)), JSONMember("asOf", .string(asOf)), JSONMember("exists", .bool(exists)),
+            JSONMember("status", status.map { .string($0.rawValue) } ?? .null),
+            JSONMember("adminLevels", .array(adminLevels.map {
+                .object([JSONMember("level", .string($0.level.level)), JSONMember("module", $0.level.module.map { .string($0) } ?? .null)] + $0.lineage.members)
+            })),
+            JSONMember("roles", .array(roles.map { .object([JSONMember("role", .string($0.role))] + $0.lineage.members) })),
+            JSONMember("permissions", .array(permissions.map {
+                .object([
+                    JSONMember("permission", .string($0.permission)), JSONMember("scope", .string($0.scope.name)),
+                    JSONMember("via", .array($0.via.map { PathAnswer(path: $0).json })),
+                ])
+            })),
+        ])
+    }
+}
+
+/// `GET /v1/permissions/{permission}/holders`
+public struct HoldersAnswer: Sendable, Equatable {
+    public struct Holder: Sendable, Equatable { public var user: String; public var scope: Scope; public var via: [AccessPath] }
+    public var permission: String
+    public var asOf: String
+    public var holders: [Holder]
+
+    public var json: JSONValue {
+        .object([
+            JSONMember("permission", .string(permission)), JSONMember("asOf", .string(asOf)),
+            JSONMember("holders", .array(holders.map {
+                .object([
+                    JSONMember("user", .string($0.user)), JSONMember("scope", .string($0.scope.name)),
+                    JSONMember("via", .array($0.via.map { PathAnswer(path: $0).json })),
+                ])
+            })),
+        ])
+    }
+}
+
+/// `GET /v1/roles/{id}`
+public struct RoleAnswer: Sendable, Equatable {
+    public struct GrantAnswer: Sendable, Equatable { public var permission: String; public var scope: Scope; public var lineage: Lineage }
+    public struct Member: Sendable, Equatable { public var user: String; public var lineage: Lineage }
+    public var role: String
+    public var asOf: String
+    public var exists: Bool
+    public var fields: [(name: String, field: FieldAnswer)]
+    public var grants: [GrantAnswer]
+    public var members: [Member]
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.role == b.role && a.asOf == b.asOf && a.exists == b.exists && a.fields.map(\.name) == b.fields.map(\.name)
+            && a.fields.map(\.field) == b.fields.map(\.field) && a.grants == b.grants && a.members == b.members
+    }
+
+    public var json: JSONValue {
+        .object([
+            JSONMember("role", .string(role)), JSONMember("asOf", .string(asOf)), JSONMember("exists", .bool(exists)),
+            JSONMember("fields", .object(fields.map { JSONMember($0.name, .object([JSONMember("value", $0.field.value)] + $0.field.lineage.members)) })),
+            JSONMember("grants", .array(grants.map {
+                .object([JSONMember("permission", .string($0.permission)), JSONMember("scope", .string($0.scope.name))] + $0.lineage.members)
+            })),
+            JSONMember("members", .array(members.map { .object([JSONMember("user", .string($0.user))] + $0.lineage.members) })),
+        ])
+    }
+}
+
+/// One entry of `GET /v1/subjects/{type}/{id}/history`.
+public struct HistoryEntry: Sendable, Equatable {
+    public var seq: UInt64
+    public var time: Instant
+    public var type: String
+    public var actor: Envelope.Actor
+    public var changes: [Envelope.Change]
+    public var reason: String?
+
+    public var json: JSONValue {
+        var members = [
+            JSONMember("seq", .number(String(seq))), JSONMember("time", .string(time.utcText)), JSONMember("type", .string(type)),
+            JSONMember("actor", .object([JSONMember("id", .string(actor.id))] + actor.attributes)),
+            JSONMember("changes", .array(changes.map { change in
+                var m = [JSONMember("field", .string(change.field))]
+                if let old = change.old { m.append(JSONMember("old", old)) }
+                if let new = change.new { m.append(JSONMember("new", new)) }
+                return .object(m)
+            })),
+        ]
+        if let reason { members.append(JSONMember("reason", .string(reason))) }
+        return .object(members)
+    }
+}
+
+public struct HistoryPage: Sendable, Equatable {
+    public var subject: Envelope.Subject
+    public var entries: [HistoryEntry]
+    public var next: String?
+
+    public var json: JSONValue {
+        .object([
+            JSONMember("subject", subjectJSON(subject)), JSONMember("entries", .array(entries.map(\.json))),
+            JSONMember("next", next.map { .string($0) } ?? .null),
+        ])
+    }
+}
+
+func subjectJSON(_ s: Envelope.Subject) -> JSONValue {
+    .object([JSONMember("type", .string(s.type)), JSONMember("id", .string(s.id))])
+}

@@ -1,0 +1,199 @@
+import EventLog
+import EventModel
+import Projector
+
+/// Everything the read endpoints of spec 5 need. Blocking: call from `EventLog.read` (reader threads).
+///
+/// As-of answers fold, through the projector's own fold, only the events of the entities a question
+/// is about (the user and the roles they ever held; a record; a role and its members), read from
+/// the log's subject index and cut at `asOf`. The work is bounded by those entities' histories, not
+/// by the ledger's length, so no snapshots are needed; the live projection supplies findings, the
+/// candidates for "who held this", and the permissions named so far.
+public final class LedgerQueries: Sendable {
+    public let log: EventLog
+    public let projector: LiveProjector
+
+    public init(log: EventLog, projector: LiveProjector) {
+        self.log = log
+        self.projector = projector
+    }
+
+    // MARK: - Records
+
+    /// Who changed what on one record, oldest first; `field` keeps only the changes of that field.
+    public func history(_ subject: Envelope.Subject, field: String? = nil, limit: Int = 100, cursor: String? = nil) throws -> HistoryPage {
+        let page = try log.events(
+            EventQuery(subjectType: subject.type, subjectId: subject.id, field: field, limit: limit, cursor: cursor))
+        let entries = try page.events.map { logged -> HistoryEntry in
+            let event = try logged.decode()
+            let e = event.envelope
+            let changes = field.map { f in e.changes.filter { utf8Equal($0.field, f) } } ?? e.changes
+            return HistoryEntry(seq: event.seq, time: e.instant, type: e.type, actor: e.actor, changes: changes, reason: e.reason)
+        }
+        return HistoryPage(subject: subject, entries: entries, next: page.next)
+    }
+
+    /// A record's fields as of a moment, each with the event that set it.
+    public func state(_ subject: Envelope.Subject, asOf: AsOf = .now) throws -> RecordStateAnswer {
+        let (head, cut) = try horizon(asOf)
+        let replay = try Replay(log: log, subjects: [subject], cut: cut)
+        var exists = false
+        var deleted = false
+        var fields: [String: Fact] = [:]
+        switch subject.type {
+        case "sales_order":
+            if let record = replay.state.orders[subject.id] {
+                exists = record.createdSeq != nil || !record.fields.isEmpty
+                deleted = record.deletedSeq != nil
+                fields = record.fields
+            }
+        case "user":
+            if let user = replay.state.users[subject.id] {
+                exists = true
+                fields = user.fields
+            }
+        case "role":
+            if let role = replay.state.roles[subject.id] {
+                exists = role.deletedSeq == nil
+                deleted = role.deletedSeq != nil
+                fields = role.fields
+            }
+        default:
+            // Types the projector does not know: their changes, folded in order.
+            for event in replay.events {
+                exists = true
+                for change in event.envelope.changes {
+                    fields[change.field] = change.new.map { Fact(value: $0, seq: event.seq) }
+                }
+                deleted = event.envelope.type.hasSuffix(".deleted")
+            }
+        }
+        return RecordStateAnswer(
+            subject: subject, asOf: asOf.echo(head: head), exists: exists, deleted: deleted,
+            fields: fields.sorted { $0.key < $1.key }.map { ($0.key, FieldAnswer(value: $0.value.value, lineage: replay.lineage($0.value.seq))) })
+    }
+
+    /// Everything an actor did, in seq order.
+    public func activity(actor: String, since: Instant? = nil, until: Instant? = nil, limit: Int = 100, cursor: String? = nil) throws -> EventPage {
+        try log.events(EventQuery(actor: actor, since: since, until: until, limit: limit, cursor: cursor))
+    }
+
+    // MARK: - Access
+
+    /// A user's status, admin levels, roles and effective permissions as of a moment, with lineage.
+    public func access(user: String, asOf: AsOf = .now) throws -> AccessAnswer {
+        let (head, cut) = try horizon(asOf)
+        let userSubject = Envelope.Subject(type: "user", id: user)
+        let own = try Replay.events(log: log, subject: userSubject, cut: cut)
+        let roleIds = Set(own.compactMap { $0.envelope.type == "user.role_assigned" ? $0.envelope.dataString("role") : nil })
+        let replay = try Replay(log: log, subjects: roleIds.sorted().map { .init(type: "role", id: $0) }, cut: cut, plus: own)
+        let universe = try self.universe(cut)
+        guard let state = replay.state.users[user] else {
+            return AccessAnswer(user: user, asOf: asOf.echo(head: head), exists: false, status: nil, adminLevels: [], roles: [], permissions: [])
+        }
+        return AccessAnswer(
+            user: user, asOf: asOf.echo(head: head), exists: true, status: state.status,
+            adminLevels: state.admin.sorted { $0.key < $1.key }.map { .init(level: $0.key, lineage: replay.lineage($0.value)) },
+            roles: state.roles.sorted { $0.key < $1.key }.map { .init(role: $0.key, lineage: replay.lineage($0.value)) },
+            permissions: replay.state.access(of: user, universe: universe).map { .init(permission: $0.permission, scope: $0.scope, via: $0.via) })
+    }
+
+    /// Who held a permission as of a moment, and through which paths.
+    public func holders(permission: String, asOf: AsOf = .now) throws -> HoldersAnswer {
+        let (head, cut) = try horizon(asOf)
+        let (users, roles) = try projector.withState { state -> (Set<String>, Set<String>) in
+            let roles = state.permissionRolesEver[permission] ?? []
+            var users = state.permissionUsersEver[permission] ?? []
+            for role in roles { users.formUnion(state.roleMembersEver[role] ?? []) }
+            for (user, levels) in state.adminLevelsEver where levels.contains(where: { $0.covers(permission) }) { users.insert(user) }
+            return (users, roles)
+        }
+        let subjects = users.sorted().map { Envelope.Subject(type: "user", id: $0) } + roles.sorted().map { .init(type: "role", id: $0) }
+        let replay = try Replay(log: log, subjects: subjects, cut: cut)
+        let universe = try self.universe(cut)
+        let holders = users.sorted().compactMap { user -> HoldersAnswer.Holder? in
+            let via = replay.state.paths(of: user, to: permission, universe: universe)
+            guard let widest = via.map(\.scope).max() else { return nil }
+            return .init(user: user, scope: widest, via: via)
+        }
+        return HoldersAnswer(permission: permission, asOf: asOf.echo(head: head), holders: holders)
+    }
+
+    /// A role's fields, grants and members as of a moment.
+    public func role(_ id: String, asOf: AsOf = .now) throws -> RoleAnswer {
+        let (head, cut) = try horizon(asOf)
+        let members = try projector.withState { $0.roleMembersEver[id] ?? [] }
+        let subjects = [Envelope.Subject(type: "role", id: id)] + members.sorted().map { .init(type: "user", id: $0) }
+        let replay = try Replay(log: log, subjects: subjects, cut: cut)
+        guard let role = replay.state.roles[id], role.isLive else {
+            return RoleAnswer(role: id, asOf: asOf.echo(head: head), exists: false, fields: [], grants: [], members: [])
+        }
+        return RoleAnswer(
+            role: id, asOf: asOf.echo(head: head), exists: true,
+            fields: role.fields.sorted { $0.key < $1.key }.map { ($0.key, FieldAnswer(value: $0.value.value, lineage: replay.lineage($0.value.seq))) },
+            grants: role.grants.sorted { $0.key < $1.key }.map { .init(permission: $0.key, scope: $0.value.scope, lineage: replay.lineage($0.value.seq)) },
+            members: members.sorted().compactMap { user in
+                replay.state.users[user]?.roles[id].map { .init(user: user, lineage: replay.lineage($0)) }
+            })
+    }
+
+    // MARK: - Findings
+
+    public func findings(_ query: LiveProjector.FindingQuery) throws -> LiveProjector.FindingPage {
+        try projector.findings(query)
+    }
+
+    // MARK: - Helpers
+
+    /// The head the answer sees, and the cut: `.now` becomes that head, so every entity is read at the same point.
+    private func horizon(_ asOf: AsOf) throws -> (UInt64, AsOf) {
+        let head = try log.head().seq
+        if case .now = asOf { return (head, .seq(head)) }
+        return (head, asOf)
+    }
+
+    /// The permissions admin levels expand to at the cut.
+    private func universe(_ cut: AsOf) throws -> Set<String> {
+        try projector.withState { $0.universe { cut.includes(seq: $0, time: $1) } }
+    }
+}
+
+/// The events of some subjects, cut at an as-of point and folded in seq order.
+struct Replay {
+    var events: [StoredEvent]
+    var state = ProjectionState()
+    private var lineages: [UInt64: Lineage] = [:]
+
+    init(log: EventLog, subjects: [Envelope.Subject], cut: AsOf, plus extra: [StoredEvent] = []) throws {
+        var all = extra
+        for subject in subjects { all += try Self.events(log: log, subject: subject, cut: cut) }
+        all.sort { $0.seq < $1.seq }
+        var seen = Set<UInt64>()
+        events = all.filter { seen.insert($0.seq).inserted }
+        for event in events {
+            state.apply(event)
+            lineages[event.seq] = Lineage(seq: event.seq, actor: event.envelope.actor.id, time: event.envelope.instant)
+        }
+    }
+
+    func lineage(_ seq: UInt64) -> Lineage {
+        lineages[seq] ?? Lineage(seq: seq, actor: "", time: Instant(seconds: 0))
+    }
+
+    /// One subject's events up to the cut, oldest first.
+    static func events(log: EventLog, subject: Envelope.Subject, cut: AsOf) throws -> [StoredEvent] {
+        var out: [StoredEvent] = []
+        var query = EventQuery(subjectType: subject.type, subjectId: subject.id, limit: 1000)
+        if case .seq(let n) = cut, n == 0 { return [] }
+        while true {
+            let page = try log.events(query)
+            for logged in page.events {
+                if case .seq(let n) = cut, logged.seq > n { return out }
+                let event = try logged.decode()
+                if cut.includes(seq: event.seq, time: event.envelope.instant) { out.append(event) }
+            }
+            guard let next = page.next else { return out }
+            query.cursor = next
+        }
+    }
+}
