@@ -21,6 +21,12 @@ public struct Envelope: Sendable, Equatable {
         public var old: JSONValue?
         /// Absent on removal.
         public var new: JSONValue?
+
+        public init(field: String, old: JSONValue? = nil, new: JSONValue? = nil) {
+            self.field = field
+            self.old = old
+            self.new = new
+        }
     }
 
     public enum Outcome: String, Sendable {

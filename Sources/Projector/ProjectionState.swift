@@ -224,6 +224,14 @@ public struct AccessPath: Sendable, Equatable, Hashable {
     public var level: AdminLevel?
     /// The events that make the path: a role's grant and the assignment; a direct grant; an admin grant.
     public var seqs: [UInt64]
+
+    public init(kind: Kind, scope: Scope, role: String? = nil, level: AdminLevel? = nil, seqs: [UInt64]) {
+        self.kind = kind
+        self.scope = scope
+        self.role = role
+        self.level = level
+        self.seqs = seqs
+    }
 }
 
 extension ProjectionState {

@@ -7,6 +7,12 @@ public struct Lineage: Sendable, Equatable {
     public var actor: String
     public var time: Instant
 
+    public init(seq: UInt64, actor: String, time: Instant) {
+        self.seq = seq
+        self.actor = actor
+        self.time = time
+    }
+
     var members: [JSONMember] {
         [JSONMember("seq", .number(String(seq))), JSONMember("actor", .string(actor)), JSONMember("time", .string(time.utcText))]
     }
