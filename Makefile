@@ -6,6 +6,7 @@ WORKLOAD     ?= ../shared/workload/genevents.py
 BENCH_DATA   ?= .build/bench-data
 BENCH_EVENTS ?= 200000
 BENCH_SINGLES ?= 20000
+BENCH_PROJECTION ?= 1000000
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build test torture bench clean
@@ -24,9 +25,9 @@ build: deps
 test: deps
 	$(SWIFT) test
 
-## torture: the crash test with many rounds (LEDGER_TORTURE=1: 50 rounds).
+## torture: the long versions: 50 SIGKILL rounds, rebuild == live on 100k generated events.
 torture: deps
-	LEDGER_TORTURE=1 $(SWIFT) test --filter CrashTests
+	LEDGER_TORTURE=1 $(SWIFT) test --filter "CrashTests|RebuildTests"
 
 ## bench: release build, genevents.py workload, the log next to raw LMDB in one run.
 bench: deps
@@ -34,9 +35,11 @@ bench: deps
 	@mkdir -p $(BENCH_DATA)
 	@[ -s $(BENCH_DATA)/batches-$(BENCH_EVENTS).ndjson ] || python3 $(WORKLOAD) --events $(BENCH_EVENTS) --seed 7 --batch 500 > $(BENCH_DATA)/batches-$(BENCH_EVENTS).ndjson
 	@[ -s $(BENCH_DATA)/singles-$(BENCH_SINGLES).ndjson ] || python3 $(WORKLOAD) --events $(BENCH_SINGLES) --seed 8 > $(BENCH_DATA)/singles-$(BENCH_SINGLES).ndjson
+	@[ -s $(BENCH_DATA)/projection-$(BENCH_PROJECTION).ndjson ] || python3 $(WORKLOAD) --events $(BENCH_PROJECTION) --seed 9 --batch 500 > $(BENCH_DATA)/projection-$(BENCH_PROJECTION).ndjson
 	$$($(SWIFT) build -c release --show-bin-path)/ledger-bench \
 		--batches $(BENCH_DATA)/batches-$(BENCH_EVENTS).ndjson \
-		--singles $(BENCH_DATA)/singles-$(BENCH_SINGLES).ndjson
+		--singles $(BENCH_DATA)/singles-$(BENCH_SINGLES).ndjson \
+		--projection $(BENCH_DATA)/projection-$(BENCH_PROJECTION).ndjson
 
 clean:
 	rm -rf .build

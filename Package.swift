@@ -59,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "ledger-bench",
             dependencies: [
-                "EventLog", "EventModel", "LMDB", "CLMDB",
+                "EventLog", "EventModel", "LMDB", "CLMDB", "Projector", "Queries",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

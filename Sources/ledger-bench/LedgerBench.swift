@@ -32,6 +32,12 @@ struct LedgerBench: AsyncParsableCommand {
     @Option(help: "Single-event commits for the raw baseline (one fsync'd commit each).")
     var rawSingles: Int = 2_000
 
+    @Option(help: "NDJSON file of JSON arrays for the projection figures (genevents.py --events 1000000 --batch 500); skipped when absent.")
+    var projection: String?
+
+    @Option(help: "Random as-of access queries on the projection ledger.")
+    var asOfQueries: Int = 2_000
+
     @Option(help: "Events per index fold, for the log and the raw baseline alike.")
     var foldEvery: Int = LogConfiguration(path: "").foldThreshold
 
@@ -134,6 +140,9 @@ struct LedgerBench: AsyncParsableCommand {
         let total = eventCount + singleBytes.count
         let logHead = try log.head().seq
         precondition(logHead == UInt64(total), "the log holds \(logHead) events, expected \(total)")
+        if let projection {
+            try await ProjectionBench(path: directory + "/projection-ledger", workload: projection, queries: asOfQueries).run(table: &table)
+        }
         table.print()
         let logBytes = try log.diskBytes()
         let rawBytes = raw.usedBytes()

@@ -1,0 +1,129 @@
+import EventLog
+import EventModel
+import Glibc
+import Logging
+import Projector
+import Queries
+
+/// Issue 3's figures on a long ledger: rebuild time, as-of access latency at random past points,
+/// and the live projection's memory.
+struct ProjectionBench {
+    var path: String
+    var workload: String
+    var queries: Int
+
+    func run(table: inout Table) async throws {
+        var logger = Logger(label: "bench")
+        logger.logLevel = .warning
+        let log = try EventLog(LogConfiguration(path: path), logger: logger)
+        let next = Counter()
+        let file = try LineReader(path: workload)
+        let ingestStart = ContinuousClock.now
+        // Four tasks parse and append, reading the file batch by batch so the workload is never all in memory.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    while let line = file.next() {
+                        _ = next.take(below: .max)
+                        _ = try await log.append(try EventBody.parse(line).events)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let head = try log.head().seq
+        table.add("1M-event ledger", "ingest from bytes (setup)", Int(head), ContinuousClock.now - ingestStart, [])
+
+        let anonBefore = rssAnonKiB()
+        let liveStart = ContinuousClock.now
+        let projector = try LiveProjector(log: log, configuration: .init(path: path + "/projection"), logger: logger)
+        let liveElapsed = ContinuousClock.now - liveStart
+        let anonAfter = rssAnonKiB()
+        table.add("projection", "first start: fold + store findings", Int(head), liveElapsed, [liveElapsed])
+
+        let rebuildStart = ContinuousClock.now
+        let rebuilt = try projector.rebuild()
+        let rebuildElapsed = ContinuousClock.now - rebuildStart
+        table.add("projection", "rebuild from the log", Int(head), rebuildElapsed, [rebuildElapsed])
+        let live = try projector.withState { $0 }
+        precondition(rebuilt == live, "the rebuilt projection differs from the live one")
+
+        let service = LedgerQueries(log: log, projector: projector)
+        let users = live.users.keys.sorted()
+        var generator = SystemRandomNumberGenerator()
+        var latencies: [Duration] = []
+        var permissionsSeen = 0
+        for i in 0..<queries {
+            let user = users[Int.random(in: 0..<users.count, using: &generator)]
+            let seq = UInt64.random(in: 1...head, using: &generator)
+            let asOf: AsOf
+            if i % 2 == 0 {
+                asOf = .seq(seq)
+            } else {
+                asOf = .time(try log.event(seq: seq)!.decode().envelope.instant)
+            }
+            let t = ContinuousClock.now
+            permissionsSeen += try service.access(user: user, asOf: asOf).permissions.count
+            latencies.append(ContinuousClock.now - t)
+        }
+        table.add("projection", "as-of access, random user and point", queries, latencies.reduce(.zero, +), latencies, unit: "queries/s")
+        var holderLatencies: [Duration] = []
+        for _ in 0..<20 {
+            let seq = UInt64.random(in: 1...head, using: &generator)
+            let t = ContinuousClock.now
+            _ = try service.holders(permission: "sales_order.approve", asOf: .seq(seq))
+            holderLatencies.append(ContinuousClock.now - t)
+        }
+        table.add("projection", "as-of holders of sales_order.approve", 20, holderLatencies.reduce(.zero, +), holderLatencies, unit: "queries/s")
+        let findings = try projector.findings(.init(limit: 10_000)).findings.count
+        print("projection: \(live.users.count) users, \(live.roles.count) roles, \(live.orders.count) orders, \(live.requests.count) requests; \(findings) findings on the first page of 10k; \(permissionsSeen / max(queries, 1)) permissions per access answer")
+        print("live projection memory: RssAnon \(anonBefore / 1024) MiB before the projector, \(anonAfter / 1024) MiB after: \((anonAfter - anonBefore) / 1024) MiB for \(head) events")
+        projector.close()
+        try await log.close()
+    }
+}
+
+/// RssAnon of this process in KiB.
+func rssAnonKiB() -> Int {
+    guard let file = fopen("/proc/self/status", "r") else { return 0 }
+    defer { fclose(file) }
+    var line: UnsafeMutablePointer<CChar>?
+    var capacity = 0
+    defer { free(line) }
+    while getline(&line, &capacity, file) > 0 {
+        let text = String(cString: line!)
+        if text.hasPrefix("RssAnon:") {
+            return Int(text.split(separator: " ").dropFirst().first ?? "0") ?? 0
+        }
+    }
+    return 0
+}
+
+/// Lines of a file, handed out to concurrent readers one at a time.
+final class LineReader: @unchecked Sendable {
+    private let file: UnsafeMutablePointer<FILE>
+    private var lock = pthread_mutex_t()
+
+    init(path: String) throws {
+        guard let file = fopen(path, "r") else { throw BenchError(description: "cannot read \(path)") }
+        self.file = file
+        pthread_mutex_init(&lock, nil)
+    }
+
+    deinit { fclose(file) }
+
+    func next() -> [UInt8]? {
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        var line: UnsafeMutablePointer<CChar>?
+        var capacity = 0
+        defer { free(line) }
+        let n = getline(&line, &capacity, file)
+        guard n > 0 else { return nil }
+        return Array(UnsafeRawBufferPointer(start: line, count: n)).filter { $0 != 0x0A }
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+}
