@@ -78,9 +78,9 @@ public struct ProjectionState: Sendable, Equatable {
         switch e.type {
         case "user.created":
             users[id] = UserState(createdSeq: seq)
-            applyChanges(e.changes, seq, to: &users[id]!.fields)
+            Self.applyChanges(e.changes, seq, to: &users[id]!.fields)
         case "user.updated":
-            applyChanges(e.changes, seq, to: &users[id, default: UserState()].fields)
+            Self.applyChanges(e.changes, seq, to: &users[id, default: UserState()].fields)
         case "user.disabled":
             users[id, default: UserState()].status = .disabled
             users[id]!.statusSeq = seq
@@ -97,9 +97,9 @@ public struct ProjectionState: Sendable, Equatable {
             users[id] = user
         case "role.created":
             roles[id] = RoleState(createdSeq: seq)
-            applyChanges(e.changes, seq, to: &roles[id]!.fields)
+            Self.applyChanges(e.changes, seq, to: &roles[id]!.fields)
         case "role.updated":
-            applyChanges(e.changes, seq, to: &roles[id, default: RoleState()].fields)
+            Self.applyChanges(e.changes, seq, to: &roles[id, default: RoleState()].fields)
         case "role.deleted":
             var role = roles[id, default: RoleState()]
             role.deletedSeq = seq
@@ -155,9 +155,9 @@ public struct ProjectionState: Sendable, Equatable {
             users[id, default: UserState()].lastReview = (seq, e.dataString("decision") ?? "")
         case "sales_order.created":
             orders[id] = RecordState(createdSeq: seq)
-            applyChanges(e.changes, seq, to: &orders[id]!.fields)
+            Self.applyChanges(e.changes, seq, to: &orders[id]!.fields)
         case "sales_order.updated":
-            applyChanges(e.changes, seq, to: &orders[id, default: RecordState()].fields)
+            Self.applyChanges(e.changes, seq, to: &orders[id, default: RecordState()].fields)
         case "sales_order.deleted":
             orders[id, default: RecordState()].deletedSeq = seq
         default:
@@ -165,7 +165,8 @@ public struct ProjectionState: Sendable, Equatable {
         }
     }
 
-    private func applyChanges(_ changes: [Envelope.Change], _ seq: UInt64, to fields: inout [String: Fact]) {
+    /// Static: an instance method taking `inout` into `self`'s own dictionaries makes Swift copy them.
+    private static func applyChanges(_ changes: [Envelope.Change], _ seq: UInt64, to fields: inout [String: Fact]) {
         for change in changes {
             if let new = change.new { fields[change.field] = Fact(value: new, seq: seq) } else { fields[change.field] = nil }
         }
