@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "EventModelTests", dependencies: ["EventModel"], swiftSettings: strict),
         .testTarget(
             name: "ProjectorTests",
-            dependencies: ["Projector", "Queries", "EventLog", "EventModel", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Projector", "Queries", "EventLog", "EventModel", "LMDB", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(

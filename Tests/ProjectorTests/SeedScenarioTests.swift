@@ -1,6 +1,7 @@
 import EventModel
 import Projector
 import Queries
+import LMDB
 import Testing
 
 /// The story of the CRM help articles (../shared/seeds/): a super admin sets up roles and adds an
@@ -160,4 +161,46 @@ extension AccessAnswer {
 
 func describeValue(_ value: JSONValue) -> String {
     String(decoding: CanonicalJSON.encode(value), as: UTF8.self)
+}
+
+@Suite struct FindingStoreTests {
+    @Test func findingsPageInSeqOrder() async throws {
+        let ledger = try TestLedger()
+        try await SeedScenarioTests().tell(ledger)
+        var seen: [String] = []
+        var cursor: String?
+        repeat {
+            let page = try ledger.queries.findings(.init(limit: 4, cursor: cursor))
+            seen += page.findings.map(\.id)
+            cursor = page.next
+        } while cursor != nil
+        let all = try ledger.findings().map(\.id)
+        #expect(seen == all)
+        #expect(seen.count == 6)
+        #expect(throws: (any Error).self) { try ledger.queries.findings(.init(cursor: "nonsense")) }
+        try await ledger.close()
+    }
+
+    @Test func aStoreOfAnotherFormatIsRebuiltNotTrusted() async throws {
+        let ledger = try TestLedger()
+        try await SeedScenarioTests().tell(ledger)
+        let before = try ledger.findings()
+        let path = ledger.path
+        try await ledger.close()
+        // An older ledgerd's store: another format, and a bogus finding in it.
+        let old = try Environment(.init(path: path + "/projection", maxDatabases: 4))
+        let dbs = try old.openDatabases([("findings", []), ("meta", [])])
+        try old.write { txn in
+            try txn.put(dbs[1], key: Array("format".utf8), value: Array("findings-0".utf8))
+            try txn.put(dbs[0], key: bigEndianBytes(1) + [0], value: Array("{}".utf8))
+        }
+        old.close()
+        let reopened = try TestLedger(path: path)
+        #expect(try reopened.findings() == before)
+        try await reopened.close()
+        // A changed policy is a changed format too: the findings are judged again under it.
+        let strict = try TestLedger(policy: Policy(requireApprovedRequest: true), path: path)
+        #expect(try strict.findings(.grantWithoutApproval).count > 0)
+        try await strict.close()
+    }
 }
