@@ -38,6 +38,21 @@ import Testing
         #expect(live.appliedThrough == UInt64(Self.eventCount))
         let rebuilt = try ledger.projector.rebuild()
         #expect(rebuilt == live)
+        // As-of answers fold only the entities asked about; at the head they must agree with the global fold.
+        let universe = live.universe { _, _ in true }
+        var withPermissions = 0
+        for user in live.users.keys.sorted() {
+            let answer = try ledger.queries.access(user: user)
+            let expected = live.access(of: user, universe: universe)
+            #expect(answer.permissions.map(\.permission) == expected.map(\.permission), "\(user)")
+            #expect(answer.permissions.map(\.via) == expected.map(\.via), "\(user)")
+            #expect(answer.status == live.users[user]?.status, "\(user)")
+            withPermissions += answer.permissions.isEmpty ? 0 : 1
+        }
+        #expect(withPermissions > live.users.count / 10)
+        let holders = try ledger.queries.holders(permission: "sales_order.edit").holders.map(\.user)
+        let expectedHolders = live.users.keys.sorted().filter { !live.paths(of: $0, to: "sales_order.edit", universe: universe).isEmpty }
+        #expect(holders == expectedHolders)
         // The workload's violations were found: unauthorized edits, non-super-admin grants, offboarded actors.
         let kinds = Set(try ledger.findings().map(\.kind))
         #expect(kinds.isSuperset(of: [.unauthorizedChange, .adminGrantedByNonSuperAdmin]))
