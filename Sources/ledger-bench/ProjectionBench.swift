@@ -48,6 +48,27 @@ struct ProjectionBench {
         let live = try projector.withState { $0 }
         precondition(rebuilt == live, "the rebuilt projection differs from the live one")
 
+        // Where a rebuild's time goes, on one thread: reading, decoding, folding.
+        var read = Duration.zero, decode = Duration.zero, fold = Duration.zero
+        var sequential = ProjectionState()
+        var after: UInt64 = 0
+        while true {
+            var t = ContinuousClock.now
+            let batch = try log.events(afterSeq: after, limit: 20_000)
+            read += ContinuousClock.now - t
+            guard let last = batch.last else { break }
+            t = ContinuousClock.now
+            let events = try batch.map { try $0.decode() }
+            decode += ContinuousClock.now - t
+            t = ContinuousClock.now
+            for event in events { sequential.apply(event) }
+            fold += ContinuousClock.now - t
+            after = last.seq
+        }
+        table.add("projection", "rebuild, 1 thread: read records", Int(head), read, [])
+        table.add("projection", "rebuild, 1 thread: decode records", Int(head), decode, [])
+        table.add("projection", "rebuild, 1 thread: fold", Int(head), fold, [])
+
         let service = LedgerQueries(log: log, projector: projector)
         let users = live.users.keys.sorted()
         var generator = SystemRandomNumberGenerator()
