@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
     ],
     targets: [
         // The C library from Debian's liblmdb-dev.
@@ -55,6 +56,16 @@ let package = Package(
         ),
         // What compliance officers ask: history, state as of, activity, access, holders, roles, findings.
         .target(name: "Queries", dependencies: ["Projector", "EventLog", "EventModel"], swiftSettings: strict),
+        // The HTTP API of spec 5: routes, bearer tokens with scopes, errors that render themselves.
+        .target(
+            name: "LedgerHTTP",
+            dependencies: [
+                "Queries", "Projector", "EventLog", "EventModel",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
         // `make bench`: the log against raw LMDB on the genevents.py workload.
         .executableTarget(
             name: "ledger-bench",
@@ -74,6 +85,16 @@ let package = Package(
         ),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "CLMDB"], swiftSettings: strict),
         .testTarget(name: "EventModelTests", dependencies: ["EventModel"], swiftSettings: strict),
+        .testTarget(
+            name: "LedgerHTTPTests",
+            dependencies: [
+                "LedgerHTTP", "Queries", "Projector", "EventLog", "EventModel",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "ProjectorTests",
             dependencies: ["Projector", "Queries", "EventLog", "EventModel", "LMDB", .product(name: "Logging", package: "swift-log")],

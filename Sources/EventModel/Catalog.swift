@@ -40,6 +40,14 @@ public enum Catalog {
     /// Whether the projector folds this type.
     public static func isKnown(_ type: String) -> Bool { rules[type] != nil }
 
+    /// A valid event type (spec 3.1).
+    public static func isType(_ s: String) -> Bool { s.utf8.count <= 64 && isDottedName(s, minSegments: 2) }
+
+    /// A type prefix for queries: `user.*`, `crm.audit.*`.
+    public static func isTypePrefix(_ s: String) -> Bool {
+        s.hasSuffix(".*") && s.utf8.count <= 66 && isDottedName(String(s.dropLast(2)), minSegments: 1)
+    }
+
     /// `object.action`, e.g. `sales_order.approve`.
     public static func isPermission(_ s: String) -> Bool { s.utf8.count <= 128 && isDottedName(s, minSegments: 2, maxSegments: 2) }
 

@@ -1,0 +1,66 @@
+import EventLog
+import EventModel
+import Hummingbird
+import Queries
+
+/// An error that renders itself in the spec's shape:
+/// `{"error": {"code": "...", "message": "...", "index": 3, "field": "actor.id"}}`.
+public struct APIError: Error, HTTPResponseError, Sendable {
+    public var status: HTTPResponse.Status
+    public var code: String
+    public var message: String
+    public var index: Int?
+    public var field: String?
+
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, index: Int? = nil, field: String? = nil) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.index = index
+        self.field = field
+    }
+
+    public var json: JSONValue {
+        var members = [JSONMember("code", .string(code)), JSONMember("message", .string(message))]
+        if let index { members.append(JSONMember("index", .number(String(index)))) }
+        if let field { members.append(JSONMember("field", .string(field))) }
+        return .object([JSONMember("error", .object(members))])
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var response = jsonResponse(json, status: status)
+        if status == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer" }
+        return response
+    }
+
+    /// What a failure of a lower layer means to a client.
+    static func from(_ error: any Error) -> APIError {
+        switch error {
+        case let e as APIError: return e
+        case let e as ValidationError:
+            let status: HTTPResponse.Status = e.code == .bodyTooLarge || e.code == .eventTooLarge ? .contentTooLarge : .badRequest
+            return APIError(status, e.code.rawValue, e.message, index: e.index, field: e.field)
+        case let e as LogError:
+            switch e.code {
+            case .conflict: return APIError(.conflict, "conflict", e.message, index: e.index, field: "id")
+            case .diskFull: return APIError(.init(code: 507, reasonPhrase: "Insufficient Storage"), "disk_full", e.message)
+            case .storage, .closed: return APIError(.serviceUnavailable, e.code.rawValue, e.message)
+            case .badCursor: return APIError(.badRequest, "bad_cursor", e.message, field: "cursor")
+            case .corrupt: return APIError(.internalServerError, "corrupt", e.message)
+            }
+        case let e as AsOf.ParseError:
+            return APIError(.badRequest, "invalid_as_of", e.description, field: "asOf")
+        default:
+            return APIError(.internalServerError, "internal", "internal error")
+        }
+    }
+}
+
+/// A compact JSON response.
+func jsonResponse(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+    var bytes = CanonicalJSON.encode(value)
+    bytes.append(UInt8(ascii: "\n"))
+    return Response(
+        status: status, headers: [.contentType: "application/json; charset=utf-8"],
+        body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+}

@@ -1,0 +1,27 @@
+import Hummingbird
+
+/// Lets a request through only with a bearer token that has `scope`: 401 without a valid token,
+/// 403 with one that lacks the scope. The token's name (never its value) is kept for the request log.
+public struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
+    let tokens: TokenStore
+    let scope: Scope
+
+    public init(tokens: TokenStore, scope: Scope) {
+        self.tokens = tokens
+        self.scope = scope
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
+            let entry = tokens.authenticate(String(header.dropFirst(7)))
+        else {
+            throw APIError(.unauthorized, "unauthorized", "a valid bearer token is required (Authorization: Bearer <token>)")
+        }
+        guard entry.scopes.contains(scope) else {
+            throw APIError(.forbidden, "forbidden", "token \"\(entry.name)\" lacks the \(scope.rawValue) scope")
+        }
+        var context = context
+        context.logger[metadataKey: "auth.token"] = .string(entry.name)
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,267 @@
+import EventLog
+import EventModel
+import Hummingbird
+import Projector
+import Queries
+
+/// The HTTP API of spec 5 over the log, the projector and the queries.
+/// Reads run on the log's reader threads; appends meet in its group-commit writer.
+public struct LedgerAPI: Sendable {
+    public let log: EventLog
+    public let queries: LedgerQueries
+    public let tokens: TokenStore
+
+    public init(log: EventLog, queries: LedgerQueries, tokens: TokenStore) {
+        self.log = log
+        self.queries = queries
+        self.tokens = tokens
+    }
+
+    /// Every route, each behind the scope spec 5 gives it.
+    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+        router.get("/healthz") { _, _ in jsonResponse(.object([JSONMember("status", .string("ok"))])) }
+        router.get("/readyz") { _, _ in try await ready() }
+
+        router.group("/v1").add(middleware: AuthMiddleware(tokens: tokens, scope: .ingest))
+            .post("/events") { request, _ in try await ingest(request) }
+
+        let read = router.group("/v1").add(middleware: AuthMiddleware(tokens: tokens, scope: .read))
+        read.get("/events") { request, _ in try await events(request) }
+        read.get("/events/:seq") { request, context in try await event(request, context) }
+        read.get("/subjects/:type/:id/history") { request, context in try await history(request, context) }
+        read.get("/subjects/:type/:id/state") { request, context in try await state(request, context) }
+        read.get("/actors/:id/activity") { request, context in try await activity(request, context) }
+        read.get("/users/:id/access") { request, context in try await access(request, context) }
+        read.get("/permissions/:permission/holders") { request, context in try await holders(request, context) }
+        read.get("/roles/:id") { request, context in try await role(request, context) }
+        read.get("/findings") { request, _ in try await findings(request) }
+        read.get("/export") { request, _ in try export(request) }
+        read.get("/verify") { request, _ in try await verify(request) }
+    }
+
+    // MARK: - Ingest
+
+    func ingest(_ request: Request) async throws -> Response {
+        let body = try await collect(request.body, limit: EventBody.maxBodyBytes)
+        let results: [AppendResult]
+        do {
+            let (events, _) = try body.withUnsafeBytes { try EventBody.parse($0) }
+            results = try await log.append(events)
+        } catch {
+            throw APIError.from(error)
+        }
+        let items = results.map { r in
+            JSONValue.object([
+                JSONMember("seq", .number(String(r.seq))), JSONMember("id", .string(r.id)),
+                JSONMember("hash", .string(r.hashHex)), JSONMember("duplicate", .bool(r.duplicate)),
+            ])
+        }
+        let allDuplicates = results.allSatisfy(\.duplicate)
+        return jsonResponse(.object([JSONMember("results", .array(items))]), status: allDuplicates ? .ok : .created)
+    }
+
+    /// The body, refused with 413 as soon as it passes `limit`, before it is all in memory.
+    private func collect(_ body: RequestBody, limit: Int) async throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        for try await buffer in body {
+            guard bytes.count + buffer.readableBytes <= limit else {
+                throw APIError(.contentTooLarge, "body_too_large", "the body is larger than \(limit) bytes")
+            }
+            bytes.append(contentsOf: buffer.readableBytesView)
+        }
+        return bytes
+    }
+
+    // MARK: - Events
+
+    func events(_ request: Request) async throws -> Response {
+        let p = try QueryParameters(request, allowed: ["subjectType", "subjectId", "actor", "type", "field", "since", "until", "afterSeq", "order", "limit", "cursor"])
+        var query = EventQuery(
+            subjectType: try p.string("subjectType", maxLength: 64), subjectId: try p.string("subjectId"), actor: try p.string("actor"),
+            type: try p.string("type", maxLength: 66), field: try p.string("field"), since: try p.instant("since"),
+            until: try p.instant("until"), afterSeq: try p.seq("afterSeq"), order: try p.order(), limit: try p.limit(),
+            cursor: try p.string("cursor", maxLength: 256))
+        if let type = query.type, !(type.hasSuffix(".*") ? Catalog.isTypePrefix(type) : Catalog.isType(type)) {
+            throw APIError(.badRequest, "invalid_parameter", "type must be an event type or a prefix such as user.*", field: "type")
+        }
+        query.limit = min(query.limit, 1000)
+        let finalQuery = query
+        let page = try await run { try $0.log.events(finalQuery) }
+        return eventsResponse(page, extra: [])
+    }
+
+    func event(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        _ = try QueryParameters(request, allowed: [])
+        guard let seq = context.parameters.get("seq").flatMap(UInt64.init) else {
+            throw APIError(.badRequest, "invalid_parameter", "seq must be a whole number", field: "seq")
+        }
+        guard let logged = try await run({ try $0.log.event(seq: seq) }) else {
+            throw APIError(.notFound, "not_found", "there is no event \(seq)")
+        }
+        return rawJSONResponse(eventBytes(logged))
+    }
+
+    func activity(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let p = try QueryParameters(request, allowed: ["since", "until", "limit", "cursor"])
+        let actor = try pathString(context, "id")
+        let (since, until, limit, cursor) = (try p.instant("since"), try p.instant("until"), try p.limit(), try p.string("cursor", maxLength: 256))
+        let page = try await run { try $0.queries.activity(actor: actor, since: since, until: until, limit: limit, cursor: cursor) }
+        return eventsResponse(page, extra: [JSONMember("actor", .string(actor))])
+    }
+
+    /// `{…extra, "events": [records with their hash], "next": …}`, written from the record bytes.
+    private func eventsResponse(_ page: EventPage, extra: [JSONMember]) -> Response {
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        for member in extra {
+            CanonicalJSON.writeString(member.key, into: &out)
+            out.append(UInt8(ascii: ":"))
+            CanonicalJSON.write(member.value, into: &out)
+            out.append(UInt8(ascii: ","))
+        }
+        out.append(contentsOf: Array(#""events":["#.utf8))
+        for (i, logged) in page.events.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: eventBytes(logged))
+        }
+        out.append(contentsOf: Array(#"],"next":"#.utf8))
+        CanonicalJSON.write(page.next.map { .string($0) } ?? .null, into: &out)
+        out.append(UInt8(ascii: "}"))
+        return rawJSONResponse(out)
+    }
+
+    // MARK: - Records and access
+
+    func history(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let p = try QueryParameters(request, allowed: ["field", "limit", "cursor"])
+        let subject = Envelope.Subject(type: try pathString(context, "type", maxLength: 64), id: try pathString(context, "id"))
+        let (field, limit, cursor) = (try p.string("field"), try p.limit(), try p.string("cursor", maxLength: 256))
+        return jsonResponse(try await run { try $0.queries.history(subject, field: field, limit: limit, cursor: cursor).json })
+    }
+
+    func state(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let p = try QueryParameters(request, allowed: ["asOf"])
+        let subject = Envelope.Subject(type: try pathString(context, "type", maxLength: 64), id: try pathString(context, "id"))
+        let asOf = try p.asOf()
+        return jsonResponse(try await run { try $0.queries.state(subject, asOf: asOf).json })
+    }
+
+    func access(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let p = try QueryParameters(request, allowed: ["asOf"])
+        let user = try pathString(context, "id")
+        let asOf = try p.asOf()
+        return jsonResponse(try await run { try $0.queries.access(user: user, asOf: asOf).json })
+    }
+
+    func holders(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let p = try QueryParameters(request, allowed: ["asOf"])
+        let permission = try pathString(context, "permission")
+        guard Catalog.isPermission(permission) else {
+            throw APIError(.badRequest, "invalid_parameter", "permission must be object.action, e.g. sales_order.approve", field: "permission")
+        }
+        let asOf = try p.asOf()
+        return jsonResponse(try await run { try $0.queries.holders(permission: permission, asOf: asOf).json })
+    }
+
+    func role(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let p = try QueryParameters(request, allowed: ["asOf"])
+        let id = try pathString(context, "id")
+        let asOf = try p.asOf()
+        return jsonResponse(try await run { try $0.queries.role(id, asOf: asOf).json })
+    }
+
+    func findings(_ request: Request) async throws -> Response {
+        let p = try QueryParameters(request, allowed: ["kind", "since", "until", "limit", "cursor"])
+        var kind: Finding.Kind?
+        if let name = try p.string("kind", maxLength: 64) {
+            guard let parsed = Finding.Kind(rawValue: name) else {
+                throw APIError(.badRequest, "invalid_parameter",
+                    "kind must be one of \(Finding.Kind.allCases.map(\.rawValue).joined(separator: ", "))", field: "kind")
+            }
+            kind = parsed
+        }
+        let query = LiveProjector.FindingQuery(kind: kind, since: try p.instant("since"), until: try p.instant("until"), limit: try p.limit(), cursor: try p.string("cursor", maxLength: 64))
+        let page = try await run { try $0.queries.findings(query) }
+        return jsonResponse(.object([
+            JSONMember("findings", .array(page.findings.map(\.json))), JSONMember("next", page.next.map { .string($0) } ?? .null),
+        ]))
+    }
+
+    // MARK: - Export, verification, readiness
+
+    /// The records, byte for byte, one a line; streamed a page at a time, never the ledger in memory.
+    func export(_ request: Request) throws -> Response {
+        let p = try QueryParameters(request, allowed: ["afterSeq"])
+        let start = try p.seq("afterSeq") ?? 0
+        let api = self
+        let body = ResponseBody { writer in
+            var after = start
+            while true {
+                let from = after
+                let page = try await api.run { try $0.log.events(afterSeq: from, limit: 1000) }
+                guard let last = page.last else { break }
+                var buffer = ByteBuffer()
+                for logged in page {
+                    buffer.writeBytes(logged.record)
+                    buffer.writeInteger(UInt8(ascii: "\n"))
+                }
+                try await writer.write(buffer)
+                after = last.seq
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: body)
+    }
+
+    func verify(_ request: Request) async throws -> Response {
+        _ = try QueryParameters(request, allowed: [])
+        let report = try await run { try $0.log.verifyChain() }
+        return jsonResponse(.object([
+            JSONMember("ok", .bool(report.ok)), JSONMember("count", .number(String(report.count))),
+            JSONMember("headSeq", .number(String(report.headSeq))), JSONMember("headHash", .string(hexString(report.headHash))),
+            JSONMember("firstBadSeq", report.firstBadSeq.map { .number(String($0)) } ?? .null),
+        ]))
+    }
+
+    /// Ready when the store is open and the projection has folded everything the log holds.
+    func ready() async throws -> Response {
+        let (head, applied) = try await run { api in
+            (try api.log.head().seq, try api.queries.projector.catchUp())
+        }
+        let ready = applied >= head
+        return jsonResponse(
+            .object([JSONMember("ready", .bool(ready)), JSONMember("headSeq", .number(String(head))), JSONMember("projectedThrough", .number(String(applied)))]),
+            status: ready ? .ok : .serviceUnavailable)
+    }
+
+    // MARK: - Helpers
+
+    /// Runs blocking work on the log's reader threads, turning lower-layer errors into API errors.
+    func run<R: Sendable>(_ body: @escaping @Sendable (LedgerAPI) throws -> R) async throws -> R {
+        let api = self
+        do {
+            return try await log.read { _ in try body(api) }
+        } catch {
+            throw APIError.from(error)
+        }
+    }
+
+    private func pathString(_ context: some RequestContext, _ name: String, maxLength: Int = 128) throws -> String {
+        guard let value = context.parameters.get(name), !value.isEmpty, value.unicodeScalars.count <= maxLength else {
+            throw APIError(.badRequest, "invalid_parameter", "\(name) must be 1–\(maxLength) characters", field: name)
+        }
+        return value
+    }
+}
+
+/// A stored record with its chain hash: the record's members, then `"hash"`.
+func eventBytes(_ logged: LoggedEvent) -> [UInt8] {
+    var out = Array(logged.record.dropLast())
+    out.append(contentsOf: Array(#","hash":""#.utf8))
+    out.append(contentsOf: Array(hexString(logged.hash).utf8))
+    out.append(contentsOf: Array("\"}".utf8))
+    return out
+}
+
+func rawJSONResponse(_ bytes: [UInt8]) -> Response {
+    Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: bytes + [0x0A])))
+}

@@ -1,0 +1,73 @@
+import EventLog
+import EventModel
+import Hummingbird
+import Queries
+
+/// The query string of one request, checked: unknown or repeated parameters are refused (a typo
+/// must not silently widen a compliance query), and every value is parsed with an error naming it.
+struct QueryParameters {
+    private var values: [String: String] = [:]
+
+    init(_ request: Request, allowed: Set<String>) throws {
+        for (key, value) in request.uri.queryParameters {
+            let name = String(key)
+            guard allowed.contains(name) else {
+                throw APIError(.badRequest, "unknown_parameter",
+                    "unknown query parameter \"\(name.prefix(64))\"; this endpoint takes \(allowed.sorted().joined(separator: ", "))", field: name)
+            }
+            guard values[name] == nil else {
+                throw APIError(.badRequest, "invalid_parameter", "query parameter \(name) is given twice", field: name)
+            }
+            values[name] = String(value)
+        }
+    }
+
+    func string(_ name: String, maxLength: Int = 128) throws -> String? {
+        guard let value = values[name] else { return nil }
+        guard !value.isEmpty, value.unicodeScalars.count <= maxLength else {
+            throw APIError(.badRequest, "invalid_parameter", "\(name) must be 1–\(maxLength) characters", field: name)
+        }
+        return value
+    }
+
+    func seq(_ name: String) throws -> UInt64? {
+        guard let value = values[name] else { return nil }
+        guard let n = UInt64(value) else {
+            throw APIError(.badRequest, "invalid_parameter", "\(name) must be a whole number ≥ 0", field: name)
+        }
+        return n
+    }
+
+    func limit(default fallback: Int = 100, max: Int = 1000) throws -> Int {
+        guard let value = values["limit"] else { return fallback }
+        guard let n = Int(value), n >= 1, n <= max else {
+            throw APIError(.badRequest, "invalid_parameter", "limit must be a whole number from 1 to \(max)", field: "limit")
+        }
+        return n
+    }
+
+    func instant(_ name: String) throws -> Instant? {
+        guard let value = values[name] else { return nil }
+        guard let instant = Instant(rfc3339: value) else {
+            throw APIError(.badRequest, "invalid_parameter", "\(name) must be RFC 3339 with an offset, e.g. 2026-03-01T00:00:00Z", field: name)
+        }
+        return instant
+    }
+
+    func order() throws -> EventQueryOrder {
+        guard let value = values["order"] else { return .asc }
+        guard let order = EventQueryOrder(rawValue: value) else {
+            throw APIError(.badRequest, "invalid_parameter", "order must be asc or desc", field: "order")
+        }
+        return order
+    }
+
+    func asOf() throws -> AsOf {
+        do {
+            return try AsOf.parse(values["asOf"])
+        } catch {
+            throw APIError.from(error)
+        }
+    }
+}
+typealias EventQueryOrder = EventQuery.Order

@@ -1,0 +1,95 @@
+import Crypto
+
+/// What a token may do (spec 5).
+public enum Scope: String, Sendable, CaseIterable {
+    case ingest, read, admin
+}
+
+/// The tokens file of spec 7: `NAME SCOPE[,SCOPE…] SHA256-HEX-OF-TOKEN` a line, `#` for comments.
+/// Only hashes are kept; a presented token is hashed and compared against every entry in constant time.
+public struct TokenStore: Sendable {
+    public struct Entry: Sendable, Equatable {
+        public var name: String
+        public var scopes: Set<Scope>
+        public var hash: [UInt8]
+    }
+
+    public struct ParseError: Error, CustomStringConvertible, Sendable {
+        public var description: String
+    }
+
+    public let entries: [Entry]
+
+    public init(entries: [Entry]) { self.entries = entries }
+
+    public init(contents: String) throws {
+        var entries: [Entry] = []
+        for (number, rawLine) in contents.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            if parts.isEmpty { continue }
+            guard parts.count == 3 else {
+                throw ParseError(description: "tokens file line \(number + 1): expected NAME SCOPES SHA256-HEX")
+            }
+            var scopes = Set<Scope>()
+            for name in parts[1].split(separator: ",") {
+                guard let scope = Scope(rawValue: String(name)) else {
+                    throw ParseError(description: "tokens file line \(number + 1): unknown scope \"\(name)\" (ingest, read, admin)")
+                }
+                scopes.insert(scope)
+            }
+            guard let hash = hexBytes(String(parts[2])), hash.count == 32 else {
+                throw ParseError(description: "tokens file line \(number + 1): the hash must be 64 hex digits (SHA-256 of the token)")
+            }
+            entries.append(Entry(name: String(parts[0]), scopes: scopes, hash: hash))
+        }
+        self.entries = entries
+    }
+
+    /// The entry whose hash matches the token. Every entry is compared, in full, whatever matches.
+    public func authenticate(_ token: String) -> Entry? {
+        let presented = Array(SHA256.hash(data: Array(token.utf8)))
+        var found: Entry?
+        for entry in entries {
+            var difference: UInt8 = 0
+            for i in 0..<32 { difference |= entry.hash[i] ^ presented[i] }
+            if difference == 0 && found == nil { found = entry }
+        }
+        return found
+    }
+
+    /// The line for a token: `NAME SCOPES HASH`.
+    public static func line(name: String, scopes: [Scope], token: String) -> String {
+        "\(name) \(scopes.map(\.rawValue).joined(separator: ",")) \(sha256Hex(token))"
+    }
+
+    public static func sha256Hex(_ token: String) -> String {
+        SHA256.hash(data: Array(token.utf8)).map { String($0, radix: 16).leftPadded(2) }.joined()
+    }
+}
+
+func hexBytes(_ text: String) -> [UInt8]? {
+    let digits = Array(text.utf8)
+    guard digits.count % 2 == 0 else { return nil }
+    var out: [UInt8] = []
+    var i = 0
+    while i < digits.count {
+        guard let high = hexValue(digits[i]), let low = hexValue(digits[i + 1]) else { return nil }
+        out.append(high << 4 | low)
+        i += 2
+    }
+    return out
+}
+
+private func hexValue(_ c: UInt8) -> UInt8? {
+    switch c {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+    default: nil
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
+}
