@@ -13,6 +13,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "EventLog", targets: ["EventLog"]),
+        .executable(name: "ledgerd", targets: ["ledgerd"]),
         .executable(name: "ledger-bench", targets: ["ledger-bench"]),
     ],
     dependencies: [
@@ -21,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0", traits: [.defaults, "YAML"]),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // The C library from Debian's liblmdb-dev.
@@ -63,6 +66,21 @@ let package = Package(
                 "Queries", "Projector", "EventLog", "EventModel",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        // The daemon: configuration, the service group, systemd notification. Thin: the work is in LedgerHTTP.
+        .executableTarget(
+            name: "ledgerd",
+            dependencies: [
+                "LedgerHTTP", "Queries", "Projector", "EventLog",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -85,6 +103,11 @@ let package = Package(
         ),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "CLMDB"], swiftSettings: strict),
         .testTarget(name: "EventModelTests", dependencies: ["EventModel"], swiftSettings: strict),
+        .testTarget(
+            name: "LedgerdTests",
+            dependencies: ["ledgerd", "EventLog", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "LedgerHTTPTests",
             dependencies: [

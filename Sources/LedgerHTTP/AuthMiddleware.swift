@@ -2,7 +2,8 @@ import Hummingbird
 
 /// Lets a request through only with a bearer token that has `scope`: 401 without a valid token,
 /// 403 with one that lacks the scope. The token's name (never its value) is kept for the request log.
-public struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
+public struct AuthMiddleware: RouterMiddleware {
+    public typealias Context = LedgerRequestContext
     let tokens: TokenStore
     let scope: Scope
 
@@ -17,11 +18,10 @@ public struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
         else {
             throw APIError(.unauthorized, "unauthorized", "a valid bearer token is required (Authorization: Bearer <token>)")
         }
+        context.caller.tokenName = entry.name
         guard entry.scopes.contains(scope) else {
             throw APIError(.forbidden, "forbidden", "token \"\(entry.name)\" lacks the \(scope.rawValue) scope")
         }
-        var context = context
-        context.logger[metadataKey: "auth.token"] = .string(entry.name)
         return try await next(request, context)
     }
 }

@@ -18,7 +18,7 @@ public struct LedgerAPI: Sendable {
     }
 
     /// Every route, each behind the scope spec 5 gives it.
-    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+    public func addRoutes(to router: Router<LedgerRequestContext>) {
         router.get("/healthz") { _, _ in jsonResponse(.object([JSONMember("status", .string("ok"))])) }
         router.get("/readyz") { _, _ in try await ready() }
 

@@ -36,7 +36,7 @@ struct Server {
     }
 
     func run(_ test: @Sendable @escaping (any TestClientProtocol) async throws -> Void) async throws {
-        let router = Router()
+        let router = Router(context: LedgerRequestContext.self)
         api.addRoutes(to: router)
         var logger = Logger(label: "http")
         logger.logLevel = .warning

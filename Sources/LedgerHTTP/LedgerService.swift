@@ -1,0 +1,66 @@
+import EventLog
+import Logging
+import Projector
+import ServiceLifecycle
+
+/// Owns the ledger while the daemon runs: on graceful shutdown (after the HTTP server has stopped
+/// taking requests and finished those in flight) it finishes queued appends and closes LMDB.
+public struct LedgerService: Service {
+    let log: EventLog
+    let projector: LiveProjector
+    let logger: Logger
+
+    public init(log: EventLog, projector: LiveProjector, logger: Logger) {
+        self.log = log
+        self.projector = projector
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        projector.startFollowing()
+        try? await gracefulShutdown()
+        projector.close()
+        try await log.close()
+        logger.info("ledger closed cleanly")
+    }
+}
+
+/// Tells systemd how the daemon is doing: `WATCHDOG=1` at half of `WATCHDOG_USEC` while the writer
+/// thread goes round its loop, and `STOPPING=1` as soon as shutdown begins. Listed last in the
+/// service group so it is the first to hear of the shutdown.
+public struct SystemdService: Service {
+    let notifier: SystemdNotifier
+    let log: EventLog
+    let logger: Logger
+
+    public init(notifier: SystemdNotifier, log: EventLog, logger: Logger) {
+        self.notifier = notifier
+        self.log = log
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            guard let interval = notifier.watchdogInterval else {
+                try? await gracefulShutdown()
+                return
+            }
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                if let heartbeat = log.writerHeartbeat, Instant.nowSeconds() - heartbeat <= 5 {
+                    notifier.notify("WATCHDOG=1")
+                } else {
+                    logger.warning("the writer thread is not going round its loop: no watchdog ping")
+                }
+                try? await Task.sleep(for: interval)
+            }
+        } onGracefulShutdown: {
+            notifier.notify("STOPPING=1")
+        }
+    }
+}
+
+import EventModel
+
+extension Instant {
+    static func nowSeconds() -> Int64 { Instant.now().seconds }
+}

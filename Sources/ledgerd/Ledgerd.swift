@@ -1,0 +1,87 @@
+import ArgumentParser
+import Configuration
+import EventLog
+import Foundation
+import Hummingbird
+import LedgerHTTP
+import Logging
+import Projector
+import Queries
+import ServiceLifecycle
+import SystemPackage
+
+/// ledgerd: the AuditLedger daemon. Settings come from flags, `LEDGERD_*` variables and the YAML
+/// file, in that order of precedence (see `DaemonConfiguration` for every key).
+@main
+struct Ledgerd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ledgerd", abstract: "The AuditLedger daemon: an append-only, hash-chained audit ledger over HTTP.")
+
+    @Option(help: "YAML configuration file (e.g. /etc/ledgerd/ledgerd.yaml).")
+    var config: String?
+
+    @Option(help: "Address to listen on (http.host).")
+    var host: String?
+
+    @Option(help: "Port to listen on (http.port).")
+    var port: Int?
+
+    @Option(name: .customLong("data-dir"), help: "Data directory (storage.path).")
+    var dataDirectory: String?
+
+    @Option(name: .customLong("tokens-file"), help: "Tokens file (auth.tokensFile).")
+    var tokensFile: String?
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .info
+            return handler
+        }
+        let logger = Logger(label: "ledgerd")
+        var flags: [AbsoluteConfigKey: ConfigValue] = [:]
+        if let host { flags["http.host"] = ConfigValue(.string(host), isSecret: false) }
+        if let port { flags["http.port"] = ConfigValue(.int(port), isSecret: false) }
+        if let dataDirectory { flags["storage.path"] = ConfigValue(.string(dataDirectory), isSecret: false) }
+        if let tokensFile { flags["auth.tokensFile"] = ConfigValue(.string(tokensFile), isSecret: false) }
+        var providers: [any ConfigProvider] = [
+            InMemoryProvider(name: "flags", values: flags),
+            EnvironmentVariablesProvider(environmentVariables: DaemonConfiguration.environment(ProcessInfo.processInfo.environment)),
+        ]
+        if let config { providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(config))) }
+        let settings = DaemonConfiguration(reader: ConfigReader(providers: providers))
+
+        try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)
+        let log = try EventLog(LogConfiguration(path: settings.dataDirectory), logger: logger)
+        let projector = try LiveProjector(
+            log: log, configuration: .init(path: settings.dataDirectory + "/projection", policy: settings.policy), logger: logger)
+        let tokens = try TokenSource.load(configuredFile: settings.tokensFile, dataDirectory: settings.dataDirectory)
+        if let created = tokens.createdTokensFile {
+            logger.notice(
+                "first start: made one token per scope; the tokens are in the first file, their hashes in the second",
+                metadata: ["auth.tokens_file": "\(created)", "auth.hashes_file": "\(tokens.path)"])
+        }
+        let api = LedgerAPI(log: log, queries: LedgerQueries(log: log, projector: projector), tokens: tokens.store)
+        let router = Router(context: LedgerRequestContext.self)
+        router.add(middleware: RequestLogMiddleware())
+        api.addRoutes(to: router)
+
+        let notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "ledgerd"),
+            onServerRunning: { channel in
+                logger.info("listening", metadata: ["http.address": "\(channel.localAddress?.description ?? "?")"])
+                notifier.notify("READY=1")
+            },
+            logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    LedgerService(log: log, projector: projector, logger: logger), app,
+                    SystemdService(notifier: notifier, log: log, logger: logger),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}

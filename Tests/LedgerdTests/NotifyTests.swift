@@ -1,0 +1,96 @@
+import EventLog
+import Foundation
+import Glibc
+import Logging
+import Testing
+
+/// The real ledgerd binary under a NOTIFY_SOCKET the test has bound, as systemd would run it.
+@Suite struct NotifyTests {
+    static var ledgerdPath: String {
+        var directory = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+            .deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("ledgerd").path), directory.path != "/" {
+            directory = directory.deletingLastPathComponent()
+        }
+        return directory.appendingPathComponent("ledgerd").path
+    }
+
+    /// A bound datagram socket and the messages that arrive on it.
+    final class NotifySocket {
+        let fd: Int32
+        let path: String
+
+        init() {
+            path = NSTemporaryDirectory() + "ledgerd-notify-\(getpid())-\(Int.random(in: 0..<1_000_000)).sock"
+            fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { raw in
+                for (i, byte) in path.utf8.enumerated() { raw[i] = byte }
+            }
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            precondition(bound == 0, "bind \(path): \(errno)")
+            var timeout = timeval(tv_sec: 1, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        }
+
+        deinit {
+            close(fd)
+            unlink(path)
+        }
+
+        /// Waits up to `seconds` for a message containing `expected`.
+        func wait(for expected: String, seconds: Int) -> [String] {
+            var seen: [String] = []
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            for _ in 0..<seconds {
+                let n = recv(fd, &buffer, buffer.count, 0)
+                if n > 0 {
+                    let message = String(decoding: buffer[0..<n], as: UTF8.self)
+                    seen.append(message)
+                    if message.contains(expected) { return seen }
+                }
+            }
+            return seen
+        }
+    }
+
+    @Test func readyThenStoppingThenACleanExit() async throws {
+        let notify = NotifySocket()
+        let data = NSTemporaryDirectory() + "ledgerd-test-\(getpid())-\(Int.random(in: 0..<1_000_000))"
+        let daemon = Process()
+        daemon.executableURL = URL(fileURLWithPath: Self.ledgerdPath)
+        daemon.arguments = ["--data-dir", data, "--port", "0"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["NOTIFY_SOCKET"] = notify.path
+        environment["WATCHDOG_USEC"] = "400000"
+        daemon.environment = environment
+        let errors = Pipe()
+        daemon.standardError = errors
+        try daemon.run()
+
+        let untilReady = notify.wait(for: "READY=1", seconds: 60)
+        #expect(untilReady.last == "READY=1", "got \(untilReady)")
+        // Watchdog pings come at half of WATCHDOG_USEC while the writer is healthy.
+        let pings = notify.wait(for: "WATCHDOG=1", seconds: 5)
+        #expect(pings.last == "WATCHDOG=1")
+
+        kill(daemon.processIdentifier, SIGTERM)
+        let untilStopping = notify.wait(for: "STOPPING=1", seconds: 30)
+        #expect(untilStopping.last == "STOPPING=1", "got \(untilStopping)")
+        daemon.waitUntilExit()
+        #expect(daemon.terminationReason == .exit)
+        #expect(daemon.terminationStatus == 0)
+        let log = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(log.contains("ledger closed cleanly"))
+
+        // The store opens and verifies after the daemon is gone.
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        let reopened = try EventLog(LogConfiguration(path: data), logger: logger)
+        #expect(try reopened.verifyChain().ok)
+        try await reopened.close()
+    }
+}
