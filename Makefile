@@ -9,7 +9,17 @@ BENCH_SINGLES ?= 20000
 BENCH_PROJECTION ?= 1000000
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build test torture bench clean
+PREFIX       ?= /usr/local
+BINDIR       ?= $(PREFIX)/bin
+DOCDIR       ?= $(PREFIX)/share/doc/ledgerd
+SYSCONFDIR   ?= /etc
+UNITDIR      ?= /etc/systemd/system
+SYSUSERSDIR  ?= /usr/lib/sysusers.d
+TMPFILESDIR  ?= /usr/lib/tmpfiles.d
+CONFIG       ?= release
+DATA_DIR     ?= data
+
+.PHONY: deps build test torture bench run install verify-unit clean
 
 ## deps: install liblmdb-dev (and pkg-config) when pkg-config cannot find lmdb.
 deps:
@@ -40,6 +50,36 @@ bench: deps
 		--batches $(BENCH_DATA)/batches-$(BENCH_EVENTS).ndjson \
 		--singles $(BENCH_DATA)/singles-$(BENCH_SINGLES).ndjson \
 		--projection $(BENCH_DATA)/projection-$(BENCH_PROJECTION).ndjson
+
+## run: build and start ledgerd on the embedded defaults, data in ./data (first start makes tokens).
+run: deps
+	$(SWIFT) build --product ledgerd
+	@mkdir -p $(DATA_DIR)
+	@echo "ledgerd: http://127.0.0.1:8427, data in ./$(DATA_DIR)"
+	@echo "tokens: ./$(DATA_DIR)/initial-tokens (one per scope, made on first start: SCOPE TOKEN)"
+	@echo 'try:   curl -H "Authorization: Bearer $$(awk '"'"'$$1=="read"{print $$2}'"'"' $(DATA_DIR)/initial-tokens)" http://127.0.0.1:8427/v1/verify'
+	$$($(SWIFT) build --show-bin-path)/ledgerd --data-dir $(DATA_DIR)
+
+## install: ledgerd, its unit, config, sysusers and tmpfiles entries (PREFIX, DESTDIR honoured).
+install: deps
+	$(SWIFT) build -c $(CONFIG) --product ledgerd
+	install -D -m 0755 "$$($(SWIFT) build -c $(CONFIG) --show-bin-path)/ledgerd" "$(DESTDIR)$(BINDIR)/ledgerd"
+	sed -e 's|/usr/local/bin/ledgerd|$(BINDIR)/ledgerd|' -e 's|/usr/local/share/doc/ledgerd|$(DOCDIR)|' \
+		-e 's|/etc/ledgerd/|$(SYSCONFDIR)/ledgerd/|' systemd/ledgerd.service > ledgerd.service.tmp
+	install -D -m 0644 ledgerd.service.tmp "$(DESTDIR)$(UNITDIR)/ledgerd.service" && rm ledgerd.service.tmp
+	[ -e "$(DESTDIR)$(SYSCONFDIR)/ledgerd/ledgerd.yaml" ] || install -D -m 0640 config/ledgerd.yaml "$(DESTDIR)$(SYSCONFDIR)/ledgerd/ledgerd.yaml"
+	install -D -m 0644 systemd/ledgerd.sysusers "$(DESTDIR)$(SYSUSERSDIR)/ledgerd.conf"
+	install -D -m 0644 systemd/ledgerd.tmpfiles "$(DESTDIR)$(TMPFILESDIR)/ledgerd.conf"
+	install -D -m 0644 README.md "$(DESTDIR)$(DOCDIR)/README.md"
+
+## verify-unit: install under a scratch prefix (debug build), check the unit as installed, print its security score.
+SCRATCH = $(CURDIR)/.build/unit-root
+verify-unit:
+	rm -rf $(SCRATCH)
+	$(MAKE) install CONFIG=debug PREFIX=$(SCRATCH)/usr SYSCONFDIR=$(SCRATCH)/etc UNITDIR=$(SCRATCH)/units \
+		SYSUSERSDIR=$(SCRATCH)/sysusers.d TMPFILESDIR=$(SCRATCH)/tmpfiles.d
+	systemd-analyze verify $(SCRATCH)/units/ledgerd.service
+	systemd-analyze security --offline=yes systemd/ledgerd.service | tail -1
 
 clean:
 	rm -rf .build

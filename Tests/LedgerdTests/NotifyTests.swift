@@ -94,3 +94,37 @@ import Testing
         try await reopened.close()
     }
 }
+
+@Suite struct ConfigurationFileTests {
+    /// The example configuration parses, and flags override what it says (its data directory is /var/lib/ledgerd).
+    @Test func theExampleConfigurationStartsTheDaemon() throws {
+        let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../config/ledgerd.yaml").standardized.path
+        let notify = NotifyTests.NotifySocket()
+        let data = NSTemporaryDirectory() + "ledgerd-config-\(getpid())-\(Int.random(in: 0..<1_000_000))"
+        let daemon = Process()
+        daemon.executableURL = URL(fileURLWithPath: NotifyTests.ledgerdPath)
+        daemon.arguments = ["--config", example, "--data-dir", data, "--port", "0"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["NOTIFY_SOCKET"] = notify.path
+        daemon.environment = environment
+        daemon.standardError = FileHandle.nullDevice
+        try daemon.run()
+        let messages = notify.wait(for: "READY=1", seconds: 60)
+        #expect(messages.last == "READY=1")
+        #expect(FileManager.default.fileExists(atPath: data + "/tokens"))
+        kill(daemon.processIdentifier, SIGTERM)
+        daemon.waitUntilExit()
+        #expect(daemon.terminationStatus == 0)
+
+        // A malformed file stops the daemon with an error, not a silent default.
+        let broken = data + "-broken.yaml"
+        FileManager.default.createFile(atPath: broken, contents: Array("http: [unclosed".utf8).withUnsafeBytes { Data($0) })
+        let refused = Process()
+        refused.executableURL = URL(fileURLWithPath: NotifyTests.ledgerdPath)
+        refused.arguments = ["--config", broken, "--data-dir", data, "--port", "0"]
+        refused.standardError = FileHandle.nullDevice
+        try refused.run()
+        refused.waitUntilExit()
+        #expect(refused.terminationStatus != 0)
+    }
+}
