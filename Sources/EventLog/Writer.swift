@@ -2,6 +2,7 @@ import Crypto
 import EventModel
 import LMDB
 import Logging
+import Metrics
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -51,6 +52,11 @@ final class Writer: @unchecked Sendable {
     private var thread: pthread_t?
     /// The moment the writer last went round its loop; a watchdog reads it.
     let heartbeat = Atomic<Int64>(0)
+    private let eventsAppended = Counter(label: "ledger_events_appended_total")
+    private let requestSizes = Recorder(label: "ledger_append_request_events", aggregate: true)
+    private let commitEvents = Recorder(label: "ledger_commit_events", aggregate: true)
+    private let commitLatency = Metrics.Timer(label: "ledger_commit_seconds")
+    private let headSeq = Gauge(label: "ledger_head_seq")
 
     init(store: Store, tail: SharedTail, head: UInt64, headHash: [UInt8], settings: Settings, logger: Logger) {
         self.store = store
@@ -124,6 +130,7 @@ final class Writer: @unchecked Sendable {
     }
 
     private func commit(_ group: [Pending]) {
+        let started = ContinuousClock.now
         let now = Instant.now()
         let recordedAt = now > lastRecordedAt ? now : lastRecordedAt
         let outcome: GroupOutcome
@@ -135,9 +142,15 @@ final class Writer: @unchecked Sendable {
             for pending in group { pending.continuation.resume(throwing: failure) }
             return
         }
+        let elapsed = started.duration(to: .now)
+        commitLatency.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        commitEvents.record(Int(outcome.head - head))
+        eventsAppended.increment(by: Int64(outcome.head - head))
+        for pending in group { requestSizes.record(pending.events.count) }
         head = outcome.head
         headHash = outcome.headHash
         lastRecordedAt = recordedAt
+        headSeq.record(Double(head))
         tail.withLock { tail in
             for item in outcome.appended { tail.add(seq: item.seq, entries: item.entries) }
         }

@@ -2,6 +2,7 @@ import EventLog
 import EventModel
 import Hummingbird
 import Projector
+import Prometheus
 import Queries
 
 /// The HTTP API of spec 5 over the log, the projector and the queries.
@@ -10,17 +11,25 @@ public struct LedgerAPI: Sendable {
     public let log: EventLog
     public let queries: LedgerQueries
     public let tokens: TokenStore
+    /// What `/metrics` shows: the registry the process's metrics factory writes to.
+    public let metrics: PrometheusCollectorRegistry
 
-    public init(log: EventLog, queries: LedgerQueries, tokens: TokenStore) {
+    public init(log: EventLog, queries: LedgerQueries, tokens: TokenStore, metrics: PrometheusCollectorRegistry) {
         self.log = log
         self.queries = queries
         self.tokens = tokens
+        self.metrics = metrics
     }
 
     /// Every route, each behind the scope spec 5 gives it.
     public func addRoutes(to router: Router<LedgerRequestContext>) {
         router.get("/healthz") { _, _ in jsonResponse(.object([JSONMember("status", .string("ok"))])) }
         router.get("/readyz") { _, _ in try await ready() }
+        router.group().add(middleware: AuthMiddleware(tokens: tokens, scope: .admin)).get("/metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: metrics.emitToBuffer())))
+        }
 
         router.group("/v1").add(middleware: AuthMiddleware(tokens: tokens, scope: .ingest))
             .post("/events") { request, _ in try await ingest(request) }

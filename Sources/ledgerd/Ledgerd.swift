@@ -5,6 +5,8 @@ import Foundation
 import Hummingbird
 import LedgerHTTP
 import Logging
+import Metrics
+import Prometheus
 import Projector
 import Queries
 import ServiceLifecycle
@@ -39,6 +41,8 @@ struct Ledgerd: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "ledgerd")
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         var flags: [AbsoluteConfigKey: ConfigValue] = [:]
         if let host { flags["http.host"] = ConfigValue(.string(host), isSecret: false) }
         if let port { flags["http.port"] = ConfigValue(.int(port), isSecret: false) }
@@ -61,9 +65,10 @@ struct Ledgerd: AsyncParsableCommand {
                 "first start: made one token per scope; the tokens are in the first file, their hashes in the second",
                 metadata: ["auth.tokens_file": "\(created)", "auth.hashes_file": "\(tokens.path)"])
         }
-        let api = LedgerAPI(log: log, queries: LedgerQueries(log: log, projector: projector), tokens: tokens.store)
+        let api = LedgerAPI(log: log, queries: LedgerQueries(log: log, projector: projector), tokens: tokens.store, metrics: registry)
         let router = Router(context: LedgerRequestContext.self)
         router.add(middleware: RequestLogMiddleware())
+        router.add(middleware: MetricsMiddleware())
         api.addRoutes(to: router)
 
         let notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)

@@ -5,6 +5,8 @@ import Hummingbird
 import HummingbirdTesting
 import LedgerHTTP
 import Logging
+import Metrics
+import Prometheus
 import Projector
 import Queries
 import Testing
@@ -32,11 +34,21 @@ struct Server {
             "# everything",
             TokenStore.line(name: "root", scopes: [.ingest, .read, .admin], token: Self.tokens["all"]!),
         ]
-        api = LedgerAPI(log: log, queries: LedgerQueries(log: log, projector: projector), tokens: try TokenStore(contents: lines.joined(separator: "\n")))
+        api = LedgerAPI(
+            log: log, queries: LedgerQueries(log: log, projector: projector), tokens: try TokenStore(contents: lines.joined(separator: "\n")),
+            metrics: Self.metrics)
     }
+
+    /// One registry for the test process: the metrics system can be bootstrapped once.
+    static let metrics: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
+    }()
 
     func run(_ test: @Sendable @escaping (any TestClientProtocol) async throws -> Void) async throws {
         let router = Router(context: LedgerRequestContext.self)
+        router.add(middleware: MetricsMiddleware())
         api.addRoutes(to: router)
         var logger = Logger(label: "http")
         logger.logLevel = .warning
@@ -67,6 +79,7 @@ func event(_ id: String, type: String = "sales_order.updated", subject: String =
         (.get, "/v1/actors/u-li/activity", "read"), (.get, "/v1/users/u-li/access", "read"),
         (.get, "/v1/permissions/sales_order.edit/holders", "read"), (.get, "/v1/roles/sales_rep", "read"),
         (.get, "/v1/findings", "read"), (.get, "/v1/export", "read"), (.get, "/v1/verify", "read"),
+        (.get, "/metrics", "admin"),
     ]
 
     @Test func everyRouteWantsAValidTokenWithItsScope() async throws {
@@ -120,6 +133,13 @@ func event(_ id: String, type: String = "sales_order.updated", subject: String =
             let verify = try await client.execute(uri: "/v1/verify", method: .get, headers: auth("read"))
             #expect(verify.json["count"] == .number("3"))
             #expect(verify.json["ok"] == .bool(true))
+
+            // The appends and the requests show in /metrics (admin only).
+            let metrics = try await client.execute(uri: "/metrics", method: .get, headers: auth("admin"))
+            #expect(metrics.status == .ok)
+            for name in ["ledger_events_appended_total", "ledger_commit_seconds", "ledger_append_request_events", "ledger_head_seq", "http_server_request_duration"] {
+                #expect(metrics.text.contains(name), "\(name) missing from /metrics")
+            }
         }
     }
 
