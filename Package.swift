@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .library(name: "EventLog", targets: ["EventLog"]),
         .executable(name: "ledgerd", targets: ["ledgerd"]),
+        .executable(name: "ledgerctl", targets: ["ledgerctl"]),
         .executable(name: "ledger-bench", targets: ["ledger-bench"]),
     ],
     dependencies: [
@@ -27,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", "5.4.0"..<"7.0.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // The C library from Debian's liblmdb-dev.
@@ -92,6 +94,18 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The command line: the daemon over HTTP, or a data directory read-only. Thin: rendering only.
+        .executableTarget(
+            name: "ledgerctl",
+            dependencies: [
+                "LedgerHTTP", "Queries", "Projector", "EventLog", "EventModel",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // `make bench`: the log against raw LMDB on the genevents.py workload.
         .executableTarget(
             name: "ledger-bench",
@@ -113,7 +127,7 @@ let package = Package(
         .testTarget(name: "EventModelTests", dependencies: ["EventModel"], swiftSettings: strict),
         .testTarget(
             name: "LedgerdTests",
-            dependencies: ["ledgerd", "EventLog", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ledgerd", "ledgerctl", "EventLog", "EventModel", "LMDB", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(

@@ -45,8 +45,16 @@ public final class EventLog: Sendable {
                 try txn.withCursor(store.records) { cursor in
                     var entry = try cursor.get(.key, key: bigEndianBytes(indexed + 1))
                     while let (key, value) = entry {
-                        let event = try StoredEvent.decode(UnsafeRawBufferPointer(rebasing: value[32...]))
-                        tail.add(seq: readBigEndianUInt64(key), entries: IndexKeys.entries(for: event.envelope))
+                        let seq = readBigEndianUInt64(key)
+                        do {
+                            let event = try StoredEvent.decode(UnsafeRawBufferPointer(rebasing: value[32...]))
+                            tail.add(seq: seq, entries: IndexKeys.entries(for: event.envelope))
+                        } catch {
+                            // A record that does not decode was altered on disk: it is left out of the
+                            // indexes, and verification names it. The ledger still opens.
+                            logger.error("a stored record does not decode; run verify", metadata: ["ledger.seq": "\(seq)", "ledger.error": "\(error)"])
+                            tail.add(seq: seq, entries: [])
+                        }
                         entry = try cursor.get(.next)
                     }
                 }

@@ -58,7 +58,10 @@ public final class LiveProjector: Sendable {
             while true {
                 let batch = try log.events(afterSeq: state.appliedThrough, limit: 20_000)
                 if batch.isEmpty { break }
-                let events = try Self.decode(batch)
+                let (events, undecodable) = Self.decode(batch)
+                for seq in undecodable {
+                    logger.error("a stored record does not decode and is left out of the projection; run verify", metadata: ["ledger.seq": "\(seq)"])
+                }
                 var found: [Finding] = []
                 for event in events {
                     if event.seq > storedThrough {
@@ -75,17 +78,22 @@ public final class LiveProjector: Sendable {
         }
     }
 
-    /// Decodes records on every core: parsing dominates a rebuild, folding is cheap.
-    static func decode(_ batch: [LoggedEvent]) throws -> [StoredEvent] {
+    /// Decodes records on every core: parsing dominates a rebuild, folding is cheap. Records that do
+    /// not decode (altered on disk) come back as seqs, to be reported; verification names them too.
+    static func decode(_ batch: [LoggedEvent]) -> (events: [StoredEvent], undecodable: [UInt64]) {
         let workers = batch.count >= 2_000 ? 2 : 1
-        let results = Mutex<[Int: Result<[StoredEvent], any Error>]>([:])
+        let results = Mutex<[Int: ([StoredEvent], [UInt64])]>([:])
         let chunk = (batch.count + workers - 1) / workers
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            let range = (worker * chunk)..<min(batch.count, (worker + 1) * chunk)
-            let result = Result { try batch[range].map { try $0.decode() } }
-            results.withLock { $0[worker] = result }
+            var events: [StoredEvent] = []
+            var failed: [UInt64] = []
+            for logged in batch[(worker * chunk)..<min(batch.count, (worker + 1) * chunk)] {
+                if let event = try? logged.decode() { events.append(event) } else { failed.append(logged.seq) }
+            }
+            results.withLock { $0[worker] = (events, failed) }
         }
-        return try (0..<workers).flatMap { worker in try results.withLock { $0[worker]! }.get() }
+        let parts = (0..<workers).map { worker in results.withLock { $0[worker]! } }
+        return (parts.flatMap(\.0), parts.flatMap(\.1))
     }
 
     /// Reads the live state, caught up with every event acknowledged before the call.
@@ -101,7 +109,7 @@ public final class LiveProjector: Sendable {
         while true {
             let batch = try log.events(afterSeq: after, limit: 20_000)
             guard let last = batch.last else { return state }
-            for event in try Self.decode(batch) { state.apply(event) }
+            for event in Self.decode(batch).events { state.apply(event) }
             after = last.seq
         }
     }

@@ -124,6 +124,22 @@ import Testing
         try await reopened.close()
     }
 
+    @Test func aRecordAlteredBeyondDecodingStillLetsTheLedgerOpen() async throws {
+        let path = temporaryDirectory()
+        var factory = EventFactory(seed: 6)
+        // Not folded: reopening re-indexes the tail, which meets the altered record.
+        let log = try openLog(path) { $0.foldOnClose = false; $0.foldIdleMilliseconds = 600_000 }
+        _ = try await log.append(factory.events(30))
+        try await log.close()
+        try forge(path: path, seq: 12) { record in record[32] = UInt8(ascii: "[") }
+        let reopened = try openLog(path)
+        let report = try reopened.verifyChain()
+        #expect(report.firstBadSeq == 12)
+        #expect(try reopened.event(seq: 13) != nil)
+        #expect(try reopened.events(EventQuery(limit: 100)).events.count == 30)
+        try await reopened.close()
+    }
+
     @Test func aDeletedRecordIsFoundAsAGap() async throws {
         let path = temporaryDirectory()
         var factory = EventFactory(seed: 4)

@@ -1,0 +1,155 @@
+import EventLog
+import EventModel
+import Foundation
+import Glibc
+import LMDB
+import Logging
+import Testing
+
+/// ledgerctl against a live ledgerd, and against its data directory while it runs.
+@Suite struct LedgerctlTests {
+    static var ledgerctlPath: String {
+        URL(fileURLWithPath: NotifyTests.ledgerdPath).deletingLastPathComponent().appendingPathComponent("ledgerctl").path
+    }
+
+    /// A running ledgerd on a free port, with its first-start tokens.
+    final class Daemon {
+        let process = Process()
+        let data: String
+        let url: String
+        let tokens: [String: String]
+
+        init() throws {
+            data = NSTemporaryDirectory() + "ledgerctl-test-\(getpid())-\(Int.random(in: 0..<1_000_000))"
+            let errors = data + ".log"
+            FileManager.default.createFile(atPath: errors, contents: nil)
+            process.executableURL = URL(fileURLWithPath: NotifyTests.ledgerdPath)
+            process.arguments = ["--data-dir", data, "--port", "0"]
+            process.standardError = FileHandle(forWritingAtPath: errors)
+            try process.run()
+            var port: String?
+            for _ in 0..<600 where port == nil {
+                usleep(100_000)
+                let text = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
+                if let line = text.split(separator: "\n").first(where: { $0.contains("http.address=") }),
+                    let last = line.split(separator: " ").first(where: { $0.hasPrefix("http.address=") })?.split(separator: ":").last
+                {
+                    port = String(last)
+                }
+            }
+            url = "http://127.0.0.1:\(port ?? "0")"
+            var tokens: [String: String] = [:]
+            for line in ((try? String(contentsOfFile: data + "/initial-tokens", encoding: .utf8)) ?? "").split(separator: "\n") where !line.hasPrefix("#") {
+                let parts = line.split(separator: " ")
+                if parts.count == 2 { tokens[String(parts[0])] = String(parts[1]) }
+            }
+            self.tokens = tokens
+        }
+
+        func stop() {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
+    }
+
+    /// Runs ledgerctl; returns exit code and standard output.
+    func ctl(_ arguments: [String], token: String? = nil, url: String? = nil, stdin: String? = nil) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.ledgerctlPath)
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["LEDGER_TOKEN"] = token
+        environment["LEDGER_URL"] = url
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        let input = Pipe()
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, text)
+    }
+
+    static let events = [
+        #"{"id":"e1","type":"user.created","time":"2026-03-01T09:00:00Z","actor":{"id":"system"},"subject":{"type":"user","id":"u-root"},"changes":[{"field":"department","new":"it"}]}"#,
+        #"{"id":"e2","type":"user.admin_granted","time":"2026-03-01T09:01:00Z","actor":{"id":"system"},"subject":{"type":"user","id":"u-root"},"data":{"level":"super_admin"}}"#,
+        #"{"type":"sales_order.created","time":"2026-03-01T09:02:00Z","actor":{"id":"u-li"},"subject":{"type":"sales_order","id":"SO-1"},"changes":[{"field":"amount","new":1000}]}"#,
+        #"{"type":"sales_order.updated","time":"2026-03-01T09:03:00Z","actor":{"id":"u-root"},"subject":{"type":"sales_order","id":"SO-1"},"changes":[{"field":"amount","old":1000,"new":1200}]}"#,
+    ].joined(separator: "\n")
+
+    @Test func everyCommandAgainstALiveDaemonAndItsDataDirectory() throws {
+        let daemon = try Daemon()
+        defer { daemon.stop() }
+        let ingest = daemon.tokens["ingest"]
+        let read = daemon.tokens["read"]
+
+        // Append from standard input, twice: the second run appends nothing (ids derived from content).
+        var (code, out) = try ctl(["append", "-", "--batch", "3"], token: ingest, url: daemon.url, stdin: Self.events)
+        #expect(code == 0)
+        #expect(out.contains("4 events: 4 appended, 0 already in the ledger"), "\(out)")
+        (code, out) = try ctl(["append", "-"], token: ingest, url: daemon.url, stdin: Self.events)
+        #expect(out.contains("4 events: 0 appended, 4 already in the ledger"), "\(out)")
+
+        (code, out) = try ctl(["history", "sales_order", "SO-1", "--field", "amount", "--tz", "+08:00"], token: read, url: daemon.url)
+        #expect(code == 0)
+        #expect(out.contains("amount: 1000 → 1200"), "\(out)")
+        #expect(out.contains("2026-03-01 17:03:00 +08:00"), "\(out)")
+        (code, out) = try ctl(["state", "sales_order", "SO-1", "--as-of", "seq:3", "--format", "csv"], token: read, url: daemon.url)
+        #expect(out.hasPrefix("FIELD,VALUE,SEQ,ACTOR,TIME\namount,1000,3,u-li,2026-03-01T09:02:00Z"), "\(out)")
+        (code, out) = try ctl(["access", "u-root", "--format", "json"], token: read, url: daemon.url)
+        #expect((try? JSONParser.parse(Array(out.utf8)))?["status"] == .string("active"))
+        (code, out) = try ctl(["holders", "sales_order.approve"], token: read, url: daemon.url)
+        #expect(out.contains("u-root") && out.contains("admin super_admin"), "\(out)")
+        (code, out) = try ctl(["activity", "u-li"], token: read, url: daemon.url)
+        #expect(out.contains("sales_order/SO-1"), "\(out)")
+        (code, out) = try ctl(["findings", "--kind", "unauthorized_change"], token: read, url: daemon.url)
+        #expect(code == 0 && out.contains("u-li made sales_order.created"), "\(out)")
+        (code, out) = try ctl(["export"], token: read, url: daemon.url)
+        #expect(out.split(separator: "\n").count == 4)
+        (code, out) = try ctl(["verify"], token: read, url: daemon.url)
+        #expect(code == 0 && out.contains("yes"))
+
+        // The same answers from the data directory while the daemon runs.
+        (code, out) = try ctl(["state", "sales_order", "SO-1", "--as-of", "seq:3", "--format", "csv", "--data-dir", daemon.data])
+        #expect(code == 0)
+        #expect(out.hasPrefix("FIELD,VALUE,SEQ,ACTOR,TIME\namount,1000,3,u-li,2026-03-01T09:02:00Z"), "\(out)")
+        (code, out) = try ctl(["verify", "--format", "json", "--data-dir", daemon.data])
+        #expect((try? JSONParser.parse(Array(out.utf8)))?["count"] == .number("4"))
+        (code, out) = try ctl(["export", "--data-dir", daemon.data])
+        #expect(out.split(separator: "\n").count == 4)
+
+        // Exit codes scripts rely on.
+        #expect(try ctl(["access", "u-root", "--as-of", "yesterday"], token: read, url: daemon.url).0 == 2)
+        #expect(try ctl(["verify"], token: "wrong", url: daemon.url).0 == 3)
+        #expect(try ctl(["verify"], token: ingest, url: daemon.url).0 == 3)
+        #expect(try ctl(["verify"], token: read, url: "http://127.0.0.1:1").0 == 5)
+        #expect(try ctl(["append", "-"], token: ingest, url: daemon.url, stdin: "{not json").0 == 2)
+        #expect(try ctl(["history"], token: read, url: daemon.url).0 == 2)
+        let (tokenCode, tokenOut) = try ctl(["token", "new", "--name", "crm", "--scope", "ingest,read"])
+        #expect(tokenCode == 0 && tokenOut.contains("crm ingest,read "))
+    }
+
+    @Test func verifyExitsFourAtAForgedRecord() async throws {
+        let path = NSTemporaryDirectory() + "ledgerctl-forged-\(getpid())-\(Int.random(in: 0..<1_000_000))"
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        let log = try EventLog(LogConfiguration(path: path), logger: logger)
+        for line in Self.events.split(separator: "\n") { _ = try await log.append(try EventBody.parse(Array(line.utf8)).events) }
+        try await log.close()
+        let environment = try Environment(.init(path: path))
+        let records = try environment.openDatabases([("records", [])])[0]
+        try environment.write { txn in
+            var value = Array(try txn.get(records, bigEndianBytes(3))!)
+            value[50] ^= 1
+            try txn.put(records, key: bigEndianBytes(3), value: value)
+        }
+        environment.close()
+        let (code, out) = try ctl(["verify", "--data-dir", path])
+        #expect(code == 4)
+        #expect(out.contains("NO") && out.contains("3"), "\(out)")
+    }
+}
