@@ -54,16 +54,19 @@ bench: deps
 ## run: build and start ledgerd on the embedded defaults, data in ./data (first start makes tokens).
 run: deps
 	$(SWIFT) build --product ledgerd
+	$(SWIFT) build --product ledgerctl
 	@mkdir -p $(DATA_DIR)
 	@echo "ledgerd: http://127.0.0.1:8427, data in ./$(DATA_DIR)"
 	@echo "tokens: ./$(DATA_DIR)/initial-tokens (one per scope, made on first start: SCOPE TOKEN)"
-	@echo 'try:   curl -H "Authorization: Bearer $$(awk '"'"'$$1=="read"{print $$2}'"'"' $(DATA_DIR)/initial-tokens)" http://127.0.0.1:8427/v1/verify'
+	@echo 'try:   LEDGER_TOKEN=$$(awk '"'"'$$1=="read"{print $$2}'"'"' $(DATA_DIR)/initial-tokens) .build/debug/ledgerctl verify'
 	$$($(SWIFT) build --show-bin-path)/ledgerd --data-dir $(DATA_DIR)
 
 ## install: ledgerd, its unit, config, sysusers and tmpfiles entries (PREFIX, DESTDIR honoured).
 install: deps
 	$(SWIFT) build -c $(CONFIG) --product ledgerd
+	$(SWIFT) build -c $(CONFIG) --product ledgerctl
 	install -D -m 0755 "$$($(SWIFT) build -c $(CONFIG) --show-bin-path)/ledgerd" "$(DESTDIR)$(BINDIR)/ledgerd"
+	install -D -m 0755 "$$($(SWIFT) build -c $(CONFIG) --show-bin-path)/ledgerctl" "$(DESTDIR)$(BINDIR)/ledgerctl"
 	sed -e 's|/usr/local/bin/ledgerd|$(BINDIR)/ledgerd|' -e 's|/usr/local/share/doc/ledgerd|$(DOCDIR)|' \
 		-e 's|/etc/ledgerd/|$(SYSCONFDIR)/ledgerd/|' systemd/ledgerd.service > ledgerd.service.tmp
 	install -D -m 0644 ledgerd.service.tmp "$(DESTDIR)$(UNITDIR)/ledgerd.service" && rm ledgerd.service.tmp
