@@ -17,7 +17,7 @@ struct Ledgerctl: AsyncParsableCommand {
         discussion: "Exit codes: 0 done, 2 bad input or refused request, 3 not authorized, 4 verification failed, 5 ledger unreachable or failed.",
         subcommands: [
             Append.self, History.self, Activity.self, State.self, Access.self, Holders.self, Findings.self, Verify.self, Export.self,
-            TokenCommand.self,
+            Backup.self, TokenCommand.self,
         ])
 
     /// ArgumentParser exits 64 for usage errors; the documented code is 2.

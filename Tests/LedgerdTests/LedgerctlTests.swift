@@ -122,6 +122,14 @@ import Testing
         (code, out) = try ctl(["export", "--data-dir", daemon.data])
         #expect(out.split(separator: "\n").count == 4)
 
+        // A hot backup while the daemon runs: the copy opens and verifies with the same head.
+        let copy = daemon.data + "-backup"
+        (code, out) = try ctl(["backup", copy, "--data-dir", daemon.data])
+        #expect(code == 0 && out.contains("copied 4 events"), "\(out)")
+        (code, out) = try ctl(["verify", "--format", "json", "--data-dir", copy])
+        #expect((try? JSONParser.parse(Array(out.utf8)))?["headSeq"] == .number("4"))
+        #expect(try ctl(["backup", copy, "--data-dir", daemon.data]).0 == 2)  // not empty
+
         // Exit codes scripts rely on.
         #expect(try ctl(["access", "u-root", "--as-of", "yesterday"], token: read, url: daemon.url).0 == 2)
         #expect(try ctl(["verify"], token: "wrong", url: daemon.url).0 == 3)

@@ -116,6 +116,23 @@ import Testing
         daemon.waitUntilExit()
         #expect(daemon.terminationStatus == 0)
 
+        // LEDGERD_* variables configure it too: here the data directory.
+        let fromEnvironment = data + "-env"
+        let configured = Process()
+        configured.executableURL = URL(fileURLWithPath: NotifyTests.ledgerdPath)
+        configured.arguments = ["--port", "0"]
+        var variables = ProcessInfo.processInfo.environment
+        variables["LEDGERD_STORAGE_PATH"] = fromEnvironment
+        variables["NOTIFY_SOCKET"] = notify.path
+        configured.environment = variables
+        configured.standardError = FileHandle.nullDevice
+        try configured.run()
+        #expect(notify.wait(for: "READY=1", seconds: 60).last == "READY=1")
+        #expect(FileManager.default.fileExists(atPath: fromEnvironment + "/tokens"))
+        kill(configured.processIdentifier, SIGTERM)
+        configured.waitUntilExit()
+        #expect(configured.terminationStatus == 0)
+
         // A malformed file stops the daemon with an error, not a silent default.
         let broken = data + "-broken.yaml"
         FileManager.default.createFile(atPath: broken, contents: Array("http: [unclosed".utf8).withUnsafeBytes { Data($0) })
