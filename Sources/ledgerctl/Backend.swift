@@ -25,6 +25,16 @@ struct CommandFailure: Error, CustomStringConvertible {
     }
 }
 
+/// A ledger opened read-only: LMDB lets this reader in beside a running ledgerd.
+func openReadOnly(_ path: String) throws -> (EventLog, Logger) {
+    var logger = Logger(label: "ledgerctl")
+    logger.logLevel = .error
+    var configuration = LogConfiguration(path: path)
+    configuration.readOnly = true
+    configuration.readerThreads = 1
+    return (try EventLog(configuration, logger: logger), logger)
+}
+
 /// Where answers come from: the daemon over HTTP, or the data directory opened read-only
 /// (LMDB lets readers in beside the running daemon). Both give the API's JSON.
 enum Backend {
@@ -61,12 +71,7 @@ enum Backend {
 
     static func make(url: String?, token: String?, dataDirectory: String?) throws -> Backend {
         if let dataDirectory {
-            var logger = Logger(label: "ledgerctl")
-            logger.logLevel = .error
-            var configuration = LogConfiguration(path: dataDirectory)
-            configuration.readOnly = true
-            configuration.readerThreads = 1
-            let log = try EventLog(configuration, logger: logger)
+            let (log, logger) = try openReadOnly(dataDirectory)
             return .local(log, LazyQueries(log: log, dataDirectory: dataDirectory, logger: logger))
         }
         let environment = ProcessInfo.processInfo.environment

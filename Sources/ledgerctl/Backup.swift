@@ -1,7 +1,6 @@
 import ArgumentParser
 import EventLog
 import Foundation
-import Logging
 
 /// A hot, consistent, compacted copy of a data directory's ledger while ledgerd runs (`mdb_env_copy2`),
 /// checked after it is written. The projection is not copied: ledgerd rebuilds it from the ledger on start.
@@ -14,12 +13,7 @@ struct Backup: AsyncParsableCommand {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         guard files.isEmpty else { throw CommandFailure(exitCode: 2, description: "\(directory) is not empty") }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        var logger = Logger(label: "ledgerctl")
-        logger.logLevel = .error
-        var source = LogConfiguration(path: dataDirectory)
-        source.readOnly = true
-        source.readerThreads = 1
-        let log = try EventLog(source, logger: logger)
+        let (log, _) = try openReadOnly(dataDirectory)
         do {
             try log.environment.copy(to: directory, compacting: true)
         } catch {
@@ -27,10 +21,7 @@ struct Backup: AsyncParsableCommand {
             throw CommandFailure(exitCode: 5, description: "the copy failed: \(error)")
         }
         try await log.close()
-        var copy = LogConfiguration(path: directory)
-        copy.readOnly = true
-        copy.readerThreads = 1
-        let copied = try EventLog(copy, logger: logger)
+        let (copied, _) = try openReadOnly(directory)
         let report = try copied.verifyChain()
         try await copied.close()
         guard report.ok else {

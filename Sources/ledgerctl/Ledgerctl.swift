@@ -85,6 +85,12 @@ struct Output: ParsableArguments {
     }
 }
 
+/// `--as-of`, for the questions asked about a moment.
+struct Moment: ParsableArguments {
+    @Option(name: .customLong("as-of"), help: "An RFC 3339 instant (every event with time ≤ it) or seq:N (events 1…N). Default: now.")
+    var asOf: String?
+}
+
 /// Runs a command's body, always closing the backend.
 func withBackend(_ connection: Connection, _ body: (Backend) async throws -> Void) async throws {
     let backend = try connection.backend()
@@ -143,14 +149,14 @@ struct State: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "A record's fields as of a moment, each with the event that set it.")
     @Argument var type: String
     @Argument var id: String
-    @Option(name: .customLong("as-of"), help: "RFC 3339 instant or seq:N (default: now).") var asOf: String?
+    @OptionGroup var moment: Moment
     @OptionGroup var connection: Connection
     @OptionGroup var output: Output
 
     func run() async throws {
         let r = try output.renderer()
         try await withBackend(connection) { backend in
-            let json = try await backend.get(["v1", "subjects", type, id, "state"], [("asOf", asOf)])
+            let json = try await backend.get(["v1", "subjects", type, id, "state"], [("asOf", moment.asOf)])
             let rows = (json["fields"]?.objectMembers ?? []).map { m in
                 [m.key, r.short(m.value["value"] ?? .null), r.number(m.value["seq"]), m.value["actor"]?.stringValue ?? "", r.time(m.value["time"])]
             }
@@ -164,14 +170,14 @@ struct State: AsyncParsableCommand {
 struct Access: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "A user's status, admin levels, roles and effective permissions as of a moment.")
     @Argument var user: String
-    @Option(name: .customLong("as-of"), help: "RFC 3339 instant or seq:N (default: now).") var asOf: String?
+    @OptionGroup var moment: Moment
     @OptionGroup var connection: Connection
     @OptionGroup var output: Output
 
     func run() async throws {
         let r = try output.renderer()
         try await withBackend(connection) { backend in
-            let json = try await backend.get(["v1", "users", user, "access"], [("asOf", asOf)])
+            let json = try await backend.get(["v1", "users", user, "access"], [("asOf", moment.asOf)])
             let via = { (paths: JSONValue?) in
                 (paths ?? .null).list.map { p in
                     let what = p["role"]?.stringValue.map { "role \($0)" } ?? p["level"]?.stringValue.map { "admin \($0)\(p["module"]?.stringValue.map { " " + $0 } ?? "")" } ?? "direct"
@@ -196,14 +202,14 @@ struct Access: AsyncParsableCommand {
 struct Holders: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Who held a permission as of a moment, and through which paths.")
     @Argument var permission: String
-    @Option(name: .customLong("as-of"), help: "RFC 3339 instant or seq:N (default: now).") var asOf: String?
+    @OptionGroup var moment: Moment
     @OptionGroup var connection: Connection
     @OptionGroup var output: Output
 
     func run() async throws {
         let r = try output.renderer()
         try await withBackend(connection) { backend in
-            let json = try await backend.get(["v1", "permissions", permission, "holders"], [("asOf", asOf)])
+            let json = try await backend.get(["v1", "permissions", permission, "holders"], [("asOf", moment.asOf)])
             let rows = (json["holders"] ?? .null).list.map { h in
                 [h["user"]?.stringValue ?? "", h["scope"]?.stringValue ?? "",
                  (h["via"] ?? .null).list.map { $0["role"]?.stringValue.map { "role " + $0 } ?? $0["level"]?.stringValue.map { "admin " + $0 } ?? "direct" }.joined(separator: "; ")]
