@@ -34,7 +34,11 @@ struct Ledgerctl: AsyncParsableCommand {
             Foundation.exit(failure.exitCode)
         } catch {
             let code = exitCode(for: error)
-            if code == .success { Foundation.exit(0) }
+            if code == .success {
+                // --help, --version: their text goes to standard output.
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
             FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
             Foundation.exit(code == .validationFailure ? 2 : code.rawValue)
         }

@@ -137,6 +137,8 @@ import Testing
         #expect(try ctl(["verify"], token: read, url: "http://127.0.0.1:1").0 == 5)
         #expect(try ctl(["append", "-"], token: ingest, url: daemon.url, stdin: "{not json").0 == 2)
         #expect(try ctl(["history"], token: read, url: daemon.url).0 == 2)
+        let (helpCode, help) = try ctl(["access", "--help"])
+        #expect(helpCode == 0 && help.contains("--as-of"), "\(help)")
         let (tokenCode, tokenOut) = try ctl(["token", "new", "--name", "crm", "--scope", "ingest,read"])
         #expect(tokenCode == 0 && tokenOut.contains("crm ingest,read "))
     }
