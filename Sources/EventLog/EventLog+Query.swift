@@ -26,15 +26,14 @@ extension EventLog {
         var driver = Self.driver(for: query)
         // The tail first, then the snapshot: a fold that lands in between only moves events from
         // the tail to LMDB, and the snapshot's watermark covers them (see `TailIndex`).
-        var (tailBase, tailHead, tailSeqs) = tail.withLock { tail -> (UInt64, UInt64, [UInt64]) in
+        var (tailHead, tailSeqs) = tail.withLock { tail -> (UInt64, [UInt64]) in
             switch driver {
-            case .index(let kind, let key): (tail.base, tail.head, tail.seqs(kind, key))
-            case .typePrefix(let prefix): (tail.base, tail.head, tail.seqs(.type, prefix: prefix))
-            case .timeRange(let low, let high): (tail.base, tail.head, tail.seqs(timeFrom: low, through: high))
-            case .allRecords: (tail.base, tail.head, [])
+            case .index(let kind, let key): (tail.head, tail.seqs(kind, key))
+            case .typePrefix(let prefix): (tail.head, tail.seqs(.type, prefix: prefix))
+            case .timeRange(let low, let high): (tail.head, tail.seqs(timeFrom: low, through: high))
+            case .allRecords: (tail.head, [])
             }
         }
-        _ = tailBase
         return try store.environment.read { txn in
             let watermark = Store.indexedThrough(try txn.get(store.meta, Store.indexedThroughKey))
             let visible = max(tailHead, watermark)

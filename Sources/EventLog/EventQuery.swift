@@ -75,7 +75,7 @@ enum PageCursor {
     }
 
     static func decode(_ cursor: String, order: EventQuery.Order) throws -> UInt64 {
-        guard let bytes = Base64URL.decode(cursor) else { throw LogError(.badCursor, "cursor is not one this server made") }
+        guard cursor.utf8.count <= 256, let bytes = Base64URL.decode(cursor) else { throw LogError(.badCursor, "cursor is not one this server made") }
         let parts = String(decoding: bytes, as: UTF8.self).split(separator: ":")
         guard parts.count == 3, parts[0] == "v1", let seq = UInt64(parts[2]) else {
             throw LogError(.badCursor, "cursor is not one this server made")
@@ -84,39 +84,5 @@ enum PageCursor {
             throw LogError(.badCursor, "cursor was made for order=\(parts[1]); pass the same filters and order")
         }
         return seq
-    }
-}
-
-enum Base64URL {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-
-    static func encode(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        var i = 0
-        while i < bytes.count {
-            let chunk = Array(bytes[i..<min(i + 3, bytes.count)])
-            let n = chunk.enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (16 - 8 * UInt32($1.offset)) }
-            for j in 0..<(chunk.count + 1) { out.append(alphabet[Int(n >> (18 - 6 * UInt32(j)) & 63)]) }
-            i += 3
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    static func decode(_ text: String) -> [UInt8]? {
-        var values: [UInt32] = []
-        for c in text.utf8 {
-            guard let v = alphabet.firstIndex(of: c) else { return nil }
-            values.append(UInt32(v))
-        }
-        guard values.count % 4 != 1, values.count <= 256 else { return nil }
-        var out: [UInt8] = []
-        var i = 0
-        while i < values.count {
-            let chunk = values[i..<min(i + 4, values.count)]
-            let n = chunk.enumerated().reduce(UInt32(0)) { $0 | $1.element << (18 - 6 * UInt32($1.offset)) }
-            for j in 0..<(chunk.count - 1) { out.append(UInt8(n >> (16 - 8 * UInt32(j)) & 0xFF)) }
-            i += 4
-        }
-        return out
     }
 }

@@ -277,15 +277,3 @@ final class Writer: @unchecked Sendable {
         tail.withLock { $0 = TailIndex(base: snapshot.head, sizedLike: snapshot) }
     }
 }
-
-/// Lowercase hex, as every hash in the API.
-public func hexString(_ bytes: [UInt8]) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var out = [UInt8]()
-    out.reserveCapacity(bytes.count * 2)
-    for byte in bytes {
-        out.append(digits[Int(byte >> 4)])
-        out.append(digits[Int(byte & 0x0F)])
-    }
-    return String(decoding: out, as: UTF8.self)
-}

@@ -9,11 +9,8 @@ public enum EnvelopeValidator {
     ]
 
     /// Validates one posted event. `generateId` supplies the id when the client sent none.
-    /// With `checkCatalog` false (records already in the ledger) the catalog rules of 3.3 are not re-applied,
-    /// so a record stays readable even if a later version tightens them.
     public static func validate(
-        _ value: JSONValue, index: Int? = nil, checkCatalog: Bool = true,
-        generateId: () -> String = EventID.random
+        _ value: JSONValue, index: Int? = nil, generateId: () -> String = EventID.random
     ) throws(ValidationError) -> Envelope {
         var check = Checker(index: index)
         guard case .object(var members) = value else {
@@ -33,7 +30,7 @@ public enum EnvelopeValidator {
         }
 
         let type = try check.requiredString(object["type"], "type", maxLength: 64)
-        guard isDottedName(type, minSegments: 2) else {
+        guard Catalog.isType(type) else {
             throw check.error(
                 .invalidField, "type must look like object.action: lowercase letters, digits and _ in dot-separated parts",
                 field: "type")
@@ -74,7 +71,7 @@ public enum EnvelopeValidator {
         let envelope = Envelope(
             id: id, type: type, time: time, instant: instant, actor: actor, subject: subject, changes: changes,
             data: data, outcome: outcome, reason: reason, requestId: requestId, source: source, members: members)
-        if checkCatalog { try Catalog.check(envelope, &check) }
+        try Catalog.check(envelope, &check)
         return envelope
     }
 }
@@ -206,10 +203,6 @@ public enum EventID {
         var bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
         bytes[6] = bytes[6] & 0x0F | 0x40
         bytes[8] = bytes[8] & 0x3F | 0x80
-        let hex = bytes.map { byte -> String in
-            let s = String(byte, radix: 16)
-            return s.count == 1 ? "0" + s : s
-        }
-        return [hex[0..<4], hex[4..<6], hex[6..<8], hex[8..<10], hex[10..<16]].map { $0.joined() }.joined(separator: "-")
+        return [bytes[0..<4], bytes[4..<6], bytes[6..<8], bytes[8..<10], bytes[10..<16]].map(hexString).joined(separator: "-")
     }
 }

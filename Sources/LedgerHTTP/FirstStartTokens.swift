@@ -1,4 +1,4 @@
-import Crypto
+import EventModel
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -46,20 +46,7 @@ public enum TokenSource {
     public static func newToken() -> String {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-        var out = Array("ldg_".utf8)
-        var bits = 0
-        var value = 0
-        for byte in bytes {
-            value = value << 8 | Int(byte)
-            bits += 8
-            while bits >= 6 {
-                out.append(alphabet[(value >> (bits - 6)) & 63])
-                bits -= 6
-            }
-        }
-        if bits > 0 { out.append(alphabet[(value << (6 - bits)) & 63]) }
-        return String(decoding: out, as: UTF8.self)
+        return "ldg_" + Base64URL.encode(bytes)
     }
 
     static func readFile(_ path: String) -> String? {

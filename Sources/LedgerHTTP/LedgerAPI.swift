@@ -85,7 +85,7 @@ public struct LedgerAPI: Sendable {
 
     func events(_ request: Request) async throws -> Response {
         let p = try QueryParameters(request, allowed: ["subjectType", "subjectId", "actor", "type", "field", "since", "until", "afterSeq", "order", "limit", "cursor"])
-        var query = EventQuery(
+        let query = EventQuery(
             subjectType: try p.string("subjectType", maxLength: 64), subjectId: try p.string("subjectId"), actor: try p.string("actor"),
             type: try p.string("type", maxLength: 66), field: try p.string("field"), since: try p.instant("since"),
             until: try p.instant("until"), afterSeq: try p.seq("afterSeq"), order: try p.order(), limit: try p.limit(),
@@ -93,9 +93,7 @@ public struct LedgerAPI: Sendable {
         if let type = query.type, !(type.hasSuffix(".*") ? Catalog.isTypePrefix(type) : Catalog.isType(type)) {
             throw APIError(.badRequest, "invalid_parameter", "type must be an event type or a prefix such as user.*", field: "type")
         }
-        query.limit = min(query.limit, 1000)
-        let finalQuery = query
-        let page = try await run { try $0.log.events(finalQuery) }
+        let page = try await run { try $0.log.events(query) }
         return eventsResponse(page, extra: [])
     }
 
@@ -118,24 +116,8 @@ public struct LedgerAPI: Sendable {
         return eventsResponse(page, extra: [JSONMember("actor", .string(actor))])
     }
 
-    /// `{…extra, "events": [records with their hash], "next": …}`, written from the record bytes.
     private func eventsResponse(_ page: EventPage, extra: [JSONMember]) -> Response {
-        var out: [UInt8] = [UInt8(ascii: "{")]
-        for member in extra {
-            CanonicalJSON.writeString(member.key, into: &out)
-            out.append(UInt8(ascii: ":"))
-            CanonicalJSON.write(member.value, into: &out)
-            out.append(UInt8(ascii: ","))
-        }
-        out.append(contentsOf: Array(#""events":["#.utf8))
-        for (i, logged) in page.events.enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: eventBytes(logged))
-        }
-        out.append(contentsOf: Array(#"],"next":"#.utf8))
-        CanonicalJSON.write(page.next.map { .string($0) } ?? .null, into: &out)
-        out.append(UInt8(ascii: "}"))
-        return rawJSONResponse(out)
+        rawJSONResponse(eventsPageBytes(page, extra: extra))
     }
 
     // MARK: - Records and access
@@ -190,9 +172,7 @@ public struct LedgerAPI: Sendable {
         }
         let query = LiveProjector.FindingQuery(kind: kind, since: try p.instant("since"), until: try p.instant("until"), limit: try p.limit(), cursor: try p.string("cursor", maxLength: 64))
         let page = try await run { try $0.queries.findings(query) }
-        return jsonResponse(.object([
-            JSONMember("findings", .array(page.findings.map(\.json))), JSONMember("next", page.next.map { .string($0) } ?? .null),
-        ]))
+        return jsonResponse(page.json)
     }
 
     // MARK: - Export, verification, readiness
@@ -223,12 +203,7 @@ public struct LedgerAPI: Sendable {
 
     func verify(_ request: Request) async throws -> Response {
         _ = try QueryParameters(request, allowed: [])
-        let report = try await run { try $0.log.verifyChain() }
-        return jsonResponse(.object([
-            JSONMember("ok", .bool(report.ok)), JSONMember("count", .number(String(report.count))),
-            JSONMember("headSeq", .number(String(report.headSeq))), JSONMember("headHash", .string(hexString(report.headHash))),
-            JSONMember("firstBadSeq", report.firstBadSeq.map { .number(String($0)) } ?? .null),
-        ]))
+        return jsonResponse(try await run { try $0.log.verifyChain() }.json)
     }
 
     /// Ready when the store is open and the projection has folded everything the log holds.
@@ -259,6 +234,37 @@ public struct LedgerAPI: Sendable {
             throw APIError(.badRequest, "invalid_parameter", "\(name) must be 1–\(maxLength) characters", field: name)
         }
         return value
+    }
+}
+
+/// `{…extra, "events": [records with their hash], "next": …}`, written from the record bytes.
+public func eventsPageBytes(_ page: EventPage, extra: [JSONMember]) -> [UInt8] {
+    var out: [UInt8] = [UInt8(ascii: "{")]
+    for member in extra {
+        CanonicalJSON.writeString(member.key, into: &out)
+        out.append(UInt8(ascii: ":"))
+        CanonicalJSON.write(member.value, into: &out)
+        out.append(UInt8(ascii: ","))
+    }
+    out.append(contentsOf: Array(#""events":["#.utf8))
+    for (i, logged) in page.events.enumerated() {
+        if i > 0 { out.append(UInt8(ascii: ",")) }
+        out.append(contentsOf: eventBytes(logged))
+    }
+    out.append(contentsOf: Array(#"],"next":"#.utf8))
+    CanonicalJSON.write(page.next.map { .string($0) } ?? .null, into: &out)
+    out.append(UInt8(ascii: "}"))
+    return out
+}
+
+extension ChainReport {
+    /// The shape of `GET /v1/verify`.
+    public var json: JSONValue {
+        .object([
+            JSONMember("ok", .bool(ok)), JSONMember("count", .number(String(count))),
+            JSONMember("headSeq", .number(String(headSeq))), JSONMember("headHash", .string(hexString(headHash))),
+            JSONMember("firstBadSeq", firstBadSeq.map { .number(String($0)) } ?? .null),
+        ])
     }
 }
 

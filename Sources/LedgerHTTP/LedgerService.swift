@@ -1,4 +1,5 @@
 import EventLog
+import EventModel
 import Logging
 import Projector
 import ServiceLifecycle
@@ -46,7 +47,7 @@ public struct SystemdService: Service {
                 return
             }
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                if let heartbeat = log.writerHeartbeat, Instant.nowSeconds() - heartbeat <= 5 {
+                if let heartbeat = log.writerHeartbeat, Instant.now().seconds - heartbeat <= 5 {
                     notifier.notify("WATCHDOG=1")
                 } else {
                     logger.warning("the writer thread is not going round its loop: no watchdog ping")
@@ -59,8 +60,3 @@ public struct SystemdService: Service {
     }
 }
 
-import EventModel
-
-extension Instant {
-    static func nowSeconds() -> Int64 { Instant.now().seconds }
-}

@@ -1,4 +1,5 @@
 import Crypto
+import EventModel
 
 /// What a token may do (spec 5).
 public enum Scope: String, Sendable, CaseIterable {
@@ -64,7 +65,7 @@ public struct TokenStore: Sendable {
     }
 
     public static func sha256Hex(_ token: String) -> String {
-        SHA256.hash(data: Array(token.utf8)).map { String($0, radix: 16).leftPadded(2) }.joined()
+        hexString(SHA256.hash(data: Array(token.utf8)))
     }
 }
 
@@ -90,6 +91,3 @@ private func hexValue(_ c: UInt8) -> UInt8? {
     }
 }
 
-extension String {
-    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
-}

@@ -55,8 +55,15 @@ final class FindingStore: @unchecked Sendable {
     static func key(_ seq: UInt64, _ kind: Finding.Kind) -> [UInt8] { bigEndianBytes(seq) + [kind.code] }
 }
 
-extension Finding {
+extension LiveProjector.FindingPage {
     /// The shape of `GET /v1/findings` (spec 5.1).
+    public var json: JSONValue {
+        .object([JSONMember("findings", .array(findings.map(\.json))), JSONMember("next", next.map { .string($0) } ?? .null)])
+    }
+}
+
+extension Finding {
+    /// One finding as `GET /v1/findings` lists it.
     public var json: JSONValue {
         .object([
             JSONMember("id", .string(id)),

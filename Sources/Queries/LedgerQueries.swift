@@ -101,16 +101,15 @@ public final class LedgerQueries: Sendable {
     /// Who held a permission as of a moment, and through which paths.
     public func holders(permission: String, asOf: AsOf = .now) throws -> HoldersAnswer {
         let (head, cut) = try horizon(asOf)
-        let (users, roles) = try projector.withState { state -> (Set<String>, Set<String>) in
+        let (users, roles, universe) = try projector.withState { state -> (Set<String>, Set<String>, Set<String>) in
             let roles = state.permissionRolesEver[permission] ?? []
             var users = state.permissionUsersEver[permission] ?? []
             for role in roles { users.formUnion(state.roleMembersEver[role] ?? []) }
             for (user, levels) in state.adminLevelsEver where levels.contains(where: { $0.covers(permission) }) { users.insert(user) }
-            return (users, roles)
+            return (users, roles, Self.universe(state, cut))
         }
         let subjects = users.sorted().map { Envelope.Subject(type: "user", id: $0) } + roles.sorted().map { .init(type: "role", id: $0) }
         let replay = try Replay(log: log, subjects: subjects, cut: cut)
-        let universe = try self.universe(cut)
         let holders = users.sorted().compactMap { user -> HoldersAnswer.Holder? in
             let via = replay.state.paths(of: user, to: permission, universe: universe)
             guard let widest = via.map(\.scope).max() else { return nil }
@@ -154,7 +153,11 @@ public final class LedgerQueries: Sendable {
 
     /// The permissions admin levels expand to at the cut.
     private func universe(_ cut: AsOf) throws -> Set<String> {
-        try projector.withState { $0.universe { cut.includes(seq: $0, time: $1) } }
+        try projector.withState { Self.universe($0, cut) }
+    }
+
+    private static func universe(_ state: borrowing ProjectionState, _ cut: AsOf) -> Set<String> {
+        state.universe { cut.includes(seq: $0, time: $1) }
     }
 }
 

@@ -76,14 +76,10 @@ struct Append: AsyncParsableCommand {
                 throw CommandFailure(exitCode: 2, description: "event \(index + 1) is not a JSON object")
             }
             if !members.contains(where: { $0.key == "id" }) {
-                let digest = SHA256.hash(data: CanonicalJSON.encode(value)).prefix(16).map { String($0, radix: 16).leftPadded(2) }.joined()
-                members.append(JSONMember("id", .string("ctl-" + digest)))
+                members.append(JSONMember("id", .string("ctl-" + hexString(SHA256.hash(data: CanonicalJSON.encode(value)).prefix(16)))))
             }
             return CanonicalJSON.encode(.object(members))
         }
     }
 }
 
-extension String {
-    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
-}

@@ -167,23 +167,16 @@ struct LocalAPI {
                 return encode(try queries.state(.init(type: p[2], id: p[3]), asOf: asOf).json)
             case let p where p.count == 4 && p[1] == "actors":
                 let page = try queries.activity(actor: p[2], since: q["since"].flatMap(Instant.init(rfc3339:)), until: q["until"].flatMap(Instant.init(rfc3339:)), limit: limit, cursor: q["cursor"])
-                return encode(.object([
-                    JSONMember("actor", .string(p[2])), JSONMember("events", .array(try page.events.map(eventJSON))),
-                    JSONMember("next", page.next.map { .string($0) } ?? .null),
-                ]))
+                return eventsPageBytes(page, extra: [JSONMember("actor", .string(p[2]))])
             case let p where p.count == 4 && p[1] == "users":
                 return encode(try queries.access(user: p[2], asOf: asOf).json)
             case let p where p.count == 4 && p[1] == "permissions":
                 return encode(try queries.holders(permission: p[2], asOf: asOf).json)
             case let p where p.count == 2 && p[1] == "findings":
                 let page = try queries.findings(.init(kind: q["kind"].flatMap(Finding.Kind.init(rawValue:)), limit: limit, cursor: q["cursor"]))
-                return encode(.object([JSONMember("findings", .array(page.findings.map(\.json))), JSONMember("next", page.next.map { .string($0) } ?? .null)]))
+                return encode(page.json)
             case let p where p.count == 2 && p[1] == "verify":
-                let r = try log.verifyChain()
-                return encode(.object([
-                    JSONMember("ok", .bool(r.ok)), JSONMember("count", .number(String(r.count))), JSONMember("headSeq", .number(String(r.headSeq))),
-                    JSONMember("headHash", .string(hexString(r.headHash))), JSONMember("firstBadSeq", r.firstBadSeq.map { .number(String($0)) } ?? .null),
-                ]))
+                return encode(try log.verifyChain().json)
             case let p where p.count == 2 && p[1] == "export":
                 var out: [UInt8] = []
                 var after = UInt64(q["afterSeq"] ?? "") ?? 0
@@ -199,11 +192,6 @@ struct LocalAPI {
         } catch let error as AsOf.ParseError {
             throw CommandFailure(exitCode: 2, description: "invalid_as_of: \(error)")
         }
-    }
-
-    private func eventJSON(_ e: LoggedEvent) throws -> JSONValue {
-        guard case .object(let members) = try JSONParser.parse(e.record) else { return .null }
-        return .object(members + [JSONMember("hash", .string(hexString(e.hash)))])
     }
 
     private func encode(_ value: JSONValue) -> [UInt8] { CanonicalJSON.encode(value) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EventLog
+import EventModel
 import Foundation
 
 /// A hot, consistent, compacted copy of a data directory's ledger while ledgerd runs (`mdb_env_copy2`),
