@@ -21,11 +21,15 @@ DATA_DIR     ?= data
 
 .PHONY: deps build test torture bench run install verify-unit clean
 
-## deps: install liblmdb-dev (and pkg-config) when pkg-config cannot find lmdb.
+## deps: install what is missing of liblmdb-dev (with pkg-config) and, for scripts/verify_export.py
+## and its test, python3 with the cryptography package.
 deps:
-	@if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists lmdb; then \
-		echo "installing liblmdb-dev and pkg-config"; \
-		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq liblmdb-dev pkg-config; \
+	@missing=""; \
+	{ command -v pkg-config >/dev/null 2>&1 && pkg-config --exists lmdb; } || missing="liblmdb-dev pkg-config"; \
+	python3 -c 'import cryptography' >/dev/null 2>&1 || missing="$$missing python3 python3-cryptography"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
 build: deps

@@ -1,7 +1,8 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-/// Dependencies point one way: executables → event log → event model, LMDB layer → C shim.
+/// Dependencies point one way: executables → HTTP → queries → projector → event log → LMDB layer → C shim;
+/// the log also stands on the event model and on Transparency (Merkle trees, signed notes).
 /// Nothing below knows what stands above it.
 let strict: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
@@ -45,11 +46,17 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        // RFC 6962 Merkle trees and proofs, C2SP signed notes and checkpoints: what an auditor needs without the log.
+        .target(
+            name: "Transparency",
+            dependencies: ["EventModel", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
         // The append-only hash-chained log: group-commit writer, derived indexes, reads, verification.
         .target(
             name: "EventLog",
             dependencies: [
-                "LMDB", "EventModel",
+                "LMDB", "EventModel", "Transparency",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -69,7 +76,7 @@ let package = Package(
         .target(
             name: "LedgerHTTP",
             dependencies: [
-                "Queries", "Projector", "EventLog", "EventModel",
+                "Queries", "Projector", "EventLog", "EventModel", "Transparency",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -98,7 +105,7 @@ let package = Package(
         .executableTarget(
             name: "ledgerctl",
             dependencies: [
-                "LedgerHTTP", "Queries", "Projector", "EventLog", "EventModel",
+                "LedgerHTTP", "Queries", "Projector", "EventLog", "EventModel", "Transparency",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -110,7 +117,7 @@ let package = Package(
         .executableTarget(
             name: "ledger-bench",
             dependencies: [
-                "EventLog", "EventModel", "LMDB", "CLMDB", "Projector", "Queries",
+                "EventLog", "EventModel", "LMDB", "CLMDB", "Projector", "Queries", "Transparency",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -125,15 +132,16 @@ let package = Package(
         ),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "CLMDB"], swiftSettings: strict),
         .testTarget(name: "EventModelTests", dependencies: ["EventModel"], swiftSettings: strict),
+        .testTarget(name: "TransparencyTests", dependencies: ["Transparency", "EventModel"], swiftSettings: strict),
         .testTarget(
             name: "LedgerdTests",
-            dependencies: ["ledgerd", "ledgerctl", "EventLog", "EventModel", "LMDB", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ledgerd", "ledgerctl", "EventLog", "EventModel", "LMDB", "Transparency", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(
             name: "LedgerHTTPTests",
             dependencies: [
-                "LedgerHTTP", "Queries", "Projector", "EventLog", "EventModel",
+                "LedgerHTTP", "Queries", "Projector", "EventLog", "EventModel", "Transparency",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -151,7 +159,7 @@ let package = Package(
         .testTarget(
             name: "EventLogTests",
             dependencies: [
-                "EventLog", "EventModel", "LMDB", "CLMDB", "ledger-crash-child",
+                "EventLog", "EventModel", "LMDB", "CLMDB", "Transparency", "ledger-crash-child",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],

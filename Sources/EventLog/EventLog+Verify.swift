@@ -1,7 +1,12 @@
 import Crypto
+import EventModel
 import LMDB
+import Transparency
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// The result of re-checking the hash chain (the shape of `GET /v1/verify`).
+/// The result of re-checking the ledger (the shape of `GET /v1/verify`).
 public struct ChainReport: Sendable, Equatable {
     public var ok: Bool
     /// Records checked and found good.
@@ -9,32 +14,73 @@ public struct ChainReport: Sendable, Equatable {
     /// The last good seq and its hash.
     public var headSeq: UInt64
     public var headHash: [UInt8]
-    /// The first seq whose record, hash or place is wrong; nil when all is well.
+    /// The first seq whose record, hash, place, Merkle node or index entry is wrong; nil when all is well.
     public var firstBadSeq: UInt64?
     public var problem: String?
+    /// The RFC 6962 root over the `count` good records.
+    public var merkleRoot: [UInt8] = MerkleTree.emptyRoot
+    /// Stored checkpoints whose root was recomputed and matched.
+    public var checkpointsChecked: Int = 0
+    /// The largest checkpoint, and whether its signature was checked with the log's public key.
+    public var latestCheckpointSize: UInt64?
+    public var latestCheckpointSignatureChecked = false
+    /// Index entries found where the records say they belong (nil when indexes were not checked).
+    public var indexEntries: Int?
 }
 
 extension EventLog {
-    /// Recomputes `hash(n) = SHA-256(hash(n-1) ‖ record(n))` from `from` through `through` (default: the head),
-    /// checking that seqs have no gaps, and names the first bad seq (blocking).
-    public func verifyChain(from: UInt64 = 1, through: UInt64? = nil) throws -> ChainReport {
+    /// Re-checks the chain (`hash(n) = SHA-256(hash(n-1) ‖ record(n))`, no gaps) and the Merkle tree (every
+    /// stored node, and the root of every stored checkpoint), without the indexes (blocking).
+    public func verifyChain() throws -> ChainReport {
+        try verify(checkpointVerifier: nil, indexes: false)
+    }
+
+    /// Everything `verifyChain` checks, plus the latest checkpoint's signature when `checkpointVerifier` is
+    /// given, and with `indexes` every index entry against the records: each entry a record implies is
+    /// there, and no other. Reports the first bad seq of all (blocking). The index check (it decodes every
+    /// record) runs on a second thread beside the chain.
+    public func verify(checkpointVerifier: NoteVerifier?, indexes: Bool) throws -> ChainReport {
+        nonisolated(unsafe) var indexCheck: Result<IndexCheck, any Error>?
+        let thread = indexes ? startThread { [self] in indexCheck = Result { try verifyIndexes() } } : nil
+        var report = try verifyTree(checkpointVerifier: checkpointVerifier)
+        if let thread {
+            pthread_join(thread, nil)
+            let check = try indexCheck!.get()
+            report.indexEntries = check.entries
+            if let bad = check.firstBadSeq, bad < (report.firstBadSeq ?? .max) {
+                report.fail(at: bad, check.problem ?? "index entry")
+            }
+        }
+        return report
+    }
+
+    private func verifyTree(checkpointVerifier: NoteVerifier?) throws -> ChainReport {
         try store.environment.read { txn in
             var previous = [UInt8](repeating: 0, count: 32)
-            if from > 1 {
-                guard let before = try txn.get(store.records, bigEndianBytes(from - 1)), before.count >= 32 else {
-                    return ChainReport(
-                        ok: false, count: 0, headSeq: 0, headHash: previous, firstBadSeq: from - 1,
-                        problem: "record \(from - 1) is missing")
+            var report = ChainReport(ok: true, count: 0, headSeq: 0, headHash: previous)
+            var frontier = MerkleFrontier()
+            var badNode: (seq: UInt64, problem: String)?
+            let stored = try storedCheckpoints(txn)
+            var next = 0
+            // Compares the recomputed root with every checkpoint of the tree's current size.
+            func checkpointProblem() -> (seq: UInt64, problem: String)? {
+                while next < stored.count, stored[next].treeSize == frontier.size {
+                    let checked = checkedCheckpoint(stored[next], root: frontier.root, verifier: nil)
+                    if !checked.ok { return (max(stored[next].treeSize, 1), checked.problem) }
+                    report.checkpointsChecked += 1
+                    next += 1
                 }
-                previous = Array(before.prefix(32))
+                return nil
             }
-            var report = ChainReport(ok: true, count: 0, headSeq: from - 1, headHash: previous)
+            if let problem = checkpointProblem() {
+                report.fail(at: problem.seq, problem.problem)
+                return report
+            }
             try txn.withCursor(store.records) { cursor in
-                var expected = max(from, 1)
-                var entry = try cursor.get(.keyRange, key: bigEndianBytes(expected))
+                var expected: UInt64 = 1
+                var entry = try cursor.get(.first)
                 while let (key, value) = entry {
                     let seq = readBigEndianUInt64(key)
-                    if let through, seq > through { break }
                     guard seq == expected else {
                         report.fail(at: expected, "record \(expected) is missing (next stored is \(seq))")
                         return
@@ -43,29 +89,168 @@ extension EventLog {
                         report.fail(at: seq, "record \(seq) is truncated")
                         return
                     }
+                    let record = UnsafeRawBufferPointer(rebasing: value[32...])
                     var hasher = SHA256()
                     hasher.update(data: previous)
-                    hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: value[32...]))
+                    hasher.update(bufferPointer: record)
                     let computed = Array(hasher.finalize())
                     guard computed.elementsEqual(value.prefix(32)) else {
                         report.fail(at: seq, "record \(seq) does not match its chain hash")
+                        return
+                    }
+                    var completed: [(level: Int, index: UInt64, hash: [UInt8])] = []
+                    frontier.append(leafHash: MerkleTree.leafHash(record)) { level, index, hash in
+                        if level >= MerkleNodes.storedLevel { completed.append((level, index, hash)) }
+                    }
+                    for node in completed {
+                        let stored = try txn.get(store.merkle, MerkleNodes.key(level: node.level, index: node.index))
+                        if stored.map({ !$0.elementsEqual(node.hash) }) ?? true {
+                            badNode = (seq, "Merkle node (level \(node.level), index \(node.index)) ending at record \(seq) is \(stored == nil ? "missing" : "altered")")
+                            break
+                        }
+                    }
+                    if let badNode {
+                        report.fail(at: badNode.seq, badNode.problem)
                         return
                     }
                     previous = computed
                     report.count += 1
                     report.headSeq = seq
                     report.headHash = computed
+                    if let problem = checkpointProblem() {
+                        report.fail(at: problem.seq, problem.problem)
+                        return
+                    }
                     expected = seq + 1
                     entry = try cursor.get(.next)
+                }
+            }
+            report.merkleRoot = frontier.root
+            guard report.ok else { return report }
+            if next < stored.count {
+                report.fail(at: report.headSeq + 1, "a checkpoint covers \(stored[next].treeSize) records but the log holds \(report.headSeq)")
+                return report
+            }
+            if let latest = stored.last {
+                report.latestCheckpointSize = latest.treeSize
+                if let checkpointVerifier {
+                    let checked = checkedCheckpoint(latest, root: nil, verifier: checkpointVerifier)
+                    guard checked.ok else {
+                        report.fail(at: max(latest.treeSize, 1), checked.problem)
+                        return report
+                    }
+                    report.latestCheckpointSignatureChecked = true
                 }
             }
             return report
         }
     }
+
+    private func storedCheckpoints(_ txn: borrowing ReadTransaction) throws -> [StoredCheckpoint] {
+        try txn.withCursor(store.checkpoints) { cursor in
+            var out: [StoredCheckpoint] = []
+            var entry = try cursor.get(.first)
+            while let (key, value) = entry {
+                out.append(StoredCheckpoint.decode(key: key, value: value))
+                entry = try cursor.get(.next)
+            }
+            return out
+        }
+    }
+
+    /// Parses a stored checkpoint (with its signature when `verifier` is given) and compares its root.
+    private func checkedCheckpoint(_ stored: StoredCheckpoint, root: [UInt8]?, verifier: NoteVerifier?) -> (ok: Bool, problem: String) {
+        do {
+            let checkpoint: Checkpoint
+            if let verifier {
+                checkpoint = try Checkpoint(note: stored.note, verifier: verifier)
+            } else {
+                guard let split = stored.note.range(of: "\n\n") else { throw NoteError("not a signed note") }
+                checkpoint = try Checkpoint(text: String(stored.note[..<split.lowerBound]) + "\n")
+            }
+            guard checkpoint.size == stored.treeSize else { return (false, "the checkpoint stored for \(stored.treeSize) records says \(checkpoint.size)") }
+            if let root, checkpoint.rootHash != root {
+                return (false, "the checkpoint of \(stored.treeSize) records has another root than the records")
+            }
+            return (true, "")
+        } catch {
+            return (false, "the checkpoint of \(stored.treeSize) records does not verify: \(error)")
+        }
+    }
+
+    struct IndexCheck {
+        var entries: Int
+        var firstBadSeq: UInt64?
+        var problem: String?
+    }
+
+    /// Every index entry a record ≤ the watermark implies must be there, and the indexes must hold no
+    /// others: presence is checked entry by entry, absence of extras by counting, and only on a
+    /// mismatch are the indexes walked to name the extra entry.
+    func verifyIndexes() throws -> IndexCheck {
+        try store.environment.read { txn in
+            let watermark = Store.indexedThrough(try txn.get(store.meta, Store.indexedThroughKey))
+            var expectedCounts = [Int](repeating: 0, count: IndexKind.allCases.count)
+            var check = IndexCheck(entries: 0)
+            try txn.withCursor(store.records) { records in
+                var entry = try records.get(.first)
+                while let (key, value) = entry {
+                    let seq = readBigEndianUInt64(key)
+                    if seq > watermark { break }
+                    let seqBytes = bigEndianBytes(seq)
+                    guard let event = try? StoredEvent.decode(UnsafeRawBufferPointer(rebasing: value[32...])) else {
+                        check.firstBadSeq = seq
+                        check.problem = "record \(seq) does not decode"
+                        return
+                    }
+                    for (kind, indexKey) in IndexKeys.entries(for: event.envelope) {
+                        let found = try txn.withCursor(store.index(kind)) { try $0.get(.keyValue, key: indexKey, value: seqBytes) != nil }
+                        guard found else {
+                            check.firstBadSeq = seq
+                            check.problem = "index \(kind.databaseName) lacks the entry of record \(seq)"
+                            return
+                        }
+                        expectedCounts[kind.rawValue] += 1
+                        check.entries += 1
+                    }
+                    entry = try records.get(.next)
+                }
+            }
+            if check.firstBadSeq != nil { return check }
+            for kind in IndexKind.allCases where try txn.count(store.index(kind)) != expectedCounts[kind.rawValue] {
+                let extra = try firstExtraEntry(kind, watermark: watermark, txn)
+                check.firstBadSeq = extra?.seq ?? watermark
+                check.problem = extra?.problem ?? "index \(kind.databaseName) holds entries no record implies"
+                return check
+            }
+            return check
+        }
+    }
+
+    /// The lowest seq an index names without its record implying that entry.
+    private func firstExtraEntry(_ kind: IndexKind, watermark: UInt64, _ txn: borrowing ReadTransaction) throws -> (seq: UInt64, problem: String)? {
+        var worst: (seq: UInt64, problem: String)?
+        try txn.withCursor(store.index(kind)) { cursor in
+            var entry = try cursor.get(.first)
+            while let (key, value) = entry {
+                let seq = readBigEndianUInt64(value)
+                if seq < (worst?.seq ?? .max) {
+                    let implied = try txn.get(store.records, bigEndianBytes(seq))
+                        .flatMap { try? StoredEvent.decode(UnsafeRawBufferPointer(rebasing: $0[32...])) }
+                        .map { IndexKeys.entries(for: $0.envelope).contains { $0.0 == kind && $0.1.elementsEqual(key) } } ?? false
+                    if !implied || seq > watermark {
+                        worst = (seq, "index \(kind.databaseName) has an entry for record \(seq) that the record does not imply")
+                    }
+                }
+                entry = try cursor.get(.next)
+            }
+        }
+        return worst
+    }
 }
 
 extension ChainReport {
-    fileprivate mutating func fail(at seq: UInt64, _ problem: String) {
+    mutating func fail(at seq: UInt64, _ problem: String) {
         ok = false
         firstBadSeq = seq
         self.problem = problem

@@ -23,10 +23,10 @@ public final class EventLog: Sendable {
     public let configuration: LogConfiguration
     let store: Store
     let tail: SharedTail
-    private let writer: Writer?
+    let writer: Writer?
     private let readers: NIOThreadPool
-    private let logger: Logger
-    private let closed = Atomic<Bool>(false)
+    let logger: Logger
+    let closed = Atomic<Bool>(false)
 
     /// Opens (or creates) the log and re-indexes into memory whatever the last run appended but had not folded.
     public init(_ configuration: LogConfiguration, logger: Logger = Logger(label: "ledger.log")) throws {
@@ -37,8 +37,17 @@ public final class EventLog: Sendable {
             maxReaders: UInt32(max(126, configuration.readerThreads * 4 + 64)), readOnly: configuration.readOnly)
         let store = try Store(environment)
         self.store = store
-        let (head, headHash, indexed, tail) = try store.environment.read { txn in
+        let (start, indexed, tail) = try store.environment.read { txn in
             let (head, hash) = try Store.head(txn, store.records)
+            let start = Writer.Start(
+                head: head, headHash: hash,
+                lastRecordedAt: try txn.get(store.records, bigEndianBytes(head))
+                    .flatMap { try? StoredEvent.decode(UnsafeRawBufferPointer(rebasing: $0[32...])) }
+                    .flatMap { Instant(rfc3339: $0.recordedAt) } ?? Instant(seconds: 0),
+                frontier: Result { try MerkleNodes.frontier(size: head, txn, store) }.mapError(LogError.storage),
+                lastCheckpoint: try txn.withCursor(store.checkpoints) { cursor in
+                    try cursor.get(.last).map { StoredCheckpoint.decode(key: $0.key, value: $0.value) }
+                })
             let indexed = Store.indexedThrough(try txn.get(store.meta, Store.indexedThroughKey))
             var tail = TailIndex(base: indexed)
             if head > indexed {
@@ -59,13 +68,13 @@ public final class EventLog: Sendable {
                     }
                 }
             }
-            return (head, hash, indexed, tail)
+            return (start, indexed, tail)
         }
         self.tail = SharedTail(tail)
         logger.info(
             "event log open",
             metadata: [
-                "ledger.path": "\(configuration.path)", "ledger.head": "\(head)", "ledger.indexed_through": "\(indexed)",
+                "ledger.path": "\(configuration.path)", "ledger.head": "\(start.head)", "ledger.indexed_through": "\(indexed)",
                 "ledger.read_only": "\(configuration.readOnly)",
             ])
         readers = NIOThreadPool(numberOfThreads: configuration.readerThreads)
@@ -74,10 +83,11 @@ public final class EventLog: Sendable {
             writer = nil
         } else {
             let writer = Writer(
-                store: store, tail: self.tail, head: head, headHash: headHash,
+                store: store, tail: self.tail, start: start,
                 settings: .init(
                     foldThreshold: configuration.foldThreshold, foldIdleMilliseconds: configuration.foldIdleMilliseconds,
-                    staleReaderCheckSeconds: configuration.staleReaderCheckSeconds, foldOnClose: configuration.foldOnClose),
+                    staleReaderCheckSeconds: configuration.staleReaderCheckSeconds, foldOnClose: configuration.foldOnClose,
+                    checkpoints: configuration.checkpoints),
                 logger: logger)
             writer.start()
             self.writer = writer

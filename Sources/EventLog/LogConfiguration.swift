@@ -16,6 +16,8 @@ public struct LogConfiguration: Sendable {
     /// Fold the tail on close so the next start has nothing to re-index. Tests turn it off to
     /// exercise the re-indexing a crash would leave behind.
     public var foldOnClose: Bool = true
+    /// Signs checkpoints of the Merkle tree with this key and schedule; nil signs none.
+    public var checkpoints: CheckpointPolicy?
 
     public init(path: String) {
         self.path = path

@@ -15,6 +15,10 @@ public struct LogError: Error, Equatable, CustomStringConvertible, Sendable {
         case corrupt
         /// A cursor that this log did not make.
         case badCursor = "bad_cursor"
+        /// A question the log cannot answer as asked, e.g. a proof for a tree larger than the log (HTTP 400).
+        case invalid
+        /// No checkpoint signing key is configured (HTTP 503).
+        case unsigned
     }
 
     public var code: Code

@@ -5,9 +5,12 @@ import LMDB
 /// - `records`: seq (8 bytes, big-endian, written with `MDB_APPEND`) → chain hash (32 bytes) ‖ canonical record
 /// - `ids`: event id → seq (8) ‖ SHA-256 of the canonical envelope (32), for idempotent retries
 /// - `meta`: `indexedThrough` → seq W: every event ≤ W is in the indexes
+/// - `merkle`: level (1) ‖ index (8, big-endian) → hash of a perfect subtree of the RFC 6962 tree, for
+///   levels ≥ `MerkleNodes.storedLevel`, written in the transaction that appends its last record
+/// - `checkpoints`: tree size (8, big-endian) → signing time (12, `Instant.sortableBytes`) ‖ signed note
 /// - one duplicate-sorted database per `IndexKind`: key → seqs
 final class Store: @unchecked Sendable {
-    static let formatVersion: [UInt8] = Array("1".utf8)
+    static let formatVersion: [UInt8] = Array("2".utf8)
     static let indexedThroughKey: [UInt8] = Array("indexedThrough".utf8)
     static let formatKey: [UInt8] = Array("format".utf8)
 
@@ -15,28 +18,41 @@ final class Store: @unchecked Sendable {
     let records: Database
     let ids: Database
     let meta: Database
+    let merkle: Database
+    let checkpoints: Database
     let indexes: [Database]
 
     init(_ configuration: Environment.Configuration) throws {
         environment = try Environment(configuration)
         let specs: [(name: String, flags: DatabaseFlags)] =
-            [("records", []), ("ids", []), ("meta", [])]
+            [("records", []), ("ids", []), ("meta", []), ("merkle", []), ("checkpoints", [])]
             + IndexKind.allCases.map { ($0.databaseName, [.duplicateSort, .duplicateFixed]) }
         let databases = try environment.openDatabases(specs)
         records = databases[0]
         ids = databases[1]
         meta = databases[2]
-        indexes = Array(databases[3...])
-        if !configuration.readOnly {
+        merkle = databases[3]
+        checkpoints = databases[4]
+        indexes = Array(databases[5...])
+        if !configuration.readOnly { try upgrade() }
+    }
+
+    /// Format 1 had no Merkle tree: it is built from the records once, then the store is format 2.
+    private func upgrade() throws {
+        let format = try environment.read { txn in try txn.get(meta, Store.formatKey).map { Array($0) } }
+        switch format {
+        case Store.formatVersion?:
+            return
+        case Array("1".utf8)?:
+            let nodes = try environment.read { txn in try MerkleNodes.buildAll(txn, self) }
             try environment.write { txn in
-                if let format = try txn.get(meta, Store.formatKey) {
-                    guard Array(format) == Store.formatVersion else {
-                        throw LogError(.corrupt, "the store has format \(String(decoding: format, as: UTF8.self)); this ledgerd reads format 1")
-                    }
-                } else {
-                    try txn.put(meta, key: Store.formatKey, value: Store.formatVersion)
-                }
+                for (key, hash) in nodes { try txn.put(merkle, key: key, value: hash) }
+                try txn.put(meta, key: Store.formatKey, value: Store.formatVersion)
             }
+        case nil:
+            try environment.write { txn in try txn.put(meta, key: Store.formatKey, value: Store.formatVersion) }
+        case let other?:
+            throw LogError(.corrupt, "the store has format \(String(decoding: other, as: UTF8.self)); this ledgerd reads formats 1 and 2")
         }
     }
 

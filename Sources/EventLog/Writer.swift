@@ -4,6 +4,7 @@ import LMDB
 import Logging
 import Metrics
 import Synchronization
+import Transparency
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,14 +21,24 @@ public struct AppendResult: Sendable, Equatable {
     public var hashHex: String { hexString(hash) }
 }
 
+/// An exported record on its way back in: its place and time as exported, and its validated content.
+struct ImportedEvent: Sendable {
+    var seq: UInt64
+    var recordedAt: Instant
+    var event: PreparedEvent
+}
+
 /// The ledger's single writer. One dedicated thread takes every queued append, writes them all in
-/// one transaction (records, chain hashes, id table — the small, synchronous part), commits and
-/// syncs, and only then resumes the callers. Between appends it folds the in-memory tail into the
-/// LMDB indexes in large transactions and advances the watermark.
+/// one transaction (records, chain hashes, id table, the Merkle nodes they complete — the small,
+/// synchronous part), commits and syncs, and only then resumes the callers. Between appends it
+/// folds the in-memory tail into the LMDB indexes in large transactions and advances the watermark.
+/// Checkpoints are signed here too, so a signed root only ever covers committed records.
 final class Writer: @unchecked Sendable {
-    struct Pending {
-        var events: [PreparedEvent]
-        var continuation: CheckedContinuation<[AppendResult], any Error>
+    enum Pending {
+        case append([PreparedEvent], CheckedContinuation<[AppendResult], any Error>)
+        /// Records of an export, kept byte for byte: only into an empty ledger, in order.
+        case importing([ImportedEvent], CheckedContinuation<[AppendResult], any Error>)
+        case checkpoint(CheckedContinuation<StoredCheckpoint, any Error>)
     }
 
     struct Settings {
@@ -38,6 +49,7 @@ final class Writer: @unchecked Sendable {
         /// How often to free reader slots of dead processes.
         var staleReaderCheckSeconds: Int64
         var foldOnClose: Bool
+        var checkpoints: CheckpointPolicy?
     }
 
     private let store: Store
@@ -49,6 +61,12 @@ final class Writer: @unchecked Sendable {
     private var head: UInt64
     private var headHash: [UInt8]
     private var lastRecordedAt: Instant
+    private var frontier: MerkleFrontier
+    /// Set when the log opened over damaged records: every write is refused rather than extend a tree it cannot trust.
+    private let damaged: LogError?
+    private var lastCheckpoint: StoredCheckpoint?
+    /// When this writer started: the clock of the first time-based checkpoint.
+    private let started = Instant.now()
     private var thread: pthread_t?
     /// The moment the writer last went round its loop; a watchdog reads it.
     let heartbeat = Atomic<Int64>(0)
@@ -58,14 +76,34 @@ final class Writer: @unchecked Sendable {
     private let commitLatency = Metrics.Timer(label: "ledger_commit_seconds")
     private let headSeq = Gauge(label: "ledger_head_seq")
 
-    init(store: Store, tail: SharedTail, head: UInt64, headHash: [UInt8], settings: Settings, logger: Logger) {
+    struct Start {
+        var head: UInt64
+        var headHash: [UInt8]
+        /// The head record's recordedAt, so the clock the ledger shows never runs back across restarts.
+        var lastRecordedAt: Instant
+        /// A failure when records the tree needs are missing or altered on disk.
+        var frontier: Result<MerkleFrontier, LogError>
+        var lastCheckpoint: StoredCheckpoint?
+    }
+
+    init(store: Store, tail: SharedTail, start: Start, settings: Settings, logger: Logger) {
         self.store = store
         self.tail = tail
-        self.head = head
-        self.headHash = headHash
+        self.head = start.head
+        self.headHash = start.headHash
+        self.lastRecordedAt = start.lastRecordedAt
+        switch start.frontier {
+        case .success(let frontier):
+            self.frontier = frontier
+            self.damaged = nil
+        case .failure(let error):
+            self.frontier = MerkleFrontier()
+            self.damaged = LogError(.corrupt, "the ledger's Merkle tree cannot be rebuilt (\(error.message)); nothing is appended until it is repaired; run verify")
+            logger.critical("stored records are missing or altered; appends are refused", metadata: ["ledger.error": "\(error)"])
+        }
+        self.lastCheckpoint = start.lastCheckpoint
         self.settings = settings
         self.logger = logger
-        self.lastRecordedAt = Instant(seconds: 0)
     }
 
     func start() {
@@ -75,10 +113,25 @@ final class Writer: @unchecked Sendable {
     /// Queues events for the next commit; resumes once they are durable.
     func append(_ events: [PreparedEvent]) async throws -> [AppendResult] {
         try await withCheckedThrowingContinuation { continuation in
-            if !queue.enqueue(Pending(events: events, continuation: continuation)) {
-                continuation.resume(throwing: LogError(.closed, "the ledger is shutting down"))
-            }
+            enqueue(.append(events, continuation)) { continuation.resume(throwing: $0) }
         }
+    }
+
+    func importRecords(_ events: [ImportedEvent]) async throws -> [AppendResult] {
+        try await withCheckedThrowingContinuation { continuation in
+            enqueue(.importing(events, continuation)) { continuation.resume(throwing: $0) }
+        }
+    }
+
+    /// A checkpoint of the head as of the next commit.
+    func checkpoint() async throws -> StoredCheckpoint {
+        try await withCheckedThrowingContinuation { continuation in
+            enqueue(.checkpoint(continuation)) { continuation.resume(throwing: $0) }
+        }
+    }
+
+    private func enqueue(_ job: Pending, refused: (LogError) -> Void) {
+        if !queue.enqueue(job) { refused(LogError(.closed, "the ledger is shutting down")) }
     }
 
     /// Refuses new appends, finishes those queued, folds the tail and stops the thread.
@@ -96,7 +149,7 @@ final class Writer: @unchecked Sendable {
             let wait = tail.withLock { $0.isEmpty } ? 1000 : settings.foldIdleMilliseconds
             let (group, closed) = queue.takeAll(timeoutMilliseconds: wait)
             heartbeat.store(Instant.now().seconds, ordering: .relaxed)
-            if !group.isEmpty { commit(group) }
+            if !group.isEmpty || checkpointIsDue() { commit(group) }
             let tailCount = tail.withLock { $0.count }
             let idle = group.isEmpty && !closed
             if tailCount >= settings.foldThreshold || (tailCount > 0 && (idle || (closed && settings.foldOnClose))) {
@@ -126,90 +179,188 @@ final class Writer: @unchecked Sendable {
         var results: [Result<[AppendResult], LogError>]
         var head: UInt64
         var headHash: [UInt8]
+        var lastRecordedAt: Instant
+        var frontier: MerkleFrontier
+        var checkpoint: StoredCheckpoint?
         var appended: [(seq: UInt64, entries: [(IndexKind, [UInt8])])]
     }
 
+    /// True when the time-based checkpoint is due: new records and `everySeconds` since the last one.
+    private func checkpointIsDue() -> Bool {
+        guard let policy = settings.checkpoints, damaged == nil, head > (lastCheckpoint?.treeSize ?? 0) else { return false }
+        return Instant.now().seconds - (lastCheckpoint?.signedAt ?? started).seconds >= policy.everySeconds
+    }
+
     private func commit(_ group: [Pending]) {
+        if let damaged {
+            for pending in group { pending.fail(damaged) }
+            return
+        }
         let started = ContinuousClock.now
         let now = Instant.now()
-        let recordedAt = now > lastRecordedAt ? now : lastRecordedAt
         let outcome: GroupOutcome
         do {
-            outcome = try store.environment.write { txn in try write(group, recordedAt: recordedAt, txn) }
+            outcome = try store.environment.write { txn in try write(group, recordedAt: now, txn) }
         } catch {
             let failure = LogError.storage(error)
             logger.error("append failed; nothing of it was stored", metadata: ["ledger.error": "\(failure)"])
-            for pending in group { pending.continuation.resume(throwing: failure) }
+            for pending in group { pending.fail(failure) }
             return
         }
         let elapsed = started.duration(to: .now)
         commitLatency.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
         commitEvents.record(Int(outcome.head - head))
         eventsAppended.increment(by: Int64(outcome.head - head))
-        for pending in group { requestSizes.record(pending.events.count) }
         head = outcome.head
         headHash = outcome.headHash
-        lastRecordedAt = recordedAt
+        lastRecordedAt = outcome.lastRecordedAt
+        frontier = outcome.frontier
+        if let checkpoint = outcome.checkpoint {
+            lastCheckpoint = checkpoint
+            logger.debug("checkpoint signed", metadata: ["ledger.checkpoint.size": "\(checkpoint.treeSize)"])
+        }
         headSeq.record(Double(head))
         tail.withLock { tail in
             for item in outcome.appended { tail.add(seq: item.seq, entries: item.entries) }
         }
-        for (pending, result) in zip(group, outcome.results) {
-            pending.continuation.resume(with: result.mapError { $0 as any Error })
+        var results = outcome.results.makeIterator()
+        for pending in group {
+            switch pending {
+            case .append(let events, let continuation):
+                requestSizes.record(events.count)
+                continuation.resume(with: results.next()!.mapError { $0 as any Error })
+            case .importing(_, let continuation):
+                continuation.resume(with: results.next()!.mapError { $0 as any Error })
+            case .checkpoint(let continuation):
+                if let checkpoint = lastCheckpoint {
+                    continuation.resume(returning: checkpoint)
+                } else {
+                    continuation.resume(throwing: LogError(.unsigned, "no checkpoint signing key is configured"))
+                }
+            }
         }
     }
 
     /// Writes the group. Everything it changes is local, so LMDB may run it again after growing the map.
-    private func write(_ group: [Pending], recordedAt: Instant, _ txn: borrowing WriteTransaction) throws -> GroupOutcome {
-        var seq = head
-        var chain = headHash
-        let stamp = recordedAt.rfc3339(fractionDigits: 6)
-        var outcome = GroupOutcome(results: [], head: head, headHash: headHash, appended: [])
+    private func write(_ group: [Pending], recordedAt now: Instant, _ txn: borrowing WriteTransaction) throws -> GroupOutcome {
+        var outcome = GroupOutcome(
+            results: [], head: head, headHash: headHash, lastRecordedAt: lastRecordedAt, frontier: frontier, checkpoint: nil, appended: [])
+        var stamp: (at: Instant, text: String)?
+        var checkpointRequested = false
         for pending in group {
-            let plan: [Planned]
-            do {
-                plan = try self.plan(pending.events, txn)
-            } catch let conflict as LogError {
-                outcome.results.append(.failure(conflict))
-                continue
-            }
-            var results: [AppendResult] = []
-            results.reserveCapacity(plan.count)
-            for (event, planned) in zip(pending.events, plan) {
-                switch planned {
-                case .duplicate(let existing):
-                    let stored = try txn.get(store.records, bigEndianBytes(existing))
-                    let hash = stored.map { Array($0.prefix(32)) } ?? []
-                    results.append(AppendResult(seq: existing, id: event.envelope.id, hash: hash, duplicate: true))
-                case .repeatOf(let position):
-                    var repeated = results[position]
-                    repeated.duplicate = true
-                    results.append(repeated)
-                case .new:
-                    seq += 1
-                    let key = bigEndianBytes(seq)
-                    let record = CanonicalRecord.make(seq: seq, recordedAt: stamp, body: event.body)
-                    var hasher = SHA256()
-                    hasher.update(data: chain)
-                    hasher.update(data: record)
-                    chain = Array(hasher.finalize())
-                    let hash = chain
-                    try key.withUnsafeBytes { k in
-                        try txn.putReserving(store.records, key: k, count: 32 + record.count, flags: .append) { out in
-                            hash.withUnsafeBytes { out.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: 32) }
-                            record.withUnsafeBytes { out.baseAddress!.advanced(by: 32).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-                        }
-                    }
-                    try txn.put(store.ids, key: IndexKeys.eventId(event.envelope.id), value: key + event.digest)
-                    outcome.appended.append((seq, IndexKeys.entries(for: event.envelope)))
-                    results.append(AppendResult(seq: seq, id: event.envelope.id, hash: hash, duplicate: false))
+            switch pending {
+            case .checkpoint:
+                checkpointRequested = true
+            case .importing(let events, _):
+                outcome.results.append(try importRecords(events, &outcome, txn))
+            case .append(let events, _):
+                let plan: [Planned]
+                do {
+                    plan = try self.plan(events, txn)
+                } catch let conflict as LogError {
+                    outcome.results.append(.failure(conflict))
+                    continue
                 }
+                // recordedAt never decreases, even after imported records stamped later than this clock.
+                if stamp == nil || stamp!.at < outcome.lastRecordedAt {
+                    let at = max(now, outcome.lastRecordedAt)
+                    stamp = (at, at.rfc3339(fractionDigits: 6))
+                }
+                var results: [AppendResult] = []
+                results.reserveCapacity(plan.count)
+                for (event, planned) in zip(events, plan) {
+                    switch planned {
+                    case .duplicate(let existing):
+                        let stored = try txn.get(store.records, bigEndianBytes(existing))
+                        let hash = stored.map { Array($0.prefix(32)) } ?? []
+                        results.append(AppendResult(seq: existing, id: event.envelope.id, hash: hash, duplicate: true))
+                    case .repeatOf(let position):
+                        var repeated = results[position]
+                        repeated.duplicate = true
+                        results.append(repeated)
+                    case .new:
+                        results.append(try appendRecord(event, at: stamp!, &outcome, txn))
+                    }
+                }
+                outcome.results.append(.success(results))
             }
-            outcome.results.append(.success(results))
+        }
+        try signCheckpointIfDue(requested: checkpointRequested, &outcome, txn)
+        return outcome
+    }
+
+    /// Stores one new record at the next seq: chain hash, id, the Merkle nodes it completes.
+    private func appendRecord(
+        _ event: PreparedEvent, at stamp: (at: Instant, text: String), _ outcome: inout GroupOutcome, _ txn: borrowing WriteTransaction
+    ) throws -> AppendResult {
+        let seq = outcome.head + 1
+        let key = bigEndianBytes(seq)
+        let record = CanonicalRecord.make(seq: seq, recordedAt: stamp.text, body: event.body)
+        var hasher = SHA256()
+        hasher.update(data: outcome.headHash)
+        hasher.update(data: record)
+        let hash = Array(hasher.finalize())
+        try key.withUnsafeBytes { k in
+            try txn.putReserving(store.records, key: k, count: 32 + record.count, flags: .append) { out in
+                hash.withUnsafeBytes { out.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: 32) }
+                record.withUnsafeBytes { out.baseAddress!.advanced(by: 32).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            }
+        }
+        try txn.put(store.ids, key: IndexKeys.eventId(event.envelope.id), value: key + event.digest)
+        var completed: [(level: Int, index: UInt64, hash: [UInt8])] = []
+        outcome.frontier.append(leafHash: MerkleTree.leafHash(record)) { level, index, hash in
+            if level >= MerkleNodes.storedLevel { completed.append((level, index, hash)) }
+        }
+        for node in completed {
+            try txn.put(store.merkle, key: MerkleNodes.key(level: node.level, index: node.index), value: node.hash)
         }
         outcome.head = seq
-        outcome.headHash = chain
-        return outcome
+        outcome.headHash = hash
+        outcome.lastRecordedAt = stamp.at
+        outcome.appended.append((seq, IndexKeys.entries(for: event.envelope)))
+        return AppendResult(seq: seq, id: event.envelope.id, hash: hash, duplicate: false)
+    }
+
+    /// Exported records go back at exactly their seq and recordedAt, so the chain and the tree come out
+    /// the same. Everything is checked before anything is written: a record that does not continue
+    /// the ledger refuses the whole request.
+    private func importRecords(
+        _ events: [ImportedEvent], _ outcome: inout GroupOutcome, _ txn: borrowing WriteTransaction
+    ) throws -> Result<[AppendResult], LogError> {
+        var expectedSeq = outcome.head + 1
+        var previous = outcome.head == 0 ? nil : Optional(outcome.lastRecordedAt)
+        var ids = Set<[UInt8]>()
+        for (index, imported) in events.enumerated() {
+            guard imported.seq == expectedSeq else {
+                return .failure(LogError(.conflict, "record \(imported.seq) does not follow the ledger's head \(expectedSeq - 1)", index: index))
+            }
+            if let previous, imported.recordedAt < previous {
+                return .failure(LogError(.conflict, "record \(imported.seq) was recorded before the record it follows", index: index))
+            }
+            let id = IndexKeys.eventId(imported.event.envelope.id)
+            guard try txn.get(store.ids, id) == nil, ids.insert(id).inserted else {
+                return .failure(LogError(.conflict, "event id \"\(imported.event.envelope.id)\" is already in the ledger", index: index))
+            }
+            expectedSeq += 1
+            previous = imported.recordedAt
+        }
+        var results: [AppendResult] = []
+        for imported in events {
+            results.append(try appendRecord(imported.event, at: (imported.recordedAt, imported.recordedAt.rfc3339(fractionDigits: 6)), &outcome, txn))
+        }
+        return .success(results)
+    }
+
+    private func signCheckpointIfDue(requested: Bool, _ outcome: inout GroupOutcome, _ txn: borrowing WriteTransaction) throws {
+        guard let policy = settings.checkpoints else { return }
+        let lastSize = lastCheckpoint?.treeSize
+        guard outcome.head > (lastSize ?? 0) || (lastSize == nil && requested) else { return }
+        let due = requested || checkpointIsDue() || outcome.head - (lastSize ?? 0) >= policy.everyEvents
+        guard due else { return }
+        let body = Checkpoint(origin: policy.signer.name, size: outcome.head, rootHash: outcome.frontier.root)
+        let checkpoint = StoredCheckpoint(treeSize: outcome.head, signedAt: Instant.now(), note: try policy.signer.sign(body.text))
+        try txn.put(store.checkpoints, key: bigEndianBytes(checkpoint.treeSize), value: checkpoint.storedValue)
+        outcome.checkpoint = checkpoint
     }
 
     /// Decides, before writing anything, what each event of one request becomes; throws a
@@ -275,5 +426,14 @@ final class Writer: @unchecked Sendable {
         }
         // Only the writer adds to the tail, and it is here: nothing arrived since the snapshot.
         tail.withLock { $0 = TailIndex(base: snapshot.head, sizedLike: snapshot) }
+    }
+}
+
+extension Writer.Pending {
+    func fail(_ error: LogError) {
+        switch self {
+        case .append(_, let continuation), .importing(_, let continuation): continuation.resume(throwing: error)
+        case .checkpoint(let continuation): continuation.resume(throwing: error)
+        }
     }
 }

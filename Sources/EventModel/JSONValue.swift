@@ -9,6 +9,12 @@ public enum JSONValue: Sendable, Equatable {
     case array([JSONValue])
     case object([JSONMember])
 
+    /// The items of an array; empty for anything else.
+    public var list: [JSONValue] {
+        if case .array(let items) = self { return items }
+        return []
+    }
+
     public var stringValue: String? {
         if case .string(let s) = self { return s }
         return nil

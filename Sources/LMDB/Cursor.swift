@@ -14,6 +14,8 @@ public struct Cursor: ~Copyable {
         case keyRange
         /// The first value ≥ the given one under exactly the given key (duplicate-sorted).
         case valueRange
+        /// Exactly the given key and value (duplicate-sorted).
+        case keyValue
         case firstDuplicate, lastDuplicate, nextDuplicate, previousDuplicate
         case nextKey, previousKey
 
@@ -27,6 +29,7 @@ public struct Cursor: ~Copyable {
             case .key: MDB_SET_KEY
             case .keyRange: MDB_SET_RANGE
             case .valueRange: MDB_GET_BOTH_RANGE
+            case .keyValue: MDB_GET_BOTH
             case .firstDuplicate: MDB_FIRST_DUP
             case .lastDuplicate: MDB_LAST_DUP
             case .nextDuplicate: MDB_NEXT_DUP

@@ -47,6 +47,8 @@ public struct APIError: Error, HTTPResponseError, Sendable {
             case .storage, .closed: return APIError(.serviceUnavailable, e.code.rawValue, e.message)
             case .badCursor: return APIError(.badRequest, "bad_cursor", e.message, field: "cursor")
             case .corrupt: return APIError(.internalServerError, "corrupt", e.message)
+            case .invalid: return APIError(.badRequest, "invalid", e.message, index: e.index)
+            case .unsigned: return APIError(.serviceUnavailable, "unsigned", e.message)
             }
         case let e as AsOf.ParseError:
             return APIError(.badRequest, "invalid_as_of", e.description, field: "asOf")

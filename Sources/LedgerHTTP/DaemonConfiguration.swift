@@ -12,12 +12,28 @@ import Projector
 ///   Without it, ledgerd uses `<storage.path>/tokens`, which it creates on first start.
 /// - `policy.requireApprovedRequest` (bool, default false): flag grants with no approved access
 ///   request in the 30 days before (`grant_without_approval`).
+/// - `checkpoint.keyFile` (string, default `<storage.path>/checkpoint.key`): the Ed25519 key that
+///   signs checkpoints; made (mode 0600) on first start when missing. Its public verifier key is
+///   written beside the data as `<storage.path>/checkpoint.vkey`.
+/// - `checkpoint.origin` (string, optional): the log's name in checkpoints and the key's name, e.g.
+///   `audit.example.com/ledger`; a new key takes it (default `auditledger/<hostname>`), an existing
+///   key must carry it.
+/// - `checkpoint.everyEvents` (int, default 10000) and `checkpoint.everySeconds` (int, default 60):
+///   sign and store a checkpoint after this many new events, or this long after the last one when
+///   events came since.
+/// - `backup.root` (string, optional): the only directory `POST /v1/admin/backup` writes under;
+///   without it that endpoint is off.
 public struct DaemonConfiguration: Sendable, Equatable {
     public var host: String
     public var port: Int
     public var dataDirectory: String
     public var tokensFile: String?
     public var policy: Policy
+    public var checkpointKeyFile: String
+    public var checkpointOrigin: String?
+    public var checkpointEveryEvents: Int
+    public var checkpointEverySeconds: Int
+    public var backupRoot: String?
 
     public init(reader: ConfigReader) {
         host = reader.string(forKey: "http.host", default: "127.0.0.1")
@@ -25,7 +41,15 @@ public struct DaemonConfiguration: Sendable, Equatable {
         dataDirectory = reader.string(forKey: "storage.path", default: "/var/lib/ledgerd")
         tokensFile = reader.string(forKey: "auth.tokensFile")
         policy = Policy(requireApprovedRequest: reader.bool(forKey: "policy.requireApprovedRequest", default: false))
+        checkpointKeyFile = reader.string(forKey: "checkpoint.keyFile", default: dataDirectory + "/checkpoint.key")
+        checkpointOrigin = reader.string(forKey: "checkpoint.origin")
+        checkpointEveryEvents = max(1, reader.int(forKey: "checkpoint.everyEvents", default: 10_000))
+        checkpointEverySeconds = max(1, reader.int(forKey: "checkpoint.everySeconds", default: 60))
+        backupRoot = reader.string(forKey: "backup.root")
     }
+
+    /// Where the public verifier key is written for auditors and `ledgerctl key --data-dir`.
+    public var verifierKeyFile: String { dataDirectory + "/checkpoint.vkey" }
 
     /// The environment's `LEDGERD_*` variables without their prefix, for `EnvironmentVariablesProvider`
     /// (`LEDGERD_HTTP_PORT` → `http.port`, `LEDGERD_AUTH_TOKENS_FILE` → `auth.tokensFile`).

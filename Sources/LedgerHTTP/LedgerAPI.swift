@@ -4,6 +4,7 @@ import Hummingbird
 import Projector
 import Prometheus
 import Queries
+import Transparency
 
 /// The HTTP API of spec 5 over the log, the projector and the queries.
 /// Reads run on the log's reader threads; appends meet in its group-commit writer.
@@ -13,12 +14,24 @@ public struct LedgerAPI: Sendable {
     public let tokens: TokenStore
     /// What `/metrics` shows: the registry the process's metrics factory writes to.
     public let metrics: PrometheusCollectorRegistry
+    /// The public half of the checkpoint key: served, and used by `/v1/verify` on the latest checkpoint.
+    public let checkpointVerifier: NoteVerifier?
+    /// `POST /v1/admin/backup` writes only below this directory; nil turns it off.
+    public let backupRoot: String?
+    /// Files a backup carries beside the ledger (the checkpoint key when it lives in the data directory).
+    public let backupFiles: [String]
 
-    public init(log: EventLog, queries: LedgerQueries, tokens: TokenStore, metrics: PrometheusCollectorRegistry) {
+    public init(
+        log: EventLog, queries: LedgerQueries, tokens: TokenStore, metrics: PrometheusCollectorRegistry,
+        checkpointVerifier: NoteVerifier? = nil, backupRoot: String? = nil, backupFiles: [String] = []
+    ) {
         self.log = log
         self.queries = queries
         self.tokens = tokens
         self.metrics = metrics
+        self.checkpointVerifier = checkpointVerifier
+        self.backupRoot = backupRoot
+        self.backupFiles = backupFiles
     }
 
     /// Every route, each behind the scope spec 5 gives it.
@@ -46,6 +59,14 @@ public struct LedgerAPI: Sendable {
         read.get("/findings") { request, _ in try await findings(request) }
         read.get("/export") { request, _ in try export(request) }
         read.get("/verify") { request, _ in try await verify(request) }
+        read.get("/checkpoint") { request, _ in try await checkpoint(request) }
+        read.get("/checkpoint/key") { request, _ in try checkpointKey(request) }
+        read.get("/checkpoints") { request, _ in try await checkpoints(request) }
+        read.get("/proof/inclusion") { request, _ in try await inclusionProof(request) }
+        read.get("/proof/consistency") { request, _ in try await consistencyProof(request) }
+
+        router.group("/v1/admin").add(middleware: AuthMiddleware(tokens: tokens, scope: .admin))
+            .post("/backup") { request, _ in try await backup(request) }
     }
 
     // MARK: - Ingest
@@ -179,14 +200,17 @@ public struct LedgerAPI: Sendable {
 
     /// The records, byte for byte, one a line; streamed a page at a time, never the ledger in memory.
     func export(_ request: Request) throws -> Response {
-        let p = try QueryParameters(request, allowed: ["afterSeq"])
+        let p = try QueryParameters(request, allowed: ["afterSeq", "limit"])
         let start = try p.seq("afterSeq") ?? 0
+        let limit = try p.limit(default: .max, max: .max)
         let api = self
         let body = ResponseBody { writer in
             var after = start
-            while true {
-                let from = after
-                let page = try await api.run { try $0.log.events(afterSeq: from, limit: 1000) }
+            var remaining = limit
+            while remaining > 0 {
+                let (from, pageSize) = (after, min(1000, remaining))
+                let page = try await api.run { try $0.log.events(afterSeq: from, limit: pageSize) }
+                remaining -= page.count
                 guard let last = page.last else { break }
                 var buffer = ByteBuffer()
                 for logged in page {
@@ -201,9 +225,12 @@ public struct LedgerAPI: Sendable {
         return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: body)
     }
 
+    /// Chain, Merkle tree, checkpoints (the latest one's signature with this daemon's key) and, unless
+    /// `indexes=false`, every index entry.
     func verify(_ request: Request) async throws -> Response {
-        _ = try QueryParameters(request, allowed: [])
-        return jsonResponse(try await run { try $0.log.verifyChain() }.json)
+        let p = try QueryParameters(request, allowed: ["indexes"])
+        let indexes = try p.bool("indexes") ?? true
+        return jsonResponse(try await run { try $0.log.verify(checkpointVerifier: $0.checkpointVerifier, indexes: indexes) }.json)
     }
 
     /// Ready when the store is open and the projection has folded everything the log holds.
@@ -264,6 +291,12 @@ extension ChainReport {
             JSONMember("ok", .bool(ok)), JSONMember("count", .number(String(count))),
             JSONMember("headSeq", .number(String(headSeq))), JSONMember("headHash", .string(hexString(headHash))),
             JSONMember("firstBadSeq", firstBadSeq.map { .number(String($0)) } ?? .null),
+            JSONMember("problem", problem.map { .string($0) } ?? .null),
+            JSONMember("merkleRoot", .string(hexString(merkleRoot))),
+            JSONMember("checkpointsChecked", .number(String(checkpointsChecked))),
+            JSONMember("latestCheckpointSize", latestCheckpointSize.map { .number(String($0)) } ?? .null),
+            JSONMember("latestCheckpointSignatureChecked", .bool(latestCheckpointSignatureChecked)),
+            JSONMember("indexEntries", indexEntries.map { .number(String($0)) } ?? .null),
         ])
     }
 }

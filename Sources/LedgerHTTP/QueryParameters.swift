@@ -38,10 +38,18 @@ struct QueryParameters {
         return n
     }
 
+    func bool(_ name: String) throws -> Bool? {
+        guard let value = values[name] else { return nil }
+        guard let flag = Bool(value) else {
+            throw APIError(.badRequest, "invalid_parameter", "\(name) must be true or false", field: name)
+        }
+        return flag
+    }
+
     func limit(default fallback: Int = 100, max: Int = 1000) throws -> Int {
         guard let value = values["limit"] else { return fallback }
         guard let n = Int(value), n >= 1, n <= max else {
-            throw APIError(.badRequest, "invalid_parameter", "limit must be a whole number from 1 to \(max)", field: "limit")
+            throw APIError(.badRequest, "invalid_parameter", max == .max ? "limit must be a whole number ≥ 1" : "limit must be a whole number from 1 to \(max)", field: "limit")
         }
         return n
     }

@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import Projector
 import Queries
+import Transparency
 
 /// Why a command failed, and the exit code a script can rely on.
 struct CommandFailure: Error, CustomStringConvertible {
@@ -176,22 +177,50 @@ struct LocalAPI {
                 let page = try queries.findings(.init(kind: q["kind"].flatMap(Finding.Kind.init(rawValue:)), limit: limit, cursor: q["cursor"]))
                 return encode(page.json)
             case let p where p.count == 2 && p[1] == "verify":
-                return encode(try log.verifyChain().json)
+                return encode(try log.verify(checkpointVerifier: localVerifier(), indexes: q["indexes"] != "false").json)
             case let p where p.count == 2 && p[1] == "export":
                 var out: [UInt8] = []
                 var after = UInt64(q["afterSeq"] ?? "") ?? 0
-                while true {
-                    let page = try log.events(afterSeq: after, limit: 10_000)
+                var remaining = Int(q["limit"] ?? "") ?? .max
+                while remaining > 0 {
+                    let page = try log.events(afterSeq: after, limit: min(10_000, remaining))
                     guard let last = page.last else { return out }
                     for e in page { out += e.record + [0x0A] }
                     after = last.seq
+                    remaining -= page.count
                 }
+                return out
+            case let p where p.count == 2 && p[1] == "checkpoint":
+                guard let latest = try log.latestCheckpoint() else {
+                    throw CommandFailure(exitCode: 2, description: "the data directory holds no checkpoint yet (ledgerd signs them)")
+                }
+                return Array(latest.note.utf8)
+            case let p where p.count == 3 && p[1] == "checkpoint" && p[2] == "key":
+                guard let verifier = try localVerifier() else {
+                    throw CommandFailure(exitCode: 2, description: "no checkpoint.vkey in the data directory")
+                }
+                return encode(verifier.json)
+            case let p where p.count == 3 && p[1] == "proof" && p[2] == "inclusion":
+                let proof = try log.inclusionProof(seq: UInt64(q["seq"] ?? "") ?? 0, treeSize: UInt64(q["treeSize"] ?? "") ?? 0)
+                return encode(.object([JSONMember("proof", .array(proof.path.map { .string(hexString($0)) }))]))
+            case let p where p.count == 3 && p[1] == "proof" && p[2] == "consistency":
+                let proof = try log.consistencyProof(from: UInt64(q["from"] ?? "") ?? 0, to: UInt64(q["to"] ?? "") ?? 0)
+                return encode(.object([JSONMember("proof", .array(proof.path.map { .string(hexString($0)) }))]))
             default:
                 throw CommandFailure(exitCode: 2, description: "no such query: /\(path.joined(separator: "/"))")
             }
         } catch let error as AsOf.ParseError {
             throw CommandFailure(exitCode: 2, description: "invalid_as_of: \(error)")
+        } catch let error as LogError where error.code == .invalid {
+            throw CommandFailure(exitCode: 2, description: "invalid: \(error.message)")
         }
+    }
+
+    /// The verifier key ledgerd writes into its data directory.
+    private func localVerifier() throws -> NoteVerifier? {
+        let path = lazy.dataDirectory + "/checkpoint.vkey"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        return try NoteVerifier(verifierKey: text)
     }
 
     private func encode(_ value: JSONValue) -> [UInt8] { CanonicalJSON.encode(value) }

@@ -17,7 +17,7 @@ struct Ledgerctl: AsyncParsableCommand {
         discussion: "Exit codes: 0 done, 2 bad input or refused request, 3 not authorized, 4 verification failed, 5 ledger unreachable or failed.",
         subcommands: [
             Append.self, History.self, Activity.self, State.self, Access.self, Holders.self, Findings.self, Verify.self, Export.self,
-            Backup.self, TokenCommand.self,
+            CheckpointCommand.self, KeyCommand.self, VerifyProof.self, Backup.self, Import.self, TokenCommand.self,
         ])
 
     /// ArgumentParser exits 64 for usage errors; the documented code is 2.
@@ -243,7 +243,9 @@ struct Findings: AsyncParsableCommand {
 }
 
 struct Verify: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Re-check the hash chain; exits 4 at the first bad record.")
+    static let configuration = CommandConfiguration(
+        abstract: "Re-check the hash chain, the Merkle tree against every stored checkpoint (the latest one's signature too), and every index entry; exits 4 at the first bad record.")
+    @Flag(name: .customLong("skip-indexes"), help: "Leave out the index check (it decodes every record).") var skipIndexes = false
     @OptionGroup var connection: Connection
     @OptionGroup var output: Output
 
@@ -251,14 +253,18 @@ struct Verify: AsyncParsableCommand {
         let r = try output.renderer()
         var ok = false
         var firstBad = ""
+        var problem = ""
         try await withBackend(connection) { backend in
-            let json = try await backend.get(["v1", "verify"], [])
+            let json = try await backend.get(["v1", "verify"], [("indexes", skipIndexes ? "false" : nil)])
             ok = json["ok"] == .bool(true)
             firstBad = r.number(json["firstBadSeq"])
-            r.emit(json: json, header: ["OK", "COUNT", "HEAD SEQ", "HEAD HASH", "FIRST BAD SEQ"],
-                rows: [[ok ? "yes" : "NO", r.number(json["count"]), r.number(json["headSeq"]), json["headHash"]?.stringValue ?? "", firstBad == "null" ? "" : firstBad]])
+            problem = json["problem"]?.stringValue ?? ""
+            r.emit(json: json, header: ["OK", "COUNT", "HEAD SEQ", "HEAD HASH", "MERKLE ROOT", "CHECKPOINTS", "INDEX ENTRIES", "FIRST BAD SEQ", "PROBLEM"],
+                rows: [[ok ? "yes" : "NO", r.number(json["count"]), r.number(json["headSeq"]), json["headHash"]?.stringValue ?? "",
+                        json["merkleRoot"]?.stringValue ?? "", r.number(json["checkpointsChecked"]),
+                        json["indexEntries"] == .null ? "not checked" : r.number(json["indexEntries"]), firstBad == "null" ? "" : firstBad, problem]])
         }
-        if !ok { throw CommandFailure(exitCode: 4, description: "verification failed at seq \(firstBad)") }
+        if !ok { throw CommandFailure(exitCode: 4, description: "verification failed at seq \(firstBad): \(problem)") }
     }
 }
 

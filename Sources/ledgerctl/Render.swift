@@ -75,10 +75,3 @@ struct Renderer {
         text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
     }
 }
-
-extension JSONValue {
-    var list: [JSONValue] {
-        if case .array(let items) = self { return items }
-        return []
-    }
-}

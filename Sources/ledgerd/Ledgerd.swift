@@ -11,6 +11,7 @@ import Projector
 import Queries
 import ServiceLifecycle
 import SystemPackage
+import Transparency
 
 /// ledgerd: the AuditLedger daemon. Settings come from flags, `LEDGERD_*` variables and the YAML
 /// file, in that order of precedence (see `DaemonConfiguration` for every key).
@@ -56,7 +57,17 @@ struct Ledgerd: AsyncParsableCommand {
         let settings = DaemonConfiguration(reader: ConfigReader(providers: providers))
 
         try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)
-        let log = try EventLog(LogConfiguration(path: settings.dataDirectory), logger: logger)
+        let (signer, keyCreated) = try CheckpointKey.loadOrCreate(
+            path: settings.checkpointKeyFile, name: settings.checkpointOrigin,
+            defaultName: "auditledger/\(ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "ledgerd")")
+        try CheckpointKey.writeVerifierKey(signer.verifier, to: settings.verifierKeyFile)
+        logger.log(
+            level: keyCreated ? .notice : .info, keyCreated ? "made a checkpoint signing key" : "checkpoint signing key loaded",
+            metadata: ["checkpoint.key_file": "\(settings.checkpointKeyFile)", "checkpoint.verifier_key": "\(signer.verifier.verifierKey)"])
+        var logSettings = LogConfiguration(path: settings.dataDirectory)
+        logSettings.checkpoints = CheckpointPolicy(
+            signer: signer, everyEvents: UInt64(settings.checkpointEveryEvents), everySeconds: Int64(settings.checkpointEverySeconds))
+        let log = try EventLog(logSettings, logger: logger)
         let projector = try LiveProjector(
             log: log, configuration: .init(path: settings.dataDirectory + "/projection", policy: settings.policy), logger: logger)
         let tokens = try TokenSource.load(configuredFile: settings.tokensFile, dataDirectory: settings.dataDirectory)
@@ -65,7 +76,13 @@ struct Ledgerd: AsyncParsableCommand {
                 "first start: made one token per scope; the tokens are in the first file, their hashes in the second",
                 metadata: ["auth.tokens_file": "\(created)", "auth.hashes_file": "\(tokens.path)"])
         }
-        let api = LedgerAPI(log: log, queries: LedgerQueries(log: log, projector: projector), tokens: tokens.store, metrics: registry)
+        let keyFiles = [settings.checkpointKeyFile, settings.verifierKeyFile].filter {
+            ($0 as NSString).deletingLastPathComponent == (settings.dataDirectory as NSString).standardizingPath
+                || ($0 as NSString).deletingLastPathComponent == settings.dataDirectory
+        }
+        let api = LedgerAPI(
+            log: log, queries: LedgerQueries(log: log, projector: projector), tokens: tokens.store, metrics: registry,
+            checkpointVerifier: signer.verifier, backupRoot: settings.backupRoot, backupFiles: keyFiles)
         let router = Router(context: LedgerRequestContext.self)
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: MetricsMiddleware())

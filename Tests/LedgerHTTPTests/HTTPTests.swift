@@ -10,6 +10,7 @@ import Prometheus
 import Projector
 import Queries
 import Testing
+import Transparency
 
 /// A ledger behind a live server on a random port, with a token for each scope.
 struct Server {
@@ -17,6 +18,8 @@ struct Server {
     let log: EventLog
     let projector: LiveProjector
     let api: LedgerAPI
+    let signer: NoteSigner
+    let backupRoot: String
 
     init() throws {
         var bytes = Array("/tmp/ledger-http-XXXXXX".utf8CString)
@@ -25,6 +28,9 @@ struct Server {
         logger.logLevel = .warning
         var configuration = LogConfiguration(path: path)
         configuration.mapSize = 64 << 20
+        signer = try NoteSigner.generate(name: "auditledger.test/http")
+        configuration.checkpoints = CheckpointPolicy(signer: signer, everyEvents: 1_000, everySeconds: 3600)
+        backupRoot = path + "-backups"
         log = try EventLog(configuration, logger: logger)
         projector = try LiveProjector(log: log, configuration: .init(path: path + "/projection"), logger: logger)
         let lines = [
@@ -36,7 +42,7 @@ struct Server {
         ]
         api = LedgerAPI(
             log: log, queries: LedgerQueries(log: log, projector: projector), tokens: try TokenStore(contents: lines.joined(separator: "\n")),
-            metrics: Self.metrics)
+            metrics: Self.metrics, checkpointVerifier: signer.verifier, backupRoot: backupRoot)
     }
 
     /// One registry for the test process: the metrics system can be bootstrapped once.
@@ -79,6 +85,8 @@ func event(_ id: String, type: String = "sales_order.updated", subject: String =
         (.get, "/v1/actors/u-li/activity", "read"), (.get, "/v1/users/u-li/access", "read"),
         (.get, "/v1/permissions/sales_order.edit/holders", "read"), (.get, "/v1/roles/sales_rep", "read"),
         (.get, "/v1/findings", "read"), (.get, "/v1/export", "read"), (.get, "/v1/verify", "read"),
+        (.get, "/v1/checkpoint", "read"), (.get, "/v1/checkpoint/key", "read"), (.get, "/v1/checkpoints", "read"),
+        (.get, "/v1/proof/inclusion?seq=1&treeSize=1", "read"), (.get, "/v1/proof/consistency?from=1&to=1", "read"),
         (.get, "/metrics", "admin"),
     ]
 

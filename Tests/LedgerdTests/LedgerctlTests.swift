@@ -19,8 +19,9 @@ import Testing
         let url: String
         let tokens: [String: String]
 
-        init() throws {
-            data = NSTemporaryDirectory() + "ledgerctl-test-\(getpid())-\(Int.random(in: 0..<1_000_000))"
+        /// A daemon on `dataDirectory`, or on a new one.
+        init(dataDirectory: String? = nil) throws {
+            data = dataDirectory ?? NSTemporaryDirectory() + "ledgerctl-test-\(getpid())-\(Int.random(in: 0..<1_000_000))"
             let errors = data + ".log"
             FileManager.default.createFile(atPath: errors, contents: nil)
             process.executableURL = URL(fileURLWithPath: NotifyTests.ledgerdPath)

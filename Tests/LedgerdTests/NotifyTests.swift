@@ -112,6 +112,9 @@ import Testing
         let messages = notify.wait(for: "READY=1", seconds: 60)
         #expect(messages.last == "READY=1")
         #expect(FileManager.default.fileExists(atPath: data + "/tokens"))
+        // The checkpoint key is made private on first start, its verifier key public beside it.
+        #expect(try FileManager.default.attributesOfItem(atPath: data + "/checkpoint.key")[.posixPermissions] as? Int == 0o600)
+        #expect(FileManager.default.fileExists(atPath: data + "/checkpoint.vkey"))
         kill(daemon.processIdentifier, SIGTERM)
         daemon.waitUntilExit()
         #expect(daemon.terminationStatus == 0)

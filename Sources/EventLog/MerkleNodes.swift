@@ -1,0 +1,61 @@
+import LMDB
+import Transparency
+
+/// How the log keeps its RFC 6962 tree. Only perfect subtrees of 64 leaves and more are stored
+/// (about one node per 32 events); smaller ones are recomputed from the records when a proof needs
+/// them, which costs at most 2 × 64 leaf hashes. The writer keeps the right edge in memory.
+enum MerkleNodes {
+    static let storedLevel = 6
+
+    static func key(level: Int, index: UInt64) -> [UInt8] {
+        [UInt8(level)] + bigEndianBytes(index)
+    }
+
+    /// The hash of the perfect subtree (level, index), as of the transaction's snapshot.
+    static func perfect(level: Int, index: UInt64, _ txn: borrowing ReadTransaction, _ store: Store) throws -> [UInt8] {
+        if level >= storedLevel {
+            guard let hash = try txn.get(store.merkle, key(level: level, index: index)), hash.count == MerkleTree.hashSize else {
+                throw LogError(.corrupt, "Merkle node (level \(level), index \(index)) is missing")
+            }
+            return Array(hash)
+        }
+        let first = index << UInt64(level) + 1
+        let count = 1 << level
+        var hashes: [[UInt8]] = []
+        hashes.reserveCapacity(count)
+        try txn.withCursor(store.records) { cursor in
+            var entry = try cursor.get(.key, key: bigEndianBytes(first))
+            while let (key, value) = entry, hashes.count < count {
+                guard readBigEndianUInt64(key) == first + UInt64(hashes.count), value.count > 32 else { break }
+                hashes.append(MerkleTree.leafHash(UnsafeRawBufferPointer(rebasing: value[32...])))
+                entry = try cursor.get(.next)
+            }
+        }
+        guard hashes.count == count else { throw LogError(.corrupt, "record \(first + UInt64(hashes.count)) is missing") }
+        while hashes.count > 1 {
+            hashes = stride(from: 0, to: hashes.count, by: 2).map { MerkleTree.nodeHash(hashes[$0], hashes[$0 + 1]) }
+        }
+        return hashes[0]
+    }
+
+    /// The right edge of the tree over the first `size` records.
+    static func frontier(size: UInt64, _ txn: borrowing ReadTransaction, _ store: Store) throws -> MerkleFrontier {
+        try MerkleFrontier(size: size) { level, index in try perfect(level: level, index: index, txn, store) }
+    }
+
+    /// Every stored node of the tree over all records (upgrading a store that had none).
+    static func buildAll(_ txn: borrowing ReadTransaction, _ store: Store) throws -> [(key: [UInt8], hash: [UInt8])] {
+        var frontier = MerkleFrontier()
+        var nodes: [(key: [UInt8], hash: [UInt8])] = []
+        try txn.withCursor(store.records) { cursor in
+            var entry = try cursor.get(.first)
+            while let (_, value) = entry {
+                frontier.append(leafHash: MerkleTree.leafHash(UnsafeRawBufferPointer(rebasing: value[32...]))) { level, index, hash in
+                    if level >= storedLevel { nodes.append((key(level: level, index: index), hash)) }
+                }
+                entry = try cursor.get(.next)
+            }
+        }
+        return nodes
+    }
+}
