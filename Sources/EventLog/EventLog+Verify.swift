@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 import EventModel
 import LMDB
 import Transparency
@@ -54,32 +55,47 @@ extension EventLog {
         return report
     }
 
+    /// The chain and the tree read the same records on two threads, both up to the head seen first
+    /// (records are append-only, so that prefix is the same in both snapshots).
     private func verifyTree(checkpointVerifier: NoteVerifier?) throws -> ChainReport {
+        let head = try head().seq
+        let leaves = LeafExchange()
+        nonisolated(unsafe) var treeCheck: Result<TreeCheck, any Error>?
+        let thread = startThread { [self] in treeCheck = Result { try checkTree(through: head, leaves) } }
+        let chain = Result { try checkChain(through: head, leaves) }
+        leaves.finish()
+        pthread_join(thread, nil)
+        var report = try chain.get()
+        let tree = try treeCheck!.get()
+        report.merkleRoot = tree.root
+        report.checkpointsChecked = tree.checkpointsChecked
+        if let bad = tree.firstBad, bad.seq < (report.firstBadSeq ?? .max) {
+            report.fail(at: bad.seq, bad.problem)
+        }
+        guard report.ok, let latest = tree.latest else { return report }
+        report.latestCheckpointSize = latest.treeSize
+        if let checkpointVerifier {
+            let checked = checkedCheckpoint(latest, root: nil, verifier: checkpointVerifier)
+            guard checked.ok else {
+                report.fail(at: max(latest.treeSize, 1), checked.problem)
+                return report
+            }
+            report.latestCheckpointSignatureChecked = true
+        }
+        return report
+    }
+
+    /// `hash(n) = SHA-256(hash(n-1) ‖ record(n))` for seqs 1…`through`, with no gaps. It also hashes the
+    /// leaves of every other chunk for the tree thread, so both threads carry about the same work.
+    private func checkChain(through head: UInt64, _ leaves: LeafExchange) throws -> ChainReport {
         try store.environment.read { txn in
             var previous = [UInt8](repeating: 0, count: 32)
             var report = ChainReport(ok: true, count: 0, headSeq: 0, headHash: previous)
-            var frontier = MerkleFrontier()
-            var badNode: (seq: UInt64, problem: String)?
-            let stored = try storedCheckpoints(txn)
-            var next = 0
-            // Compares the recomputed root with every checkpoint of the tree's current size.
-            func checkpointProblem() -> (seq: UInt64, problem: String)? {
-                while next < stored.count, stored[next].treeSize == frontier.size {
-                    let checked = checkedCheckpoint(stored[next], root: frontier.root, verifier: nil)
-                    if !checked.ok { return (max(stored[next].treeSize, 1), checked.problem) }
-                    report.checkpointsChecked += 1
-                    next += 1
-                }
-                return nil
-            }
-            if let problem = checkpointProblem() {
-                report.fail(at: problem.seq, problem.problem)
-                return report
-            }
+            var chunk: [[UInt8]] = []
             try txn.withCursor(store.records) { cursor in
                 var expected: UInt64 = 1
                 var entry = try cursor.get(.first)
-                while let (key, value) = entry {
+                while let (key, value) = entry, expected <= head {
                     let seq = readBigEndianUInt64(key)
                     guard seq == expected else {
                         report.fail(at: expected, "record \(expected) is missing (next stored is \(seq))")
@@ -89,60 +105,107 @@ extension EventLog {
                         report.fail(at: seq, "record \(seq) is truncated")
                         return
                     }
-                    let record = UnsafeRawBufferPointer(rebasing: value[32...])
                     var hasher = SHA256()
-                    hasher.update(data: previous)
-                    hasher.update(bufferPointer: record)
-                    let computed = Array(hasher.finalize())
-                    guard computed.elementsEqual(value.prefix(32)) else {
+                    previous.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+                    hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: value[32...]))
+                    let matches = hasher.finalize().withUnsafeBytes { computed in
+                        guard memcmp(computed.baseAddress!, value.baseAddress!, 32) == 0 else { return false }
+                        previous.withUnsafeMutableBytes { $0.copyMemory(from: computed) }
+                        return true
+                    }
+                    guard matches else {
                         report.fail(at: seq, "record \(seq) does not match its chain hash")
                         return
                     }
-                    var completed: [(level: Int, index: UInt64, hash: [UInt8])] = []
-                    frontier.append(leafHash: MerkleTree.leafHash(record)) { level, index, hash in
-                        if level >= MerkleNodes.storedLevel { completed.append((level, index, hash)) }
-                    }
-                    for node in completed {
-                        let stored = try txn.get(store.merkle, MerkleNodes.key(level: node.level, index: node.index))
-                        if stored.map({ !$0.elementsEqual(node.hash) }) ?? true {
-                            badNode = (seq, "Merkle node (level \(node.level), index \(node.index)) ending at record \(seq) is \(stored == nil ? "missing" : "altered")")
-                            break
+                    if LeafExchange.chainHashesLeaves(ofChunk: (seq - 1) / LeafExchange.chunkSize) {
+                        chunk.append(MerkleTree.leafHash(UnsafeRawBufferPointer(rebasing: value[32...])))
+                        if chunk.count == LeafExchange.chunkSize || seq == head {
+                            leaves.put(chunk: (seq - 1) / LeafExchange.chunkSize, chunk)
+                            chunk.removeAll(keepingCapacity: true)
                         }
                     }
-                    if let badNode {
-                        report.fail(at: badNode.seq, badNode.problem)
-                        return
-                    }
-                    previous = computed
                     report.count += 1
                     report.headSeq = seq
-                    report.headHash = computed
-                    if let problem = checkpointProblem() {
-                        report.fail(at: problem.seq, problem.problem)
-                        return
-                    }
                     expected = seq + 1
                     entry = try cursor.get(.next)
                 }
             }
-            report.merkleRoot = frontier.root
-            guard report.ok else { return report }
-            if next < stored.count {
-                report.fail(at: report.headSeq + 1, "a checkpoint covers \(stored[next].treeSize) records but the log holds \(report.headSeq)")
-                return report
-            }
-            if let latest = stored.last {
-                report.latestCheckpointSize = latest.treeSize
-                if let checkpointVerifier {
-                    let checked = checkedCheckpoint(latest, root: nil, verifier: checkpointVerifier)
-                    guard checked.ok else {
-                        report.fail(at: max(latest.treeSize, 1), checked.problem)
-                        return report
+            report.headHash = previous
+            return report
+        }
+    }
+
+    struct TreeCheck {
+        var root: [UInt8]
+        var checkpointsChecked = 0
+        var latest: StoredCheckpoint?
+        var firstBad: (seq: UInt64, problem: String)?
+    }
+
+    /// The RFC 6962 tree over records 1…`through`, recomputed: every stored node compared as it is
+    /// completed, and the root at every stored checkpoint's size. A gap stops it (the chain names it).
+    private func checkTree(through head: UInt64, _ leaves: LeafExchange) throws -> TreeCheck {
+        try store.environment.read { txn in
+            var frontier = MerkleFrontier()
+            let stored = try storedCheckpoints(txn)
+            var next = 0
+            var check = TreeCheck(root: MerkleTree.emptyRoot, latest: stored.last)
+            // Compares the recomputed root with every checkpoint of the tree's current size.
+            func checkpointsHold() -> Bool {
+                while next < stored.count, stored[next].treeSize == frontier.size {
+                    let checked = checkedCheckpoint(stored[next], root: frontier.root, verifier: nil)
+                    if !checked.ok {
+                        check.firstBad = (max(stored[next].treeSize, 1), checked.problem)
+                        return false
                     }
-                    report.latestCheckpointSignatureChecked = true
+                    check.checkpointsChecked += 1
+                    next += 1
+                }
+                return true
+            }
+            guard checkpointsHold() else { return check }
+            var completed: [(level: Int, index: UInt64, hash: [UInt8])] = []
+            var given: [[UInt8]] = []
+            try txn.withCursor(store.records) { cursor in
+                var entry = try cursor.get(.first)
+                while let (key, value) = entry, frontier.size < head {
+                    let seq = readBigEndianUInt64(key)
+                    guard seq == frontier.size + 1, value.count > 32 else { return }
+                    let chunkIndex = (seq - 1) / LeafExchange.chunkSize
+                    let leaf: [UInt8]
+                    if LeafExchange.chainHashesLeaves(ofChunk: chunkIndex) {
+                        let offset = Int((seq - 1) % LeafExchange.chunkSize)
+                        if offset == 0 { given = leaves.take(chunk: chunkIndex) ?? [] }
+                        guard offset < given.count else { return }  // the chain stopped at a bad record
+                        leaf = given[offset]
+                    } else {
+                        leaf = MerkleTree.leafHash(UnsafeRawBufferPointer(rebasing: value[32...]))
+                    }
+                    completed.removeAll(keepingCapacity: true)
+                    frontier.append(leafHash: leaf) { level, index, hash in
+                        if level >= MerkleNodes.storedLevel { completed.append((level, index, hash)) }
+                    }
+                    for node in completed {
+                        let storedNode = try txn.get(store.merkle, MerkleNodes.key(level: node.level, index: node.index))
+                        if storedNode.map({ !$0.elementsEqual(node.hash) }) ?? true {
+                            check.firstBad = (seq, "Merkle node (level \(node.level), index \(node.index)) ending at record \(seq) is \(storedNode == nil ? "missing" : "altered")")
+                            return
+                        }
+                    }
+                    guard checkpointsHold() else { return }
+                    entry = try cursor.get(.next)
                 }
             }
-            return report
+            check.root = frontier.root
+            // Checkpoints past the head seen first are fine when their records are there now.
+            if check.firstBad == nil, next < stored.count, frontier.size == head {
+                let beyond = stored[stored.count - 1].treeSize
+                let stillThere = try txn.get(store.records, bigEndianBytes(beyond)) != nil
+                if !stillThere {
+                    check.firstBad = (try Store.head(txn, store.records).seq + 1, "a checkpoint covers \(beyond) records but the log holds fewer")
+                }
+            }
+            return check
         }
     }
 
@@ -254,5 +317,39 @@ extension ChainReport {
         ok = false
         firstBadSeq = seq
         self.problem = problem
+    }
+}
+
+/// Leaf hashes of whole chunks handed from the chain thread to the tree thread during verification.
+final class LeafExchange: @unchecked Sendable {
+    static let chunkSize: UInt64 = 4096
+    /// The chain thread hashes the leaves of odd chunks, the tree thread those of even ones.
+    static func chainHashesLeaves(ofChunk index: UInt64) -> Bool { index % 2 == 1 }
+
+    private let condition = NSCondition()
+    private var chunks: [UInt64: [[UInt8]]] = [:]
+    private var finished = false
+
+    func put(chunk index: UInt64, _ leaves: [[UInt8]]) {
+        condition.lock()
+        chunks[index] = leaves
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// No more chunks will come (the chain is done, or stopped at a bad record).
+    func finish() {
+        condition.lock()
+        finished = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The chunk's leaf hashes, waiting for them; nil when the chain thread finished without it.
+    func take(chunk index: UInt64) -> [[UInt8]]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while chunks[index] == nil && !finished { condition.wait() }
+        return chunks.removeValue(forKey: index)
     }
 }

@@ -4,6 +4,7 @@ import Glibc
 import Logging
 import Projector
 import Queries
+import Transparency
 
 /// Issue 3's figures on a long ledger: rebuild time, as-of access latency at random past points,
 /// and the live projection's memory.
@@ -15,7 +16,10 @@ struct ProjectionBench {
     func run(table: inout Table) async throws {
         var logger = Logger(label: "bench")
         logger.logLevel = .warning
-        let log = try EventLog(LogConfiguration(path: path), logger: logger)
+        var settings = LogConfiguration(path: path)
+        let signer = try NoteSigner.generate(name: "auditledger.bench/log")
+        settings.checkpoints = CheckpointPolicy(signer: signer, everyEvents: 10_000, everySeconds: 60)
+        let log = try EventLog(settings, logger: logger)
         let next = Counter()
         let file = try LineReader(path: workload)
         let ingestStart = ContinuousClock.now
@@ -33,6 +37,7 @@ struct ProjectionBench {
         }
         let head = try log.head().seq
         table.add("1M-event ledger", "ingest from bytes (setup)", Int(head), ContinuousClock.now - ingestStart, [])
+        try await verificationAndProofs(log, head: head, verifier: signer.verifier, table: &table)
 
         let anonBefore = rssAnonKiB()
         let liveStart = ContinuousClock.now
@@ -105,6 +110,42 @@ struct ProjectionBench {
         projector.close()
         try await log.close()
     }
+}
+
+/// Issue 5's figures: verifying the whole ledger, and proof latency at random sizes.
+func verificationAndProofs(_ log: EventLog, head: UInt64, verifier: NoteVerifier, table: inout Table) async throws {
+    _ = try await log.signCheckpoint()
+    // Let the tail fold so the index check sees every entry on disk.
+    while log.indexedThrough() < head { try await Task.sleep(for: .milliseconds(100)) }
+    var t = ContinuousClock.now
+    let chain = try log.verifyChain()
+    let chainElapsed = ContinuousClock.now - t
+    precondition(chain.ok, "the bench ledger does not verify: \(chain)")
+    table.add("verification", "chain + Merkle tree + \(chain.checkpointsChecked) checkpoints", Int(chain.count), chainElapsed, [chainElapsed])
+    t = ContinuousClock.now
+    let full = try log.verify(checkpointVerifier: verifier, indexes: true)
+    let fullElapsed = ContinuousClock.now - t
+    precondition(full.ok && full.latestCheckpointSignatureChecked, "full verification failed: \(full)")
+    table.add("verification", "all of it + \(full.indexEntries ?? 0) index entries", Int(full.count), fullElapsed, [fullElapsed])
+
+    var generator = SystemRandomNumberGenerator()
+    var inclusion: [Duration] = []
+    var consistency: [Duration] = []
+    for _ in 0..<2_000 {
+        let size = UInt64.random(in: 1...head, using: &generator)
+        let seq = UInt64.random(in: 1...size, using: &generator)
+        t = ContinuousClock.now
+        let proof = try log.inclusionProof(seq: seq, treeSize: size)
+        inclusion.append(ContinuousClock.now - t)
+        precondition(MerkleProofs.verifyInclusion(index: seq - 1, size: size, leafHash: proof.leafHash, proof: proof.path, root: proof.rootHash))
+        let from = UInt64.random(in: 1...size, using: &generator)
+        t = ContinuousClock.now
+        let path = try log.consistencyProof(from: from, to: size)
+        consistency.append(ContinuousClock.now - t)
+        precondition(MerkleProofs.verifyConsistency(from: from, to: size, fromRoot: path.fromRoot, toRoot: path.toRoot, proof: path.path))
+    }
+    table.add("proofs", "inclusion, random (seq, tree size)", inclusion.count, inclusion.reduce(.zero, +), inclusion, unit: "proofs/s")
+    table.add("proofs", "consistency, random (from, to)", consistency.count, consistency.reduce(.zero, +), consistency, unit: "proofs/s")
 }
 
 /// RssAnon of this process in KiB.

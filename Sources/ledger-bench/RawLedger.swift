@@ -4,20 +4,27 @@ import EventLog
 import EventModel
 import Glibc
 import LMDB
+import Transparency
 
 /// The floor under the log: the same record bytes, keys and batching written with LMDB's C API
-/// straight from Swift — no validation, no queue, no writer thread, no tail index.
+/// straight from Swift — no validation, no queue, no writer thread, no tail index. With `merkle`,
+/// each commit also does exactly the log's Merkle work (leaf hash, right edge, the nodes it stores),
+/// so the two side by side give that work's cost.
 final class RawLedger {
     private var env: OpaquePointer?
     private var records: MDB_dbi = 0
     private var ids: MDB_dbi = 0
+    private var merkleNodes: MDB_dbi = 0
+    private let merkle: Bool
+    private var frontier = MerkleFrontier()
     private var indexes: [MDB_dbi] = []
     private(set) var head: UInt64 = 0
     private var chain = [UInt8](repeating: 0, count: 32)
     private var postings = Array(repeating: [IndexKey: [UInt64]](), count: IndexKind.allCases.count)
     private var unfolded = 0
 
-    init(path: String) {
+    init(path: String, merkle: Bool = false) {
+        self.merkle = merkle
         _ = path.withCString { mkdir($0, 0o750) }
         check(mdb_env_create(&env))
         check(mdb_env_set_mapsize(env, 16 << 30))
@@ -26,6 +33,7 @@ final class RawLedger {
         write { txn in
             check(mdb_dbi_open(txn, "records", UInt32(MDB_CREATE), &records))
             check(mdb_dbi_open(txn, "ids", UInt32(MDB_CREATE), &ids))
+            check(mdb_dbi_open(txn, "merkle", UInt32(MDB_CREATE), &merkleNodes))
             for kind in IndexKind.allCases {
                 var dbi: MDB_dbi = 0
                 check(mdb_dbi_open(txn, kind.databaseName, UInt32(MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED), &dbi))
@@ -49,6 +57,13 @@ final class RawLedger {
                 chain = Array(hasher.finalize())
                 put(txn, records, key, chain + record, flags: UInt32(MDB_APPEND))
                 put(txn, ids, event.idKey, key + event.digest, flags: 0)
+                if merkle {
+                    var completed: [(Int, UInt64, [UInt8])] = []
+                    frontier.append(leafHash: MerkleTree.leafHash(record)) { level, index, hash in
+                        if level >= 6 { completed.append((level, index, hash)) }
+                    }
+                    for (level, index, hash) in completed { put(txn, merkleNodes, [UInt8(level)] + bigEndianBytes(index), hash, flags: 0) }
+                }
                 for (kind, indexKey) in event.entries { postings[kind.rawValue][IndexKey(indexKey), default: []].append(head) }
             }
         }

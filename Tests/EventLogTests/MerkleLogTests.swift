@@ -182,6 +182,46 @@ import Transparency
         try await log.close()
     }
 
+    @Test func aFormatOneStoreGetsItsTreeOnFirstOpen() async throws {
+        let path = try await filledLog(300)
+        let before = try openLog(path)
+        let root = try before.merkleRoot(treeSize: 300)
+        try await before.close()
+        try tamper(path) { txn, db in
+            try txn.clear(db["merkle"]!)
+            try txn.clear(db["checkpoints"]!)
+            try txn.put(db["meta"]!, key: Array("format".utf8), value: Array("1".utf8))
+        }
+        let upgraded = try openLog(path)
+        #expect(try upgraded.verifyChain().ok)
+        #expect(try upgraded.merkleRoot(treeSize: 300) == root)
+        let proof = try upgraded.inclusionProof(seq: 200, treeSize: 300)
+        #expect(MerkleProofs.verifyInclusion(index: 199, size: 300, leafHash: proof.leafHash, proof: proof.path, root: root))
+        try await upgraded.close()
+    }
+
+    @Test func aBackupTakenDuringIngestVerifiesAndIsAPrefix() async throws {
+        let log = try openSigned()
+        var factory = EventFactory(seed: 27)
+        _ = try await log.append(factory.events(500, idPrefix: "before"))
+        let batches = (0..<40).map { factory.events(100, idPrefix: "during-\($0)") }
+        let target = temporaryDirectory() + "/copy"
+        async let ingest: Void = {
+            for batch in batches { _ = try await log.append(batch) }
+        }()
+        let report = try await log.backup(to: target)
+        try await ingest
+        #expect(report.ok)
+        #expect(report.count >= 500)
+        var settings = LogConfiguration(path: target)
+        settings.readOnly = true
+        let copy = try EventLog(settings)
+        #expect(try copy.merkleRoot(treeSize: report.count) == log.merkleRoot(treeSize: report.count))
+        #expect(try log.event(seq: report.count)?.hash == report.headHash)
+        try await copy.close()
+        try await log.close()
+    }
+
     @Test func aCheckpointSignedByAnotherKeyIsRefused() async throws {
         let path = try await filledLog(70)
         let log = try openLog(path)
