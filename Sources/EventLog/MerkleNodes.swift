@@ -7,8 +7,11 @@ import Transparency
 enum MerkleNodes {
     static let storedLevel = 6
 
+    /// Keyed by the leaf count at which the node completes, then its level: the nodes an append
+    /// completes come in increasing key order, so the writer stores them with `MDB_APPEND` and a
+    /// commit dirties one page of this database, not one per level.
     static func key(level: Int, index: UInt64) -> [UInt8] {
-        [UInt8(level)] + bigEndianBytes(index)
+        bigEndianBytes((index + 1) << UInt64(level)) + [UInt8(level)]
     }
 
     /// The hash of the perfect subtree (level, index), as of the transaction's snapshot.

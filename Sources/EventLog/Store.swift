@@ -5,8 +5,9 @@ import LMDB
 /// - `records`: seq (8 bytes, big-endian, written with `MDB_APPEND`) → chain hash (32 bytes) ‖ canonical record
 /// - `ids`: event id → seq (8) ‖ SHA-256 of the canonical envelope (32), for idempotent retries
 /// - `meta`: `indexedThrough` → seq W: every event ≤ W is in the indexes
-/// - `merkle`: level (1) ‖ index (8, big-endian) → hash of a perfect subtree of the RFC 6962 tree, for
-///   levels ≥ `MerkleNodes.storedLevel`, written in the transaction that appends its last record
+/// - `merkle`: leaf count at completion (8, big-endian) ‖ level (1) → hash of a perfect subtree of the
+///   RFC 6962 tree, for levels ≥ `MerkleNodes.storedLevel`, appended in the transaction that appends
+///   its last record
 /// - `checkpoints`: tree size (8, big-endian) → signing time (12, `Instant.sortableBytes`) ‖ signed note
 /// - one duplicate-sorted database per `IndexKind`: key → seqs
 final class Store: @unchecked Sendable {
@@ -46,7 +47,7 @@ final class Store: @unchecked Sendable {
         case Array("1".utf8)?:
             let nodes = try environment.read { txn in try MerkleNodes.buildAll(txn, self) }
             try environment.write { txn in
-                for (key, hash) in nodes { try txn.put(merkle, key: key, value: hash) }
+                for (key, hash) in nodes { try txn.put(merkle, key: key, value: hash, flags: .append) }
                 try txn.put(meta, key: Store.formatKey, value: Store.formatVersion)
             }
         case nil:

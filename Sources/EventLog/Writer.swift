@@ -312,7 +312,7 @@ final class Writer: @unchecked Sendable {
             if level >= MerkleNodes.storedLevel { completed.append((level, index, hash)) }
         }
         for node in completed {
-            try txn.put(store.merkle, key: MerkleNodes.key(level: node.level, index: node.index), value: node.hash)
+            try txn.put(store.merkle, key: MerkleNodes.key(level: node.level, index: node.index), value: node.hash, flags: .append)
         }
         outcome.head = seq
         outcome.headHash = hash

@@ -62,7 +62,9 @@ final class RawLedger {
                     frontier.append(leafHash: MerkleTree.leafHash(record)) { level, index, hash in
                         if level >= 6 { completed.append((level, index, hash)) }
                     }
-                    for (level, index, hash) in completed { put(txn, merkleNodes, [UInt8(level)] + bigEndianBytes(index), hash, flags: 0) }
+                    for (level, index, hash) in completed {
+                        put(txn, merkleNodes, bigEndianBytes((index + 1) << UInt64(level)) + [UInt8(level)], hash, flags: UInt32(MDB_APPEND))
+                    }
                 }
                 for (kind, indexKey) in event.entries { postings[kind.rawValue][IndexKey(indexKey), default: []].append(head) }
             }

@@ -136,6 +136,7 @@ import Transparency
     @Test func anAlteredMerkleNodeIsNamed() async throws {
         let path = try await filledLog(200)
         try tamper(path) { txn, db in try txn.put(db["merkle"]!, key: MerkleNodes.key(level: 6, index: 1), value: [UInt8](repeating: 7, count: 32)) }
+        // (level 6, index 1) covers leaves 64…127: found when record 128 completes it.
         let log = try openLog(path)
         let report = try log.verifyChain()
         #expect(!report.ok)
