@@ -19,7 +19,7 @@ TMPFILESDIR  ?= /usr/lib/tmpfiles.d
 CONFIG       ?= release
 DATA_DIR     ?= data
 
-.PHONY: deps build test torture bench run install verify-unit clean
+.PHONY: deps build test torture fuzz bench run install verify-unit clean
 
 ## deps: install what is missing of liblmdb-dev (with pkg-config) and, for scripts/verify_export.py
 ## and its test, python3 with the cryptography package.
@@ -30,7 +30,8 @@ deps:
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; \
-	fi
+	fi; \
+	python3 -c 'import cryptography' >/dev/null 2>&1 || python3 -m pip install -q cryptography
 
 build: deps
 	$(SWIFT) build
@@ -39,9 +40,21 @@ build: deps
 test: deps
 	$(SWIFT) test
 
-## torture: the long versions: 50 SIGKILL rounds, rebuild == live on 100k generated events.
+## torture: the long versions: 50 SIGKILL rounds of the writer (a child process) and of ledgerd
+## under concurrent HTTP ingest, rebuild == live on 100k generated events.
 torture: deps
-	LEDGER_TORTURE=1 $(SWIFT) test --filter "CrashTests|RebuildTests"
+	LEDGER_TORTURE=1 $(SWIFT) test --filter "CrashTests|RebuildTests|DaemonTortureTests"
+
+## fuzz: hostile bodies against POST /v1/events, then schemathesis on every operation of
+## openapi.yaml (FUZZ_EXAMPLES each; schemathesis goes into a virtualenv under .build).
+FUZZ_EXAMPLES ?= 60
+FUZZ_VENV     ?= .build/fuzz-venv
+fuzz: deps
+	$(SWIFT) build --product ledgerd
+	@python3 -c 'import ensurepip' >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv; }
+	@[ -x $(FUZZ_VENV)/bin/schemathesis ] || { python3 -m venv $(FUZZ_VENV) && $(FUZZ_VENV)/bin/pip install -q 'schemathesis>=4,<5'; }
+	python3 scripts/fuzz.py --ledgerd $$($(SWIFT) build --show-bin-path)/ledgerd \
+		--schemathesis $(FUZZ_VENV)/bin/schemathesis --examples $(FUZZ_EXAMPLES)
 
 ## bench: release build, genevents.py workload, the log next to raw LMDB in one run.
 bench: deps

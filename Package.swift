@@ -135,7 +135,12 @@ let package = Package(
         .testTarget(name: "TransparencyTests", dependencies: ["Transparency", "EventModel"], swiftSettings: strict),
         .testTarget(
             name: "LedgerdTests",
-            dependencies: ["ledgerd", "ledgerctl", "EventLog", "EventModel", "LMDB", "Transparency", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "ledgerd", "ledgerctl", "EventLog", "EventModel", "LMDB", "Transparency", "Projector",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -22,7 +22,7 @@ import Projector
 ///   sign and store a checkpoint after this many new events, or this long after the last one when
 ///   events came since.
 /// - `backup.root` (string, optional): the only directory `POST /v1/admin/backup` writes under;
-///   without it that endpoint is off.
+///   without it that endpoint answers 404.
 public struct DaemonConfiguration: Sendable, Equatable {
     public var host: String
     public var port: Int

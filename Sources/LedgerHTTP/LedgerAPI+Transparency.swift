@@ -77,7 +77,8 @@ extension LedgerAPI {
     func backup(_ request: Request) async throws -> Response {
         _ = try QueryParameters(request, allowed: [])
         guard let backupRoot else {
-            throw APIError(.serviceUnavailable, "not_configured", "backups over HTTP are off: set backup.root")
+            // Off by configuration, not a failure of the server: the endpoint is not there.
+            throw APIError(.notFound, "not_configured", "backups over HTTP are off: set backup.root")
         }
         let body = try await request.body.collect(upTo: 64 * 1024)
         guard case .object(let members)? = try? JSONParser.parse(Array(body.readableBytesView)),
