@@ -44,7 +44,7 @@ public final class EventLog: Sendable {
                 lastRecordedAt: try txn.get(store.records, bigEndianBytes(head))
                     .flatMap { try? StoredEvent.decode(UnsafeRawBufferPointer(rebasing: $0[32...])) }
                     .flatMap { Instant(rfc3339: $0.recordedAt) } ?? Instant(seconds: 0),
-                frontier: Result { try MerkleNodes.frontier(size: head, txn, store) }.mapError(LogError.storage),
+                frontier: Result { try MerkleNodes.frontier(size: head, txn, store) }.mapError { LogError.storage($0) },
                 lastCheckpoint: try txn.withCursor(store.checkpoints) { cursor in
                     try cursor.get(.last).map { StoredCheckpoint.decode(key: $0.key, value: $0.value) }
                 })

@@ -34,9 +34,10 @@ public struct LogError: Error, Equatable, CustomStringConvertible, Sendable {
 
     public var description: String { "\(code.rawValue): \(message)" }
 
-    static func storage(_ error: any Error) -> LogError {
-        if let lmdb = error as? LMDBError, lmdb.isDiskFull {
-            return LogError(.diskFull, "no space left on the device: \(lmdb)")
+    /// `available`: the bytes the filesystem has left, which tell a full disk behind LMDB's EIO.
+    static func storage(_ error: any Error, available: Int? = nil) -> LogError {
+        if let lmdb = error as? LMDBError, lmdb.isDiskFull(available: available) {
+            return LogError(.diskFull, "no space left on the device: \(lmdb); \(available.map { "\($0 >> 10) KiB free" } ?? "")")
         }
         if let logError = error as? LogError { return logError }
         return LogError(.storage, "storage failure: \(error)")

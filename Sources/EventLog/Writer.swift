@@ -202,7 +202,7 @@ final class Writer: @unchecked Sendable {
         do {
             outcome = try store.environment.write { txn in try write(group, recordedAt: now, txn) }
         } catch {
-            let failure = LogError.storage(error)
+            let failure = LogError.storage(error, available: store.environment.availableFilesystemBytes())
             logger.error("append failed; nothing of it was stored", metadata: ["ledger.error": "\(failure)"])
             for pending in group { pending.fail(failure) }
             return
@@ -421,7 +421,10 @@ final class Writer: @unchecked Sendable {
         } catch {
             logger.error(
                 "folding the tail into the indexes failed; reads stay exact from the tail and the fold is retried",
-                metadata: ["ledger.error": "\(LogError.storage(error))", "ledger.tail.events": "\(snapshot.count)"])
+                metadata: [
+                    "ledger.error": "\(LogError.storage(error, available: store.environment.availableFilesystemBytes()))",
+                    "ledger.tail.events": "\(snapshot.count)",
+                ])
             return
         }
         // Only the writer adds to the tail, and it is here: nothing arrived since the snapshot.

@@ -188,6 +188,13 @@ public final class Environment: @unchecked Sendable {
         return Int(dead)
     }
 
+    /// Bytes the filesystem under the environment still has for this process (nil when unknown).
+    public func availableFilesystemBytes() -> Int? {
+        var info = statvfs()
+        guard statvfs(configuration.path, &info) == 0 else { return nil }
+        return Int(info.f_bavail) * Int(info.f_frsize)
+    }
+
     /// Bytes the data file occupies: the pages in use up to the last one written.
     public func usedBytes() throws -> Int {
         try transactionLock.withShared {

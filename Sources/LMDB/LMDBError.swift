@@ -21,7 +21,14 @@ public struct LMDBError: Error, Equatable, CustomStringConvertible, Sendable {
     /// Another process grew the map; adopt its size and retry.
     public var isMapResized: Bool { code == MDB_MAP_RESIZED }
     /// The filesystem has no space left (errno ENOSPC) or the disk quota is exceeded.
+    /// ENOSPC or EDQUOT. LMDB reports a write cut short by a full disk as EIO, which only the
+    /// filesystem's free space can tell apart: see `isDiskFull(available:)`.
     public var isDiskFull: Bool { code == 28 || code == 122 }
+
+    /// Whether this failure means the disk is full, given the bytes the filesystem has left.
+    public func isDiskFull(available: Int?) -> Bool {
+        isDiskFull || (code == 5 && (available ?? .max) < 8 << 20)
+    }
 
     @inline(__always)
     static func check(_ code: Int32, _ operation: @autoclosure () -> String) throws(LMDBError) {

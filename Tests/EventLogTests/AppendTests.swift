@@ -107,6 +107,36 @@ import Testing
         try await reopened.close()
     }
 
+    /// Spec 9: a full map grows. Here it grows many times while 32 tasks append and readers read.
+    @Test func mapGrowthUnderConcurrentLoadLosesNothing() async throws {
+        let path = temporaryDirectory()
+        let log = try openLog(path) { $0.mapSize = 128 * 1024; $0.foldThreshold = 2_000 }
+        let before = log.environment.mapSize
+        let results = try await withThrowingTaskGroup(of: [AppendResult].self) { group in
+            for task in 0..<32 {
+                group.addTask {
+                    var factory = EventFactory(seed: UInt64(100 + task))
+                    var acknowledged: [AppendResult] = []
+                    for round in 0..<20 {
+                        acknowledged += try await log.append(factory.events(15, idPrefix: "t\(task)-r\(round)"))
+                        _ = try log.events(EventQuery(actor: "u-1", limit: 10))
+                    }
+                    return acknowledged
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(log.environment.mapSize >= before * 8, "the map grew several times")
+        #expect(results.map(\.seq).sorted() == Array(1...9_600))
+        try await log.close()
+        let reopened = try openLog(path)
+        #expect(try reopened.verify(checkpointVerifier: nil, indexes: true).ok)
+        for result in results.shuffled().prefix(500) {
+            #expect(try reopened.event(seq: result.seq)?.hash == result.hash)
+        }
+        try await reopened.close()
+    }
+
     @Test func aForgedByteIsFoundAtExactlyItsSeq() async throws {
         let path = temporaryDirectory()
         var factory = EventFactory(seed: 3)
