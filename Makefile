@@ -19,13 +19,14 @@ TMPFILESDIR  ?= /usr/lib/tmpfiles.d
 CONFIG       ?= release
 DATA_DIR     ?= data
 
-.PHONY: deps build test torture fuzz bench run install verify-unit clean
+.PHONY: deps build test torture fuzz bench bench-e2e run install verify-unit clean
 
-## deps: install what is missing of liblmdb-dev (with pkg-config) and, for scripts/verify_export.py
-## and its test, python3 with the cryptography package.
+## deps: install what is missing of liblmdb-dev (with pkg-config), libpq-dev (the load client of
+## bench-e2e) and, for scripts/verify_export.py and its test, python3 with the cryptography package.
 deps:
 	@missing=""; \
 	{ command -v pkg-config >/dev/null 2>&1 && pkg-config --exists lmdb; } || missing="liblmdb-dev pkg-config"; \
+	pkg-config --exists libpq 2>/dev/null || missing="$$missing libpq-dev"; \
 	python3 -c 'import cryptography' >/dev/null 2>&1 || missing="$$missing python3 python3-cryptography"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing"; \
@@ -67,6 +68,18 @@ bench: deps
 		--batches $(BENCH_DATA)/batches-$(BENCH_EVENTS).ndjson \
 		--singles $(BENCH_DATA)/singles-$(BENCH_SINGLES).ndjson \
 		--projection $(BENCH_DATA)/projection-$(BENCH_PROJECTION).ndjson
+
+## bench-e2e: ledgerd (release) against a throwaway PostgreSQL 15 cluster, same workload and client,
+## one table for every row of spec 8, written into BENCHMARKS.md. Uses the workload files of `make bench`.
+bench-e2e: deps
+	$(SWIFT) build -c release --product ledgerd
+	$(SWIFT) build -c release --product ledger-load
+	@mkdir -p $(BENCH_DATA)
+	@[ -s $(BENCH_DATA)/batches-$(BENCH_EVENTS).ndjson ] || python3 $(WORKLOAD) --events $(BENCH_EVENTS) --seed 7 --batch 500 > $(BENCH_DATA)/batches-$(BENCH_EVENTS).ndjson
+	@[ -s $(BENCH_DATA)/singles-$(BENCH_SINGLES).ndjson ] || python3 $(WORKLOAD) --events $(BENCH_SINGLES) --seed 8 > $(BENCH_DATA)/singles-$(BENCH_SINGLES).ndjson
+	@[ -s $(BENCH_DATA)/projection-$(BENCH_PROJECTION).ndjson ] || python3 $(WORKLOAD) --events $(BENCH_PROJECTION) --seed 9 --batch 500 > $(BENCH_DATA)/projection-$(BENCH_PROJECTION).ndjson
+	python3 scripts/bench_e2e.py --ledgerd $$($(SWIFT) build -c release --show-bin-path)/ledgerd \
+		--load $$($(SWIFT) build -c release --show-bin-path)/ledger-load --data $(BENCH_DATA) --update BENCHMARKS.md
 
 ## run: build and start ledgerd on the embedded defaults, data in ./data (first start makes tokens).
 run: deps
