@@ -429,6 +429,7 @@ final class Writer: @unchecked Sendable {
         }
         // Only the writer adds to the tail, and it is here: nothing arrived since the snapshot.
         tail.withLock { $0 = TailIndex(base: snapshot.head, sizedLike: snapshot) }
+        releaseFreedMemory()
     }
 }
 

@@ -45,6 +45,8 @@ public final class LiveProjector: Sendable {
         live = Mutex(ProjectionState())
         let clock = ContinuousClock()
         let elapsed = try clock.measure { _ = try catchUp() }
+        // The first fold decoded the whole log a batch at a time: give that memory back.
+        releaseFreedMemory()
         logger.info(
             "projection rebuilt from the log",
             metadata: ["projector.applied_through": "\(live.withLock { $0.appliedThrough })", "projector.seconds": "\(elapsed)"])
