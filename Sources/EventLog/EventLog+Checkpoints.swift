@@ -44,27 +44,37 @@ extension EventLog {
 
     /// The checkpoint of the largest tree stored, if any (blocking).
     public func latestCheckpoint() throws -> StoredCheckpoint? {
-        try store.environment.read { txn in
-            try txn.withCursor(store.checkpoints) { cursor in
-                try cursor.get(.last).map { StoredCheckpoint.decode(key: $0.key, value: $0.value) }
-            }
-        }
+        try store.environment.read { txn in try Store.latestCheckpoint(txn, store.checkpoints) }
     }
 
     /// Stored checkpoints of trees larger than `afterSize`, signed at or after `since`, oldest first (blocking).
     public func checkpoints(since: Instant?, afterSize: UInt64 = 0, limit: Int) throws -> [StoredCheckpoint] {
         try store.environment.read { txn in
-            try txn.withCursor(store.checkpoints) { cursor in
-                var out: [StoredCheckpoint] = []
-                var entry = try cursor.get(.keyRange, key: bigEndianBytes(afterSize &+ 1))
-                if afterSize == .max { entry = nil }
-                while let (key, value) = entry, out.count < limit {
-                    let checkpoint = StoredCheckpoint.decode(key: key, value: value)
-                    if since.map({ checkpoint.signedAt >= $0 }) ?? true { out.append(checkpoint) }
-                    entry = try cursor.get(.next)
-                }
-                return out
+            try Store.checkpoints(txn, store.checkpoints, since: since, afterSize: afterSize, limit: limit)
+        }
+    }
+}
+
+extension Store {
+    static func latestCheckpoint(_ txn: borrowing ReadTransaction, _ checkpoints: Database) throws -> StoredCheckpoint? {
+        try txn.withCursor(checkpoints) { cursor in
+            try cursor.get(.last).map { StoredCheckpoint.decode(key: $0.key, value: $0.value) }
+        }
+    }
+
+    static func checkpoints(
+        _ txn: borrowing ReadTransaction, _ checkpoints: Database, since: Instant? = nil, afterSize: UInt64 = 0, limit: Int = .max
+    ) throws -> [StoredCheckpoint] {
+        try txn.withCursor(checkpoints) { cursor in
+            var out: [StoredCheckpoint] = []
+            var entry = try cursor.get(.keyRange, key: bigEndianBytes(afterSize &+ 1))
+            if afterSize == .max { entry = nil }
+            while let (key, value) = entry, out.count < limit {
+                let checkpoint = StoredCheckpoint.decode(key: key, value: value)
+                if since.map({ checkpoint.signedAt >= $0 }) ?? true { out.append(checkpoint) }
+                entry = try cursor.get(.next)
             }
+            return out
         }
     }
 }

@@ -23,45 +23,45 @@ public struct ConsistencyProof: Sendable, Equatable {
 extension EventLog {
     /// The RFC 6962 root over the first `treeSize` records (blocking).
     public func merkleRoot(treeSize: UInt64) throws -> [UInt8] {
-        try store.environment.read { txn in
-            try checkTreeSize(treeSize, txn)
-            return try rangeHash(0..<treeSize, txn)
-        }
+        try withTree(size: treeSize) { perfect in try MerkleTree.rangeHash(0..<treeSize, perfect: perfect) }
     }
 
     public func inclusionProof(seq: UInt64, treeSize: UInt64) throws -> InclusionProof {
         guard seq >= 1, seq <= treeSize else {
             throw LogError(.invalid, "seq \(seq) is not in a tree of \(treeSize) records (1 ≤ seq ≤ treeSize)")
         }
-        return try store.environment.read { txn in
-            try checkTreeSize(treeSize, txn)
-            let path = try MerkleProofs.inclusion(index: seq - 1, size: treeSize) { level, index in
-                try MerkleNodes.perfect(level: level, index: index, txn, store)
-            }
-            return InclusionProof(
-                seq: seq, treeSize: treeSize, leafHash: try MerkleNodes.perfect(level: 0, index: seq - 1, txn, store),
-                path: path, rootHash: try rangeHash(0..<treeSize, txn))
+        return try withTree(size: treeSize) { perfect in
+            InclusionProof(
+                seq: seq, treeSize: treeSize, leafHash: try perfect(0, seq - 1),
+                path: try MerkleProofs.inclusion(index: seq - 1, size: treeSize, perfect: perfect),
+                rootHash: try MerkleTree.rangeHash(0..<treeSize, perfect: perfect))
         }
     }
 
     public func consistencyProof(from: UInt64, to: UInt64) throws -> ConsistencyProof {
         guard from <= to else { throw LogError(.invalid, "from (\(from)) is larger than to (\(to))") }
-        return try store.environment.read { txn in
-            try checkTreeSize(to, txn)
-            let path = try MerkleProofs.consistency(from: from, to: to) { level, index in
-                try MerkleNodes.perfect(level: level, index: index, txn, store)
-            }
-            return ConsistencyProof(
-                from: from, to: to, path: path, fromRoot: try rangeHash(0..<from, txn), toRoot: try rangeHash(0..<to, txn))
+        return try withTree(size: to) { perfect in
+            ConsistencyProof(
+                from: from, to: to, path: try MerkleProofs.consistency(from: from, to: to, perfect: perfect),
+                fromRoot: try MerkleTree.rangeHash(0..<from, perfect: perfect), toRoot: try MerkleTree.rangeHash(0..<to, perfect: perfect))
         }
     }
 
-    private func rangeHash(_ range: Range<UInt64>, _ txn: borrowing ReadTransaction) throws -> [UInt8] {
-        try MerkleTree.rangeHash(range) { level, index in try MerkleNodes.perfect(level: level, index: index, txn, store) }
-    }
-
-    private func checkTreeSize(_ treeSize: UInt64, _ txn: borrowing ReadTransaction) throws {
-        let head = try Store.head(txn, store.records).seq
-        guard treeSize <= head else { throw LogError(.invalid, "tree size \(treeSize) is larger than the log (\(head) records)") }
+    /// Runs `body` on one snapshot holding at least `size` records, with the tree's perfect subtrees
+    /// read from the store (or recomputed from records) once each: a proof and the root it leads to
+    /// need the same ones.
+    private func withTree<R>(size: UInt64, _ body: (MerkleProofs.PerfectSubtree) throws -> R) throws -> R {
+        try store.environment.read { txn in
+            let head = try Store.head(txn, store.records).seq
+            guard size <= head else { throw LogError(.invalid, "tree size \(size) is larger than the log (\(head) records)") }
+            var known: [UInt64: [UInt8]] = [:]
+            return try body { level, index in
+                let key = UInt64(level) << 58 | index
+                if let hash = known[key] { return hash }
+                let hash = try MerkleNodes.perfect(level: level, index: index, txn, store)
+                known[key] = hash
+                return hash
+            }
+        }
     }
 }

@@ -147,7 +147,7 @@ extension EventLog {
     private func checkTree(through head: UInt64, _ leaves: LeafExchange) throws -> TreeCheck {
         try store.environment.read { txn in
             var frontier = MerkleFrontier()
-            let stored = try storedCheckpoints(txn)
+            let stored = try Store.checkpoints(txn, store.checkpoints)
             var next = 0
             var check = TreeCheck(root: MerkleTree.emptyRoot, latest: stored.last)
             // Compares the recomputed root with every checkpoint of the tree's current size.
@@ -164,7 +164,6 @@ extension EventLog {
                 return true
             }
             guard checkpointsHold() else { return check }
-            var completed: [(level: Int, index: UInt64, hash: [UInt8])] = []
             var given: [[UInt8]] = []
             try txn.withCursor(store.records) { cursor in
                 var entry = try cursor.get(.first)
@@ -181,12 +180,8 @@ extension EventLog {
                     } else {
                         leaf = MerkleTree.leafHash(UnsafeRawBufferPointer(rebasing: value[32...]))
                     }
-                    completed.removeAll(keepingCapacity: true)
-                    frontier.append(leafHash: leaf) { level, index, hash in
-                        if level >= MerkleNodes.storedLevel { completed.append((level, index, hash)) }
-                    }
-                    for node in completed {
-                        let storedNode = try txn.get(store.merkle, MerkleNodes.key(level: node.level, index: node.index))
+                    for node in MerkleNodes.append(leafHash: leaf, to: &frontier) {
+                        let storedNode = try txn.get(store.merkle, node.key)
                         if storedNode.map({ !$0.elementsEqual(node.hash) }) ?? true {
                             check.firstBad = (seq, "Merkle node (level \(node.level), index \(node.index)) ending at record \(seq) is \(storedNode == nil ? "missing" : "altered")")
                             return
@@ -209,28 +204,10 @@ extension EventLog {
         }
     }
 
-    private func storedCheckpoints(_ txn: borrowing ReadTransaction) throws -> [StoredCheckpoint] {
-        try txn.withCursor(store.checkpoints) { cursor in
-            var out: [StoredCheckpoint] = []
-            var entry = try cursor.get(.first)
-            while let (key, value) = entry {
-                out.append(StoredCheckpoint.decode(key: key, value: value))
-                entry = try cursor.get(.next)
-            }
-            return out
-        }
-    }
-
     /// Parses a stored checkpoint (with its signature when `verifier` is given) and compares its root.
     private func checkedCheckpoint(_ stored: StoredCheckpoint, root: [UInt8]?, verifier: NoteVerifier?) -> (ok: Bool, problem: String) {
         do {
-            let checkpoint: Checkpoint
-            if let verifier {
-                checkpoint = try Checkpoint(note: stored.note, verifier: verifier)
-            } else {
-                guard let split = stored.note.range(of: "\n\n") else { throw NoteError("not a signed note") }
-                checkpoint = try Checkpoint(text: String(stored.note[..<split.lowerBound]) + "\n")
-            }
+            let checkpoint = try verifier.map { try Checkpoint(note: stored.note, verifier: $0) } ?? Checkpoint(unverifiedNote: stored.note)
             guard checkpoint.size == stored.treeSize else { return (false, "the checkpoint stored for \(stored.treeSize) records says \(checkpoint.size)") }
             if let root, checkpoint.rootHash != root {
                 return (false, "the checkpoint of \(stored.treeSize) records has another root than the records")

@@ -45,9 +45,7 @@ public final class EventLog: Sendable {
                     .flatMap { try? StoredEvent.decode(UnsafeRawBufferPointer(rebasing: $0[32...])) }
                     .flatMap { Instant(rfc3339: $0.recordedAt) } ?? Instant(seconds: 0),
                 frontier: Result { try MerkleNodes.frontier(size: head, txn, store) }.mapError { LogError.storage($0) },
-                lastCheckpoint: try txn.withCursor(store.checkpoints) { cursor in
-                    try cursor.get(.last).map { StoredCheckpoint.decode(key: $0.key, value: $0.value) }
-                })
+                lastCheckpoint: try Store.latestCheckpoint(txn, store.checkpoints))
             let indexed = Store.indexedThrough(try txn.get(store.meta, Store.indexedThroughKey))
             var tail = TailIndex(base: indexed)
             if head > indexed {

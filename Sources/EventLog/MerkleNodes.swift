@@ -46,6 +46,23 @@ enum MerkleNodes {
         try MerkleFrontier(size: size) { level, index in try perfect(level: level, index: index, txn, store) }
     }
 
+    /// A node the store keeps, with its key.
+    struct Node {
+        var level: Int
+        var index: UInt64
+        var hash: [UInt8]
+        var key: [UInt8] { MerkleNodes.key(level: level, index: index) }
+    }
+
+    /// Adds a leaf to the right edge; returns the nodes it completes that the store keeps, in key order.
+    static func append(leafHash: [UInt8], to frontier: inout MerkleFrontier) -> [Node] {
+        var nodes: [Node] = []
+        frontier.append(leafHash: leafHash) { level, index, hash in
+            if level >= storedLevel { nodes.append(Node(level: level, index: index, hash: hash)) }
+        }
+        return nodes
+    }
+
     /// Every stored node of the tree over all records (upgrading a store that had none).
     static func buildAll(_ txn: borrowing ReadTransaction, _ store: Store) throws -> [(key: [UInt8], hash: [UInt8])] {
         var frontier = MerkleFrontier()
@@ -53,9 +70,8 @@ enum MerkleNodes {
         try txn.withCursor(store.records) { cursor in
             var entry = try cursor.get(.first)
             while let (_, value) = entry {
-                frontier.append(leafHash: MerkleTree.leafHash(UnsafeRawBufferPointer(rebasing: value[32...]))) { level, index, hash in
-                    if level >= storedLevel { nodes.append((key(level: level, index: index), hash)) }
-                }
+                let leaf = MerkleTree.leafHash(UnsafeRawBufferPointer(rebasing: value[32...]))
+                nodes += append(leafHash: leaf, to: &frontier).map { ($0.key, $0.hash) }
                 entry = try cursor.get(.next)
             }
         }

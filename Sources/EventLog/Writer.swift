@@ -307,12 +307,8 @@ final class Writer: @unchecked Sendable {
             }
         }
         try txn.put(store.ids, key: IndexKeys.eventId(event.envelope.id), value: key + event.digest)
-        var completed: [(level: Int, index: UInt64, hash: [UInt8])] = []
-        outcome.frontier.append(leafHash: MerkleTree.leafHash(record)) { level, index, hash in
-            if level >= MerkleNodes.storedLevel { completed.append((level, index, hash)) }
-        }
-        for node in completed {
-            try txn.put(store.merkle, key: MerkleNodes.key(level: node.level, index: node.index), value: node.hash, flags: .append)
+        for node in MerkleNodes.append(leafHash: MerkleTree.leafHash(record), to: &outcome.frontier) {
+            try txn.put(store.merkle, key: node.key, value: node.hash, flags: .append)
         }
         outcome.head = seq
         outcome.headHash = hash

@@ -10,6 +10,27 @@ public func hexString(_ bytes: some Sequence<UInt8>) -> String {
     return String(decoding: out, as: UTF8.self)
 }
 
+/// The bytes of lowercase or uppercase hex; nil for anything else (an odd length, a non-hex digit).
+public func hexBytes(_ text: some StringProtocol) -> [UInt8]? {
+    let digits = Array(text.utf8)
+    guard digits.count % 2 == 0 else { return nil }
+    func value(_ d: UInt8) -> UInt8? {
+        switch d {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): d - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): d - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): d - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+    var out: [UInt8] = []
+    out.reserveCapacity(digits.count / 2)
+    for i in stride(from: 0, to: digits.count, by: 2) {
+        guard let high = value(digits[i]), let low = value(digits[i + 1]) else { return nil }
+        out.append(high << 4 | low)
+    }
+    return out
+}
+
 /// URL-safe base64 without padding: paging cursors and tokens.
 public enum Base64URL {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)

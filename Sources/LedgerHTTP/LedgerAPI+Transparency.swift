@@ -51,25 +51,14 @@ extension LedgerAPI {
         let p = try QueryParameters(request, allowed: ["seq", "treeSize"])
         let seq = try required(p.seq("seq"), "seq")
         let treeSize = try required(p.seq("treeSize"), "treeSize")
-        let proof = try await run { try $0.log.inclusionProof(seq: seq, treeSize: treeSize) }
-        return jsonResponse(.object([
-            JSONMember("seq", .number(String(proof.seq))), JSONMember("leafIndex", .number(String(proof.seq - 1))),
-            JSONMember("treeSize", .number(String(proof.treeSize))), JSONMember("leafHash", .string(hexString(proof.leafHash))),
-            JSONMember("rootHash", .string(hexString(proof.rootHash))),
-            JSONMember("proof", .array(proof.path.map { .string(hexString($0)) })),
-        ]))
+        return jsonResponse(try await run { try $0.log.inclusionProof(seq: seq, treeSize: treeSize) }.json)
     }
 
     func consistencyProof(_ request: Request) async throws -> Response {
         let p = try QueryParameters(request, allowed: ["from", "to"])
         let from = try required(p.seq("from"), "from")
         let to = try required(p.seq("to"), "to")
-        let proof = try await run { try $0.log.consistencyProof(from: from, to: to) }
-        return jsonResponse(.object([
-            JSONMember("from", .number(String(proof.from))), JSONMember("to", .number(String(proof.to))),
-            JSONMember("fromRoot", .string(hexString(proof.fromRoot))), JSONMember("toRoot", .string(hexString(proof.toRoot))),
-            JSONMember("proof", .array(proof.path.map { .string(hexString($0)) })),
-        ]))
+        return jsonResponse(try await run { try $0.log.consistencyProof(from: from, to: to) }.json)
     }
 
     /// `{"path": "relative/dir"}`: a verified hot copy under the configured backup root, with the
@@ -112,6 +101,28 @@ extension LedgerAPI {
     private func required<T>(_ value: T?, _ name: String) throws -> T {
         guard let value else { throw APIError(.badRequest, "missing_parameter", "\(name) is required", field: name) }
         return value
+    }
+}
+
+extension InclusionProof {
+    /// The shape of `GET /v1/proof/inclusion`: hashes in lowercase hex, the leaf index is seq − 1.
+    public var json: JSONValue {
+        .object([
+            JSONMember("seq", .number(String(seq))), JSONMember("leafIndex", .number(String(seq - 1))),
+            JSONMember("treeSize", .number(String(treeSize))), JSONMember("leafHash", .string(hexString(leafHash))),
+            JSONMember("rootHash", .string(hexString(rootHash))), JSONMember("proof", .array(path.map { .string(hexString($0)) })),
+        ])
+    }
+}
+
+extension ConsistencyProof {
+    /// The shape of `GET /v1/proof/consistency`.
+    public var json: JSONValue {
+        .object([
+            JSONMember("from", .number(String(from))), JSONMember("to", .number(String(to))),
+            JSONMember("fromRoot", .string(hexString(fromRoot))), JSONMember("toRoot", .string(hexString(toRoot))),
+            JSONMember("proof", .array(path.map { .string(hexString($0)) })),
+        ])
     }
 }
 

@@ -87,11 +87,8 @@ public struct NoteVerifier: Sendable, Equatable {
 
     /// The note's text when it carries a valid signature by this key; throws otherwise.
     public func open(_ note: String) throws -> String {
-        guard let split = note.range(of: "\n\n", options: .backwards) else { throw NoteError("not a signed note: no blank line before the signatures") }
-        let text = String(note[..<split.lowerBound]) + "\n"
-        let lines = note[split.upperBound...].split(separator: "\n", omittingEmptySubsequences: false)
-        guard note.hasSuffix("\n"), lines.count >= 2 else { throw NoteError("not a signed note: no signature lines") }
-        for line in lines.dropLast() {
+        let (text, lines) = try Self.split(note)
+        for line in lines {
             guard line.hasPrefix("\u{2014} ") else { throw NoteError("malformed signature line: \(line)") }
             let fields = line.dropFirst(2).split(separator: " ", omittingEmptySubsequences: false)
             guard fields.count == 2, let raw = Data(base64Encoded: String(fields[1])), raw.count > 4 else {
@@ -104,6 +101,15 @@ public struct NoteVerifier: Sendable, Equatable {
             return text
         }
         throw NoteError("the note is not signed by \(name)+\(hexString(keyID))")
+    }
+
+    /// A note's text (with its final newline) and its signature lines, not yet checked: the text
+    /// ends at the last blank line.
+    static func split(_ note: String) throws -> (text: String, signatures: [Substring]) {
+        guard let split = note.range(of: "\n\n", options: .backwards) else { throw NoteError("not a signed note: no blank line before the signatures") }
+        let lines = note[split.upperBound...].split(separator: "\n", omittingEmptySubsequences: false)
+        guard note.hasSuffix("\n"), lines.count >= 2 else { throw NoteError("not a signed note: no signature lines") }
+        return (String(note[..<split.lowerBound]) + "\n", Array(lines.dropLast()))
     }
 
     static func keyID(name: String, publicKey: [UInt8]) -> [UInt8] {
@@ -149,5 +155,10 @@ public struct Checkpoint: Sendable, Equatable {
     /// Opens a signed checkpoint note with `verifier` and parses it.
     public init(note: String, verifier: NoteVerifier) throws {
         try self.init(text: verifier.open(note))
+    }
+
+    /// Parses a signed checkpoint note without checking its signature (a root to compare).
+    public init(unverifiedNote note: String) throws {
+        try self.init(text: NoteVerifier.split(note).text)
     }
 }

@@ -201,11 +201,9 @@ struct LocalAPI {
                 }
                 return encode(verifier.json)
             case let p where p.count == 3 && p[1] == "proof" && p[2] == "inclusion":
-                let proof = try log.inclusionProof(seq: UInt64(q["seq"] ?? "") ?? 0, treeSize: UInt64(q["treeSize"] ?? "") ?? 0)
-                return encode(.object([JSONMember("proof", .array(proof.path.map { .string(hexString($0)) }))]))
+                return encode(try log.inclusionProof(seq: UInt64(q["seq"] ?? "") ?? 0, treeSize: UInt64(q["treeSize"] ?? "") ?? 0).json)
             case let p where p.count == 3 && p[1] == "proof" && p[2] == "consistency":
-                let proof = try log.consistencyProof(from: UInt64(q["from"] ?? "") ?? 0, to: UInt64(q["to"] ?? "") ?? 0)
-                return encode(.object([JSONMember("proof", .array(proof.path.map { .string(hexString($0)) }))]))
+                return encode(try log.consistencyProof(from: UInt64(q["from"] ?? "") ?? 0, to: UInt64(q["to"] ?? "") ?? 0).json)
             default:
                 throw CommandFailure(exitCode: 2, description: "no such query: /\(path.joined(separator: "/"))")
             }

@@ -124,18 +124,6 @@ func openCheckpoint(_ path: String, _ verifier: NoteVerifier) throws -> Checkpoi
     }
 }
 
-func hexBytes(_ text: String) -> [UInt8]? {
-    let digits = Array(text.utf8)
-    guard digits.count % 2 == 0 else { return nil }
-    var out: [UInt8] = []
-    out.reserveCapacity(digits.count / 2)
-    for i in stride(from: 0, to: digits.count, by: 2) {
-        guard let byte = UInt8(String(decoding: digits[i..<i + 2], as: UTF8.self), radix: 16) else { return nil }
-        out.append(byte)
-    }
-    return out
-}
-
 /// `ledgerctl import`: an export back into an empty data directory, byte for byte, so the chain head and
 /// Merkle root come out as in the source. ledgerd must not run on that directory meanwhile.
 struct Import: AsyncParsableCommand {

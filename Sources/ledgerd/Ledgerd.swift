@@ -76,9 +76,10 @@ struct Ledgerd: AsyncParsableCommand {
                 "first start: made one token per scope; the tokens are in the first file, their hashes in the second",
                 metadata: ["auth.tokens_file": "\(created)", "auth.hashes_file": "\(tokens.path)"])
         }
+        // A backup carries the key files that live in the data directory, as a data directory does.
+        let dataDirectory = (settings.dataDirectory as NSString).standardizingPath
         let keyFiles = [settings.checkpointKeyFile, settings.verifierKeyFile].filter {
-            ($0 as NSString).deletingLastPathComponent == (settings.dataDirectory as NSString).standardizingPath
-                || ($0 as NSString).deletingLastPathComponent == settings.dataDirectory
+            (($0 as NSString).deletingLastPathComponent as NSString).standardizingPath == dataDirectory
         }
         let api = LedgerAPI(
             log: log, queries: LedgerQueries(log: log, projector: projector), tokens: tokens.store, metrics: registry,

@@ -11,9 +11,7 @@ import Transparency
 /// and the hash functions only.
 @Suite struct TransparencyHTTPTests {
     func hexList(_ value: JSONValue?) -> [[UInt8]] {
-        (value ?? .null).list.compactMap { $0.stringValue }.map { text in
-            stride(from: 0, to: text.count, by: 2).map { UInt8(text.dropFirst($0).prefix(2), radix: 16)! }
-        }
+        (value ?? .null).list.compactMap { $0.stringValue.flatMap(hexBytes) }
     }
 
     @Test func checkpointsAndProofsVerifyWithThePublicKeyAlone() async throws {

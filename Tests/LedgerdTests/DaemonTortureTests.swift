@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import Crypto
 import EventLog
 import EventModel
 import Foundation
@@ -141,13 +140,7 @@ import Testing
         #expect(verify["ok"] == .bool(true), "verification after round \(round): \(verify)")
 
         // The export, its chain recomputed here: every acknowledged id at its seq with its hash.
-        var chain = [UInt8](repeating: 0, count: 32)
-        var found: [String: Ack] = [:]
-        for line in (try await get("/v1/export")).split(separator: UInt8(ascii: "\n")) {
-            chain = Array(SHA256.hash(data: chain + line))
-            let event = try StoredEvent.decode(Array(line))
-            found[event.envelope.id] = Ack(seq: event.seq, hash: hexString(chain))
-        }
+        let found = try chainedEvents(inExport: try await get("/v1/export"))
         for (id, ack) in acks.all {
             #expect(found[id]?.seq == ack.seq && found[id]?.hash == ack.hash, "acknowledged \(id) at \(ack.seq) after round \(round)")
         }

@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import Crypto
 import EventModel
 import Foundation
 import Glibc
@@ -85,15 +84,9 @@ import Testing
         defer { restarted.stop() }
         let (code, out) = try LedgerctlTests().ctl(["export"], token: restarted.tokens["read"], url: restarted.url)
         #expect(code == 0)
-        var chain = [UInt8](repeating: 0, count: 32)
-        var found: [String: String] = [:]
-        for line in out.split(separator: "\n") {
-            let bytes = Array(line.utf8)
-            chain = Array(SHA256.hash(data: chain + bytes))
-            found[try StoredEvent.decode(bytes).envelope.id] = hexString(chain)
-        }
+        let found = try chainedEvents(inExport: Array(out.utf8))
         #expect(found.count == acknowledged.count)
-        for (id, hash) in acknowledged { #expect(found[id] == hash, "\(id)") }
+        for (id, hash) in acknowledged { #expect(found[id]?.hash == hash, "\(id)") }
         let (verifyCode, verifyOut) = try LedgerctlTests().ctl(["verify", "--format", "json"], token: restarted.tokens["read"], url: restarted.url)
         #expect(verifyCode == 0, "\(verifyOut)")
     }

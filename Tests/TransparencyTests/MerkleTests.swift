@@ -19,16 +19,7 @@ struct MemoryTree {
     func root(_ size: UInt64) -> [UInt8] { MerkleTree.rangeHash(0..<size, perfect: perfect) }
 }
 
-func bytes(hex: String) -> [UInt8] {
-    var out: [UInt8] = []
-    var index = hex.startIndex
-    while index < hex.endIndex {
-        let next = hex.index(index, offsetBy: 2)
-        out.append(UInt8(hex[index..<next], radix: 16)!)
-        index = next
-    }
-    return out
-}
+func bytes(hex: String) -> [UInt8] { hexBytes(hex)! }
 
 /// Known answers published with transparency-dev/merkle (proof/verify_test.go), RFC 6962 hashing.
 enum Vectors {
