@@ -2,8 +2,7 @@
 # they install the C library (liblmdb-dev) first when it is missing.
 
 SWIFT        ?= swift
-WORKLOAD     ?= ../shared/workload/genevents.py
-BENCH_DATA   ?= .build/bench-data
+BENCH_DATA   ?= .build/bench-data-demo
 BENCH_EVENTS ?= 200000
 BENCH_SINGLES ?= 20000
 BENCH_PROJECTION ?= 1000000
@@ -19,7 +18,7 @@ TMPFILESDIR  ?= /usr/lib/tmpfiles.d
 CONFIG       ?= release
 DATA_DIR     ?= data
 
-.PHONY: deps build test torture fuzz bench bench-e2e run install verify-unit clean
+.PHONY: deps build test torture fuzz workload bench bench-e2e run install verify-unit clean
 
 ## deps: install what is missing of liblmdb-dev (with pkg-config), libpq-dev (the load client of
 ## bench-e2e) and, for scripts/verify_export.py and its test, python3 with the cryptography package.
@@ -57,13 +56,18 @@ fuzz: deps
 	python3 scripts/fuzz.py --ledgerd $$($(SWIFT) build --show-bin-path)/ledgerd \
 		--schemathesis $(FUZZ_VENV)/bin/schemathesis --examples $(FUZZ_EXAMPLES)
 
-## bench: release build, genevents.py workload, the log next to raw LMDB in one run.
-bench: deps
-	$(SWIFT) build -c release --product ledger-bench
+## workload: the generated event files of the benchmarks (ledgerctl demo: same seed, same bytes), made once.
+RELEASE_BIN = $$($(SWIFT) build -c release --show-bin-path)
+workload: deps
+	$(SWIFT) build -c release --product ledgerctl
 	@mkdir -p $(BENCH_DATA)
-	@[ -s $(BENCH_DATA)/batches-$(BENCH_EVENTS).ndjson ] || python3 $(WORKLOAD) --events $(BENCH_EVENTS) --seed 7 --batch 500 > $(BENCH_DATA)/batches-$(BENCH_EVENTS).ndjson
-	@[ -s $(BENCH_DATA)/singles-$(BENCH_SINGLES).ndjson ] || python3 $(WORKLOAD) --events $(BENCH_SINGLES) --seed 8 > $(BENCH_DATA)/singles-$(BENCH_SINGLES).ndjson
-	@[ -s $(BENCH_DATA)/projection-$(BENCH_PROJECTION).ndjson ] || python3 $(WORKLOAD) --events $(BENCH_PROJECTION) --seed 9 --batch 500 > $(BENCH_DATA)/projection-$(BENCH_PROJECTION).ndjson
+	@[ -s $(BENCH_DATA)/batches-$(BENCH_EVENTS).ndjson ] || $(RELEASE_BIN)/ledgerctl demo --events $(BENCH_EVENTS) --seed 7 --batch 500 > $(BENCH_DATA)/batches-$(BENCH_EVENTS).ndjson
+	@[ -s $(BENCH_DATA)/singles-$(BENCH_SINGLES).ndjson ] || $(RELEASE_BIN)/ledgerctl demo --events $(BENCH_SINGLES) --seed 8 > $(BENCH_DATA)/singles-$(BENCH_SINGLES).ndjson
+	@[ -s $(BENCH_DATA)/projection-$(BENCH_PROJECTION).ndjson ] || $(RELEASE_BIN)/ledgerctl demo --events $(BENCH_PROJECTION) --seed 9 --batch 500 > $(BENCH_DATA)/projection-$(BENCH_PROJECTION).ndjson
+
+## bench: release build, the generated workload, the log next to raw LMDB in one run.
+bench: workload
+	$(SWIFT) build -c release --product ledger-bench
 	$$($(SWIFT) build -c release --show-bin-path)/ledger-bench \
 		--batches $(BENCH_DATA)/batches-$(BENCH_EVENTS).ndjson \
 		--singles $(BENCH_DATA)/singles-$(BENCH_SINGLES).ndjson \
@@ -71,13 +75,9 @@ bench: deps
 
 ## bench-e2e: ledgerd (release) against a throwaway PostgreSQL 15 cluster, same workload and client,
 ## one table for every row of spec 8, written into BENCHMARKS.md. Uses the workload files of `make bench`.
-bench-e2e: deps
+bench-e2e: workload
 	$(SWIFT) build -c release --product ledgerd
 	$(SWIFT) build -c release --product ledger-load
-	@mkdir -p $(BENCH_DATA)
-	@[ -s $(BENCH_DATA)/batches-$(BENCH_EVENTS).ndjson ] || python3 $(WORKLOAD) --events $(BENCH_EVENTS) --seed 7 --batch 500 > $(BENCH_DATA)/batches-$(BENCH_EVENTS).ndjson
-	@[ -s $(BENCH_DATA)/singles-$(BENCH_SINGLES).ndjson ] || python3 $(WORKLOAD) --events $(BENCH_SINGLES) --seed 8 > $(BENCH_DATA)/singles-$(BENCH_SINGLES).ndjson
-	@[ -s $(BENCH_DATA)/projection-$(BENCH_PROJECTION).ndjson ] || python3 $(WORKLOAD) --events $(BENCH_PROJECTION) --seed 9 --batch 500 > $(BENCH_DATA)/projection-$(BENCH_PROJECTION).ndjson
 	python3 scripts/bench_e2e.py --ledgerd $$($(SWIFT) build -c release --show-bin-path)/ledgerd \
 		--load $$($(SWIFT) build -c release --show-bin-path)/ledger-load --data $(BENCH_DATA) --update BENCHMARKS.md
 

@@ -101,11 +101,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // A deterministic generator of realistic CRM ledgers and the demo story: for tests, benchmarks and newcomers.
+        .target(name: "Workload", dependencies: ["EventModel"], swiftSettings: strict),
         // The command line: the daemon over HTTP, or a data directory read-only. Thin: rendering only.
         .executableTarget(
             name: "ledgerctl",
             dependencies: [
-                "LedgerHTTP", "Queries", "Projector", "EventLog", "EventModel", "Transparency",
+                "LedgerHTTP", "Queries", "Projector", "EventLog", "EventModel", "Transparency", "Workload",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -117,7 +119,7 @@ let package = Package(
         .executableTarget(
             name: "ledger-bench",
             dependencies: [
-                "EventLog", "EventModel", "LMDB", "CLMDB", "Projector", "Queries", "Transparency",
+                "EventLog", "EventModel", "LMDB", "CLMDB", "Projector", "Queries", "Transparency", "Workload",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -143,13 +145,15 @@ let package = Package(
             dependencies: ["EventLog", "EventModel", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
-        .testTarget(name: "LMDBTests", dependencies: ["LMDB", "CLMDB"], swiftSettings: strict),
+        // Scratch directories that the tests remove when they finish.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB", "CLMDB", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "EventModelTests", dependencies: ["EventModel"], swiftSettings: strict),
-        .testTarget(name: "TransparencyTests", dependencies: ["Transparency", "EventModel"], swiftSettings: strict),
+        .testTarget(name: "TransparencyTests", dependencies: ["Transparency", "EventModel", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "LedgerdTests",
-            dependencies: [
-                "ledgerd", "ledgerctl", "EventLog", "EventModel", "LMDB", "Transparency", "Projector",
+            dependencies: ["TestSupport", 
+                "ledgerd", "ledgerctl", "EventLog", "EventModel", "LMDB", "CLMDB", "Transparency", "Projector", "Workload",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -159,7 +163,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LedgerHTTPTests",
-            dependencies: [
+            dependencies: ["TestSupport", 
                 "LedgerHTTP", "Queries", "Projector", "EventLog", "EventModel", "Transparency",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -172,12 +176,12 @@ let package = Package(
         ),
         .testTarget(
             name: "ProjectorTests",
-            dependencies: ["Projector", "Queries", "EventLog", "EventModel", "LMDB", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["TestSupport", "Projector", "Queries", "EventLog", "EventModel", "LMDB", "Workload", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(
             name: "EventLogTests",
-            dependencies: [
+            dependencies: ["TestSupport", 
                 "EventLog", "EventModel", "LMDB", "CLMDB", "Transparency", "ledger-crash-child",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

@@ -5,7 +5,7 @@
 
 Starts a throwaway PostgreSQL cluster (initdb into a temporary directory, loopback only,
 synchronous_commit=on, fsync on) with the table and indexes of spec 8, and ledgerd on a temporary
-data directory, then drives the same genevents.py workload at both with the same client
+data directory, then drives the same generated workload (ledgerctl demo) at both with the same client
 (`ledger-load`) and concurrency: batch ingest (500 events a request vs COPY of 500 rows),
 64 clients sending single events (HTTP POST vs single-row INSERT commits), 10k subject-history
 queries on a 1M-event ledger (HTTP GET vs the indexed SELECT), and bytes on disk; plus the rows of
@@ -163,7 +163,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--ledgerd", required=True)
     parser.add_argument("--load", required=True)
-    parser.add_argument("--data", required=True, help="directory with the genevents.py files make bench writes")
+    parser.add_argument("--data", required=True, help="directory with the workload files make bench writes")
     parser.add_argument("--update")
     args = parser.parse_args()
     batches = os.path.join(args.data, "batches-200000.ndjson")

@@ -47,8 +47,9 @@ extension EventLog {
         try store.environment.read { txn in try Store.latestCheckpoint(txn, store.checkpoints) }
     }
 
-    /// Stored checkpoints of trees larger than `afterSize`, signed at or after `since`, oldest first (blocking).
-    public func checkpoints(since: Instant?, afterSize: UInt64 = 0, limit: Int) throws -> [StoredCheckpoint] {
+    /// Stored checkpoints of trees larger than `afterSize` (nil: every size, the empty tree's included),
+    /// signed at or after `since`, oldest first (blocking).
+    public func checkpoints(since: Instant?, afterSize: UInt64? = nil, limit: Int) throws -> [StoredCheckpoint] {
         try store.environment.read { txn in
             try Store.checkpoints(txn, store.checkpoints, since: since, afterSize: afterSize, limit: limit)
         }
@@ -63,12 +64,16 @@ extension Store {
     }
 
     static func checkpoints(
-        _ txn: borrowing ReadTransaction, _ checkpoints: Database, since: Instant? = nil, afterSize: UInt64 = 0, limit: Int = .max
+        _ txn: borrowing ReadTransaction, _ checkpoints: Database, since: Instant? = nil, afterSize: UInt64? = nil, limit: Int = .max
     ) throws -> [StoredCheckpoint] {
         try txn.withCursor(checkpoints) { cursor in
             var out: [StoredCheckpoint] = []
-            var entry = try cursor.get(.keyRange, key: bigEndianBytes(afterSize &+ 1))
-            if afterSize == .max { entry = nil }
+            var entry: Cursor.Entry?
+            switch afterSize {
+            case nil: entry = try cursor.get(.first)
+            case .max?: entry = nil
+            case let size?: entry = try cursor.get(.keyRange, key: bigEndianBytes(size + 1))
+            }
             while let (key, value) = entry, out.count < limit {
                 let checkpoint = StoredCheckpoint.decode(key: key, value: value)
                 if since.map({ checkpoint.signedAt >= $0 }) ?? true { out.append(checkpoint) }

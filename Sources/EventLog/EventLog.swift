@@ -3,6 +3,12 @@ import LMDB
 import Logging
 import NIOPosix
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The data directory's writer lock, as the layers above the log name it.
+public typealias DataDirectoryLock = WriterLock
 
 /// An event as stored: its place, its chain hash and its canonical record bytes.
 public struct LoggedEvent: Sendable, Equatable {
@@ -27,11 +33,17 @@ public final class EventLog: Sendable {
     private let readers: NIOThreadPool
     let logger: Logger
     let closed = Atomic<Bool>(false)
+    /// Held for as long as this log may write; nil when read-only.
+    private let writerLock: WriterLock?
 
     /// Opens (or creates) the log and re-indexes into memory whatever the last run appended but had not folded.
-    public init(_ configuration: LogConfiguration, logger: Logger = Logger(label: "ledger.log")) throws {
+    ///
+    /// A writable log first takes the data directory's writer lock (or adopts `writerLock`, taken by a
+    /// caller that writes other files there first) and throws `.locked` when another process has it.
+    public init(_ configuration: LogConfiguration, writerLock: WriterLock? = nil, logger: Logger = Logger(label: "ledger.log")) throws {
         self.configuration = configuration
         self.logger = logger
+        self.writerLock = configuration.readOnly ? nil : try writerLock ?? EventLog.lockDataDirectory(configuration.path)
         let environment = Environment.Configuration(
             path: configuration.path, mapSize: configuration.mapSize,
             maxReaders: UInt32(max(126, configuration.readerThreads * 4 + 64)), readOnly: configuration.readOnly)
@@ -100,6 +112,7 @@ public final class EventLog: Sendable {
         }
         try await readers.shutdownGracefully()
         store.environment.close()
+        writerLock?.release()
         logger.info("event log closed", metadata: ["ledger.path": "\(configuration.path)"])
     }
 
@@ -125,6 +138,21 @@ public final class EventLog: Sendable {
 
     /// Seconds since the epoch when the writer last went round its loop (nil when read-only).
     public var writerHeartbeat: Int64? { writer?.heartbeat.load(ordering: .relaxed) }
+
+    /// Why the writer stopped taking appends for good (the log moved under it), or nil while it works.
+    public var writerHalted: LogError? { writer?.halted.withLock { $0 } }
+
+    /// Takes the writer lock of a data directory, creating the directory when missing.
+    public static func lockDataDirectory(_ path: String) throws -> DataDirectoryLock {
+        if mkdir(path, 0o750) != 0 && errno != EEXIST {
+            throw LogError(.storage, "cannot create the data directory \(path): \(String(cString: strerror(errno)))")
+        }
+        do {
+            return try WriterLock(directory: path)
+        } catch let inUse as WriterLock.InUse {
+            throw LogError(.locked, inUse.description)
+        }
+    }
 
     // MARK: - Reading
 

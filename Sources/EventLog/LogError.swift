@@ -19,6 +19,11 @@ public struct LogError: Error, Equatable, CustomStringConvertible, Sendable {
         case invalid
         /// No checkpoint signing key is configured (HTTP 503).
         case unsigned
+        /// Another process holds the data directory's writer lock.
+        case locked
+        /// The writer found the log moved under it (another process appended): it takes no more
+        /// appends until a restart resumes from what is on disk (HTTP 503).
+        case halted
     }
 
     public var code: Code

@@ -61,10 +61,17 @@ final class Store: @unchecked Sendable {
 
     /// The last seq and its chain hash, as committed.
     static func head(_ txn: borrowing ReadTransaction, _ records: Database) throws -> (seq: UInt64, hash: [UInt8]) {
-        try txn.withCursor(records) { cursor in
-            guard let last = try cursor.get(.last) else { return (0, [UInt8](repeating: 0, count: 32)) }
-            return (readBigEndianUInt64(last.key), Array(last.value.prefix(32)))
-        }
+        try txn.withCursor(records) { cursor in try head(cursor) }
+    }
+
+    /// The head as a write transaction sees it: what another process may have appended included.
+    static func head(_ txn: borrowing WriteTransaction, _ records: Database) throws -> (seq: UInt64, hash: [UInt8]) {
+        try txn.withCursor(records) { cursor in try head(cursor) }
+    }
+
+    private static func head(_ cursor: borrowing Cursor) throws -> (seq: UInt64, hash: [UInt8]) {
+        guard let last = try cursor.get(.last) else { return (0, [UInt8](repeating: 0, count: 32)) }
+        return (readBigEndianUInt64(last.key), Array(last.value.prefix(32)))
     }
 
     static func indexedThrough(_ value: UnsafeRawBufferPointer?) -> UInt64 {

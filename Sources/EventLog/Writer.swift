@@ -70,6 +70,10 @@ final class Writer: @unchecked Sendable {
     private var thread: pthread_t?
     /// The moment the writer last went round its loop; a watchdog reads it.
     let heartbeat = Atomic<Int64>(0)
+    /// Set once the writer found the log moved under it; read by readiness and the watchdog.
+    let halted = Mutex<LogError?>(nil)
+    /// When the writer last compared the stored head with its own while idle.
+    private var lastHeadCheck = ContinuousClock.now
     private let eventsAppended = Counter(label: "ledger_events_appended_total")
     private let requestSizes = Recorder(label: "ledger_append_request_events", aggregate: true)
     private let commitEvents = Recorder(label: "ledger_commit_events", aggregate: true)
@@ -149,10 +153,15 @@ final class Writer: @unchecked Sendable {
             let wait = tail.withLock { $0.isEmpty } ? 1000 : settings.foldIdleMilliseconds
             let (group, closed) = queue.takeAll(timeoutMilliseconds: wait)
             heartbeat.store(Instant.now().seconds, ordering: .relaxed)
-            if !group.isEmpty || checkpointIsDue() { commit(group) }
+            if !group.isEmpty || checkpointIsDue() {
+                commit(group)
+            } else if ContinuousClock.now - lastHeadCheck >= .seconds(1) {
+                checkHeadWhileIdle()
+            }
             let tailCount = tail.withLock { $0.count }
             let idle = group.isEmpty && !closed
-            if tailCount >= settings.foldThreshold || (tailCount > 0 && (idle || (closed && settings.foldOnClose))) {
+            let folding = tailCount >= settings.foldThreshold || (tailCount > 0 && (idle || (closed && settings.foldOnClose)))
+            if folding && halted.withLock({ $0 == nil }) {
                 fold()
             }
             if closed { break }
@@ -185,15 +194,56 @@ final class Writer: @unchecked Sendable {
         var appended: [(seq: UInt64, entries: [(IndexKind, [UInt8])])]
     }
 
-    /// True when the time-based checkpoint is due: new records and `everySeconds` since the last one.
+    /// True when the time-based checkpoint is due: new records and a full `everySeconds` since the last
+    /// one (to the nanosecond: whole seconds would let one come up to a second early).
     private func checkpointIsDue() -> Bool {
         guard let policy = settings.checkpoints, damaged == nil, head > (lastCheckpoint?.treeSize ?? 0) else { return false }
-        return Instant.now().seconds - (lastCheckpoint?.signedAt ?? started).seconds >= policy.everySeconds
+        let last = lastCheckpoint?.signedAt ?? started
+        let now = Instant.now()
+        let elapsed = (now.seconds - last.seconds) * 1_000_000_000 + Int64(now.nanoseconds - last.nanoseconds)
+        return elapsed >= policy.everySeconds * 1_000_000_000
+    }
+
+    // MARK: - A log moved under the writer
+
+    /// The stored head must be the one this writer committed last. If another process appended (the
+    /// writer lock keeps ledgerd and ledgerctl out, not a raw LMDB client), every append from here would
+    /// extend a chain and a tree this writer no longer holds: it stops instead, once, loudly.
+    private func verifyHead(_ stored: (seq: UInt64, hash: [UInt8])) throws {
+        guard stored.seq != head || stored.hash != headHash else { return }
+        throw LogError(
+            .halted,
+            "the log moved under this writer (it committed seq \(head), the store now ends at seq \(stored.seq)): "
+                + "another process wrote the data directory; appends stop until ledgerd is restarted")
+    }
+
+    private func halt(_ error: LogError) {
+        let first = halted.withLock { state -> Bool in
+            guard state == nil else { return false }
+            state = error
+            return true
+        }
+        if first {
+            logger.critical("writer halted: no more appends, readiness and watchdog off", metadata: ["ledger.error": "\(error.message)"])
+        }
+    }
+
+    private func checkHeadWhileIdle() {
+        lastHeadCheck = .now
+        guard halted.withLock({ $0 == nil }) else { return }
+        do {
+            let stored = try store.environment.read { txn in try Store.head(txn, store.records) }
+            try verifyHead(stored)
+        } catch let error as LogError where error.code == .halted {
+            halt(error)
+        } catch {
+            logger.warning("could not read the stored head", metadata: ["ledger.error": "\(error)"])
+        }
     }
 
     private func commit(_ group: [Pending]) {
-        if let damaged {
-            for pending in group { pending.fail(damaged) }
+        if let refusal = damaged ?? halted.withLock({ $0 }) {
+            for pending in group { pending.fail(refusal) }
             return
         }
         let started = ContinuousClock.now
@@ -201,6 +251,10 @@ final class Writer: @unchecked Sendable {
         let outcome: GroupOutcome
         do {
             outcome = try store.environment.write { txn in try write(group, recordedAt: now, txn) }
+        } catch let error as LogError where error.code == .halted {
+            halt(error)
+            for pending in group { pending.fail(error) }
+            return
         } catch {
             let failure = LogError.storage(error, available: store.environment.availableFilesystemBytes())
             logger.error("append failed; nothing of it was stored", metadata: ["ledger.error": "\(failure)"])
@@ -243,6 +297,7 @@ final class Writer: @unchecked Sendable {
 
     /// Writes the group. Everything it changes is local, so LMDB may run it again after growing the map.
     private func write(_ group: [Pending], recordedAt now: Instant, _ txn: borrowing WriteTransaction) throws -> GroupOutcome {
+        try verifyHead(try Store.head(txn, store.records))
         var outcome = GroupOutcome(
             results: [], head: head, headHash: headHash, lastRecordedAt: lastRecordedAt, frontier: frontier, checkpoint: nil, appended: [])
         var stamp: (at: Instant, text: String)?

@@ -44,7 +44,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
             switch e.code {
             case .conflict: return APIError(.conflict, "conflict", e.message, index: e.index, field: "id")
             case .diskFull: return APIError(.init(code: 507, reasonPhrase: "Insufficient Storage"), "disk_full", e.message)
-            case .storage, .closed: return APIError(.serviceUnavailable, e.code.rawValue, e.message)
+            case .storage, .closed, .locked, .halted: return APIError(.serviceUnavailable, e.code.rawValue, e.message)
             case .badCursor: return APIError(.badRequest, "bad_cursor", e.message, field: "cursor")
             case .corrupt: return APIError(.internalServerError, "corrupt", e.message)
             case .invalid: return APIError(.badRequest, "invalid", e.message, index: e.index)

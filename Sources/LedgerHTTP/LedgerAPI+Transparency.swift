@@ -33,7 +33,7 @@ extension LedgerAPI {
         let p = try QueryParameters(request, allowed: ["since", "limit", "cursor"])
         let since = try p.instant("since")
         let limit = try p.limit()
-        var after: UInt64 = 0
+        var after: UInt64?
         if let cursor = try p.string("cursor", maxLength: 32) {
             guard let size = UInt64(cursor) else {
                 throw APIError(.badRequest, "bad_cursor", "cursor must come from a previous page's next", field: "cursor")

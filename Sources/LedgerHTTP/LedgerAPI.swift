@@ -238,10 +238,14 @@ public struct LedgerAPI: Sendable {
         let (head, applied) = try await run { api in
             (try api.log.head().seq, try api.queries.projector.catchUp())
         }
-        let ready = applied >= head
-        return jsonResponse(
-            .object([JSONMember("ready", .bool(ready)), JSONMember("headSeq", .number(String(head))), JSONMember("projectedThrough", .number(String(applied)))]),
-            status: ready ? .ok : .serviceUnavailable)
+        let halted = log.writerHalted
+        let ready = applied >= head && halted == nil
+        var members = [
+            JSONMember("ready", .bool(ready)), JSONMember("headSeq", .number(String(head))),
+            JSONMember("projectedThrough", .number(String(applied))),
+        ]
+        if let halted { members.append(JSONMember("reason", .string(halted.message))) }
+        return jsonResponse(.object(members), status: ready ? .ok : .serviceUnavailable)
     }
 
     // MARK: - Helpers

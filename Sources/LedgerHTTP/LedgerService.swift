@@ -27,7 +27,7 @@ public struct LedgerService: Service {
 }
 
 /// Tells systemd how the daemon is doing: `WATCHDOG=1` at half of `WATCHDOG_USEC` while the writer
-/// thread goes round its loop, and `STOPPING=1` as soon as shutdown begins. Listed last in the
+/// thread goes round its loop and has not halted, and `STOPPING=1` as soon as shutdown begins. Listed last in the
 /// service group so it is the first to hear of the shutdown.
 public struct SystemdService: Service {
     let notifier: SystemdNotifier
@@ -46,8 +46,13 @@ public struct SystemdService: Service {
                 try? await gracefulShutdown()
                 return
             }
+            var toldHalted = false
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                if let heartbeat = log.writerHeartbeat, Instant.now().seconds - heartbeat <= 5 {
+                if log.writerHalted != nil {
+                    // systemd restarts the unit; the restart resumes from what is on disk.
+                    if !toldHalted { logger.error("the writer halted: watchdog pings stop so systemd restarts ledgerd") }
+                    toldHalted = true
+                } else if let heartbeat = log.writerHeartbeat, Instant.now().seconds - heartbeat <= 5 {
                     notifier.notify("WATCHDOG=1")
                 } else {
                     logger.warning("the writer thread is not going round its loop: no watchdog ping")

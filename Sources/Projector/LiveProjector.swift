@@ -72,6 +72,8 @@ public final class LiveProjector: Sendable {
                         state.apply(event)
                     }
                 }
+                // An undecodable record is passed over, not retried for ever: the fold moves past it.
+                state.appliedThrough = max(state.appliedThrough, batch[batch.count - 1].seq)
                 if !configuration.readOnly && state.appliedThrough > storedThrough {
                     try store.append(found, through: state.appliedThrough)
                 }

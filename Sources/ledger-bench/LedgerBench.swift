@@ -5,17 +5,17 @@ import Transparency
 import Glibc
 import Logging
 
-/// `make bench`: the ledger core on the genevents.py workload, next to a raw-LMDB baseline, in one run.
+/// `make bench`: the ledger core on the generated workload (ledgerctl demo), next to a raw-LMDB baseline, in one run.
 @main
 struct LedgerBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ledger-bench",
-        abstract: "Benchmarks the event log against raw LMDB on a genevents.py workload.")
+        abstract: "Benchmarks the event log against raw LMDB on a generated workload (ledgerctl demo).")
 
-    @Option(help: "NDJSON file of JSON arrays (genevents.py --batch 500): the batch-ingest workload.")
+    @Option(help: "NDJSON file of JSON arrays (ledgerctl demo --batch 500): the batch-ingest workload.")
     var batches: String
 
-    @Option(help: "NDJSON file of single events (genevents.py): the 64-task single-append workload.")
+    @Option(help: "NDJSON file of single events (ledgerctl demo): the 64-task single-append workload.")
     var singles: String
 
     @Option(help: "Scratch directory for the ledgers (emptied first).")
@@ -33,7 +33,7 @@ struct LedgerBench: AsyncParsableCommand {
     @Option(help: "Single-event commits for the raw baseline (one fsync'd commit each).")
     var rawSingles: Int = 2_000
 
-    @Option(help: "NDJSON file of JSON arrays for the projection figures (genevents.py --events 1000000 --batch 500); skipped when absent.")
+    @Option(help: "NDJSON file of JSON arrays for the projection figures (ledgerctl demo --events 1000000 --batch 500); skipped when absent.")
     var projection: String?
 
     @Option(help: "Random as-of access queries on the projection ledger.")

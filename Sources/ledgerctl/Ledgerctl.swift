@@ -8,16 +8,17 @@ import LedgerHTTP
 /// LEDGER_TOKEN), or opens a data directory read-only (`--data-dir`) beside the running daemon.
 ///
 /// Exit codes: 0 done; 2 bad input or a request the ledger refused; 3 not authorized;
-/// 4 verification found a bad record; 5 the ledger cannot be reached or failed.
+/// 4 verification found a bad record; 5 the ledger cannot be reached or failed; 6 the data directory is
+/// in use by another writer (`import` beside a running ledgerd).
 @main
 struct Ledgerctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ledgerctl",
         abstract: "The AuditLedger command line.",
-        discussion: "Exit codes: 0 done, 2 bad input or refused request, 3 not authorized, 4 verification failed, 5 ledger unreachable or failed.",
+        discussion: "Exit codes: 0 done, 2 bad input or refused request, 3 not authorized, 4 verification failed, 5 ledger unreachable or failed, 6 data directory in use by another writer.",
         subcommands: [
             Append.self, History.self, Activity.self, State.self, Access.self, Holders.self, Findings.self, Verify.self, Export.self,
-            CheckpointCommand.self, KeyCommand.self, VerifyProof.self, Backup.self, Import.self, TokenCommand.self,
+            CheckpointCommand.self, KeyCommand.self, VerifyProof.self, Backup.self, Import.self, TokenCommand.self, Demo.self,
         ])
 
     /// ArgumentParser exits 64 for usage errors; the documented code is 2.

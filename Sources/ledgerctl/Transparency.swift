@@ -125,10 +125,11 @@ func openCheckpoint(_ path: String, _ verifier: NoteVerifier) throws -> Checkpoi
 }
 
 /// `ledgerctl import`: an export back into an empty data directory, byte for byte, so the chain head and
-/// Merkle root come out as in the source. ledgerd must not run on that directory meanwhile.
+/// Merkle root come out as in the source. It takes the directory's writer lock, so it refuses (exit 6) a
+/// directory ledgerd runs on.
 struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Load an export (NDJSON records) into an empty data directory; ledgerd must not be running on it.")
+        abstract: "Load an export (NDJSON records) into an empty data directory; exits 6 when ledgerd (or another import) writes it.")
     @Argument(help: "The export file, or - for standard input.") var file: String
     @Option(name: .customLong("data-dir"), help: "The data directory to fill (new or empty ledger).") var dataDirectory: String
     @Option(help: "A saved checkpoint the imported ledger must match (with --key).") var checkpoint: String?
@@ -141,7 +142,12 @@ struct Import: AsyncParsableCommand {
         }
         let input = file == "-" ? FileHandle.standardInput : try FileHandle(forReadingFrom: URL(fileURLWithPath: file))
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
-        let log = try EventLog(LogConfiguration(path: dataDirectory))
+        let log: EventLog
+        do {
+            log = try EventLog(LogConfiguration(path: dataDirectory))
+        } catch let error as LogError where error.code == .locked {
+            throw CommandFailure(exitCode: 6, description: error.message)
+        }
         do {
             guard try log.head().seq == 0 else {
                 throw CommandFailure(exitCode: 2, description: "\(dataDirectory) already holds a ledger; import only into an empty one")

@@ -18,7 +18,8 @@ import Transparency
 @main
 struct Ledgerd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "ledgerd", abstract: "The AuditLedger daemon: an append-only, hash-chained audit ledger over HTTP.")
+        commandName: "ledgerd", abstract: "The AuditLedger daemon: an append-only, hash-chained audit ledger over HTTP.",
+        discussion: "Exit codes: 0 stopped cleanly, 1 failed, 6 the data directory is in use by another writer.")
 
     @Option(help: "YAML configuration file (e.g. /etc/ledgerd/ledgerd.yaml).")
     var config: String?
@@ -34,6 +35,9 @@ struct Ledgerd: AsyncParsableCommand {
 
     @Option(name: .customLong("tokens-file"), help: "Tokens file (auth.tokensFile).")
     var tokensFile: String?
+
+    /// The exit code when another process (ledgerd, `ledgerctl import`) writes the data directory.
+    static let dataDirectoryInUse: Int32 = 6
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -57,6 +61,14 @@ struct Ledgerd: AsyncParsableCommand {
         let settings = DaemonConfiguration(reader: ConfigReader(providers: providers))
 
         try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)
+        // Before anything is written there (keys, tokens, the log): one writing process per directory.
+        let writerLock: DataDirectoryLock
+        do {
+            writerLock = try EventLog.lockDataDirectory(settings.dataDirectory)
+        } catch let error as LogError where error.code == .locked {
+            logger.critical("not started: \(error.message)", metadata: ["storage.path": "\(settings.dataDirectory)"])
+            throw ExitCode(Ledgerd.dataDirectoryInUse)
+        }
         let (signer, keyCreated) = try CheckpointKey.loadOrCreate(
             path: settings.checkpointKeyFile, name: settings.checkpointOrigin,
             defaultName: "auditledger/\(ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "ledgerd")")
@@ -67,7 +79,7 @@ struct Ledgerd: AsyncParsableCommand {
         var logSettings = LogConfiguration(path: settings.dataDirectory)
         logSettings.checkpoints = CheckpointPolicy(
             signer: signer, everyEvents: UInt64(settings.checkpointEveryEvents), everySeconds: Int64(settings.checkpointEverySeconds))
-        let log = try EventLog(logSettings, logger: logger)
+        let log = try EventLog(logSettings, writerLock: writerLock, logger: logger)
         let projector = try LiveProjector(
             log: log, configuration: .init(path: settings.dataDirectory + "/projection", policy: settings.policy), logger: logger)
         let tokens = try TokenSource.load(configuredFile: settings.tokensFile, dataDirectory: settings.dataDirectory)

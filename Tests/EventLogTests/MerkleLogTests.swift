@@ -105,6 +105,42 @@ import Transparency
         try await log.close()
     }
 
+    /// "`everySeconds` after the last one": never sooner, to the nanosecond. The first checkpoint is
+    /// signed late in a second, where rounding to whole seconds would let the next come 0.2 s after it.
+    @Test func aTimerCheckpointComesAFullIntervalAfterTheLastOne() async throws {
+        var factory = EventFactory(seed: 27)
+        let log = try openLog { $0.checkpoints = CheckpointPolicy(signer: Self.signer, everyEvents: 1_000_000, everySeconds: 1) }
+        _ = try await log.append(factory.events(1, idPrefix: "first"))
+        while Instant.now().nanoseconds < 800_000_000 { try await Task.sleep(for: .milliseconds(10)) }
+        let first = try await log.signCheckpoint()
+        var round = 0
+        while try log.latestCheckpoint() == first, round < 60 {
+            _ = try await log.append(factory.events(1, idPrefix: "t\(round)"))
+            round += 1
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let next = try #require(try log.latestCheckpoint())
+        #expect(next.treeSize > first.treeSize)
+        let gap = (next.signedAt.seconds - first.signedAt.seconds) * 1_000_000_000 + Int64(next.signedAt.nanoseconds - first.signedAt.nanoseconds)
+        #expect(gap >= 1_000_000_000, "\(first.signedAt) → \(next.signedAt)")
+        try await log.close()
+    }
+
+    /// The empty tree's checkpoint, handed out on request, is stored and listed like every other.
+    @Test func theCheckpointOfAnEmptyLedgerIsListed() async throws {
+        let log = try openSigned()
+        let empty = try await log.signCheckpoint()
+        #expect(empty.treeSize == 0)
+        #expect(try log.checkpoints(since: nil, limit: 10) == [empty])
+        #expect(try log.checkpoints(since: nil, afterSize: 0, limit: 10).isEmpty)
+        var factory = EventFactory(seed: 28)
+        _ = try await log.append(factory.events(2))
+        let two = try await log.signCheckpoint()
+        #expect(try log.checkpoints(since: nil, limit: 10) == [empty, two])
+        #expect(try log.verify(checkpointVerifier: Self.signer.verifier, indexes: true).ok)
+        try await log.close()
+    }
+
     @Test func aLogWithoutAKeySignsNothing() async throws {
         let log = try openLog()
         await #expect(throws: LogError.self) { try await log.signCheckpoint() }

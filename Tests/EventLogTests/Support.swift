@@ -2,12 +2,12 @@ import EventModel
 import Glibc
 import Logging
 import Testing
+import TestSupport
 
 @testable import EventLog
 
 func temporaryDirectory() -> String {
-    var bytes = Array("/tmp/ledger-test-XXXXXX".utf8CString)
-    return bytes.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+    Scratch.directory("ledger-log")
 }
 
 func openLog(_ path: String = temporaryDirectory(), configure: (inout LogConfiguration) -> Void = { _ in }) throws -> EventLog {

@@ -1,15 +1,11 @@
 import CLMDB
 import Glibc
+import TestSupport
 import Testing
 
 @testable import LMDB
 
-func temporaryDirectory(_ name: String = #function) -> String {
-    let template = "/tmp/ledger-test-XXXXXX"
-    var bytes = Array(template.utf8CString)
-    let path = bytes.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
-    return path
-}
+func temporaryDirectory() -> String { Scratch.directory("ledger-lmdb") }
 
 @Suite struct EnvironmentTests {
     @Test func writesCommitAndThrowsRollBack() throws {

@@ -11,6 +11,7 @@ import Projector
 import Queries
 import Testing
 import Transparency
+import TestSupport
 
 /// A ledger behind a live server on a random port, with a token for each scope.
 struct Server {
@@ -22,8 +23,7 @@ struct Server {
     let backupRoot: String
 
     init() throws {
-        var bytes = Array("/tmp/ledger-http-XXXXXX".utf8CString)
-        let path = bytes.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+        let path = Scratch.directory("ledger-http")
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         var configuration = LogConfiguration(path: path)

@@ -6,6 +6,8 @@ import Glibc
 import NIOCore
 import Projector
 import Testing
+import Workload
+import TestSupport
 
 /// ledgerd itself under concurrent ingest, killed with SIGKILL at random moments and restarted on the
 /// same data directory. After every restart: each acknowledged event is there with the seq and hash
@@ -51,23 +53,14 @@ import Testing
         }
     }
 
-    static func workload(events: Int) throws -> [Substring] {
-        let generator = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../../shared/workload/genevents.py").standardized.path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", generator, "--events", String(events), "--seed", "17"]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).split(separator: "\n")
+    static func workload(events: Int) -> [Substring] {
+        var generator = LedgerGenerator(seed: 17)
+        return generator.lines(events).map { Substring(String(decoding: $0, as: UTF8.self)) }
     }
 
     @Test func everyAcknowledgedEventSurvivesKill9OfTheDaemon() async throws {
-        let feed = Feed(try Self.workload(events: Self.rounds * Self.eventsPerRound))
-        let data = NSTemporaryDirectory() + "ledgerd-torture-\(getpid())-\(Int.random(in: 0..<1_000_000))"
+        let feed = Feed(Self.workload(events: Self.rounds * Self.eventsPerRound))
+        let data = Scratch.path("data")
         let acks = Acks()
         // Short timeouts: a request cut by the kill must not hold the round up (it was not acknowledged).
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(timeout: .init(connect: .seconds(1), read: .seconds(3))))
@@ -156,7 +149,7 @@ import Testing
         var settings = LogConfiguration(path: daemon.data)
         settings.readOnly = true
         let log = try EventLog(settings)
-        let fresh = NSTemporaryDirectory() + "torture-fold-\(getpid())-\(round)"
+        let fresh = Scratch.path("fold-\(round)")
         let projector = try LiveProjector(log: log, configuration: .init(path: fresh))
         var folded: [String] = []
         var next: String?

@@ -5,6 +5,7 @@ import Glibc
 import NIOCore
 import NIOHTTP1
 import Testing
+import TestSupport
 
 /// Spec 9: a full disk gives a clear error, keeps what was acknowledged, and recovers when space
 /// returns. ledgerd runs on a small tmpfs (mounting it needs root, as CI has) that ingest fills.
@@ -26,7 +27,7 @@ import Testing
     }
 
     @Test func aFullDiskAnswers507KeepsWhatWasAcknowledgedAndRecovers() async throws {
-        let mount = NSTemporaryDirectory() + "ledgerd-full-\(getpid())-\(Int.random(in: 0..<1_000_000))"
+        let mount = Scratch.path("full")
         try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
         try #require(try sh(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", mount]) == 0, "mounting a tmpfs needs root")
         defer { _ = try? sh(["umount", "-l", mount]) }

@@ -5,6 +5,7 @@ import Glibc
 import LMDB
 import Logging
 import Testing
+import TestSupport
 
 /// ledgerctl against a live ledgerd, and against its data directory while it runs.
 @Suite struct LedgerctlTests {
@@ -19,13 +20,14 @@ import Testing
         let url: String
         let tokens: [String: String]
 
-        /// A daemon on `dataDirectory`, or on a new one.
-        init(dataDirectory: String? = nil) throws {
-            data = dataDirectory ?? NSTemporaryDirectory() + "ledgerctl-test-\(getpid())-\(Int.random(in: 0..<1_000_000))"
+        /// A daemon on `dataDirectory`, or on a new one, with `environment` added to the test's.
+        init(dataDirectory: String? = nil, environment: [String: String] = [:]) throws {
+            data = dataDirectory ?? Scratch.path("data")
             let errors = data + ".log"
             FileManager.default.createFile(atPath: errors, contents: nil)
             process.executableURL = URL(fileURLWithPath: NotifyTests.ledgerdPath)
             process.arguments = ["--data-dir", data, "--port", "0"]
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, added in added }
             process.standardError = FileHandle(forWritingAtPath: errors)
             try process.run()
             var port: String?
@@ -145,7 +147,7 @@ import Testing
     }
 
     @Test func verifyExitsFourAtAForgedRecord() async throws {
-        let path = NSTemporaryDirectory() + "ledgerctl-forged-\(getpid())-\(Int.random(in: 0..<1_000_000))"
+        let path = Scratch.path("forged")
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         let log = try EventLog(LogConfiguration(path: path), logger: logger)

@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import Logging
 import Testing
+import TestSupport
 
 /// The real ledgerd binary under a NOTIFY_SOCKET the test has bound, as systemd would run it.
 @Suite struct NotifyTests {
@@ -21,7 +22,7 @@ import Testing
         let path: String
 
         init() {
-            path = NSTemporaryDirectory() + "ledgerd-notify-\(getpid())-\(Int.random(in: 0..<1_000_000)).sock"
+            path = Scratch.path("notify.sock")
             fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
             var address = sockaddr_un()
             address.sun_family = sa_family_t(AF_UNIX)
@@ -59,7 +60,7 @@ import Testing
 
     @Test func readyThenStoppingThenACleanExit() async throws {
         let notify = NotifySocket()
-        let data = NSTemporaryDirectory() + "ledgerd-test-\(getpid())-\(Int.random(in: 0..<1_000_000))"
+        let data = Scratch.path("data")
         let daemon = Process()
         daemon.executableURL = URL(fileURLWithPath: Self.ledgerdPath)
         daemon.arguments = ["--data-dir", data, "--port", "0"]
@@ -100,7 +101,7 @@ import Testing
     @Test func theExampleConfigurationStartsTheDaemon() throws {
         let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../config/ledgerd.yaml").standardized.path
         let notify = NotifyTests.NotifySocket()
-        let data = NSTemporaryDirectory() + "ledgerd-config-\(getpid())-\(Int.random(in: 0..<1_000_000))"
+        let data = Scratch.path("data")
         let daemon = Process()
         daemon.executableURL = URL(fileURLWithPath: NotifyTests.ledgerdPath)
         daemon.arguments = ["--config", example, "--data-dir", data, "--port", "0"]

@@ -5,6 +5,7 @@ import Logging
 import Projector
 import Queries
 import Testing
+import TestSupport
 
 /// A ledger in a temporary directory with its projector and queries, and a terse way to post events.
 final class TestLedger: @unchecked Sendable {
@@ -17,8 +18,7 @@ final class TestLedger: @unchecked Sendable {
     static let start: Int64 = 1_772_355_600
 
     init(policy: Policy = Policy(), path: String? = nil) throws {
-        var bytes = Array("/tmp/ledger-projector-XXXXXX".utf8CString)
-        self.path = path ?? bytes.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+        self.path = path ?? Scratch.directory("ledger-projector")
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         var configuration = LogConfiguration(path: self.path)

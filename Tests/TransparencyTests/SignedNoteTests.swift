@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Transparency
+import TestSupport
 
 @Suite struct SignedNoteTests {
     // The example key and note published with Go's golang.org/x/mod/sumdb/note.
@@ -40,7 +41,7 @@ import Transparency
     }
 
     @Test func keyFileIsCreatedPrivateAndLoadedAgain() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("note-\(UUID().uuidString)").path
+        let directory = Scratch.path("note")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/checkpoint.key"
         let (created, wasCreated) = try CheckpointKey.loadOrCreate(path: path, name: nil, defaultName: "example.org/log")
