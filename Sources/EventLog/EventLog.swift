@@ -35,6 +35,8 @@ public final class EventLog: Sendable {
     let closed = Atomic<Bool>(false)
     /// Held for as long as this log may write; nil when read-only.
     private let writerLock: WriterLock?
+    /// Seqs of undecodable records already logged, so each is reported once per process.
+    private let reportedUndecodable = Mutex<Set<UInt64>>([])
 
     /// Opens (or creates) the log and re-indexes into memory whatever the last run appended but had not folded.
     ///
@@ -49,7 +51,7 @@ public final class EventLog: Sendable {
             maxReaders: UInt32(max(126, configuration.readerThreads * 4 + 64)), readOnly: configuration.readOnly)
         let store = try Store(environment)
         self.store = store
-        let (start, indexed, tail) = try store.environment.read { txn in
+        let (start, indexed, tail, undecodable) = try store.environment.read { txn in
             let (head, hash) = try Store.head(txn, store.records)
             let start = Writer.Start(
                 head: head, headHash: hash,
@@ -60,6 +62,7 @@ public final class EventLog: Sendable {
                 lastCheckpoint: try Store.latestCheckpoint(txn, store.checkpoints))
             let indexed = Store.indexedThrough(try txn.get(store.meta, Store.indexedThroughKey))
             var tail = TailIndex(base: indexed)
+            var undecodable: [UInt64] = []
             if head > indexed {
                 try txn.withCursor(store.records) { cursor in
                     var entry = try cursor.get(.key, key: bigEndianBytes(indexed + 1))
@@ -69,16 +72,15 @@ public final class EventLog: Sendable {
                             let event = try StoredEvent.decode(UnsafeRawBufferPointer(rebasing: value[32...]))
                             tail.add(seq: seq, entries: IndexKeys.entries(for: event.envelope))
                         } catch {
-                            // A record that does not decode was altered on disk: it is left out of the
-                            // indexes, and verification names it. The ledger still opens.
-                            logger.error("a stored record does not decode; run verify", metadata: ["ledger.seq": "\(seq)", "ledger.error": "\(error)"])
+                            // Altered on disk: left out of the indexes (see `decodeOrReport`); the ledger still opens.
+                            undecodable.append(seq)
                             tail.add(seq: seq, entries: [])
                         }
                         entry = try cursor.get(.next)
                     }
                 }
             }
-            return (start, indexed, tail)
+            return (start, indexed, tail, undecodable)
         }
         self.tail = SharedTail(tail)
         logger.info(
@@ -102,6 +104,7 @@ public final class EventLog: Sendable {
             writer.start()
             self.writer = writer
         }
+        for seq in undecodable { reportUndecodable(seq: seq) }
     }
 
     /// Finishes queued appends, folds the tail, and closes LMDB. Appends after this fail with `.closed`.
@@ -191,6 +194,27 @@ public final class EventLog: Sendable {
                 return out
             }
         }
+    }
+
+    // MARK: - Undecodable records
+
+    /// The one rule for a stored record that does not decode (it was altered on disk): it is left out
+    /// of every answer and of the projection, reported once in the log with its seq, and named by
+    /// `verify`. The ledger keeps serving everything else.
+    public func decodeOrReport(_ event: LoggedEvent) -> StoredEvent? {
+        do {
+            return try event.decode()
+        } catch {
+            reportUndecodable(seq: event.seq, error)
+            return nil
+        }
+    }
+
+    public func reportUndecodable(seq: UInt64, _ error: (any Error)? = nil) {
+        guard reportedUndecodable.withLock({ $0.insert(seq).inserted }) else { return }
+        logger.error(
+            "a stored record does not decode and is left out of answers and the projection; run verify",
+            metadata: ["ledger.seq": "\(seq)", "ledger.error": "\(error.map { "\($0)" } ?? "-")"])
     }
 
     /// Bytes of the data file in use.

@@ -69,9 +69,9 @@ public enum IndexKeys {
             (.type, type(e.type)),
             (.time, time(e.instant)),
         ]
-        var seen: [String] = []
-        for change in e.changes where !seen.contains(where: { utf8Equal($0, change.field) }) {
-            seen.append(change.field)
+        // Hashed, so an event with thousands of changes costs thousands of look-ups, not their square.
+        var seen = Set<[UInt8]>()
+        for change in e.changes where seen.insert(Array(change.field.utf8)).inserted {
             out.append((.field, field(subjectType: e.subject.type, subjectId: e.subject.id, field: change.field)))
         }
         return out

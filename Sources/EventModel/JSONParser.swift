@@ -6,6 +6,8 @@ public struct JSONParser {
         public var message: String
         /// Byte offset in the input where the problem was found.
         public var offset: Int
+        /// The element of a top-level array it was found in (`parseBody` only).
+        public var element: Int? = nil
         public var description: String { "\(message) at byte \(offset)" }
     }
 
@@ -20,11 +22,20 @@ public struct JSONParser {
     private let bytes: UnsafeRawBufferPointer
     private var position = 0
     private let maxDepth: Int
+    /// While parsing an element of a top-level array: where it started and how long it may be, so a
+    /// huge element is refused as soon as it passes the limit, not after it is all a tree.
+    private var elementStart = 0
+    private var elementIndex: Int?
+    private var maxElementBytes = Int.max
 
     private init(_ bytes: UnsafeRawBufferPointer, maxDepth: Int) {
         self.bytes = bytes
         self.maxDepth = maxDepth
     }
+
+    /// Objects up to this size look for a duplicate key by scanning; larger ones hash, so a body of
+    /// one object with a million keys costs a million hash look-ups, not 10^12 comparisons.
+    static let linearKeyScanLimit = 16
 
     /// Parses one complete JSON document.
     public static func parse(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = defaultMaxDepth) throws(Error) -> JSONValue {
@@ -41,13 +52,17 @@ public struct JSONParser {
 
     /// Parses a body that is one value or an array of values, keeping each element's byte range
     /// (a batch's per-event size limit applies to what the client sent). `isArray` tells which it was.
+    /// An element (or the one value) longer than `maxElementBytes` throws `ElementTooLarge` as soon
+    /// as the parser passes the limit.
     public static func parseBody(
-        _ bytes: UnsafeRawBufferPointer, maxDepth: Int = defaultMaxDepth
+        _ bytes: UnsafeRawBufferPointer, maxDepth: Int = defaultMaxDepth, maxElementBytes: Int = .max
     ) throws(Error) -> (elements: [Spanned], isArray: Bool) {
         var parser = JSONParser(bytes, maxDepth: maxDepth)
+        parser.maxElementBytes = maxElementBytes
         parser.skipWhitespace()
         guard parser.peek() == UInt8(ascii: "[") else {
             let start = parser.position
+            parser.elementStart = start
             let value = try parser.parseValue(depth: 0)
             let end = parser.position
             try parser.expectEnd()
@@ -64,7 +79,10 @@ public struct JSONParser {
         while true {
             parser.skipWhitespace()
             let start = parser.position
+            parser.elementStart = start
+            parser.elementIndex = elements.count
             let value = try parser.parseValue(depth: 1)
+            try parser.checkElementSize()
             elements.append(Spanned(value: value, range: start..<parser.position))
             parser.skipWhitespace()
             guard let c = parser.next() else { throw parser.error("unterminated array") }
@@ -73,6 +91,15 @@ public struct JSONParser {
         }
         try parser.expectEnd()
         return (elements, true)
+    }
+
+    /// Thrown, with the element's start offset, when an element passes `maxElementBytes`.
+    public static let elementTooLargeMessage = "element too large"
+
+    private func checkElementSize() throws(Error) {
+        if position - elementStart > maxElementBytes {
+            throw Error(message: Self.elementTooLargeMessage, offset: elementStart, element: elementIndex)
+        }
     }
 
     // MARK: - Grammar
@@ -111,12 +138,21 @@ public struct JSONParser {
             position += 1
             return .object(members)
         }
+        var keys = Set<[UInt8]>()
         while true {
             skipWhitespace()
+            try checkElementSize()
             guard peek() == UInt8(ascii: "\"") else { throw error("expected a string key in object") }
             let keyOffset = position
             let key = try parseString()
-            if members.contains(where: { utf8Equal($0.key, key) }) {
+            let duplicate: Bool
+            if members.count < Self.linearKeyScanLimit {
+                duplicate = members.contains(where: { utf8Equal($0.key, key) })
+            } else {
+                if keys.isEmpty { keys = Set(members.map { Array($0.key.utf8) }) }
+                duplicate = !keys.insert(Array(key.utf8)).inserted
+            }
+            if duplicate {
                 throw Error(message: "duplicate key \"\(key.prefix(64))\" in object", offset: keyOffset)
             }
             skipWhitespace()
@@ -142,6 +178,7 @@ public struct JSONParser {
         }
         while true {
             skipWhitespace()
+            try checkElementSize()
             elements.append(try parseValue(depth: depth))
             skipWhitespace()
             guard let c = next() else { throw error("unterminated array") }

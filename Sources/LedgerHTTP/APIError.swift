@@ -11,13 +11,18 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     public var message: String
     public var index: Int?
     public var field: String?
+    /// What went wrong below, for the server's log only (a 500 never shows it to the client).
+    public var cause: String?
 
-    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, index: Int? = nil, field: String? = nil) {
+    public init(
+        _ status: HTTPResponse.Status, _ code: String, _ message: String, index: Int? = nil, field: String? = nil, cause: String? = nil
+    ) {
         self.status = status
         self.code = code
         self.message = message
         self.index = index
         self.field = field
+        self.cause = cause
     }
 
     public var json: JSONValue {
@@ -46,14 +51,14 @@ public struct APIError: Error, HTTPResponseError, Sendable {
             case .diskFull: return APIError(.init(code: 507, reasonPhrase: "Insufficient Storage"), "disk_full", e.message)
             case .storage, .closed, .locked, .halted: return APIError(.serviceUnavailable, e.code.rawValue, e.message)
             case .badCursor: return APIError(.badRequest, "bad_cursor", e.message, field: "cursor")
-            case .corrupt: return APIError(.internalServerError, "corrupt", e.message)
+            case .corrupt: return APIError(.internalServerError, "corrupt", e.message, cause: e.description)
             case .invalid: return APIError(.badRequest, "invalid", e.message, index: e.index)
             case .unsigned: return APIError(.serviceUnavailable, "unsigned", e.message)
             }
         case let e as AsOf.ParseError:
             return APIError(.badRequest, "invalid_as_of", e.description, field: "asOf")
         default:
-            return APIError(.internalServerError, "internal", "internal error")
+            return APIError(.internalServerError, "internal", "internal error", cause: "\(error)")
         }
     }
 }

@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 import Logging
 import Synchronization
@@ -21,32 +22,41 @@ public struct LedgerRequestContext: RequestContext {
     }
 }
 
-/// One log line per request: method, path, status, duration, token name.
+/// One log line per request (method, path, status, duration, token name), and the request's id in an
+/// `X-Request-Id` header on every answer. A 500 is logged with its cause under that id, which the
+/// client sees, so an operator can find it; the client never sees the cause.
 public struct RequestLogMiddleware: RouterMiddleware {
     public typealias Context = LedgerRequestContext
+    public static let requestIdHeader = HTTPField.Name("X-Request-Id")!
 
     public init() {}
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
-        var status: HTTPResponse.Status = .internalServerError
-        defer {
-            let elapsed = ContinuousClock.now - start
-            context.logger.info(
-                "request",
-                metadata: [
-                    "http.method": "\(request.method)", "http.path": "\(request.uri.path)", "http.status": "\(status.code)",
-                    "http.duration_ms": "\(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)",
-                    "auth.token": "\(context.caller.tokenName ?? "-")",
-                ])
-        }
+        var response: Response
         do {
-            let response = try await next(request, context)
-            status = response.status
-            return response
-        } catch let error as HTTPResponseError {
-            status = error.status
-            throw error
+            response = try await next(request, context)
+        } catch {
+            var failure = error as? any HTTPResponseError ?? APIError.from(error)
+            if failure.status == .internalServerError {
+                let cause = (failure as? APIError)?.cause ?? "\(error)"
+                context.logger.error("internal error", metadata: ["http.path": "\(request.uri.path)", "error.cause": "\(cause)"])
+                if var api = failure as? APIError {
+                    api.message += " (request id \(context.id); the server log has the cause)"
+                    failure = api
+                }
+            }
+            response = try failure.response(from: request, context: context)
         }
+        response.headers[Self.requestIdHeader] = context.id
+        let elapsed = ContinuousClock.now - start
+        context.logger.info(
+            "request",
+            metadata: [
+                "http.method": "\(request.method)", "http.path": "\(request.uri.path)", "http.status": "\(response.status.code)",
+                "http.duration_ms": "\(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)",
+                "auth.token": "\(context.caller.tokenName ?? "-")",
+            ])
+        return response
     }
 }

@@ -61,9 +61,7 @@ public final class LiveProjector: Sendable {
                 let batch = try log.events(afterSeq: state.appliedThrough, limit: 20_000)
                 if batch.isEmpty { break }
                 let (events, undecodable) = Self.decode(batch)
-                for seq in undecodable {
-                    logger.error("a stored record does not decode and is left out of the projection; run verify", metadata: ["ledger.seq": "\(seq)"])
-                }
+                for seq in undecodable { log.reportUndecodable(seq: seq) }
                 var found: [Finding] = []
                 for event in events {
                     if event.seq > storedThrough {

@@ -24,8 +24,8 @@ public final class LedgerQueries: Sendable {
     public func history(_ subject: Envelope.Subject, field: String? = nil, limit: Int = 100, cursor: String? = nil) throws -> HistoryPage {
         let page = try log.events(
             EventQuery(subjectType: subject.type, subjectId: subject.id, field: field, limit: limit, cursor: cursor))
-        let entries = try page.events.map { logged -> HistoryEntry in
-            let event = try logged.decode()
+        let entries = page.events.compactMap { logged -> HistoryEntry? in
+            guard let event = log.decodeOrReport(logged) else { return nil }
             let e = event.envelope
             let changes = field.map { f in e.changes.filter { utf8Equal($0.field, f) } } ?? e.changes
             return HistoryEntry(seq: event.seq, time: e.instant, type: e.type, actor: e.actor, changes: changes, reason: e.reason)
@@ -192,7 +192,7 @@ struct Replay {
             let page = try log.events(query)
             for logged in page.events {
                 if case .seq(let n) = cut, logged.seq > n { return out }
-                let event = try logged.decode()
+                guard let event = log.decodeOrReport(logged) else { continue }
                 if cut.includes(seq: event.seq, time: event.envelope.instant) { out.append(event) }
             }
             guard let next = page.next else { return out }

@@ -75,6 +75,49 @@ import Testing
     }
 }
 
+/// Input that would hold a core: parsing is linear in the keys, and an event too large for the ledger
+/// is refused once the parser passes the limit, before the rest of the body is read into a tree.
+@Suite struct HostileSizeTests {
+    static func object(keys: Int, duplicateLast: Bool = false) -> [UInt8] {
+        var text = "{"
+        for i in 0..<keys { text += (i > 0 ? "," : "") + "\"k\(i)\":1" }
+        if duplicateLast { text += ",\"k0\":2" }
+        return Array((text + "}").utf8)
+    }
+
+    @Test func duplicatesAmongManyKeysAreFoundByHashing() throws {
+        // 200k keys: a scan of every earlier key per key would be 2·10^10 comparisons.
+        let clock = ContinuousClock()
+        var value: JSONValue?
+        let elapsed = try clock.measure { value = try JSONParser.parse(Self.object(keys: 200_000)) }
+        #expect(value?.objectMembers?.count == 200_000)
+        #expect(elapsed < .seconds(20), "\(elapsed)")
+        #expect(throws: JSONParser.Error.self) { try JSONParser.parse(Self.object(keys: 50_000, duplicateLast: true)) }
+        // Keys equal only by Unicode equivalence are different JSON keys, past the hashing threshold too.
+        let nfc = "\u{e9}", nfd = "e\u{301}"
+        var text = "{\"\(nfc)\":1"
+        for i in 0..<40 { text += ",\"x\(i)\":1" }
+        text += ",\"\(nfd)\":2}"
+        #expect(try JSONParser.parse(Array(text.utf8)).objectMembers?.count == 42)
+    }
+
+    @Test func aMillionKeyEventIsRefusedAsTooLargeWithoutParsingItAll() throws {
+        let huge = Array(#"{"id":"x","type":"a.b","time":"2026-03-01T09:00:00Z","actor":{"id":"u"},"subject":{"type":"t","id":"i"},"data":"#.utf8)
+            + Self.object(keys: 1_000_000) + Array("}".utf8)
+        #expect(huge.count > 10_000_000)
+        let clock = ContinuousClock()
+        for body in [huge, Array("[{\"x\":1},".utf8) + huge + Array("]".utf8)] {
+            var refusal: ValidationError?
+            let elapsed = clock.measure {
+                do { _ = try EventBody.parse(body) } catch let error as ValidationError { refusal = error } catch {}
+            }
+            #expect(refusal?.code == .eventTooLarge)
+            #expect(elapsed < .seconds(1), "\(elapsed)")
+            if body.first == UInt8(ascii: "[") { #expect(refusal?.index == 1) } else { #expect(refusal?.index == nil) }
+        }
+    }
+}
+
 @Suite struct CanonicalJSONTests {
     @Test func sortsKeysByBytesAndDropsWhitespace() throws {
         let value = try JSONParser.parse(Array(#"{ "b": 1, "a": {"z": [1, 2], "é": "x", "Z": null} }"#.utf8))

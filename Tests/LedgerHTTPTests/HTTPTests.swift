@@ -159,6 +159,9 @@ func event(_ id: String, type: String = "sales_order.updated", subject: String =
         ("invalid UTF-8", Array(event("x").utf8).map { $0 == UInt8(ascii: "u") ? 0xFF : $0 }, 400, "invalid_json"),
         ("deep nesting", [UInt8](repeating: UInt8(ascii: "["), count: 100_000), 400, "invalid_json"),
         ("empty batch", Array("[]".utf8), 400, "empty_batch"),
+        // 12 MB of one object's keys: refused once the parser passes 64 KiB, in milliseconds, not hours.
+        ("a million keys in one event", Array(event("x", changes: "[]").dropLast().utf8) + Array(#","data":{"#.utf8)
+            + Array((0..<1_000_000).map { #""k\#($0)":1"# }.joined(separator: ",").utf8) + Array("}}".utf8), 413, "event_too_large"),
         ("bad event in a batch", Array(("[" + event("a") + "," + event("b", type: "Bad") + "]").utf8), 400, "invalid_field"),
     ]
 

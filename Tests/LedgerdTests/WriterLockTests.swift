@@ -103,9 +103,9 @@ import Testing
         let (status, answer) = try await send(.POST, url + "/v1/events", token: ingest, body: Self.event(2))
         #expect(status == 503)
         #expect(answer.contains(#""code":"halted""#), "\(answer)")
-        // Pings stop, so systemd's watchdog restarts the unit: after those already queued, none for 2 s
-        // (five intervals of WATCHDOG_USEC / 2).
-        usleep(300_000)
+        // Pings stop, so systemd's watchdog restarts the unit: after those already queued (and one a busy
+        // machine may still be sending from a check made just before the halt), none for 2 s, five intervals.
+        usleep(1_000_000)
         _ = Self.drain(notify)
         usleep(2_000_000)
         #expect(!Self.drain(notify).contains("WATCHDOG=1"))

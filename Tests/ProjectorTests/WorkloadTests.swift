@@ -4,6 +4,7 @@ import Projector
 import Queries
 import Testing
 import Workload
+import LMDB
 
 /// The project's own generator and demo story: deterministic, valid, and meaning what they say.
 @Suite struct WorkloadTests {
@@ -67,6 +68,36 @@ import Workload
         // Loading it again appends nothing.
         let again = try await ledger.log.append(try EventBody.parse(CanonicalJSON.encode(.array(DemoStory.events))).events)
         #expect(again.allSatisfy { $0.duplicate })
+        try await ledger.close()
+    }
+}
+
+/// One rule for a record altered on disk beyond decoding: left out of every answer and of the
+/// projection, the rest served as before.
+@Suite struct UndecodableRecordTests {
+    @Test func anAlteredRecordIsLeftOutOfHistoryAsOfAnswersAndTheProjection() async throws {
+        let first = try TestLedger()
+        try await first.setUpTenant()
+        let created = try await first.post("sales_order.created", by: "u-root", on: "sales_order", "SO-9", changes: created([("amount", "100")]))
+        let edited = try await first.post("sales_order.updated", by: "u-root", on: "sales_order", "SO-9", changes: #"[{"field":"amount","old":100,"new":200}]"#)
+        let last = try await first.post("sales_order.updated", by: "u-root", on: "sales_order", "SO-9", changes: #"[{"field":"amount","old":200,"new":300}]"#)
+        try await first.close()
+        // Break the middle edit's record so it no longer parses.
+        let environment = try Environment(.init(path: first.path))
+        let records = try environment.openDatabases([("records", [])])[0]
+        try environment.write { txn in
+            var value = Array(try txn.get(records, bigEndianBytes(edited))!)
+            value[32] = UInt8(ascii: "[")
+            try txn.put(records, key: bigEndianBytes(edited), value: value)
+        }
+        environment.close()
+
+        let ledger = try TestLedger(path: first.path)
+        let history = try ledger.queries.history(.init(type: "sales_order", id: "SO-9"), field: "amount")
+        #expect(history.entries.map(\.seq) == [created, last])
+        let state = try ledger.queries.state(.init(type: "sales_order", id: "SO-9"), asOf: .seq(last))
+        #expect(state.fields.first { $0.name == "amount" }?.field.lineage.seq == last)
+        #expect(try ledger.projector.withState { $0.appliedThrough } == last)
         try await ledger.close()
     }
 }
