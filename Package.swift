@@ -81,21 +81,33 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Configuration", package: "swift-configuration"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict
         ),
-        // The daemon: configuration, the service group, systemd notification. Thin: the work is in LedgerHTTP.
+        // The daemon's runtime and the one composition root (buildApplication): configuration, first-start
+        // tokens, the service group, systemd notification, and the router answering in-process for ledgerctl.
+        .target(
+            name: "LedgerDaemon",
+            dependencies: [
+                "LedgerHTTP", "Queries", "Projector", "EventLog", "EventModel", "Transparency",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        // The daemon's entry point: flags and configuration into buildApplication. Thin: the work is in LedgerDaemon.
         .executableTarget(
             name: "ledgerd",
             dependencies: [
-                "LedgerHTTP", "Queries", "Projector", "EventLog",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                "LedgerDaemon", "EventLog",
                 .product(name: "Configuration", package: "swift-configuration"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -109,7 +121,7 @@ let package = Package(
         .executableTarget(
             name: "ledgerctl",
             dependencies: [
-                "LedgerHTTP", "Queries", "Projector", "EventLog", "EventModel", "Transparency", "Workload",
+                "LedgerDaemon", "LedgerHTTP", "Queries", "Projector", "EventLog", "EventModel", "Transparency", "Workload",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -154,7 +166,7 @@ let package = Package(
         .testTarget(name: "TransparencyTests", dependencies: ["Transparency", "EventModel", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "LedgerdTests",
-            dependencies: ["TestSupport", 
+            dependencies: ["LedgerDaemon", "TestSupport", 
                 "ledgerd", "ledgerctl", "EventLog", "EventModel", "LMDB", "CLMDB", "Transparency", "Projector", "Workload",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -165,8 +177,9 @@ let package = Package(
         ),
         .testTarget(
             name: "LedgerHTTPTests",
-            dependencies: ["TestSupport", 
+            dependencies: ["LedgerDaemon", "TestSupport", 
                 "LedgerHTTP", "Queries", "Projector", "EventLog", "EventModel", "Transparency",
+                .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -10,10 +10,18 @@ extension LedgerAPI {
     func checkpoint(_ request: Request) async throws -> Response {
         _ = try QueryParameters(request, allowed: [])
         let stored: StoredCheckpoint
-        do {
-            stored = try await log.signCheckpoint()
-        } catch {
-            throw APIError.from(error)
+        if log.configuration.readOnly {
+            // A data directory read beside (or without) its daemon cannot sign: the latest it signed.
+            guard let latest = try await run({ try $0.log.latestCheckpoint() }) else {
+                throw APIError(.notFound, "no_checkpoint", "the data directory holds no checkpoint yet (ledgerd signs them)")
+            }
+            stored = latest
+        } else {
+            do {
+                stored = try await log.signCheckpoint()
+            } catch {
+                throw APIError.from(error)
+            }
         }
         return Response(
             status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],

@@ -235,9 +235,7 @@ public struct LedgerAPI: Sendable {
 
     /// Ready when the store is open and the projection has folded everything the log holds.
     func ready() async throws -> Response {
-        let (head, applied) = try await run { api in
-            (try api.log.head().seq, try api.queries.projector.catchUp())
-        }
+        let (head, applied) = (log.committedHead, queries.projector.appliedThrough)
         let halted = log.writerHalted
         let ready = applied >= head && halted == nil
         var members = [

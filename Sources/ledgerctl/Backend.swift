@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import EventLog
 import EventModel
 import Foundation
+import LedgerDaemon
 import LedgerHTTP
 import Logging
 import NIOCore
@@ -36,34 +37,12 @@ func openReadOnly(_ path: String) throws -> (EventLog, Logger) {
     return (try EventLog(configuration, logger: logger), logger)
 }
 
-/// Where answers come from: the daemon over HTTP, or the data directory opened read-only
-/// (LMDB lets readers in beside the running daemon). Both give the API's JSON.
+/// Where answers come from: the daemon over HTTP, or the data directory opened read-only and asked
+/// through the daemon's own router in this process (LMDB lets readers in beside the running daemon).
+/// Both give the API's bytes, and the same errors.
 enum Backend {
     case http(url: String, token: String)
-    /// The log, and the queries once a command needs the projection (verify and export do not).
-    case local(EventLog, LazyQueries)
-
-    final class LazyQueries: @unchecked Sendable {
-        let log: EventLog
-        let dataDirectory: String
-        let logger: Logger
-        private(set) var made: LedgerQueries?
-
-        init(log: EventLog, dataDirectory: String, logger: Logger) {
-            self.log = log
-            self.dataDirectory = dataDirectory
-            self.logger = logger
-        }
-
-        func get() throws -> LedgerQueries {
-            if let made { return made }
-            var projection = LiveProjector.Configuration(path: dataDirectory + "/projection")
-            projection.readOnly = true
-            let queries = LedgerQueries(log: log, projector: try LiveProjector(log: log, configuration: projection, logger: logger))
-            made = queries
-            return queries
-        }
-    }
+    case local(LedgerRuntime, InProcessClient)
 
     /// One client with a short connect timeout: an unreachable ledger is reported at once, not retried for minutes.
     static let client = HTTPClient(
@@ -72,8 +51,10 @@ enum Backend {
 
     static func make(url: String?, token: String?, dataDirectory: String?) throws -> Backend {
         if let dataDirectory {
-            let (log, logger) = try openReadOnly(dataDirectory)
-            return .local(log, LazyQueries(log: log, dataDirectory: dataDirectory, logger: logger))
+            var logger = Logger(label: "ledgerctl")
+            logger.logLevel = .error
+            let (runtime, token) = try LedgerRuntime.openReadOnly(dataDirectory: dataDirectory, logger: logger)
+            return .local(runtime, InProcessClient(runtime: runtime, token: token, logger: logger))
         }
         let environment = ProcessInfo.processInfo.environment
         guard let token = token ?? environment["LEDGER_TOKEN"] else {
@@ -94,17 +75,20 @@ enum Backend {
     }
 
     func getBytes(_ path: [String], _ query: [(String, String?)]) async throws -> [UInt8] {
+        var components = URLComponents()
+        components.percentEncodedPath = "/" + path.map { $0.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? $0 }.joined(separator: "/")
+        let items = query.compactMap { name, value in value.map { URLQueryItem(name: name, value: $0) } }
+        if !items.isEmpty { components.queryItems = items }
+        let pathAndQuery = components.string ?? "/"
         switch self {
         case .http(let url, let token):
-            var components = URLComponents()
-            components.percentEncodedPath = "/" + path.map { $0.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? $0 }.joined(separator: "/")
-            let items = query.compactMap { name, value in value.map { URLQueryItem(name: name, value: $0) } }
-            if !items.isEmpty { components.queryItems = items }
-            var request = HTTPClientRequest(url: url + (components.string ?? ""))
+            var request = HTTPClientRequest(url: url + pathAndQuery)
             request.headers.add(name: "Authorization", value: "Bearer \(token)")
             return try await Self.send(request)
-        case .local(let log, let queries):
-            return try LocalAPI(log: log, queries: queries).answer(path, Dictionary(query.compactMap { k, v in v.map { (k, $0) } }, uniquingKeysWith: { a, _ in a }))
+        case .local(_, let client):
+            let (status, body) = try await client.get(pathAndQuery)
+            guard (200..<300).contains(status) else { throw CommandFailure.from(status: status, body: body) }
+            return body
         }
     }
 
@@ -137,89 +121,10 @@ enum Backend {
 
     func close() async throws {
         switch self {
-        case .local(let log, let queries):
-            queries.made?.projector.close()
-            try await log.close()
+        case .local(let runtime, _):
+            try await runtime.close()
         case .http:
             try await Self.client.shutdown()
         }
     }
-}
-
-/// The read endpoints answered in-process from a read-only data directory, in the API's shapes.
-struct LocalAPI {
-    let log: EventLog
-    let lazy: Backend.LazyQueries
-    var queries: LedgerQueries { get throws { try lazy.get() } }
-
-    init(log: EventLog, queries: Backend.LazyQueries) {
-        self.log = log
-        self.lazy = queries
-    }
-
-    func answer(_ path: [String], _ q: [String: String]) throws -> [UInt8] {
-        do {
-            let asOf = try AsOf.parse(q["asOf"])
-            let limit = Int(q["limit"] ?? "") ?? 100
-            switch path {
-            case let p where p.count == 5 && p[1] == "subjects" && p[4] == "history":
-                return encode(try queries.history(.init(type: p[2], id: p[3]), field: q["field"], limit: limit, cursor: q["cursor"]).json)
-            case let p where p.count == 5 && p[1] == "subjects" && p[4] == "state":
-                return encode(try queries.state(.init(type: p[2], id: p[3]), asOf: asOf).json)
-            case let p where p.count == 4 && p[1] == "actors":
-                let page = try queries.activity(actor: p[2], since: q["since"].flatMap(Instant.init(rfc3339:)), until: q["until"].flatMap(Instant.init(rfc3339:)), limit: limit, cursor: q["cursor"])
-                return eventsPageBytes(page, extra: [JSONMember("actor", .string(p[2]))])
-            case let p where p.count == 4 && p[1] == "users":
-                return encode(try queries.access(user: p[2], asOf: asOf).json)
-            case let p where p.count == 4 && p[1] == "permissions":
-                return encode(try queries.holders(permission: p[2], asOf: asOf).json)
-            case let p where p.count == 2 && p[1] == "findings":
-                let page = try queries.findings(.init(kind: q["kind"].flatMap(Finding.Kind.init(rawValue:)), limit: limit, cursor: q["cursor"]))
-                return encode(page.json)
-            case let p where p.count == 2 && p[1] == "verify":
-                return encode(try log.verify(checkpointVerifier: localVerifier(), indexes: q["indexes"] != "false").json)
-            case let p where p.count == 2 && p[1] == "export":
-                var out: [UInt8] = []
-                var after = UInt64(q["afterSeq"] ?? "") ?? 0
-                var remaining = Int(q["limit"] ?? "") ?? .max
-                while remaining > 0 {
-                    let page = try log.events(afterSeq: after, limit: min(10_000, remaining))
-                    guard let last = page.last else { return out }
-                    for e in page { out += e.record + [0x0A] }
-                    after = last.seq
-                    remaining -= page.count
-                }
-                return out
-            case let p where p.count == 2 && p[1] == "checkpoint":
-                guard let latest = try log.latestCheckpoint() else {
-                    throw CommandFailure(exitCode: 2, description: "the data directory holds no checkpoint yet (ledgerd signs them)")
-                }
-                return Array(latest.note.utf8)
-            case let p where p.count == 3 && p[1] == "checkpoint" && p[2] == "key":
-                guard let verifier = try localVerifier() else {
-                    throw CommandFailure(exitCode: 2, description: "no checkpoint.vkey in the data directory")
-                }
-                return encode(verifier.json)
-            case let p where p.count == 3 && p[1] == "proof" && p[2] == "inclusion":
-                return encode(try log.inclusionProof(seq: UInt64(q["seq"] ?? "") ?? 0, treeSize: UInt64(q["treeSize"] ?? "") ?? 0).json)
-            case let p where p.count == 3 && p[1] == "proof" && p[2] == "consistency":
-                return encode(try log.consistencyProof(from: UInt64(q["from"] ?? "") ?? 0, to: UInt64(q["to"] ?? "") ?? 0).json)
-            default:
-                throw CommandFailure(exitCode: 2, description: "no such query: /\(path.joined(separator: "/"))")
-            }
-        } catch let error as AsOf.ParseError {
-            throw CommandFailure(exitCode: 2, description: "invalid_as_of: \(error)")
-        } catch let error as LogError where error.code == .invalid {
-            throw CommandFailure(exitCode: 2, description: "invalid: \(error.message)")
-        }
-    }
-
-    /// The verifier key ledgerd writes into its data directory.
-    private func localVerifier() throws -> NoteVerifier? {
-        let path = lazy.dataDirectory + "/checkpoint.vkey"
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
-        return try NoteVerifier(verifierKey: text)
-    }
-
-    private func encode(_ value: JSONValue) -> [UInt8] { CanonicalJSON.encode(value) }
 }

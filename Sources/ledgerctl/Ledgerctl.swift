@@ -2,6 +2,7 @@ import ArgumentParser
 import Crypto
 import EventModel
 import Foundation
+import LedgerDaemon
 import LedgerHTTP
 
 /// ledgerctl: the AuditLedger command line. Talks to ledgerd (`--url`, `--token`, or LEDGER_URL,

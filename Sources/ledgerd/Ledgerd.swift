@@ -2,16 +2,11 @@ import ArgumentParser
 import Configuration
 import EventLog
 import Foundation
-import Hummingbird
-import LedgerHTTP
+import LedgerDaemon
 import Logging
 import Metrics
 import Prometheus
-import Projector
-import Queries
-import ServiceLifecycle
 import SystemPackage
-import Transparency
 
 /// ledgerd: the AuditLedger daemon. Settings come from flags, `LEDGERD_*` variables and the YAML
 /// file, in that order of precedence (see `DaemonConfiguration` for every key).
@@ -59,64 +54,13 @@ struct Ledgerd: AsyncParsableCommand {
         ]
         if let config { providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(config))) }
         let settings = DaemonConfiguration(reader: ConfigReader(providers: providers))
-
-        try FileManager.default.createDirectory(atPath: settings.dataDirectory, withIntermediateDirectories: true)
-        // Before anything is written there (keys, tokens, the log): one writing process per directory.
-        let writerLock: DataDirectoryLock
+        let ledger: LedgerApplication
         do {
-            writerLock = try EventLog.lockDataDirectory(settings.dataDirectory)
+            ledger = try buildApplication(settings, environment: ProcessInfo.processInfo.environment, metrics: registry, logger: logger)
         } catch let error as LogError where error.code == .locked {
             logger.critical("not started: \(error.message)", metadata: ["storage.path": "\(settings.dataDirectory)"])
             throw ExitCode(Ledgerd.dataDirectoryInUse)
         }
-        let (signer, keyCreated) = try CheckpointKey.loadOrCreate(
-            path: settings.checkpointKeyFile, name: settings.checkpointOrigin,
-            defaultName: "auditledger/\(ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "ledgerd")")
-        try CheckpointKey.writeVerifierKey(signer.verifier, to: settings.verifierKeyFile)
-        logger.log(
-            level: keyCreated ? .notice : .info, keyCreated ? "made a checkpoint signing key" : "checkpoint signing key loaded",
-            metadata: ["checkpoint.key_file": "\(settings.checkpointKeyFile)", "checkpoint.verifier_key": "\(signer.verifier.verifierKey)"])
-        var logSettings = LogConfiguration(path: settings.dataDirectory)
-        logSettings.checkpoints = CheckpointPolicy(
-            signer: signer, everyEvents: UInt64(settings.checkpointEveryEvents), everySeconds: Int64(settings.checkpointEverySeconds))
-        let log = try EventLog(logSettings, writerLock: writerLock, logger: logger)
-        let projector = try LiveProjector(
-            log: log, configuration: .init(path: settings.dataDirectory + "/projection", policy: settings.policy), logger: logger)
-        let tokens = try TokenSource.load(configuredFile: settings.tokensFile, dataDirectory: settings.dataDirectory)
-        if let created = tokens.createdTokensFile {
-            logger.notice(
-                "first start: made one token per scope; the tokens are in the first file, their hashes in the second",
-                metadata: ["auth.tokens_file": "\(created)", "auth.hashes_file": "\(tokens.path)"])
-        }
-        // A backup carries the key files that live in the data directory, as a data directory does.
-        let dataDirectory = (settings.dataDirectory as NSString).standardizingPath
-        let keyFiles = [settings.checkpointKeyFile, settings.verifierKeyFile].filter {
-            (($0 as NSString).deletingLastPathComponent as NSString).standardizingPath == dataDirectory
-        }
-        let api = LedgerAPI(
-            log: log, queries: LedgerQueries(log: log, projector: projector), tokens: tokens.store, metrics: registry,
-            checkpointVerifier: signer.verifier, backupRoot: settings.backupRoot, backupFiles: keyFiles)
-        let router = Router(context: LedgerRequestContext.self)
-        router.add(middleware: RequestLogMiddleware())
-        router.add(middleware: MetricsMiddleware())
-        api.addRoutes(to: router)
-
-        let notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "ledgerd"),
-            onServerRunning: { channel in
-                logger.info("listening", metadata: ["http.address": "\(channel.localAddress?.description ?? "?")"])
-                notifier.notify("READY=1")
-            },
-            logger: logger)
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [
-                    LedgerService(log: log, projector: projector, logger: logger), app,
-                    SystemdService(notifier: notifier, log: log, logger: logger),
-                ],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        try await ledger.runService()
     }
 }

@@ -1,8 +1,10 @@
 import EventLog
 import EventModel
+import Configuration
 import Glibc
 import Hummingbird
 import HummingbirdTesting
+import LedgerDaemon
 import LedgerHTTP
 import Logging
 import Metrics
@@ -13,26 +15,20 @@ import Testing
 import Transparency
 import TestSupport
 
-/// A ledger behind a live server on a random port, with a token for each scope.
+/// A ledger behind a live server on a random port, with a token for each scope, assembled by the
+/// daemon's own composition root from a configuration.
 struct Server {
     static let tokens = ["ingest": "tok-ingest-1", "read": "tok-read-1", "admin": "tok-admin-1", "all": "tok-all-1"]
-    let log: EventLog
-    let projector: LiveProjector
-    let api: LedgerAPI
-    let signer: NoteSigner
+    let ledger: LedgerApplication
     let backupRoot: String
+    var log: EventLog { ledger.runtime.log }
+    var projector: LiveProjector { ledger.runtime.projector }
+    var api: LedgerAPI { ledger.runtime.api }
+    var verifier: NoteVerifier { ledger.runtime.verifier! }
 
     init() throws {
         let path = Scratch.directory("ledger-http")
-        var logger = Logger(label: "test")
-        logger.logLevel = .warning
-        var configuration = LogConfiguration(path: path)
-        configuration.mapSize = 64 << 20
-        signer = try NoteSigner.generate(name: "auditledger.test/http")
-        configuration.checkpoints = CheckpointPolicy(signer: signer, everyEvents: 1_000, everySeconds: 3600)
-        backupRoot = path + "-backups"
-        log = try EventLog(configuration, logger: logger)
-        projector = try LiveProjector(log: log, configuration: .init(path: path + "/projection"), logger: logger)
+        backupRoot = path + "/backups"
         let lines = [
             TokenStore.line(name: "crm", scopes: [.ingest], token: Self.tokens["ingest"]!),
             TokenStore.line(name: "auditor", scopes: [.read], token: Self.tokens["read"]!),
@@ -40,9 +36,20 @@ struct Server {
             "# everything",
             TokenStore.line(name: "root", scopes: [.ingest, .read, .admin], token: Self.tokens["all"]!),
         ]
-        api = LedgerAPI(
-            log: log, queries: LedgerQueries(log: log, projector: projector), tokens: try TokenStore(contents: lines.joined(separator: "\n")),
-            metrics: Self.metrics, checkpointVerifier: signer.verifier, backupRoot: backupRoot)
+        try lines.joined(separator: "\n").write(toFile: path + "/tokens", atomically: false, encoding: .utf8)
+        let values: [AbsoluteConfigKey: ConfigValue] = [
+            "storage.path": ConfigValue(.string(path + "/data"), isSecret: false),
+            "auth.tokensFile": ConfigValue(.string(path + "/tokens"), isSecret: false),
+            "http.port": ConfigValue(.int(0), isSecret: false),
+            "checkpoint.origin": ConfigValue(.string("auditledger.test/http"), isSecret: false),
+            "checkpoint.everyEvents": ConfigValue(.int(1_000), isSecret: false),
+            "checkpoint.everySeconds": ConfigValue(.int(3_600), isSecret: false),
+            "backup.root": ConfigValue(.string(backupRoot), isSecret: false),
+        ]
+        let settings = DaemonConfiguration(reader: ConfigReader(provider: InMemoryProvider(values: values)))
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        ledger = try buildApplication(settings, environment: [:], metrics: Self.metrics, logger: logger)
     }
 
     /// One registry for the test process: the metrics system can be bootstrapped once.
@@ -53,15 +60,8 @@ struct Server {
     }()
 
     func run(_ test: @Sendable @escaping (any TestClientProtocol) async throws -> Void) async throws {
-        let router = Router(context: LedgerRequestContext.self)
-        router.add(middleware: MetricsMiddleware())
-        api.addRoutes(to: router)
-        var logger = Logger(label: "http")
-        logger.logLevel = .warning
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)
-        try await app.test(.live) { client in try await test(client) }
-        projector.close()
-        try await log.close()
+        try await ledger.application.test(.live) { client in try await test(client) }
+        try await ledger.runtime.close()
     }
 }
 

@@ -39,7 +39,7 @@ import Testing
         let verifierKey = try #require(keyJSON.split(separator: "\"").first(where: { $0.contains("+") && $0.hasPrefix("auditledger/") }).map(String.init))
         let (_, localKey) = try cli.ctl(["key", "--format", "json", "--data-dir", daemon.data])
         #expect(localKey == keyJSON)
-        try verifierKey.write(toFile: work + "/vkey", atomically: true, encoding: .utf8)
+        try verifierKey.write(toFile: work + "/vkey", atomically: false, encoding: .utf8)
 
         let old = work + "/checkpoint-150"
         #expect(try cli.ctl(["checkpoint", "--out", old], token: read, url: daemon.url).0 == 0)
@@ -60,7 +60,7 @@ import Testing
         let note = try String(contentsOfFile: new, encoding: .utf8)
         var lines = note.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         lines[2] = String(lines[2].reversed())
-        try lines.joined(separator: "\n").write(toFile: forged, atomically: true, encoding: .utf8)
+        try lines.joined(separator: "\n").write(toFile: forged, atomically: false, encoding: .utf8)
         #expect(try cli.ctl(["verify-proof", "--checkpoint", forged, "--key", verifierKey, "--seq", "3"], token: read, url: daemon.url).0 == 4)
         let otherKey = "auditledger/other+" + verifierKey.split(separator: "+", maxSplits: 1)[1]
         #expect(try cli.ctl(["verify-proof", "--checkpoint", new, "--key", otherKey, "--seq", "3"], token: read, url: daemon.url).0 != 0)
@@ -69,10 +69,10 @@ import Testing
         // The export, checked by a verifier that shares no code with the ledger.
         let (exportStatus, export) = try cli.ctl(["export"], token: read, url: daemon.url)
         #expect(exportStatus == 0)
-        try export.write(toFile: work + "/export.ndjson", atomically: true, encoding: .utf8)
+        try export.write(toFile: work + "/export.ndjson", atomically: false, encoding: .utf8)
         #expect(try python([work + "/export.ndjson", new, verifierKey]) == 0)
         #expect(try python([work + "/export.ndjson", old, "@" + work + "/vkey"]) == 0)
-        try export.replacingOccurrences(of: #""new":77}"#, with: #""new":78}"#).write(toFile: work + "/altered.ndjson", atomically: true, encoding: .utf8)
+        try export.replacingOccurrences(of: #""new":77}"#, with: #""new":78}"#).write(toFile: work + "/altered.ndjson", atomically: false, encoding: .utf8)
         #expect(try python([work + "/altered.ndjson", new, verifierKey]) == 1)
         #expect(try python([work + "/export.ndjson", forged, verifierKey]) == 1)
 

@@ -65,7 +65,7 @@ import Testing
         let (exported, export) = try ctl.ctl(["export", "--data-dir", daemon.data])
         #expect(exported == 0)
         let file = daemon.data + "-export.ndjson"
-        try export.write(toFile: file, atomically: true, encoding: .utf8)
+        try export.write(toFile: file, atomically: false, encoding: .utf8)
 
         #expect(try ctl.ctl(["import", file, "--data-dir", daemon.data]).0 == 6)
         // Read-only opens take no lock: queries, verification and a hot backup work beside the daemon.
@@ -103,9 +103,11 @@ import Testing
         let (status, answer) = try await send(.POST, url + "/v1/events", token: ingest, body: Self.event(2))
         #expect(status == 503)
         #expect(answer.contains(#""code":"halted""#), "\(answer)")
-        // Pings stop, so systemd's watchdog restarts the unit: after those already queued (and one a busy
-        // machine may still be sending from a check made just before the halt), none for 2 s, five intervals.
-        usleep(1_000_000)
+        // Pings stop, so systemd's watchdog restarts the unit. Once the watchdog loop has said so (a ping
+        // it decided on before the halt may still be queued), none comes for 2 s, five intervals.
+        for _ in 0..<100 where !(try String(contentsOfFile: errors, encoding: .utf8)).contains("watchdog pings stop") { usleep(100_000) }
+        let daemonLog = try String(contentsOfFile: errors, encoding: .utf8)
+        #expect(daemonLog.contains("watchdog pings stop"), "\(daemonLog.suffix(3000))")
         _ = Self.drain(notify)
         usleep(2_000_000)
         #expect(!Self.drain(notify).contains("WATCHDOG=1"))

@@ -1,3 +1,4 @@
+import LedgerHTTP
 import EventLog
 import EventModel
 import Logging
@@ -7,21 +8,17 @@ import ServiceLifecycle
 /// Owns the ledger while the daemon runs: on graceful shutdown (after the HTTP server has stopped
 /// taking requests and finished those in flight) it finishes queued appends and closes LMDB.
 public struct LedgerService: Service {
-    let log: EventLog
-    let projector: LiveProjector
+    let runtime: LedgerRuntime
     let logger: Logger
 
-    public init(log: EventLog, projector: LiveProjector, logger: Logger) {
-        self.log = log
-        self.projector = projector
+    public init(runtime: LedgerRuntime, logger: Logger) {
+        self.runtime = runtime
         self.logger = logger
     }
 
     public func run() async throws {
-        projector.startFollowing()
         try? await gracefulShutdown()
-        projector.close()
-        try await log.close()
+        try await runtime.close()
         logger.info("ledger closed cleanly")
     }
 }

@@ -1,3 +1,4 @@
+import LedgerHTTP
 import Configuration
 import Projector
 

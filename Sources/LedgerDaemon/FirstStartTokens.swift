@@ -1,3 +1,4 @@
+import LedgerHTTP
 import EventModel
 #if canImport(Glibc)
 import Glibc

@@ -30,7 +30,9 @@ public struct SystemdNotifier: Sendable {
         let length = socklen_t(MemoryLayout<sa_family_t>.size + path.count)
         let message = Array(state.utf8)
         let sent = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, message, message.count, 0, $0, length) }
+            // Never wait on the receiver: a full socket queue (a stalled supervisor) must not stall the
+            // daemon's task that sends, so a message that cannot go now is dropped.
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, message, message.count, Int32(MSG_DONTWAIT), $0, length) }
         }
         return sent == message.count
     }
