@@ -33,6 +33,8 @@ public final class EventLog: Sendable {
     private let readers: NIOThreadPool
     let logger: Logger
     let closed = Atomic<Bool>(false)
+    /// The head when the log was opened.
+    private let openedHead: UInt64
     /// Held for as long as this log may write; nil when read-only.
     private let writerLock: WriterLock?
     /// Seqs of undecodable records already logged, so each is reported once per process.
@@ -83,6 +85,7 @@ public final class EventLog: Sendable {
             return (start, indexed, tail, undecodable)
         }
         self.tail = SharedTail(tail)
+        self.openedHead = start.head
         logger.info(
             "event log open",
             metadata: [
@@ -141,6 +144,20 @@ public final class EventLog: Sendable {
 
     /// Seconds since the epoch when the writer last went round its loop (nil when read-only).
     public var writerHeartbeat: Int64? { writer?.heartbeat.load(ordering: .relaxed) }
+
+    /// The last committed seq, without a read transaction; a read-only log gives its head at open.
+    public var committedHead: UInt64 { writer?.committed.value ?? openedHead }
+
+    /// Blocks (on the calling thread) until a commit takes the head past `beyond`, `wakeCommitWaiters`,
+    /// or the timeout; returns the committed head. A read-only log never commits: it returns at once.
+    @discardableResult
+    public func waitForCommit(beyond: UInt64, timeoutMilliseconds: Int) -> UInt64 {
+        guard let writer else { return openedHead }
+        return writer.committed.wait(beyond: beyond, timeoutMilliseconds: timeoutMilliseconds)
+    }
+
+    /// Wakes every thread in `waitForCommit`, e.g. a follower asked to stop.
+    public func wakeCommitWaiters() { writer?.committed.wakeAll() }
 
     /// Why the writer stopped taking appends for good (the log moved under it), or nil while it works.
     public var writerHalted: LogError? { writer?.halted.withLock { $0 } }

@@ -7,8 +7,9 @@ private final class ThreadBody {
     init(_ run: @escaping () -> Void) { self.run = run }
 }
 
-/// A dedicated OS thread, off the cooperative pool: LMDB's writes block and must all come from one thread.
-func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
+/// A dedicated OS thread, off the cooperative pool: LMDB's writes block and must all come from one
+/// thread; the projection's follower has one too. Join it with `pthread_join`.
+public func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
     let box = Unmanaged.passRetained(ThreadBody(body))
     var thread = pthread_t()
     let rc = pthread_create(&thread, nil, { raw in

@@ -72,6 +72,8 @@ final class Writer: @unchecked Sendable {
     let heartbeat = Atomic<Int64>(0)
     /// Set once the writer found the log moved under it; read by readiness and the watchdog.
     let halted = Mutex<LogError?>(nil)
+    /// The head as committed, raised after every commit: the projection's follower waits on it.
+    let committed: ProgressSignal
     /// When the writer last compared the stored head with its own while idle.
     private var lastHeadCheck = ContinuousClock.now
     private let eventsAppended = Counter(label: "ledger_events_appended_total")
@@ -94,6 +96,7 @@ final class Writer: @unchecked Sendable {
         self.store = store
         self.tail = tail
         self.head = start.head
+        self.committed = ProgressSignal(start.head)
         self.headHash = start.headHash
         self.lastRecordedAt = start.lastRecordedAt
         switch start.frontier {
@@ -277,6 +280,7 @@ final class Writer: @unchecked Sendable {
         tail.withLock { tail in
             for item in outcome.appended { tail.add(seq: item.seq, entries: item.entries) }
         }
+        committed.advance(to: head)
         var results = outcome.results.makeIterator()
         for pending in group {
             switch pending {

@@ -6,16 +6,19 @@ import LMDB
 import Logging
 import Synchronization
 
-/// The projection kept current: it follows the log, folds every new event, stores the findings,
-/// and answers from a state that includes every acknowledged event (each read catches up first).
+/// The projection kept current. A writable projector has one owner of its state: a follower thread
+/// that the log's writer wakes after every commit, which folds the new events and stores the findings.
+/// Reads never fold or write: one that must include seq N (every event acknowledged before it) waits,
+/// bounded, for the follower to reach N. A read-only projector (`ledgerctl --data-dir`, another
+/// process) folds on demand in memory and stores nothing.
 public final class LiveProjector: Sendable {
     public struct Configuration: Sendable {
         /// Directory of the projection's own LMDB environment (findings).
         public var path: String
         public var policy: Policy
-        /// How often the background follower catches up with the log.
-        public var followIntervalMilliseconds: Int = 200
         public var readOnly: Bool = false
+        /// How long a read waits for the follower before it answers 503.
+        public var readWaitMilliseconds: Int = 10_000
 
         public init(path: String, policy: Policy = Policy()) {
             self.path = path
@@ -28,8 +31,10 @@ public final class LiveProjector: Sendable {
     private let store: FindingStore
     private let logger: Logger
     private let live: Mutex<ProjectionState>
-    private let following = Atomic<Bool>(false)
-    private let followerDone = Mutex<Bool>(true)
+    /// The seq folded through, raised by the follower; reads wait on it.
+    private let applied = ProgressSignal(0)
+    private let stopping = Atomic<Bool>(false)
+    private let follower = Mutex<pthread_t?>(nil)
 
     /// Opens the findings store and folds the whole log (findings already stored are not stored again).
     public init(log: EventLog, configuration: Configuration, logger: Logger = Logger(label: "ledger.projector")) throws {
@@ -43,6 +48,9 @@ public final class LiveProjector: Sendable {
             store = try FindingStore(path: configuration.path, readOnly: true)
         }
         live = Mutex(ProjectionState())
+        // A read-only projection (ledgerctl --data-dir) folds on its first question, so commands that
+        // need none (verify, export) do not pay for a fold.
+        if configuration.readOnly { return }
         let clock = ContinuousClock()
         let elapsed = try clock.measure { _ = try catchUp() }
         // The first fold decoded the whole log a batch at a time: give that memory back.
@@ -50,11 +58,48 @@ public final class LiveProjector: Sendable {
         logger.info(
             "projection rebuilt from the log",
             metadata: ["projector.applied_through": "\(live.withLock { $0.appliedThrough })", "projector.seconds": "\(elapsed)"])
+        follower.withLock { $0 = startThread { [self] in follow() } }
+    }
+
+    /// The follower: the only thread that folds a writable projection. It sleeps until a commit.
+    private func follow() {
+        while !stopping.load(ordering: .acquiring) {
+            let through = applied.value
+            if log.waitForCommit(beyond: through, timeoutMilliseconds: 5_000) <= through { continue }
+            do {
+                try catchUp()
+            } catch {
+                logger.error("projection catch-up failed; retried after the next commit", metadata: ["projector.error": "\(error)"])
+                _ = applied.wait(beyond: .max, timeoutMilliseconds: 1_000)
+            }
+        }
+    }
+
+    /// The seq the projection has folded through.
+    public var appliedThrough: UInt64 { applied.value }
+
+    /// Waits until every event committed so far is folded (a writable projector), or folds them now
+    /// (a read-only one, which owns its in-memory state alone).
+    private func includeEverythingCommitted() throws {
+        if configuration.readOnly {
+            try catchUp()
+            return
+        }
+        let head = log.committedHead
+        let deadline = ContinuousClock.now + .milliseconds(configuration.readWaitMilliseconds)
+        while case let through = applied.value, through < head {
+            let left = deadline - .now
+            guard left > .zero else {
+                throw LogError(.storage, "the projection is behind the log (at seq \(through) of \(head)); try again")
+            }
+            applied.wait(beyond: through, timeoutMilliseconds: Int(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000) + 1)
+        }
     }
 
     /// Folds every event the log holds beyond what was applied; returns the seq now applied through.
+    /// Called by the follower (and once at start), never by a read of a writable projector.
     @discardableResult
-    public func catchUp() throws -> UInt64 {
+    private func catchUp() throws -> UInt64 {
         try live.withLock { state in
             let storedThrough = configuration.readOnly ? .max : try store.storedThrough()
             while true {
@@ -75,6 +120,7 @@ public final class LiveProjector: Sendable {
                 if !configuration.readOnly && state.appliedThrough > storedThrough {
                     try store.append(found, through: state.appliedThrough)
                 }
+                applied.advance(to: state.appliedThrough)
             }
             return state.appliedThrough
         }
@@ -100,7 +146,7 @@ public final class LiveProjector: Sendable {
 
     /// Reads the live state, caught up with every event acknowledged before the call.
     public func withState<R>(_ body: (borrowing ProjectionState) throws -> R) throws -> R {
-        try catchUp()
+        try includeEverythingCommitted()
         return try live.withLock { try body($0) }
     }
 
@@ -141,7 +187,7 @@ public final class LiveProjector: Sendable {
 
     /// Stored findings in seq order, filtered, one page; includes every acknowledged event's.
     public func findings(_ query: FindingQuery) throws -> FindingPage {
-        try catchUp()
+        try includeEverythingCommitted()
         let limit = min(max(query.limit, 1), 10_000)
         var start: [UInt8] = bigEndianBytes(0)
         if let cursor = query.cursor {
@@ -183,25 +229,14 @@ public final class LiveProjector: Sendable {
         return (seq, code)
     }
 
-    // MARK: - Following the log
+    // MARK: - Closing
 
-    /// Catches up in the background so reads rarely have work to do.
-    public func startFollowing() {
-        guard !following.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        followerDone.withLock { $0 = false }
-        Thread.detachNewThread { [self] in
-            while following.load(ordering: .acquiring) {
-                do { try catchUp() } catch { logger.error("projection catch-up failed", metadata: ["projector.error": "\(error)"]) }
-                usleep(UInt32(configuration.followIntervalMilliseconds * 1000))
-            }
-            followerDone.withLock { $0 = true }
-        }
-    }
-
-    /// Stops the follower and closes the findings store.
+    /// Stops the follower (it finishes the fold it is in) and closes the findings store.
     public func close() {
-        following.store(false, ordering: .releasing)
-        while !followerDone.withLock({ $0 }) { usleep(1000) }
+        stopping.store(true, ordering: .releasing)
+        log.wakeCommitWaiters()
+        applied.wakeAll()
+        if let thread = follower.withLock({ $0.take() }) { pthread_join(thread, nil) }
         store.environment.close()
     }
 }

