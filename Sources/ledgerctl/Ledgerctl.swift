@@ -32,7 +32,8 @@ struct Ledgerctl: AsyncParsableCommand {
                 try command.run()
             }
         } catch let failure as CommandFailure {
-            FileHandle.standardError.write(Data(("ledgerctl: " + failure.description + "\n").utf8))
+            // The message may quote what the ledger holds: shown as text, never as terminal control.
+            FileHandle.standardError.write(Data(("ledgerctl: " + TerminalText.visible(failure.description) + "\n").utf8))
             Foundation.exit(failure.exitCode)
         } catch {
             let code = exitCode(for: error)

@@ -20,18 +20,18 @@ struct Renderer {
             print(header.map(csvField).joined(separator: ","))
             for row in rows { print(row.map(csvField).joined(separator: ",")) }
         case .table:
-            for line in preamble { print(line) }
+            // Every value that reaches the terminal is made visible and measured in columns (TerminalText).
+            for line in preamble { print(TerminalText.visible(line)) }
             if rows.isEmpty {
                 print("(none)")
                 return
             }
-            let widths = header.indices.map { c in ([header] + rows).map { $0[c].count }.max() ?? 0 }
-            let format = { (row: [String]) in
-                row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
-                    .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+            let cells = ([header] + rows).map { row in row.map { TerminalText.cell($0) } }
+            let widths = header.indices.map { c in cells.map { TerminalText.width($0[c]) }.max() ?? 0 }
+            for row in cells {
+                let line = row.enumerated().map { TerminalText.padded($0.element, to: widths[$0.offset]) }.joined(separator: "  ")
+                print(String(line.reversed().drop(while: { $0 == " " }).reversed()))
             }
-            print(format(header))
-            for row in rows { print(format(row)) }
         }
     }
 
@@ -72,6 +72,6 @@ struct Renderer {
     }
 
     private func csvField(_ text: String) -> String {
-        text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+        text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
     }
 }
