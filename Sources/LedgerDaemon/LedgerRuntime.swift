@@ -89,6 +89,7 @@ public struct LedgerRuntime: Sendable {
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: MetricsMiddleware())
         api.addRoutes(to: router)
+        router.add(middleware: UnmatchedRouteMiddleware(routes: router.routes))
         return router
     }
 

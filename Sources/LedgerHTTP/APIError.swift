@@ -13,6 +13,8 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     public var field: String?
     /// What went wrong below, for the server's log only (a 500 never shows it to the client).
     public var cause: String?
+    /// Headers the answer carries besides its JSON, e.g. `Allow` on a 405.
+    public var headers: HTTPFields = [:]
 
     public init(
         _ status: HTTPResponse.Status, _ code: String, _ message: String, index: Int? = nil, field: String? = nil, cause: String? = nil
@@ -34,6 +36,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var response = jsonResponse(json, status: status)
+        for field in headers { response.headers.append(field) }
         if status == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer" }
         return response
     }

@@ -13,8 +13,10 @@ public struct AuthMiddleware: RouterMiddleware {
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-            let entry = tokens.authenticate(String(header.dropFirst(7)))
+        // The scheme is case-insensitive (RFC 7235): `bearer` and `BEARER` are `Bearer`.
+        guard let header = request.headers[.authorization], let space = header.firstIndex(of: " "),
+            header[..<space].lowercased() == "bearer",
+            let entry = tokens.authenticate(String(header[header.index(after: space)...].drop(while: { $0 == " " })))
         else {
             throw APIError(.unauthorized, "unauthorized", "a valid bearer token is required (Authorization: Bearer <token>)")
         }

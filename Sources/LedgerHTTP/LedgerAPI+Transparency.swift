@@ -73,6 +73,7 @@ extension LedgerAPI {
     /// checkpoint key files when they live in the data directory.
     func backup(_ request: Request) async throws -> Response {
         _ = try QueryParameters(request, allowed: [])
+        try requireJSON(request)
         guard let backupRoot else {
             // Off by configuration, not a failure of the server: the endpoint is not there.
             throw APIError(.notFound, "not_configured", "backups over HTTP are off: set backup.root")

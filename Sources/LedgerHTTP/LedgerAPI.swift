@@ -1,4 +1,5 @@
 import EventLog
+import Foundation
 import EventModel
 import Hummingbird
 import Projector
@@ -72,6 +73,7 @@ public struct LedgerAPI: Sendable {
     // MARK: - Ingest
 
     func ingest(_ request: Request) async throws -> Response {
+        try requireJSON(request)
         let body = try await collect(request.body, limit: EventBody.maxBodyBytes)
         let results: [AppendResult]
         do {
@@ -88,6 +90,16 @@ public struct LedgerAPI: Sendable {
         }
         let allDuplicates = results.allSatisfy(\.duplicate)
         return jsonResponse(.object([JSONMember("results", .array(items))]), status: allDuplicates ? .ok : .created)
+    }
+
+    /// A body must be JSON: `application/json` (or `…+json`), or no Content-Type at all. Anything else
+    /// is a 415, so a form or a text file is never taken for events.
+    func requireJSON(_ request: Request) throws {
+        guard let declared = request.headers[.contentType] else { return }
+        let media = declared.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        guard media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json")) else {
+            throw APIError(.unsupportedMediaType, "unsupported_media_type", "the body must be application/json, not \(declared)")
+        }
     }
 
     /// The body, refused with 413 as soon as it passes `limit`, before it is all in memory.

@@ -195,6 +195,43 @@ func event(_ id: String, type: String = "sales_order.updated", subject: String =
         }
     }
 
+    /// RFC 7235 and 9110 as clients expect them: the auth scheme in any case, JSON errors for unknown
+    /// routes, 405 with `Allow` for a wrong method, 415 for a body that is not JSON.
+    @Test func httpConventions() async throws {
+        try await Server().run { client in
+            let lower = try await client.execute(
+                uri: "/v1/events", method: .post, headers: [.authorization: "bearer \(Server.tokens["ingest"]!)"], body: ByteBuffer(string: event("lc")))
+            #expect(lower.status == .created)
+            let shouting = try await client.execute(uri: "/v1/verify", method: .get, headers: [.authorization: "BEARER \(Server.tokens["read"]!)"])
+            #expect(shouting.status == .ok)
+            #expect(try await client.execute(uri: "/v1/verify", method: .get, headers: [.authorization: "Basic \(Server.tokens["read"]!)"]).status == .unauthorized)
+
+            let unknown = try await client.execute(uri: "/v1/nothing-here", method: .get, headers: auth("read"))
+            #expect(unknown.status == .notFound)
+            #expect(unknown.json["error"]?["code"] == .string("not_found"), "\(unknown.text)")
+            let wrongMethod = try await client.execute(uri: "/v1/events", method: .delete, headers: auth("all"))
+            #expect(wrongMethod.status == .methodNotAllowed)
+            #expect(wrongMethod.headers[.allow] == "GET, POST")
+            #expect(wrongMethod.json["error"]?["code"] == .string("method_not_allowed"))
+            let onePath = try await client.execute(uri: "/v1/events/3", method: .post, headers: auth("all"))
+            #expect(onePath.status == .methodNotAllowed && onePath.headers[.allow] == "GET")
+
+            for contentType in ["text/plain", "application/x-www-form-urlencoded", "application/jsonx"] {
+                let refused = try await client.execute(
+                    uri: "/v1/events", method: .post, headers: auth("ingest") + [.contentType: contentType], body: ByteBuffer(string: event("ct")))
+                #expect(refused.status == .unsupportedMediaType, "\(contentType)")
+                #expect(refused.json["error"]?["code"] == .string("unsupported_media_type"))
+            }
+            for contentType in ["application/json", "application/json; charset=utf-8", "Application/JSON"] {
+                let accepted = try await client.execute(
+                    uri: "/v1/events", method: .post, headers: auth("ingest") + [.contentType: contentType], body: ByteBuffer(string: event("ok")))
+                #expect(accepted.status.code < 300, "\(contentType)")
+            }
+            let verify = try await client.execute(uri: "/v1/verify", method: .get, headers: auth("read"))
+            #expect(verify.json["count"] == .number("2"))
+        }
+    }
+
     @Test func readEndpointsFilterAndPage() async throws {
         try await Server().run { client in
             var events: [String] = [
