@@ -45,9 +45,10 @@ public struct LedgerRuntime: Sendable {
                 "first start: made one token per scope; the tokens are in the first file, their hashes in the second",
                 metadata: ["auth.tokens_file": "\(created)", "auth.hashes_file": "\(tokens.path)"])
         }
-        // A backup carries the key files that live in the data directory, as a data directory does.
+        // A backup carries the key files and the tokens file that live in the data directory, as a data
+        // directory does: a daemon restored from it signs with the same key and accepts the same tokens.
         let dataDirectory = (settings.dataDirectory as NSString).standardizingPath
-        let keyFiles = [settings.checkpointKeyFile, settings.verifierKeyFile].filter {
+        let keyFiles = [settings.checkpointKeyFile, settings.verifierKeyFile, tokens.path].filter {
             (($0 as NSString).deletingLastPathComponent as NSString).standardizingPath == dataDirectory
         }
         let api = LedgerAPI(

@@ -4,7 +4,8 @@ import EventModel
 import Foundation
 
 /// A hot, consistent, compacted copy of a data directory's ledger while ledgerd runs (`mdb_env_copy2`),
-/// with the checkpoint key files kept in that directory, checked after it is written. The projection is
+/// with the checkpoint key files and the tokens file (hashes) kept in that directory, so a daemon restored
+/// from it signs with the same key and accepts the same tokens; checked after it is written. The projection is
 /// not copied: ledgerd rebuilds it from the ledger on start. `POST /v1/admin/backup` does the same
 /// from inside the daemon.
 struct Backup: AsyncParsableCommand {
@@ -17,7 +18,7 @@ struct Backup: AsyncParsableCommand {
         let report: ChainReport
         do {
             report = try await log.backup(
-                to: directory, alongWith: ["checkpoint.key", "checkpoint.vkey"].map { dataDirectory + "/" + $0 })
+                to: directory, alongWith: ["checkpoint.key", "checkpoint.vkey", "tokens"].map { dataDirectory + "/" + $0 })
         } catch let error as LogError {
             try? await log.close()
             throw CommandFailure(exitCode: error.code == .invalid ? 2 : error.code == .corrupt ? 4 : 5, description: error.message)

@@ -92,13 +92,20 @@ import Testing
         // A hot backup, then ledgerd started on the copy: same head, same key, verifies.
         let backup = work + "/backup"
         #expect(try cli.ctl(["backup", backup, "--data-dir", daemon.data]).0 == 0)
+        // Private whatever the umask (it holds the signing key), and it carries the tokens file.
+        #expect((try FileManager.default.attributesOfItem(atPath: backup)[.posixPermissions] as? Int) == 0o700)
+        for name in ["data.mdb", "checkpoint.key", "tokens"] {
+            #expect((try FileManager.default.attributesOfItem(atPath: backup + "/" + name)[.posixPermissions] as? Int) == 0o600, "\(name)")
+        }
         let restored = try LedgerctlTests.Daemon(dataDirectory: backup)
         defer { restored.stop() }
-        let (restoredStatus, restoredVerify) = try cli.ctl(["verify", "--format", "json"], token: restored.tokens["read"], url: restored.url)
+        // The restored daemon mints no new tokens: the CRM's and the auditor's keep working.
+        #expect(restored.tokens.isEmpty)
+        let (restoredStatus, restoredVerify) = try cli.ctl(["verify", "--format", "json"], token: daemon.tokens["read"], url: restored.url)
         #expect(restoredStatus == 0, "\(restoredVerify)")
         #expect(field(restoredVerify, "headHash") == field(sourceVerify, "headHash"))
         #expect(restoredVerify.contains(#""latestCheckpointSignatureChecked":true"#))
-        let (_, restoredKey) = try cli.ctl(["key", "--format", "json"], token: restored.tokens["read"], url: restored.url)
+        let (_, restoredKey) = try cli.ctl(["key", "--format", "json"], token: daemon.tokens["read"], url: restored.url)
         #expect(restoredKey == keyJSON)
     }
 }
