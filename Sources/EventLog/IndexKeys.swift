@@ -69,9 +69,15 @@ public enum IndexKeys {
             (.type, type(e.type)),
             (.time, time(e.instant)),
         ]
-        // Hashed, so an event with thousands of changes costs thousands of look-ups, not their square.
+        // A scan for the few changes an event usually has; hashed past 16, so an event with thousands
+        // of changes costs thousands of look-ups, not their square.
         var seen = Set<[UInt8]>()
-        for change in e.changes where seen.insert(Array(change.field.utf8)).inserted {
+        for (i, change) in e.changes.enumerated() {
+            let repeated = i < 16
+                ? e.changes[..<i].contains { utf8Equal($0.field, change.field) }
+                : !seen.insert(Array(change.field.utf8)).inserted
+            if i == 15 { seen = Set(e.changes[...i].map { Array($0.field.utf8) }) }
+            if repeated { continue }
             out.append((.field, field(subjectType: e.subject.type, subjectId: e.subject.id, field: change.field)))
         }
         return out

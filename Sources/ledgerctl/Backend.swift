@@ -47,12 +47,15 @@ enum Backend {
     /// One client with a short connect timeout: an unreachable ledger is reported at once, not retried for minutes.
     static let client = HTTPClient(
         eventLoopGroupProvider: .singleton,
-        configuration: .init(timeout: .init(connect: .seconds(5), read: .seconds(300))))
+        configuration: .init(timeout: .init(connect: .seconds(2), read: .seconds(300))))
 
     static func make(url: String?, token: String?, dataDirectory: String?) throws -> Backend {
         if let dataDirectory {
             var logger = Logger(label: "ledgerctl")
             logger.logLevel = .error
+            guard FileManager.default.fileExists(atPath: dataDirectory + "/data.mdb") else {
+                throw CommandFailure(exitCode: 2, description: "\(dataDirectory) holds no ledger (no data.mdb there): check --data-dir")
+            }
             let (runtime, token) = try LedgerRuntime.openReadOnly(dataDirectory: dataDirectory, logger: logger)
             return .local(runtime, InProcessClient(runtime: runtime, token: token, logger: logger))
         }
@@ -110,13 +113,22 @@ enum Backend {
         do {
             response = try await client.execute(request, timeout: .seconds(300))
         } catch {
-            throw CommandFailure(exitCode: 5, description: "cannot reach the ledger at \(request.url): \(error)")
+            throw CommandFailure(exitCode: 5, description: "cannot reach the ledger at \(request.url): \(Self.plain(error))")
         }
         let body = Array((try await response.body.collect(upTo: 1 << 30)).readableBytesView)
         guard (200..<300).contains(Int(response.status.code)) else {
             throw CommandFailure.from(status: Int(response.status.code), body: body)
         }
         return body
+    }
+
+    /// One plain sentence for a connection failure, instead of the client library's nested description.
+    static func plain(_ error: any Error) -> String {
+        let text = "\(error)"
+        if text.contains("Connection refused") || text.contains("errno: 111") { return "connection refused (is ledgerd running there?)" }
+        if text.contains("connectTimeout") || text.contains("deadlineExceeded") { return "no answer in time" }
+        if text.contains("dnsFailure") || text.contains("No such host") { return "the host name does not resolve" }
+        return text
     }
 
     func close() async throws {

@@ -124,3 +124,16 @@ import Testing
         #expect(throws: LogError.self) { try log.events(EventQuery(order: .asc, cursor: descCursor)) }
     }
 }
+
+/// A field changed more than once in one event is filed once, however many changes the event has.
+@Suite struct IndexEntryTests {
+    @Test func repeatedFieldsAreFiledOnceBeforeAndPastTheHashingThreshold() {
+        for count in [3, 16, 17, 40, 2_000] {
+            let changes = (0..<count).map { i in #"{"field":"\#(i % 3 == 0 ? "a" : "f" + String(i))","new":\#(i)}"# }.joined(separator: ",")
+            let event = prepared(#"{"id":"x","type":"sales_order.updated","time":"2026-03-01T09:00:00Z","actor":{"id":"u"},"subject":{"type":"sales_order","id":"S"},"changes":[\#(changes)]}"#)
+            let fields = IndexKeys.entries(for: event.envelope).filter { $0.0 == .field }.map(\.1)
+            #expect(fields.count == Set(fields).count, "\(count)")
+            #expect(fields.count == count - (count - 1) / 3, "\(count)")
+        }
+    }
+}
