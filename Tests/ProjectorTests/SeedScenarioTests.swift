@@ -4,7 +4,7 @@ import Queries
 import LMDB
 import Testing
 
-/// The story of the CRM help articles (../shared/seeds/): a super admin sets up roles and adds an
+/// The story of the CRM help articles (the seed articles of the spec): a super admin sets up roles and adds an
 /// admin; that admin, not being super admin, adds another admin; the system administrator of sales
 /// orders changes hands; a rep edits a colleague's order; a user approves their own request, is
 /// offboarded, and edits again. Each event happens at the minute equal to its seq.
