@@ -79,8 +79,7 @@ extension EventLog {
                     guard let value = try txn.get(store.records, bigEndianBytes(seq)) else { continue }
                     let record = UnsafeRawBufferPointer(rebasing: value[32...])
                     if needsCheck {
-                        let logged = LoggedEvent(seq: seq, hash: [], record: Array(record))
-                        guard let event = decodeOrReport(logged), query.matches(event.envelope) else { continue }
+                        guard let event = decodeOrReport(seq: seq, record), query.matches(event.envelope) else { continue }
                     }
                     found.append(LoggedEvent(seq: seq, hash: Array(value.prefix(32)), record: Array(record)))
                     if found.count > limit { break rounds }

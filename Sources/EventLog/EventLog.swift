@@ -219,10 +219,15 @@ public final class EventLog: Sendable {
     /// of every answer and of the projection, reported once in the log with its seq, and named by
     /// `verify`. The ledger keeps serving everything else.
     public func decodeOrReport(_ event: LoggedEvent) -> StoredEvent? {
+        event.record.withUnsafeBytes { decodeOrReport(seq: event.seq, $0) }
+    }
+
+    /// The same, straight from the bytes in the map (no copy on the query path).
+    func decodeOrReport(seq: UInt64, _ record: UnsafeRawBufferPointer) -> StoredEvent? {
         do {
-            return try event.decode()
+            return try StoredEvent.decode(record)
         } catch {
-            reportUndecodable(seq: event.seq, error)
+            reportUndecodable(seq: seq, error)
             return nil
         }
     }

@@ -69,17 +69,21 @@ public enum IndexKeys {
             (.type, type(e.type)),
             (.time, time(e.instant)),
         ]
-        // A scan for the few changes an event usually has; hashed past 16, so an event with thousands
-        // of changes costs thousands of look-ups, not their square.
-        var seen = Set<[UInt8]>()
-        for (i, change) in e.changes.enumerated() {
-            let repeated = i < 16
-                ? e.changes[..<i].contains { utf8Equal($0.field, change.field) }
-                : !seen.insert(Array(change.field.utf8)).inserted
-            if i == 15 { seen = Set(e.changes[...i].map { Array($0.field.utf8) }) }
-            if repeated { continue }
-            out.append((.field, field(subjectType: e.subject.type, subjectId: e.subject.id, field: change.field)))
+        for name in distinctFields(e.changes) {
+            out.append((.field, field(subjectType: e.subject.type, subjectId: e.subject.id, field: name)))
         }
         return out
+    }
+
+    /// The changed fields, each once, in order: a scan for the few changes an event usually has,
+    /// hashing past 16, so an event with thousands of changes costs thousands of look-ups, not their square.
+    static func distinctFields(_ changes: [Envelope.Change]) -> [String] {
+        if changes.count <= 16 {
+            var seen: [String] = []
+            for change in changes where !seen.contains(where: { utf8Equal($0, change.field) }) { seen.append(change.field) }
+            return seen
+        }
+        var seen = Set<[UInt8]>()
+        return changes.map(\.field).filter { seen.insert(Array($0.utf8)).inserted }
     }
 }

@@ -8,6 +8,8 @@ public struct JSONParser {
         public var offset: Int
         /// The element of a top-level array it was found in (`parseBody` only).
         public var element: Int? = nil
+        /// The element (or the one value) passed `parseBody`'s `maxElementBytes`: not malformed, too large.
+        public var tooLarge = false
         public var description: String { "\(message) at byte \(offset)" }
     }
 
@@ -52,8 +54,8 @@ public struct JSONParser {
 
     /// Parses a body that is one value or an array of values, keeping each element's byte range
     /// (a batch's per-event size limit applies to what the client sent). `isArray` tells which it was.
-    /// An element (or the one value) longer than `maxElementBytes` throws `ElementTooLarge` as soon
-    /// as the parser passes the limit.
+    /// An element (or the one value) longer than `maxElementBytes` throws an error with `tooLarge` set
+    /// as soon as the parser passes the limit.
     public static func parseBody(
         _ bytes: UnsafeRawBufferPointer, maxDepth: Int = defaultMaxDepth, maxElementBytes: Int = .max
     ) throws(Error) -> (elements: [Spanned], isArray: Bool) {
@@ -93,12 +95,10 @@ public struct JSONParser {
         return (elements, true)
     }
 
-    /// Thrown, with the element's start offset, when an element passes `maxElementBytes`.
-    public static let elementTooLargeMessage = "element too large"
-
+    /// Throws, with the element's start offset, once the element passes `maxElementBytes`.
     private func checkElementSize() throws(Error) {
         if position - elementStart > maxElementBytes {
-            throw Error(message: Self.elementTooLargeMessage, offset: elementStart, element: elementIndex)
+            throw Error(message: "element too large", offset: elementStart, element: elementIndex, tooLarge: true)
         }
     }
 

@@ -30,7 +30,7 @@ public enum EventBody {
         let parsed: (elements: [JSONParser.Spanned], isArray: Bool)
         do {
             parsed = try JSONParser.parseBody(bytes, maxElementBytes: EnvelopeValidator.maxEventBytes)
-        } catch where error.message == JSONParser.elementTooLargeMessage {
+        } catch where error.tooLarge {
             // Refused while parsing: an event is known to be too large before it is all read.
             throw ValidationError(
                 .eventTooLarge, "the event starting at byte \(error.offset) is larger than the limit of \(EnvelopeValidator.maxEventBytes) bytes",

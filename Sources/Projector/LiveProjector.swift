@@ -69,8 +69,9 @@ public final class LiveProjector: Sendable {
             do {
                 try catchUp()
             } catch {
-                logger.error("projection catch-up failed; retried after the next commit", metadata: ["projector.error": "\(error)"])
-                _ = applied.wait(beyond: .max, timeoutMilliseconds: 1_000)
+                logger.error("projection catch-up failed; retried in a second", metadata: ["projector.error": "\(error)"])
+                // A pause that `close` can cut short (it wakes every waiter on `applied`).
+                applied.wait(beyond: .max, timeoutMilliseconds: 1_000)
             }
         }
     }

@@ -27,16 +27,6 @@ struct CommandFailure: Error, CustomStringConvertible {
     }
 }
 
-/// A ledger opened read-only: LMDB lets this reader in beside a running ledgerd.
-func openReadOnly(_ path: String) throws -> (EventLog, Logger) {
-    var logger = Logger(label: "ledgerctl")
-    logger.logLevel = .error
-    var configuration = LogConfiguration(path: path)
-    configuration.readOnly = true
-    configuration.readerThreads = 1
-    return (try EventLog(configuration, logger: logger), logger)
-}
-
 /// Where answers come from: the daemon over HTTP, or the data directory opened read-only and asked
 /// through the daemon's own router in this process (LMDB lets readers in beside the running daemon).
 /// Both give the API's bytes, and the same errors.

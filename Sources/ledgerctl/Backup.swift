@@ -2,6 +2,7 @@ import ArgumentParser
 import EventLog
 import EventModel
 import Foundation
+import Logging
 
 /// A hot, consistent, compacted copy of a data directory's ledger while ledgerd runs (`mdb_env_copy2`),
 /// with the checkpoint key files and the tokens file (hashes) kept in that directory, so a daemon restored
@@ -14,7 +15,13 @@ struct Backup: AsyncParsableCommand {
     @Option(name: .customLong("data-dir"), help: "The data directory to copy.") var dataDirectory: String
 
     func run() async throws {
-        let (log, _) = try openReadOnly(dataDirectory)
+        // The log alone, read-only (LMDB lets this reader in beside a running ledgerd): no projection.
+        var logger = Logger(label: "ledgerctl")
+        logger.logLevel = .error
+        var configuration = LogConfiguration(path: dataDirectory)
+        configuration.readOnly = true
+        configuration.readerThreads = 1
+        let log = try EventLog(configuration, logger: logger)
         let report: ChainReport
         do {
             report = try await log.backup(
