@@ -68,7 +68,7 @@ let package = Package(
         // Folds the log into users, roles, grants, admin levels, requests and records, with lineage and findings.
         .target(
             name: "Projector",
-            dependencies: ["EventLog", "EventModel", "LMDB", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["EventLog", "EventModel", "LMDB", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
         // What compliance officers ask: history, state as of, activity, access, holders, roles, findings.

@@ -40,6 +40,8 @@ public final class Environment: @unchecked Sendable {
     /// Shared by read transactions, taken alone to resize the map or to close.
     private let transactionLock = ReadWriteLock()
     private var isClosed = false
+    /// Snapshots still open, by identity: `close` aborts them.
+    private var openSnapshots: [ObjectIdentifier: OpaquePointer] = [:]
     private var currentMapSize: Int
 
     public init(_ configuration: Configuration) throws {
@@ -77,6 +79,8 @@ public final class Environment: @unchecked Sendable {
         transactionLock.withExclusive {
             guard !isClosed else { return }
             isClosed = true
+            for txn in openSnapshots.values { mdb_txn_abort(txn) }
+            openSnapshots = [:]
             mdb_env_close(handle)
         }
     }
@@ -126,6 +130,39 @@ public final class Environment: @unchecked Sendable {
     }
 
     private enum ReadOutcome<R> { case done(R), mapResized }
+
+    /// A snapshot that stays open until `Snapshot.close` (or this environment closes).
+    public func snapshot() throws -> Snapshot {
+        let snapshot = Snapshot(environment: self)
+        while true {
+            let begun: Bool = try transactionLock.withExclusive {
+                guard !isClosed else { throw LMDBError(code: EINVAL, operation: "snapshot: environment closed") }
+                var txn: OpaquePointer?
+                let rc = mdb_txn_begin(handle, nil, UInt32(MDB_RDONLY), &txn)
+                if rc == MDB_MAP_RESIZED { return false }
+                try LMDBError.check(rc, "mdb_txn_begin (snapshot)")
+                openSnapshots[ObjectIdentifier(snapshot)] = txn
+                return true
+            }
+            if begun { return snapshot }
+            try adoptResizedMap()
+        }
+    }
+
+    fileprivate func read<R>(in snapshot: Snapshot, _ body: (borrowing ReadTransaction) throws -> R) throws -> R {
+        try transactionLock.withShared {
+            guard let txn = openSnapshots[ObjectIdentifier(snapshot)] else {
+                throw LMDBError(code: EINVAL, operation: "read: snapshot closed")
+            }
+            return try body(ReadTransaction(handle: txn))
+        }
+    }
+
+    fileprivate func release(_ snapshot: Snapshot) {
+        transactionLock.withExclusive {
+            if let txn = openSnapshots.removeValue(forKey: ObjectIdentifier(snapshot)) { mdb_txn_abort(txn) }
+        }
+    }
 
     /// Runs `body` in a write transaction and commits it, or aborts it if `body` throws.
     ///
@@ -212,5 +249,33 @@ public final class Environment: @unchecked Sendable {
             try LMDBError.check(
                 mdb_env_copy2(handle, path, compacting ? UInt32(MDB_CP_COMPACT) : 0), "mdb_env_copy2 \(path)")
         }
+    }
+}
+
+/// A read transaction kept open across calls, for an owner that needs one consistent view for
+/// longer than one closure: a fold that loads entities as it goes, or a short process's queries.
+/// Each `read` runs on whichever thread calls it (`MDB_NOTLS`), one at a time; buffers are valid only
+/// inside `read`. Close it soon: an open snapshot keeps the pages it sees from being reused.
+public final class Snapshot: @unchecked Sendable {
+    private let environment: Environment
+
+    fileprivate init(environment: Environment) { self.environment = environment }
+
+    public func read<R>(_ body: (borrowing ReadTransaction) throws -> R) throws -> R {
+        try environment.read(in: self, body)
+    }
+
+    /// Ends the transaction. Later calls do nothing; later reads throw.
+    public func close() { environment.release(self) }
+
+    deinit { close() }
+}
+
+extension Environment {
+    /// Runs `body` with a snapshot that is closed when it returns.
+    public func withSnapshot<R>(_ body: (Snapshot) throws -> R) throws -> R {
+        let snapshot = try snapshot()
+        defer { snapshot.close() }
+        return try body(snapshot)
     }
 }

@@ -17,8 +17,6 @@ public struct LedgerRuntime: Sendable {
     public let api: LedgerAPI
     /// The public half of the checkpoint key, when there is one.
     public let verifier: NoteVerifier?
-    /// A projection folded aside for a read-only directory that has none, removed on close.
-    var scratch: String? = nil
 
     /// Opens a data directory for writing, as ledgerd does: the writer lock first (before anything is
     /// written there), then the checkpoint key, the log, the projection and the tokens. Throws
@@ -65,15 +63,9 @@ public struct LedgerRuntime: Sendable {
         configuration.readOnly = true
         configuration.readerThreads = 1
         let log = try EventLog(configuration, logger: logger)
+        // The stored projection if it is one of this log; else (a backup, an import) one folded in memory.
         var projection = LiveProjector.Configuration(path: dataDirectory + "/projection")
-        var scratch: String?
-        if FileManager.default.fileExists(atPath: projection.path + "/data.mdb") {
-            projection.readOnly = true
-        } else {
-            // A backup or an import has no projection (ledgerd rebuilds it on start): fold one aside.
-            scratch = NSTemporaryDirectory() + "ledgerctl-projection-\(UUID().uuidString)"
-            projection.path = scratch!
-        }
+        projection.readOnly = true
         let projector = try LiveProjector(log: log, configuration: projection, logger: logger)
         let token = TokenSource.newToken()
         let verifier = (try? String(contentsOfFile: dataDirectory + "/checkpoint.vkey", encoding: .utf8)).flatMap { try? NoteVerifier(verifierKey: $0) }
@@ -81,7 +73,7 @@ public struct LedgerRuntime: Sendable {
             log: log, queries: LedgerQueries(log: log, projector: projector),
             tokens: try TokenStore(contents: TokenStore.line(name: "ledgerctl", scopes: [.read], token: token)),
             metrics: PrometheusCollectorRegistry(), checkpointVerifier: verifier)
-        return (LedgerRuntime(log: log, projector: projector, api: api, verifier: verifier, scratch: scratch), token)
+        return (LedgerRuntime(log: log, projector: projector, api: api, verifier: verifier), token)
     }
 
     /// The routes of spec 5 behind the request log and the metrics.
@@ -98,6 +90,5 @@ public struct LedgerRuntime: Sendable {
     public func close() async throws {
         projector.close()
         try await log.close()
-        if let scratch { try? FileManager.default.removeItem(atPath: scratch) }
     }
 }

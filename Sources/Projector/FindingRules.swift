@@ -150,7 +150,7 @@ extension ProjectionState {
 
     private func hasRecentApproval(_ key: (key: String, what: String), before time: Instant) -> Bool {
         let windowStart = Instant(seconds: time.seconds - 30 * 86400, nanoseconds: time.nanoseconds)
-        return approvals[key.key]?.contains { !($0 < windowStart) && !(time < $0) } ?? false
+        return approvals[key.key]?.times.contains { !($0 < windowStart) && !(time < $0) } ?? false
     }
 }
 

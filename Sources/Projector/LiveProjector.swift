@@ -6,19 +6,29 @@ import LMDB
 import Logging
 import Synchronization
 
-/// The projection kept current. A writable projector has one owner of its state: a follower thread
-/// that the log's writer wakes after every commit, which folds the new events and stores the findings.
-/// Reads never fold or write: one that must include seq N (every event acknowledged before it) waits,
-/// bounded, for the follower to reach N. A read-only projector (`ledgerctl --data-dir`, another
-/// process) folds on demand in memory and stores nothing.
+/// The projection kept current, stored in its own LMDB environment (`ProjectionStore`).
+///
+/// A writable projector has one owner of its state: a follower thread that the log's writer wakes
+/// after every commit, which folds the new events a batch at a time and writes each batch (entities,
+/// findings, watermark) in one transaction. Start-up only checks the stored watermark against the
+/// log: seq and chain hash must match, else the projection is of another log (an older backup, a
+/// replaced log) and is rebuilt, never trusted. Reads never fold or write: one that must include seq
+/// N (every event acknowledged before it) waits, bounded, for the follower to reach N, then reads a
+/// snapshot of the store.
+///
+/// A read-only projector (`ledgerctl --data-dir`, beside the daemon or not) reads one snapshot of the
+/// stored projection, if it matches the log, and folds the events past its watermark in memory on
+/// demand; it writes nothing.
 public final class LiveProjector: Sendable {
     public struct Configuration: Sendable {
-        /// Directory of the projection's own LMDB environment (findings).
+        /// Directory of the projection's own LMDB environment.
         public var path: String
         public var policy: Policy
         public var readOnly: Bool = false
         /// How long a read waits for the follower before it answers 503.
         public var readWaitMilliseconds: Int = 10_000
+        /// Events folded per transaction.
+        public var batchSize: Int = 20_000
 
         public init(path: String, policy: Policy = Policy()) {
             self.path = path
@@ -28,46 +38,97 @@ public final class LiveProjector: Sendable {
 
     public let configuration: Configuration
     private let log: EventLog
-    private let store: FindingStore
+    /// Nil only for a read-only projector of a directory with no usable projection.
+    private let store: ProjectionStore?
     private let logger: Logger
-    private let live: Mutex<ProjectionState>
+    /// The rules findings are judged by (read-only: those the stored projection was folded under).
+    private let policy: Policy
+    private let live: Mutex<Live>
     /// The seq folded through, raised by the follower; reads wait on it.
     private let applied = ProgressSignal(0)
     private let stopping = Atomic<Bool>(false)
     private let follower = Mutex<pthread_t?>(nil)
 
-    /// Opens the findings store and folds the whole log (findings already stored are not stored again).
+    /// The state the owner folds into. Writable: nothing in memory between batches. Read-only: the
+    /// stored prefix (through `snapshot`) with the tail folded in memory, and the tail's findings.
+    private struct Live: ~Copyable {
+        var state: ProjectionState
+        var snapshot: StoreSnapshot?
+        var tailFindings: [Finding] = []
+    }
+
     public init(log: EventLog, configuration: Configuration, logger: Logger = Logger(label: "ledger.projector")) throws {
         self.log = log
         self.configuration = configuration
         self.logger = logger
-        if !configuration.readOnly {
-            store = try FindingStore(path: configuration.path, readOnly: false)
-            _ = try store.prepare(policyTag: Array("requireApprovedRequest=\(configuration.policy.requireApprovedRequest)".utf8))
-        } else {
-            store = try FindingStore(path: configuration.path, readOnly: true)
+        if configuration.readOnly {
+            let store = FileManager.default.fileExists(atPath: configuration.path + "/data.mdb")
+                ? try ProjectionStore(path: configuration.path, readOnly: true) : nil
+            let snapshot = try store.map { try StoreSnapshot($0) }
+            // Whatever policy the daemon folded under: the tail is judged by the same one.
+            if let snapshot, let header = try snapshot.header(policy: nil), try Self.mismatch(header.watermark, log) == nil {
+                self.store = store
+                policy = header.policy
+                live = Mutex(Live(state: ProjectionState(source: snapshot, appliedThrough: header.watermark.seq, bootstrapped: header.bootstrapped), snapshot: snapshot))
+                applied.advance(to: header.watermark.seq)
+            } else {
+                // No projection of this log here (a backup, an import, an older copy): fold it all in memory.
+                snapshot?.close()
+                self.store = nil
+                policy = configuration.policy
+                live = Mutex(Live(state: ProjectionState()))
+            }
+            return
         }
-        live = Mutex(ProjectionState())
-        // A read-only projection (ledgerctl --data-dir) folds on its first question, so commands that
-        // need none (verify, export) do not pay for a fold.
-        if configuration.readOnly { return }
-        let clock = ContinuousClock()
-        let elapsed = try clock.measure { _ = try catchUp() }
-        // The first fold decoded the whole log a batch at a time: give that memory back.
-        releaseFreedMemory()
-        logger.info(
-            "projection rebuilt from the log",
-            metadata: ["projector.applied_through": "\(live.withLock { $0.appliedThrough })", "projector.seconds": "\(elapsed)"])
+        let store = try ProjectionStore(path: configuration.path, readOnly: false)
+        self.store = store
+        policy = configuration.policy
+        var state = ProjectionState()
+        let header = try store.environment.read { try store.header($0, policy: configuration.policy) }
+        if let header, try Self.mismatch(header.watermark, log) == nil {
+            state.appliedThrough = header.watermark.seq
+            state.bootstrapped = header.bootstrapped
+            logger.info("projection opened", metadata: ["projector.applied_through": "\(header.watermark.seq)"])
+        } else {
+            let reason = try header.map { try Self.mismatch($0.watermark, log) ?? "" } ?? "there is none of this format and policy"
+            logger.notice("projection rebuilt from the log", metadata: ["projector.reason": "\(reason)"])
+            try store.reset(policy: configuration.policy)
+        }
+        live = Mutex(Live(state: state))
+        applied.advance(to: state.appliedThrough)
         follower.withLock { $0 = startThread { [self] in follow() } }
+    }
+
+    /// Why a stored watermark is not a prefix of this log, or nil when it is.
+    private static func mismatch(_ mark: ProjectionStore.Watermark, _ log: EventLog) throws -> String? {
+        if mark.seq == 0 { return mark.hash.isEmpty ? nil : "its watermark is malformed" }
+        guard let record = try log.events(afterSeq: mark.seq - 1, limit: 1).first, record.seq == mark.seq else {
+            return "it reaches seq \(mark.seq) but the log ends before (a replaced or restored log)"
+        }
+        guard record.hash == mark.hash else {
+            return "its chain hash at seq \(mark.seq) is not the log's (an older backup or a replaced log)"
+        }
+        return nil
     }
 
     /// The follower: the only thread that folds a writable projection. It sleeps until a commit.
     private func follow() {
+        var first = true
         while !stopping.load(ordering: .acquiring) {
             let through = applied.value
-            if log.waitForCommit(beyond: through, timeoutMilliseconds: 5_000) <= through { continue }
+            if !first, log.waitForCommit(beyond: through, timeoutMilliseconds: 5_000) <= through { continue }
+            first = false
             do {
+                let clock = ContinuousClock()
+                let start = clock.now
                 try catchUp()
+                let folded = applied.value - through
+                if folded >= 100_000 {
+                    releaseFreedMemory()
+                    logger.info(
+                        "projection caught up with the log",
+                        metadata: ["projector.applied_through": "\(applied.value)", "projector.events": "\(folded)", "projector.seconds": "\(clock.now - start)"])
+                }
             } catch {
                 logger.error("projection catch-up failed; retried in a second", metadata: ["projector.error": "\(error)"])
                 // A pause that `close` can cut short (it wakes every waiter on `applied`).
@@ -80,7 +141,7 @@ public final class LiveProjector: Sendable {
     public var appliedThrough: UInt64 { applied.value }
 
     /// Waits until every event committed so far is folded (a writable projector), or folds them now
-    /// (a read-only one, which owns its in-memory state alone).
+    /// (a read-only one, which owns its in-memory tail alone).
     private func includeEverythingCommitted() throws {
         if configuration.readOnly {
             try catchUp()
@@ -97,33 +158,41 @@ public final class LiveProjector: Sendable {
         }
     }
 
-    /// Folds every event the log holds beyond what was applied; returns the seq now applied through.
-    /// Called by the follower (and once at start), never by a read of a writable projector.
-    @discardableResult
-    private func catchUp() throws -> UInt64 {
-        try live.withLock { state in
-            let storedThrough = configuration.readOnly ? .max : try store.storedThrough()
-            while true {
-                let batch = try log.events(afterSeq: state.appliedThrough, limit: 20_000)
-                if batch.isEmpty { break }
+    /// Folds every event the log holds beyond what was applied, a batch at a time. Writable: each
+    /// batch over a fresh snapshot of the store, then written in one transaction (the follower, never
+    /// a read). Read-only: into the in-memory tail.
+    private func catchUp() throws {
+        try live.withLock { live in
+            while !stopping.load(ordering: .relaxed) {
+                let batch = try log.events(afterSeq: live.state.appliedThrough, limit: configuration.batchSize)
+                guard let last = batch.last else { return }
+                let before = live.state.appliedThrough
                 let (events, undecodable) = Self.decode(batch)
                 for seq in undecodable { log.reportUndecodable(seq: seq) }
-                var found: [Finding] = []
-                for event in events {
-                    if event.seq > storedThrough {
-                        state.apply(event, policy: configuration.policy, findings: &found)
+                let snapshot = try store.flatMap { store in configuration.readOnly ? live.snapshot : try StoreSnapshot(store) }
+                if !configuration.readOnly { live.state.attach(snapshot) }
+                do {
+                    var found: [Finding] = []
+                    for event in events { live.state.apply(event, policy: policy, findings: &found) }
+                    // An undecodable record is passed over, not retried for ever: the fold moves past it.
+                    live.state.appliedThrough = last.seq
+                    if let failure = snapshot?.failure { throw failure }
+                    if configuration.readOnly {
+                        live.tailFindings += found
                     } else {
-                        state.apply(event)
+                        snapshot?.close()
+                        try store!.flush(&live.state, findings: found, watermark: .init(seq: last.seq, hash: last.hash))
                     }
+                } catch {
+                    // Nothing of the batch is kept: the next attempt folds it again from the store.
+                    snapshot?.close()
+                    live.state.attach(nil)
+                    live.state.appliedThrough = before
+                    throw error
                 }
-                // An undecodable record is passed over, not retried for ever: the fold moves past it.
-                state.appliedThrough = max(state.appliedThrough, batch[batch.count - 1].seq)
-                if !configuration.readOnly && state.appliedThrough > storedThrough {
-                    try store.append(found, through: state.appliedThrough)
-                }
-                applied.advance(to: state.appliedThrough)
+                if !configuration.readOnly { live.state.attach(nil) }
+                applied.advance(to: last.seq)
             }
-            return state.appliedThrough
         }
     }
 
@@ -145,20 +214,42 @@ public final class LiveProjector: Sendable {
         return (parts.flatMap(\.0), parts.flatMap(\.1))
     }
 
-    /// Reads the live state, caught up with every event acknowledged before the call.
-    public func withState<R>(_ body: (borrowing ProjectionState) throws -> R) throws -> R {
+    /// Reads the projection, caught up with every event acknowledged before the call. The state
+    /// reads the store through one snapshot (and, read-only, the tail in memory); it writes nothing.
+    public func read<R>(_ body: (borrowing ProjectionState) throws -> R) throws -> R {
         try includeEverythingCommitted()
-        return try live.withLock { try body($0) }
+        if configuration.readOnly { return try live.withLock { try body($0.state) } }
+        let snapshot = try StoreSnapshot(store!)
+        defer { snapshot.close() }
+        let state = ProjectionState(source: snapshot, appliedThrough: applied.value, bootstrapped: false)
+        let result = try body(state)
+        if let failure = snapshot.failure { throw failure }
+        return result
     }
 
-    /// The state folded from nothing, for checking that a rebuild equals the live projection.
+    /// The whole projection in memory, caught up: for checking it against a fold from nothing.
+    public func snapshot() throws -> ProjectionState {
+        try includeEverythingCommitted()
+        return try live.withLock { live in
+            guard let store else { return live.state }
+            let snapshot = configuration.readOnly ? live.snapshot! : try StoreSnapshot(store)
+            defer { if !configuration.readOnly { snapshot.close() } }
+            let header = try snapshot.header(policy: nil)
+            var state = try snapshot.loadAll(appliedThrough: header?.watermark.seq ?? 0, bootstrapped: header?.bootstrapped ?? false)
+            if configuration.readOnly { state.overlay(live.state) }
+            return state
+        }
+    }
+
+    /// The state folded from nothing, in memory.
     public func rebuild() throws -> ProjectionState {
         var state = ProjectionState()
         var after: UInt64 = 0
         while true {
-            let batch = try log.events(afterSeq: after, limit: 20_000)
+            let batch = try log.events(afterSeq: after, limit: configuration.batchSize)
             guard let last = batch.last else { return state }
             for event in Self.decode(batch).events { state.apply(event) }
+            state.appliedThrough = last.seq
             after = last.seq
         }
     }
@@ -186,39 +277,48 @@ public final class LiveProjector: Sendable {
         public var next: String?
     }
 
-    /// Stored findings in seq order, filtered, one page; includes every acknowledged event's.
+    /// Findings in seq order, filtered, one page; includes every acknowledged event's.
     public func findings(_ query: FindingQuery) throws -> FindingPage {
         try includeEverythingCommitted()
         let limit = min(max(query.limit, 1), 10_000)
-        var start: [UInt8] = bigEndianBytes(0)
+        var start: (seq: UInt64, code: UInt8) = (0, 0)
         if let cursor = query.cursor {
             guard let (seq, code) = Self.decodeCursor(cursor) else {
                 throw LogError(.badCursor, "cursor is not one this server made")
             }
-            start = bigEndianBytes(seq) + [code &+ 1]
+            start = code == .max ? (seq + 1, 0) : (seq, code + 1)
         }
-        return try store.environment.read { txn in
-            try txn.withCursor(store.findings) { cursor in
-                var out: [Finding] = []
-                var entry = try cursor.get(.keyRange, key: start)
-                while let (key, value) = entry {
-                    if let kind = query.kind, key[8] != kind.code {
-                        entry = try cursor.get(.next)
-                        continue
-                    }
-                    if let finding = (try? JSONParser.parse(value)).flatMap(Finding.init(json:)),
-                        query.since.map({ !(finding.time < $0) }) ?? true, query.until.map({ !($0 < finding.time) }) ?? true
-                    {
-                        if out.count == limit {
-                            return FindingPage(findings: out, next: Self.encodeCursor(out[limit - 1]))
-                        }
-                        out.append(finding)
-                    }
-                    entry = try cursor.get(.next)
-                }
-                return FindingPage(findings: out, next: nil)
+        var out: [Finding] = []
+        var more = false
+        /// Takes one finding at or after the start; false once the page is full.
+        func take(_ finding: Finding) -> Bool {
+            if let kind = query.kind, finding.kind != kind { return true }
+            if let since = query.since, finding.time < since { return true }
+            if let until = query.until, until < finding.time { return true }
+            if out.count == limit {
+                more = true
+                return false
             }
+            out.append(finding)
+            return true
         }
+        let scanStored = { (snapshot: StoreSnapshot) throws in
+            try snapshot.findings(from: ProjectionStore.findingKey(start.seq, code: start.code), take)
+        }
+        if configuration.readOnly {
+            try live.withLock { live in
+                if let snapshot = live.snapshot { try scanStored(snapshot) }
+                guard !more else { return }
+                for finding in live.tailFindings where (finding.seq, finding.kind.code) >= start {
+                    if !take(finding) { break }
+                }
+            }
+        } else {
+            let snapshot = try StoreSnapshot(store!)
+            defer { snapshot.close() }
+            try scanStored(snapshot)
+        }
+        return FindingPage(findings: out, next: more ? Self.encodeCursor(out[limit - 1]) : nil)
     }
 
     static func encodeCursor(_ f: Finding) -> String { "f\(f.seq).\(f.kind.code)" }
@@ -232,12 +332,13 @@ public final class LiveProjector: Sendable {
 
     // MARK: - Closing
 
-    /// Stops the follower (it finishes the fold it is in) and closes the findings store.
+    /// Stops the follower (it finishes the batch it is in) and closes the store.
     public func close() {
         stopping.store(true, ordering: .releasing)
         log.wakeCommitWaiters()
         applied.wakeAll()
         if let thread = follower.withLock({ $0.take() }) { pthread_join(thread, nil) }
-        store.environment.close()
+        live.withLock { $0.snapshot?.close() }
+        store?.environment.close()
     }
 }

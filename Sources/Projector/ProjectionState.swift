@@ -6,33 +6,49 @@ import EventModel
 /// The same fold serves the live projection (which also looks for findings), a rebuild, and
 /// as-of answers, which fold only the events of the entities a question is about.
 public struct ProjectionState: Sendable, Equatable {
-    public var users: [String: UserState] = [:]
-    public var roles: [String: RoleState] = [:]
-    public var orders: [String: RecordState] = [:]
-    public var requests: [String: RequestState] = [:]
+    public var users = EntityTable<UserState>(.users)
+    public var roles = EntityTable<RoleState>(.roles)
+    public var orders = EntityTable<RecordState>(.orders)
+    public var requests = EntityTable<RequestState>(.requests)
     public var appliedThrough: UInt64 = 0
     /// Until the first super admin exists the CRM is setting the tenant up: no findings.
     public var bootstrapped = false
 
     // Who could ever be concerned by a permission or role: the candidates an as-of question replays.
-    public var roleMembersEver: [String: Set<String>] = [:]
-    public var permissionRolesEver: [String: Set<String>] = [:]
-    public var permissionUsersEver: [String: Set<String>] = [:]
-    public var adminLevelsEver: [String: Set<AdminLevel>] = [:]
+    public var roleMembersEver = SetTable(.roleMembers)
+    public var permissionRolesEver = SetTable(.permissionRoles)
+    public var permissionUsersEver = SetTable(.permissionUsers)
+    /// User → `AdminLevel.storedName` of every level ever granted.
+    public var adminLevelsEver = SetTable(.adminLevels)
+    /// Under "": every user ever granted super_admin (the last-super-admin rule looks only at them).
+    public var superAdminsEver = SetTable(.superAdmins)
     /// Every permission named in the ledger, with the first seq and the earliest time that named it.
-    public var vocabulary: [String: (seq: UInt64, time: Instant)] = [:]
+    public var vocabulary = EntityTable<FirstNaming>(.vocabulary)
     /// Approved requests: "user\u{0}role:r" or "user\u{0}permission:p" → approval times.
-    public var approvals: [String: [Instant]] = [:]
+    public var approvals = EntityTable<ApprovalTimes>(.approvals)
 
+    /// A state folded in memory alone, from nothing.
     public init() {}
 
-    public static func == (a: ProjectionState, b: ProjectionState) -> Bool {
-        a.users == b.users && a.roles == b.roles && a.orders == b.orders && a.requests == b.requests
-            && a.appliedThrough == b.appliedThrough && a.bootstrapped == b.bootstrapped
-            && a.roleMembersEver == b.roleMembersEver && a.permissionRolesEver == b.permissionRolesEver
-            && a.permissionUsersEver == b.permissionUsersEver && a.adminLevelsEver == b.adminLevelsEver
-            && a.vocabulary.mapValues { "\($0.seq)@\($0.time)" } == b.vocabulary.mapValues { "\($0.seq)@\($0.time)" }
-            && a.approvals == b.approvals
+    /// A state over a stored projection: what it does not hold in memory it reads from `source`.
+    public init(source: any ProjectionSource, appliedThrough: UInt64, bootstrapped: Bool) {
+        attach(source)
+        self.appliedThrough = appliedThrough
+        self.bootstrapped = bootstrapped
+    }
+
+    mutating func attach(_ source: (any ProjectionSource)?) {
+        users.attach(source)
+        roles.attach(source)
+        orders.attach(source)
+        requests.attach(source)
+        vocabulary.attach(source)
+        approvals.attach(source)
+        roleMembersEver.attach(source)
+        permissionRolesEver.attach(source)
+        permissionUsersEver.attach(source)
+        adminLevelsEver.attach(source)
+        superAdminsEver.attach(source)
     }
 
     /// Folds one event.
@@ -105,21 +121,21 @@ public struct ProjectionState: Sendable, Equatable {
             role.deletedSeq = seq
             role.grants = [:]
             roles[id] = role
-            for member in roleMembersEver[id] ?? [] where users[member]?.roles[id] != nil {
+            for member in roleMembersEver[id] where users[member]?.roles[id] != nil {
                 users[member]!.roles[id] = nil
             }
         case "role.permission_granted":
             guard let permission = e.dataString("permission") else { return }
             let scope = e.dataString("scope").flatMap(Scope.init(name:)) ?? .all
             roles[id, default: RoleState()].grants[permission] = Grant(scope: scope, seq: seq)
-            permissionRolesEver[permission, default: []].insert(id)
+            permissionRolesEver.insert(id, into: permission)
         case "role.permission_revoked":
             guard let permission = e.dataString("permission") else { return }
             roles[id]?.grants[permission] = nil
         case "user.role_assigned":
             guard let role = e.dataString("role") else { return }
             users[id, default: UserState()].roles[role] = seq
-            roleMembersEver[role, default: []].insert(id)
+            roleMembersEver.insert(id, into: role)
         case "user.role_revoked":
             guard let role = e.dataString("role") else { return }
             users[id]?.roles[role] = nil
@@ -127,15 +143,18 @@ public struct ProjectionState: Sendable, Equatable {
             guard let permission = e.dataString("permission") else { return }
             let scope = e.dataString("scope").flatMap(Scope.init(name:)) ?? .all
             users[id, default: UserState()].direct[permission] = Grant(scope: scope, seq: seq)
-            permissionUsersEver[permission, default: []].insert(id)
+            permissionUsersEver.insert(id, into: permission)
         case "user.permission_revoked":
             guard let permission = e.dataString("permission") else { return }
             users[id]?.direct[permission] = nil
         case "user.admin_granted":
             guard let level = adminLevel(e) else { return }
             users[id, default: UserState()].admin[level] = seq
-            adminLevelsEver[id, default: []].insert(level)
-            if level == .superAdmin { bootstrapped = true }
+            adminLevelsEver.insert(level.storedName, into: id)
+            if level == .superAdmin {
+                superAdminsEver.insert(id, into: "")
+                bootstrapped = true
+            }
         case "user.admin_revoked":
             guard let level = adminLevel(e) else { return }
             users[id]?.admin[level] = nil
@@ -150,7 +169,7 @@ public struct ProjectionState: Sendable, Equatable {
             request.decisionSeq = seq
             request.decisionTime = e.instant
             requests[id] = request
-            if request.outcome == .approved { approvals[approvalKey(request), default: []].append(e.instant) }
+            if request.outcome == .approved { approvals[approvalKey(request), default: ApprovalTimes()].times.append(e.instant) }
         case "access_review.completed":
             users[id, default: UserState()].lastReview = (seq, e.dataString("decision") ?? "")
         case "sales_order.created":
@@ -175,9 +194,9 @@ public struct ProjectionState: Sendable, Equatable {
     private mutating func noteVocabulary(_ e: Envelope, _ seq: UInt64) {
         guard let permission = e.dataString("permission"), Catalog.isPermission(permission) else { return }
         if let known = vocabulary[permission] {
-            if e.instant < known.time { vocabulary[permission] = (known.seq, e.instant) }
+            if e.instant < known.time { vocabulary[permission] = FirstNaming(seq: known.seq, time: e.instant) }
         } else {
-            vocabulary[permission] = (seq, e.instant)
+            vocabulary[permission] = FirstNaming(seq: seq, time: e.instant)
         }
     }
 
@@ -194,8 +213,8 @@ public struct ProjectionState: Sendable, Equatable {
 
     /// Users who are active super admins, with their grant.
     func activeSuperAdmins() -> [(user: String, seq: UInt64)] {
-        users.compactMap { id, user in
-            guard user.status == .active, let seq = user.admin[.superAdmin] else { return nil }
+        superAdminsEver[""].compactMap { id in
+            guard let user = users[id], user.status == .active, let seq = user.admin[.superAdmin] else { return nil }
             return (id, seq)
         }
     }
@@ -272,7 +291,7 @@ extension ProjectionState {
     /// The permissions admin levels expand to as of a point: the standard set and every permission named by then.
     public func universe(includes: (UInt64, Instant) -> Bool) -> Set<String> {
         var out = Set(standardPermissions)
-        for (permission, first) in vocabulary where includes(first.seq, first.time) { out.insert(permission) }
+        for (permission, first) in vocabulary.all where includes(first.seq, first.time) { out.insert(permission) }
         return out
     }
 }

@@ -101,11 +101,13 @@ public final class LedgerQueries: Sendable {
     /// Who held a permission as of a moment, and through which paths.
     public func holders(permission: String, asOf: AsOf = .now) throws -> HoldersAnswer {
         let (head, cut) = try horizon(asOf)
-        let (users, roles, universe) = try projector.withState { state -> (Set<String>, Set<String>, Set<String>) in
-            let roles = state.permissionRolesEver[permission] ?? []
-            var users = state.permissionUsersEver[permission] ?? []
-            for role in roles { users.formUnion(state.roleMembersEver[role] ?? []) }
-            for (user, levels) in state.adminLevelsEver where levels.contains(where: { $0.covers(permission) }) { users.insert(user) }
+        let (users, roles, universe) = try projector.read { state -> (Set<String>, Set<String>, Set<String>) in
+            let roles = state.permissionRolesEver[permission]
+            var users = state.permissionUsersEver[permission]
+            for role in roles { users.formUnion(state.roleMembersEver[role]) }
+            for (user, levels) in state.adminLevelsEver.all where levels.contains(where: { AdminLevel(storedName: $0).covers(permission) }) {
+                users.insert(user)
+            }
             return (users, roles, Self.universe(state, cut))
         }
         let subjects = users.sorted().map { Envelope.Subject(type: "user", id: $0) } + roles.sorted().map { .init(type: "role", id: $0) }
@@ -121,7 +123,7 @@ public final class LedgerQueries: Sendable {
     /// A role's fields, grants and members as of a moment.
     public func role(_ id: String, asOf: AsOf = .now) throws -> RoleAnswer {
         let (head, cut) = try horizon(asOf)
-        let members = try projector.withState { $0.roleMembersEver[id] ?? [] }
+        let members = try projector.read { $0.roleMembersEver[id] }
         let subjects = [Envelope.Subject(type: "role", id: id)] + members.sorted().map { .init(type: "user", id: $0) }
         let replay = try Replay(log: log, subjects: subjects, cut: cut)
         guard let role = replay.state.roles[id], role.isLive else {
@@ -153,7 +155,7 @@ public final class LedgerQueries: Sendable {
 
     /// The permissions admin levels expand to at the cut.
     private func universe(_ cut: AsOf) throws -> Set<String> {
-        try projector.withState { Self.universe($0, cut) }
+        try projector.read { Self.universe($0, cut) }
     }
 
     private static func universe(_ state: borrowing ProjectionState, _ cut: AsOf) -> Set<String> {

@@ -50,7 +50,7 @@ struct ProjectionBench {
         let rebuilt = try projector.rebuild()
         let rebuildElapsed = ContinuousClock.now - rebuildStart
         table.add("projection", "rebuild from the log", Int(head), rebuildElapsed, [rebuildElapsed])
-        let live = try projector.withState { $0 }
+        let live = try projector.snapshot()
         precondition(rebuilt == live, "the rebuilt projection differs from the live one")
 
         // Where a rebuild's time goes, on one thread: reading, decoding, folding.
@@ -75,7 +75,7 @@ struct ProjectionBench {
         table.add("projection", "rebuild, 1 thread: fold", Int(head), fold, [])
 
         let service = LedgerQueries(log: log, projector: projector)
-        let users = live.users.keys.sorted()
+        let users = live.users.entries.keys.sorted()
         var generator = SystemRandomNumberGenerator()
         var latencies: [Duration] = []
         var permissionsSeen = 0
@@ -105,7 +105,7 @@ struct ProjectionBench {
         }
         table.add("projection", "as-of holders of sales_order.approve", 20, holderLatencies.reduce(.zero, +), holderLatencies, unit: "queries/s")
         let findings = try projector.findings(.init(limit: 10_000)).findings.count
-        print("projection: \(live.users.count) users, \(live.roles.count) roles, \(live.orders.count) orders, \(live.requests.count) requests; \(findings) findings on the first page of 10k; access answers: \(existing) of \(queries) for a user who existed at that point, \(Double(permissionsSeen) / Double(max(existing, 1))) permissions each on average")
+        print("projection: \(live.users.entries.count) users, \(live.roles.entries.count) roles, \(live.orders.entries.count) orders, \(live.requests.entries.count) requests; \(findings) findings on the first page of 10k; access answers: \(existing) of \(queries) for a user who existed at that point, \(Double(permissionsSeen) / Double(max(existing, 1))) permissions each on average")
         print("live projection memory: RssAnon \(anonBefore / 1024) MiB before the projector, \(anonAfter / 1024) MiB after: \((anonAfter - anonBefore) / 1024) MiB for \(head) events")
         projector.close()
         try await log.close()

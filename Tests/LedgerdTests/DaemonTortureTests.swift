@@ -159,7 +159,7 @@ import TestSupport
             next = page.next
         } while next != nil
         #expect(served == folded, "findings after round \(round): \(served.count) served, \(folded.count) folded afresh")
-        #expect(try projector.withState { $0 } == projector.rebuild())
+        #expect(try projector.snapshot() == projector.rebuild())
         projector.close()
         try await log.close()
         try? FileManager.default.removeItem(atPath: fresh)

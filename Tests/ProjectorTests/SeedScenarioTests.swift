@@ -139,14 +139,14 @@ import Testing
     @Test func theRebuiltProjectionEqualsTheLiveOne() async throws {
         let ledger = try TestLedger()
         try await tell(ledger)
-        let live = try ledger.projector.withState { $0 }
+        let live = try ledger.projector.snapshot()
         #expect(try ledger.projector.rebuild() == live)
         let path = ledger.path
         try await ledger.close()
         // A restart folds the log again and stores no finding twice.
         let reopened = try TestLedger(path: path)
         #expect(try reopened.findings().count == 6)
-        #expect(try reopened.projector.withState { $0 } == live)
+        #expect(try reopened.projector.snapshot() == live)
         try await reopened.close()
     }
 }

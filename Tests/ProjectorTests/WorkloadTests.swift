@@ -97,7 +97,7 @@ import LMDB
         #expect(history.entries.map(\.seq) == [created, last])
         let state = try ledger.queries.state(.init(type: "sales_order", id: "SO-9"), asOf: .seq(last))
         #expect(state.fields.first { $0.name == "amount" }?.field.lineage.seq == last)
-        #expect(try ledger.projector.withState { $0.appliedThrough } == last)
+        #expect(try ledger.projector.appliedThrough == last)
         try await ledger.close()
     }
 }

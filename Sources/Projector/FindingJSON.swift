@@ -1,0 +1,47 @@
+import EventModel
+
+extension LiveProjector.FindingPage {
+    /// The shape of `GET /v1/findings` (spec 5.1).
+    public var json: JSONValue {
+        .object([JSONMember("findings", .array(findings.map(\.json))), JSONMember("next", next.map { .string($0) } ?? .null)])
+    }
+}
+
+extension Finding {
+    /// One finding as `GET /v1/findings` lists it.
+    public var json: JSONValue {
+        .object([
+            JSONMember("id", .string(id)),
+            JSONMember("kind", .string(kind.rawValue)),
+            JSONMember("seq", .number(String(seq))),
+            JSONMember("time", .string(time.utcText)),
+            JSONMember("actor", .string(actor)),
+            JSONMember("subject", .object([JSONMember("type", .string(subject.type)), JSONMember("id", .string(subject.id))])),
+            JSONMember("message", .string(message)),
+            JSONMember("evidence", .array(evidence.map { .number(String($0)) })),
+        ])
+    }
+
+    init?(json: JSONValue) {
+        guard let kind = json["kind"]?.stringValue.flatMap(Kind.init(rawValue:)),
+            case .number(let seqText)? = json["seq"], let seq = UInt64(seqText),
+            let time = json["time"]?.stringValue.flatMap(Instant.init(rfc3339:)),
+            let actor = json["actor"]?.stringValue,
+            let subjectType = json["subject"]?["type"]?.stringValue, let subjectId = json["subject"]?["id"]?.stringValue,
+            let message = json["message"]?.stringValue, case .array(let evidence)? = json["evidence"]
+        else { return nil }
+        self.init(
+            kind: kind, seq: seq, time: time, actor: actor, subject: .init(type: subjectType, id: subjectId), message: message,
+            evidence: evidence.compactMap { if case .number(let n) = $0 { UInt64(n) } else { nil } })
+    }
+}
+
+extension Instant {
+    /// RFC 3339 in UTC with as many fraction digits as it needs (none, 3, 6 or 9).
+    public var utcText: String {
+        if nanoseconds == 0 { return rfc3339(fractionDigits: 0) }
+        if nanoseconds % 1_000_000 == 0 { return rfc3339(fractionDigits: 3) }
+        if nanoseconds % 1_000 == 0 { return rfc3339(fractionDigits: 6) }
+        return rfc3339(fractionDigits: 9)
+    }
+}

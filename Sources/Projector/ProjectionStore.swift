@@ -1,0 +1,327 @@
+import Crypto
+import EventModel
+import LMDB
+
+/// The projection in its own LMDB environment beside the log's: every entity of `ProjectionState`,
+/// the insert-only sets, the findings, and the watermark that says which prefix of the log it is.
+/// It can be thrown away (delete the directory, or a format change) and rebuilt from the log.
+///
+/// - one database per `ProjectionTable`: key (the id, hashed past 400 bytes) → id ‖ entity
+/// - `sets`: set tag (1) ‖ key length (2) ‖ key ‖ member → key ‖ member (keys hashed past 200 bytes)
+/// - `findings`: seq (8, big-endian) ‖ kind code (1) → the finding as canonical JSON
+/// - `meta`: `format` (with the policy), `watermark` = seq (8) ‖ the log's chain hash at that seq,
+///   `bootstrapped`
+///
+/// A batch of the fold is one write transaction: entities, set members, findings and watermark
+/// commit together or not at all, so a kill at any moment leaves a projection of some prefix.
+final class ProjectionStore: @unchecked Sendable {
+    /// Bump when the stored form or the rules change: the projection is then rebuilt.
+    static let format: [UInt8] = Array("projection-2".utf8)
+
+    struct Watermark: Equatable, Sendable {
+        var seq: UInt64
+        /// The log's chain hash after `seq` (empty for seq 0).
+        var hash: [UInt8]
+    }
+
+    /// What a stored projection says about itself.
+    struct Header: Sendable {
+        var watermark: Watermark
+        var bootstrapped: Bool
+        /// The policy the projection was folded under.
+        var policy: Policy
+    }
+
+    /// The policy as the format records it.
+    static func tag(_ policy: Policy) -> [UInt8] { Array("requireApprovedRequest=\(policy.requireApprovedRequest)".utf8) }
+
+    let environment: Environment
+    let tables: [ProjectionTable: Database]
+    let sets: Database
+    let findings: Database
+    let meta: Database
+
+    init(path: String, readOnly: Bool) throws {
+        environment = try Environment(
+            .init(path: path, mapSize: 4 << 30, maxReaders: 256, maxDatabases: 12, readOnly: readOnly))
+        let names = ProjectionTable.allCases.map(\.rawValue) + ["sets", "findings", "meta"]
+        let databases = try environment.openDatabases(names.map { ($0, []) })
+        var tables: [ProjectionTable: Database] = [:]
+        for (i, table) in ProjectionTable.allCases.enumerated() { tables[table] = databases[i] }
+        self.tables = tables
+        sets = databases[names.count - 3]
+        findings = databases[names.count - 2]
+        meta = databases[names.count - 1]
+    }
+
+    // MARK: - Header
+
+    private static let formatKey = Array("format".utf8)
+    private static let watermarkKey = Array("watermark".utf8)
+    private static let bootstrappedKey = Array("bootstrapped".utf8)
+
+    /// The header, if the stored projection is of this format and policy (any policy for nil);
+    /// else nil: rebuild it.
+    func header(_ txn: borrowing ReadTransaction, policy wanted: Policy?) throws -> Header? {
+        guard let format = try txn.get(meta, Self.formatKey).map(Array.init),
+            let policy = [Policy(requireApprovedRequest: false), Policy(requireApprovedRequest: true)].first(where: {
+                format == Self.format + [0] + Self.tag($0)
+            }),
+            wanted.map({ $0 == policy }) ?? true,
+            let mark = try txn.get(meta, Self.watermarkKey), mark.count >= 8
+        else { return nil }
+        let flag = try txn.get(meta, Self.bootstrappedKey)
+        return Header(
+            watermark: Watermark(seq: readBigEndianUInt64(UnsafeRawBufferPointer(rebasing: mark[0..<8])), hash: Array(mark[8...])),
+            bootstrapped: flag.map { $0.first == 1 } ?? false, policy: policy)
+    }
+
+    /// Empties every table and starts a projection of nothing, of this format and policy.
+    func reset(policy: Policy) throws {
+        try environment.write { txn in
+            for database in tables.values { try txn.clear(database) }
+            try txn.clear(sets)
+            try txn.clear(findings)
+            try txn.clear(meta)
+            try txn.put(meta, key: Self.formatKey, value: Self.format + [0] + Self.tag(policy))
+            try txn.put(meta, key: Self.watermarkKey, value: bigEndianBytes(0))
+        }
+    }
+
+    // MARK: - Writing a batch
+
+    /// Writes what `state` changed since its last flush, the findings and the watermark, in one
+    /// transaction; then `state` forgets them (the store holds them now).
+    func flush(_ state: inout ProjectionState, findings new: [Finding], watermark: Watermark) throws {
+        var writes: [(Database, [UInt8], [UInt8])] = []
+        func add<Value>(_ table: EntityTable<Value>) {
+            for (id, entity) in table.entries {
+                var w = ByteWriter(capacity: 128)
+                w.write(id)
+                entity.write(to: &w)
+                writes.append((tables[table.table]!, Self.entityKey(id), w.bytes))
+            }
+        }
+        func add(_ set: SetTable) {
+            for (key, members) in set.added {
+                for member in members {
+                    var w = ByteWriter(capacity: 64)
+                    w.write(key)
+                    w.write(member)
+                    writes.append((sets, Self.setKey(set.set, key) + Self.component(member, limit: 200), w.bytes))
+                }
+            }
+        }
+        add(state.users)
+        add(state.roles)
+        add(state.orders)
+        add(state.requests)
+        add(state.vocabulary)
+        add(state.approvals)
+        add(state.roleMembersEver)
+        add(state.permissionRolesEver)
+        add(state.permissionUsersEver)
+        add(state.adminLevelsEver)
+        add(state.superAdminsEver)
+        for finding in new {
+            writes.append((findings, Self.findingKey(finding.seq, finding.kind), CanonicalJSON.encode(finding.json)))
+        }
+        writes.append((meta, Self.watermarkKey, bigEndianBytes(watermark.seq) + watermark.hash))
+        writes.append((meta, Self.bootstrappedKey, [state.bootstrapped ? 1 : 0]))
+        // Everything written is computed above: `write` may run the closure again after growing the map.
+        try environment.write { txn in
+            for (database, key, value) in writes { try txn.put(database, key: key, value: value) }
+        }
+        state.flushed()
+    }
+
+    // MARK: - Keys
+
+    static func findingKey(_ seq: UInt64, _ kind: Finding.Kind) -> [UInt8] { findingKey(seq, code: kind.code) }
+
+    static func findingKey(_ seq: UInt64, code: UInt8) -> [UInt8] { bigEndianBytes(seq) + [code] }
+
+    static func entityKey(_ id: String) -> [UInt8] { component(id, limit: 400) }
+
+    static func setKey(_ set: ProjectionSet, _ key: String) -> [UInt8] {
+        let part = component(key, limit: 200)
+        return [set.rawValue, UInt8(part.count >> 8), UInt8(part.count & 0xFF)] + part
+    }
+
+    /// The UTF-8 bytes, or past `limit` 0xFF ‖ their SHA-256 (0xFF never occurs in UTF-8), so that
+    /// every key stays under LMDB's 511 bytes.
+    static func component(_ text: String, limit: Int) -> [UInt8] {
+        let bytes = Array(text.utf8)
+        return bytes.count <= limit ? bytes : [0xFF] + Array(SHA256.hash(data: bytes))
+    }
+}
+
+extension ProjectionState {
+    /// Lays a read-only projector's in-memory tail over the stored state it was folded on.
+    mutating func overlay(_ tail: borrowing ProjectionState) {
+        func lay<Value>(_ table: inout EntityTable<Value>, _ from: EntityTable<Value>) {
+            for (id, value) in from.entries { table[id] = value }
+        }
+        func lay(_ set: inout SetTable, _ from: SetTable) {
+            for (key, members) in from.added { for member in members { set.insert(member, into: key) } }
+        }
+        lay(&users, tail.users)
+        lay(&roles, tail.roles)
+        lay(&orders, tail.orders)
+        lay(&requests, tail.requests)
+        lay(&vocabulary, tail.vocabulary)
+        lay(&approvals, tail.approvals)
+        lay(&roleMembersEver, tail.roleMembersEver)
+        lay(&permissionRolesEver, tail.permissionRolesEver)
+        lay(&permissionUsersEver, tail.permissionUsersEver)
+        lay(&adminLevelsEver, tail.adminLevelsEver)
+        lay(&superAdminsEver, tail.superAdminsEver)
+        appliedThrough = tail.appliedThrough
+        bootstrapped = tail.bootstrapped
+    }
+
+    /// After a flush: drop what the store now holds.
+    mutating func flushed() {
+        users.flushed()
+        roles.flushed()
+        orders.flushed()
+        requests.flushed()
+        vocabulary.flushed()
+        approvals.flushed()
+        roleMembersEver.flushed()
+        permissionRolesEver.flushed()
+        permissionUsersEver.flushed()
+        adminLevelsEver.flushed()
+        superAdminsEver.flushed()
+    }
+}
+
+/// A stored projection read through one snapshot: the source a state folds over, or a query reads.
+final class StoreSnapshot: ProjectionSource, @unchecked Sendable {
+    let store: ProjectionStore
+    let snapshot: Snapshot
+    /// The first load that failed; the fold that saw it throws it instead of flushing.
+    private(set) var failure: (any Error)?
+
+    init(_ store: ProjectionStore) throws {
+        self.store = store
+        snapshot = try store.environment.snapshot()
+    }
+
+    func close() { snapshot.close() }
+
+    func header(policy: Policy?) throws -> ProjectionStore.Header? {
+        try snapshot.read { try store.header($0, policy: policy) }
+    }
+
+    /// Stored findings from `key` on, in seq order, until `take` returns false.
+    func findings(from key: [UInt8], _ take: (Finding) -> Bool) throws {
+        try snapshot.read { txn in
+            try txn.withCursor(store.findings) { cursor in
+                var entry = try cursor.get(.keyRange, key: key)
+                while let (_, value) = entry {
+                    // Findings are written by this program; one that does not parse is storage damage.
+                    guard let finding = (try? JSONParser.parse(value)).flatMap(Finding.init(json:)) else {
+                        throw ByteReader.Malformed()
+                    }
+                    if !take(finding) { return }
+                    entry = try cursor.get(.next)
+                }
+            }
+        }
+    }
+
+    func noteFailure(_ error: any Error) {
+        if failure == nil { failure = error }
+    }
+
+    func load(_ table: ProjectionTable, _ key: String) -> [UInt8]? {
+        attempt {
+            try snapshot.read { txn in
+                try txn.get(store.tables[table]!, ProjectionStore.entityKey(key)).map { value in
+                    var reader = ByteReader(value)
+                    _ = try reader.string()
+                    return reader.rest()
+                }
+            }
+        } ?? nil
+    }
+
+    func scan(_ table: ProjectionTable) -> [(key: String, value: [UInt8])] {
+        attempt {
+            try snapshot.read { txn in
+                try txn.withCursor(store.tables[table]!) { cursor in
+                    var out: [(key: String, value: [UInt8])] = []
+                    var entry = try cursor.get(.first)
+                    while let (_, value) = entry {
+                        var reader = ByteReader(value)
+                        out.append((try reader.string(), reader.rest()))
+                        entry = try cursor.get(.next)
+                    }
+                    return out
+                }
+            }
+        } ?? []
+    }
+
+    func members(_ set: ProjectionSet, _ key: String) -> [String] {
+        scanSet(prefix: ProjectionStore.setKey(set, key)).map(\.member)
+    }
+
+    func scan(_ set: ProjectionSet) -> [(key: String, member: String)] {
+        scanSet(prefix: [set.rawValue])
+    }
+
+    private func scanSet(prefix: [UInt8]) -> [(key: String, member: String)] {
+        attempt {
+            try snapshot.read { txn in
+                try txn.withCursor(store.sets) { cursor in
+                    var out: [(key: String, member: String)] = []
+                    var entry = try cursor.get(.keyRange, key: prefix)
+                    while let (key, value) = entry, key.starts(with: prefix) {
+                        var reader = ByteReader(value)
+                        out.append((try reader.string(), try reader.string()))
+                        entry = try cursor.get(.next)
+                    }
+                    return out
+                }
+            }
+        } ?? []
+    }
+
+    private func attempt<R>(_ body: () throws -> R) -> R? {
+        do {
+            return try body()
+        } catch {
+            noteFailure(error)
+            return nil
+        }
+    }
+
+    /// Every stored entity and set member, in memory: for checking a stored projection against a fold.
+    func loadAll(appliedThrough: UInt64, bootstrapped: Bool) throws -> ProjectionState {
+        var state = ProjectionState()
+        state.appliedThrough = appliedThrough
+        state.bootstrapped = bootstrapped
+        func fill<Value>(_ table: inout EntityTable<Value>) {
+            let cache = EntityCache<Value>(table: table.table, source: self)
+            for (id, value) in cache.all() { table[id] = value }
+        }
+        func fill(_ set: inout SetTable) {
+            for (key, member) in scan(set.set) { set.insert(member, into: key) }
+        }
+        fill(&state.users)
+        fill(&state.roles)
+        fill(&state.orders)
+        fill(&state.requests)
+        fill(&state.vocabulary)
+        fill(&state.approvals)
+        fill(&state.roleMembersEver)
+        fill(&state.permissionRolesEver)
+        fill(&state.permissionUsersEver)
+        fill(&state.adminLevelsEver)
+        fill(&state.superAdminsEver)
+        if let failure { throw failure }
+        return state
+    }
+}

@@ -1,0 +1,118 @@
+import EventLog
+import EventModel
+import Foundation
+import Projector
+import Testing
+import TestSupport
+import Workload
+
+/// The projection is stored: a restart resumes from its watermark, and one that is not a prefix of
+/// the log (an older backup of the log, another ledger's projection) is rebuilt, never trusted.
+@Suite struct PersistenceTests {
+    static func post(_ ledger: TestLedger, _ lines: ArraySlice<[UInt8]>) async throws {
+        for line in lines { _ = try await ledger.log.append(try EventBody.parse(line).events) }
+    }
+
+    /// What a fold from nothing of the same log stores: the state, and every finding.
+    static func expectFreshFold(_ ledger: TestLedger, _ comment: Comment) async throws {
+        let stored = try ledger.projector.snapshot()
+        #expect(stored == (try ledger.projector.rebuild()), comment)
+        let fresh = try LiveProjector(log: ledger.log, configuration: .init(path: Scratch.directory("fresh-projection")))
+        #expect(try ledger.findings() == fresh.findings(.init(limit: 10_000)).findings, comment)
+        #expect(try fresh.snapshot() == stored, comment)
+        fresh.close()
+    }
+
+    static func copyProjection(of ledger: TestLedger) throws -> String {
+        let copy = Scratch.directory("projection-copy")
+        try FileManager.default.copyItem(atPath: ledger.path + "/projection/data.mdb", toPath: copy + "/data.mdb")
+        return copy
+    }
+
+    static func replaceProjection(in path: String, with copy: String) throws {
+        try FileManager.default.removeItem(atPath: path + "/projection")
+        try FileManager.default.createDirectory(atPath: path + "/projection", withIntermediateDirectories: false)
+        try FileManager.default.copyItem(atPath: copy + "/data.mdb", toPath: path + "/projection/data.mdb")
+    }
+
+    @Test func aRestartResumesFromTheWatermarkAndEqualsAFreshFold() async throws {
+        var generator = LedgerGenerator(seed: 11)
+        let lines = generator.lines(6_000, batch: 200)
+        var ledger = try TestLedger()
+        try await Self.post(ledger, lines[0..<15])
+        #expect(try ledger.projector.snapshot().appliedThrough == 3_000)
+        let path = ledger.path
+        try await ledger.close()
+
+        ledger = try TestLedger(path: path)
+        // The stored projection is used as it is: nothing to fold on open.
+        #expect(ledger.projector.appliedThrough == 3_000)
+        try await Self.post(ledger, lines[15...])
+        #expect(try ledger.projector.snapshot().appliedThrough == 6_000)
+        try await Self.expectFreshFold(ledger, "after a restart")
+        try await ledger.close()
+    }
+
+    @Test func aProjectionOfAnOlderPrefixCatchesUp() async throws {
+        var generator = LedgerGenerator(seed: 12)
+        let lines = generator.lines(4_000, batch: 200)
+        var ledger = try TestLedger()
+        try await Self.post(ledger, lines[0..<5])
+        _ = try ledger.projector.snapshot()
+        let path = ledger.path
+        try await ledger.close()
+        let older = try Self.copyProjection(of: ledger)
+
+        ledger = try TestLedger(path: path)
+        try await Self.post(ledger, lines[5...])
+        try await ledger.close()
+        try Self.replaceProjection(in: path, with: older)
+
+        ledger = try TestLedger(path: path)
+        #expect(try ledger.projector.snapshot().appliedThrough == 4_000)
+        try await Self.expectFreshFold(ledger, "an older projection of the same log")
+        try await ledger.close()
+    }
+
+    @Test func aProjectionAheadOfARestoredLogIsRebuilt() async throws {
+        var generator = LedgerGenerator(seed: 13)
+        let lines = generator.lines(3_000, batch: 200)
+        // The log restored from an older backup: 1,000 events; the projection saw 3,000.
+        let restored = try TestLedger()
+        try await Self.post(restored, lines[0..<5])
+        let full = try TestLedger()
+        try await Self.post(full, lines[...])
+        _ = try full.projector.snapshot()
+        try await full.close()
+        _ = try restored.projector.snapshot()
+        let restoredPath = restored.path
+        try await restored.close()
+        try Self.replaceProjection(in: restoredPath, with: try Self.copyProjection(of: full))
+
+        let ledger = try TestLedger(path: restoredPath)
+        #expect(try ledger.projector.snapshot().appliedThrough == 1_000)
+        try await Self.expectFreshFold(ledger, "a projection ahead of its log")
+        try await ledger.close()
+    }
+
+    @Test func aProjectionOfAnotherLogOfTheSameLengthIsRebuilt() async throws {
+        var one = LedgerGenerator(seed: 14)
+        var other = LedgerGenerator(seed: 15)
+        let a = try TestLedger()
+        try await Self.post(a, one.lines(2_000, batch: 200)[...])
+        let b = try TestLedger()
+        try await Self.post(b, other.lines(2_000, batch: 200)[...])
+        _ = try a.projector.snapshot()
+        _ = try b.projector.snapshot()
+        let bFindings = try b.findings()
+        try await a.close()
+        try await b.close()
+        // Same seq, another chain hash: a's projection is no projection of b's log.
+        try Self.replaceProjection(in: b.path, with: try Self.copyProjection(of: a))
+
+        let ledger = try TestLedger(path: b.path)
+        #expect(try ledger.findings() == bFindings)
+        try await Self.expectFreshFold(ledger, "another ledger's projection")
+        try await ledger.close()
+    }
+}
