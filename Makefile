@@ -18,7 +18,7 @@ TMPFILESDIR  ?= /usr/lib/tmpfiles.d
 CONFIG       ?= release
 DATA_DIR     ?= data
 
-.PHONY: deps build test torture fuzz workload bench bench-e2e run install verify-unit clean
+.PHONY: deps build test torture fuzz workload bench bench-restart bench-e2e run install verify-unit clean
 
 ## deps: install what is missing of liblmdb-dev (with pkg-config), libpq-dev (the load client of
 ## bench-e2e) and, for scripts/verify_export.py and its test, python3 with the cryptography package.
@@ -72,6 +72,16 @@ bench: workload
 		--batches $(BENCH_DATA)/batches-$(BENCH_EVENTS).ndjson \
 		--singles $(BENCH_DATA)/singles-$(BENCH_SINGLES).ndjson \
 		--projection $(BENCH_DATA)/projection-$(BENCH_PROJECTION).ndjson
+	$(MAKE) bench-restart
+
+## bench-restart: the stored projection at 1M and 3M events: ledgerd's restart to READY=1, its
+## RssAnon, the rebuild from the log, as-of holders and access over HTTP, a million-key body.
+BENCH_RESTART_SIZES ?= 1000000,3000000
+bench-restart: workload
+	$(SWIFT) build -c release --product ledgerd
+	$(SWIFT) build -c release --product ledger-bench
+	python3 scripts/bench_restart.py --ledgerd $(RELEASE_BIN)/ledgerd --ledgerctl $(RELEASE_BIN)/ledgerctl \
+		--bench $(RELEASE_BIN)/ledger-bench --data $(BENCH_DATA) --sizes $(BENCH_RESTART_SIZES)
 
 ## bench-e2e: ledgerd (release) against a throwaway PostgreSQL 15 cluster, same workload and client,
 ## one table for every row of spec 8, written into BENCHMARKS.md. Uses the workload files of `make bench`.

@@ -7,7 +7,7 @@ public struct EventQuery: Sendable, Equatable {
     public var subjectType: String?
     public var subjectId: String?
     public var actor: String?
-    /// An exact type, or a prefix such as `user.*`.
+    /// An exact type, or a prefix such as `user.*` or `user.admin_*`.
     public var type: String?
     /// Events that changed this field.
     public var field: String?
@@ -39,9 +39,9 @@ public struct EventQuery: Sendable, Equatable {
         self.cursor = cursor
     }
 
-    /// The type filter as a prefix (`user.`) when it ends in `.*`.
+    /// The type filter as a prefix (`user.`, `user.admin_`) when it ends in `*`.
     var typePrefix: String? {
-        guard let type, type.hasSuffix(".*") else { return nil }
+        guard let type, type.hasSuffix("*") else { return nil }
         return String(type.dropLast())
     }
 

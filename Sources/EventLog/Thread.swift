@@ -30,8 +30,22 @@ public func releaseFreedMemory() {
     #endif
 }
 
+/// Caps glibc's malloc arenas at two for the whole process. By default every thread that allocates
+/// may get an arena of its own (8 per core); the reader pool's threads each keep what their queries
+/// freed, and a daemon that answered a few hundred large as-of questions holds 300 MiB it no longer
+/// uses (measured at 1M events; 80 MiB with one arena). Call first thing, before other threads start.
+public func limitMallocArenas() {
+    #if canImport(Glibc)
+    _ = glibcMallopt(-8 /* M_ARENA_MAX */, 2)
+    #endif
+}
+
 #if canImport(Glibc)
 /// `int malloc_trim(size_t pad)` from <malloc.h>, which the Glibc module does not export.
 @_silgen_name("malloc_trim")
 private func glibcMallocTrim(_ pad: Int) -> Int32
+
+/// `int mallopt(int param, int value)` from <malloc.h>.
+@_silgen_name("mallopt")
+private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
 #endif

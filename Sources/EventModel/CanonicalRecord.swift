@@ -27,6 +27,12 @@ public struct StoredEvent: Sendable, Equatable {
     public var recordedAt: String
     public var envelope: Envelope
 
+    public init(seq: UInt64, recordedAt: String, envelope: Envelope) {
+        self.seq = seq
+        self.recordedAt = recordedAt
+        self.envelope = envelope
+    }
+
     public struct DecodingError: Error, CustomStringConvertible, Sendable {
         public var description: String
     }

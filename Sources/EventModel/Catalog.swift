@@ -37,15 +37,25 @@ public enum Catalog {
         "sales_order.deleted": ("sales_order", .none),
     ]
 
+    /// Every type the projector folds, sorted.
+    public static var knownTypes: [String] { rules.keys.sorted() }
+
+    /// The subject types of those events: `user`, `role`, `access_request`, `sales_order`.
+    public static var subjectTypes: Set<String> { Set(rules.values.map(\.subject)) }
+
     /// Whether the projector folds this type.
     public static func isKnown(_ type: String) -> Bool { rules[type] != nil }
 
     /// A valid event type (spec 3.1).
     public static func isType(_ s: String) -> Bool { s.utf8.count <= 64 && isDottedName(s, minSegments: 2) }
 
-    /// A type prefix for queries: `user.*`, `crm.audit.*`.
+    /// A type prefix for queries: whole segments (`user.*`, `crm.audit.*`) or the start of an action
+    /// (`user.admin_*`: `user.admin_granted` and `user.admin_revoked`).
     public static func isTypePrefix(_ s: String) -> Bool {
-        s.hasSuffix(".*") && s.utf8.count <= 66 && isDottedName(String(s.dropLast(2)), minSegments: 1)
+        guard s.hasSuffix("*"), s.utf8.count <= 66 else { return false }
+        let body = s.dropLast()
+        if body.hasSuffix(".") { return isDottedName(String(body.dropLast()), minSegments: 1) }
+        return isDottedName(String(body), minSegments: 2)
     }
 
     /// `object.action`, e.g. `sales_order.approve`.

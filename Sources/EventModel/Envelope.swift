@@ -55,3 +55,22 @@ public struct Envelope: Sendable, Equatable {
         data?.first { $0.key == key }?.value.stringValue
     }
 }
+
+extension Envelope {
+    /// An envelope the program makes rather than parses: the projector's compact replay form, which
+    /// keeps only what a fold of access reads. It has no `members`, so it makes no canonical record.
+    public init(
+        folding type: String, instant: Instant, actor: String, subject: Subject, data: [JSONMember]?, outcome: Outcome = .success
+    ) {
+        self.id = ""
+        self.type = type
+        self.time = ""
+        self.instant = instant
+        self.actor = Actor(id: actor, attributes: [])
+        self.subject = subject
+        self.changes = []
+        self.data = data
+        self.outcome = outcome
+        self.members = []
+    }
+}

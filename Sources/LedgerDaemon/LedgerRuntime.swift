@@ -35,8 +35,9 @@ public struct LedgerRuntime: Sendable {
         logSettings.checkpoints = CheckpointPolicy(
             signer: signer, everyEvents: UInt64(settings.checkpointEveryEvents), everySeconds: Int64(settings.checkpointEverySeconds))
         let log = try EventLog(logSettings, writerLock: writerLock, logger: logger)
-        let projector = try LiveProjector(
-            log: log, configuration: .init(path: settings.dataDirectory + "/projection", policy: settings.policy), logger: logger)
+        var projection = LiveProjector.Configuration(path: settings.dataDirectory + "/projection", policy: settings.policy)
+        projection.batchSize = settings.projectionBatchEvents
+        let projector = try LiveProjector(log: log, configuration: projection, logger: logger)
         let tokens = try TokenSource.load(configuredFile: settings.tokensFile, dataDirectory: settings.dataDirectory)
         if let created = tokens.createdTokensFile {
             logger.notice(

@@ -123,8 +123,8 @@ public struct LedgerAPI: Sendable {
             type: try p.string("type", maxLength: 66), field: try p.string("field"), since: try p.instant("since"),
             until: try p.instant("until"), afterSeq: try p.seq("afterSeq"), order: try p.order(), limit: try p.limit(),
             cursor: try p.string("cursor", maxLength: 256))
-        if let type = query.type, !(type.hasSuffix(".*") ? Catalog.isTypePrefix(type) : Catalog.isType(type)) {
-            throw APIError(.badRequest, "invalid_parameter", "type must be an event type or a prefix such as user.*", field: "type")
+        if let type = query.type, !(type.hasSuffix("*") ? Catalog.isTypePrefix(type) : Catalog.isType(type)) {
+            throw APIError(.badRequest, "invalid_parameter", "type must be an event type or a prefix such as user.* or user.admin_*", field: "type")
         }
         let page = try await run { try $0.log.events(query) }
         return eventsResponse(page, extra: [])
@@ -156,10 +156,13 @@ public struct LedgerAPI: Sendable {
     // MARK: - Records and access
 
     func history(_ request: Request, _ context: some RequestContext) async throws -> Response {
-        let p = try QueryParameters(request, allowed: ["field", "limit", "cursor"])
+        let p = try QueryParameters(request, allowed: ["field", "since", "until", "limit", "cursor"])
         let subject = Envelope.Subject(type: try pathString(context, "type", maxLength: 64), id: try pathString(context, "id"))
-        let (field, limit, cursor) = (try p.string("field"), try p.limit(), try p.string("cursor", maxLength: 256))
-        return jsonResponse(try await run { try $0.queries.history(subject, field: field, limit: limit, cursor: cursor).json })
+        let (field, since, until) = (try p.string("field"), try p.instant("since"), try p.instant("until"))
+        let (limit, cursor) = (try p.limit(), try p.string("cursor", maxLength: 256))
+        return jsonResponse(try await run {
+            try $0.queries.history(subject, field: field, since: since, until: until, limit: limit, cursor: cursor).json
+        })
     }
 
     func state(_ request: Request, _ context: some RequestContext) async throws -> Response {
@@ -264,7 +267,14 @@ public struct LedgerAPI: Sendable {
     func run<R: Sendable>(_ body: @escaping @Sendable (LedgerAPI) throws -> R) async throws -> R {
         let api = self
         do {
-            return try await log.read { _ in try body(api) }
+            return try await log.read { _ in
+                let start = ContinuousClock.now
+                defer {
+                    // A long read (thousands of holders, a full verification) built and freed a lot: give it back.
+                    if ContinuousClock.now - start > .milliseconds(50) { releaseFreedMemory() }
+                }
+                return try body(api)
+            }
         } catch {
             throw APIError.from(error)
         }

@@ -55,6 +55,8 @@ public final class LiveProjector: Sendable {
         var state: ProjectionState
         var snapshot: StoreSnapshot?
         var tailFindings: [Finding] = []
+        /// Subject prefix → (seq, compact form) of the tail's access trail.
+        var tailTrail: [[UInt8]: [(seq: UInt64, value: [UInt8])]] = [:]
     }
 
     public init(log: EventLog, configuration: Configuration, logger: Logger = Logger(label: "ledger.projector")) throws {
@@ -90,7 +92,8 @@ public final class LiveProjector: Sendable {
             state.bootstrapped = header.bootstrapped
             logger.info("projection opened", metadata: ["projector.applied_through": "\(header.watermark.seq)"])
         } else {
-            let reason = try header.map { try Self.mismatch($0.watermark, log) ?? "" } ?? "there is none of this format and policy"
+            let reason = try header.map { try Self.mismatch($0.watermark, log) ?? "" }
+                ?? (try store.isNew() ? "there was none" : "it is of another format or policy")
             logger.notice("projection rebuilt from the log", metadata: ["projector.reason": "\(reason)"])
             try store.reset(policy: configuration.policy)
         }
@@ -173,15 +176,22 @@ public final class LiveProjector: Sendable {
                 if !configuration.readOnly { live.state.attach(snapshot) }
                 do {
                     var found: [Finding] = []
-                    for event in events { live.state.apply(event, policy: policy, findings: &found) }
+                    var trail: [(key: [UInt8], value: [UInt8])] = []
+                    for event in events {
+                        live.state.apply(event, policy: policy, findings: &found)
+                        if let entry = AccessTrail.entry(event) { trail.append(entry) }
+                    }
                     // An undecodable record is passed over, not retried for ever: the fold moves past it.
                     live.state.appliedThrough = last.seq
                     if let failure = snapshot?.failure { throw failure }
                     if configuration.readOnly {
                         live.tailFindings += found
+                        for (key, value) in trail {
+                            live.tailTrail[Array(key.dropLast(8)), default: []].append((key.suffix(8).withUnsafeBytes { readBigEndianUInt64($0) }, value))
+                        }
                     } else {
                         snapshot?.close()
-                        try store!.flush(&live.state, findings: found, watermark: .init(seq: last.seq, hash: last.hash))
+                        try store!.flush(&live.state, findings: found, trail: trail, watermark: .init(seq: last.seq, hash: last.hash))
                     }
                 } catch {
                     // Nothing of the batch is kept: the next attempt folds it again from the store.
@@ -225,6 +235,51 @@ public final class LiveProjector: Sendable {
         let result = try body(state)
         if let failure = snapshot.failure { throw failure }
         return result
+    }
+
+    /// The access trail of some users and roles (`AccessTrail`), merged in seq order: every event
+    /// through seq `through` that `includes` lets in, as much of it as a fold of access reads.
+    public func trail(
+        of subjects: [Envelope.Subject], through: UInt64, includes: (UInt64, Instant) -> Bool
+    ) throws -> [StoredEvent] {
+        try includeEverythingCommitted()
+        func tail(_ subject: Envelope.Subject, _ live: borrowing Live) throws -> [StoredEvent] {
+            guard let prefix = AccessTrail.prefix(subject) else { return [] }
+            return try (live.tailTrail[prefix] ?? []).compactMap { seq, value in
+                guard seq <= through else { return nil }
+                let event = try value.withUnsafeBytes { try AccessTrail.event(subject, seq: seq, $0) }
+                return includes(seq, event.envelope.instant) ? event : nil
+            }
+        }
+        var out: [StoredEvent] = []
+        if configuration.readOnly {
+            try live.withLock { live in
+                for subject in subjects {
+                    if let snapshot = live.snapshot { out += try snapshot.trail(subject, through: through, includes: includes) }
+                    out += try tail(subject, live)
+                }
+            }
+        } else {
+            let snapshot = try StoreSnapshot(store!)
+            defer { snapshot.close() }
+            for subject in subjects { out += try snapshot.trail(subject, through: through, includes: includes) }
+        }
+        return Self.mergedInSeqOrder(out)
+    }
+
+    /// Events of several subjects in seq order, each once, ordering seqs rather than moving the
+    /// (large) events around while sorting.
+    public static func mergedInSeqOrder(_ events: [StoredEvent]) -> [StoredEvent] {
+        var order = events.indices.map { (events[$0].seq, $0) }
+        order.sort { $0.0 < $1.0 }
+        var out: [StoredEvent] = []
+        out.reserveCapacity(order.count)
+        var last: UInt64?
+        for (seq, index) in order where seq != last {
+            out.append(events[index])
+            last = seq
+        }
+        return out
     }
 
     /// The whole projection in memory, caught up: for checking it against a fold from nothing.

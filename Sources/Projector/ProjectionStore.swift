@@ -8,6 +8,7 @@ import LMDB
 ///
 /// - one database per `ProjectionTable`: key (the id, hashed past 400 bytes) → id ‖ entity
 /// - `sets`: set tag (1) ‖ key length (2) ‖ key ‖ member → key ‖ member (keys hashed past 200 bytes)
+/// - `trail`: the access trail (`AccessTrail`), subject ‖ seq → the event's compact fold form
 /// - `findings`: seq (8, big-endian) ‖ kind code (1) → the finding as canonical JSON
 /// - `meta`: `format` (with the policy), `watermark` = seq (8) ‖ the log's chain hash at that seq,
 ///   `bootstrapped`
@@ -38,18 +39,20 @@ final class ProjectionStore: @unchecked Sendable {
     let environment: Environment
     let tables: [ProjectionTable: Database]
     let sets: Database
+    let trail: Database
     let findings: Database
     let meta: Database
 
     init(path: String, readOnly: Bool) throws {
         environment = try Environment(
             .init(path: path, mapSize: 4 << 30, maxReaders: 256, maxDatabases: 12, readOnly: readOnly))
-        let names = ProjectionTable.allCases.map(\.rawValue) + ["sets", "findings", "meta"]
+        let names = ProjectionTable.allCases.map(\.rawValue) + ["sets", "trail", "findings", "meta"]
         let databases = try environment.openDatabases(names.map { ($0, []) })
         var tables: [ProjectionTable: Database] = [:]
         for (i, table) in ProjectionTable.allCases.enumerated() { tables[table] = databases[i] }
         self.tables = tables
-        sets = databases[names.count - 3]
+        sets = databases[names.count - 4]
+        trail = databases[names.count - 3]
         findings = databases[names.count - 2]
         meta = databases[names.count - 1]
     }
@@ -76,11 +79,17 @@ final class ProjectionStore: @unchecked Sendable {
             bootstrapped: flag.map { $0.first == 1 } ?? false, policy: policy)
     }
 
+    /// Whether anything was ever stored here (a format is written first).
+    func isNew() throws -> Bool {
+        try environment.read { txn in try txn.get(meta, Self.formatKey) == nil }
+    }
+
     /// Empties every table and starts a projection of nothing, of this format and policy.
     func reset(policy: Policy) throws {
         try environment.write { txn in
             for database in tables.values { try txn.clear(database) }
             try txn.clear(sets)
+            try txn.clear(trail)
             try txn.clear(findings)
             try txn.clear(meta)
             try txn.put(meta, key: Self.formatKey, value: Self.format + [0] + Self.tag(policy))
@@ -92,7 +101,9 @@ final class ProjectionStore: @unchecked Sendable {
 
     /// Writes what `state` changed since its last flush, the findings and the watermark, in one
     /// transaction; then `state` forgets them (the store holds them now).
-    func flush(_ state: inout ProjectionState, findings new: [Finding], watermark: Watermark) throws {
+    func flush(
+        _ state: inout ProjectionState, findings new: [Finding], trail entries: [(key: [UInt8], value: [UInt8])], watermark: Watermark
+    ) throws {
         var writes: [(Database, [UInt8], [UInt8])] = []
         func add<Value>(_ table: EntityTable<Value>) {
             for (id, entity) in table.entries {
@@ -123,6 +134,7 @@ final class ProjectionStore: @unchecked Sendable {
         add(state.permissionUsersEver)
         add(state.adminLevelsEver)
         add(state.superAdminsEver)
+        for entry in entries { writes.append((trail, entry.key, entry.value)) }
         for finding in new {
             writes.append((findings, Self.findingKey(finding.seq, finding.kind), CanonicalJSON.encode(finding.json)))
         }
@@ -295,6 +307,25 @@ final class StoreSnapshot: ProjectionSource, @unchecked Sendable {
         } catch {
             noteFailure(error)
             return nil
+        }
+    }
+
+    /// A subject's stored trail through seq `through`, the events `includes` lets in, oldest first.
+    func trail(_ subject: Envelope.Subject, through: UInt64, includes: (UInt64, Instant) -> Bool) throws -> [StoredEvent] {
+        guard let prefix = AccessTrail.prefix(subject) else { return [] }
+        return try snapshot.read { txn in
+            try txn.withCursor(store.trail) { cursor in
+                var out: [StoredEvent] = []
+                var entry = try cursor.get(.keyRange, key: prefix)
+                while let (key, value) = entry, key.count == prefix.count + 8, key.starts(with: prefix) {
+                    let seq = readBigEndianUInt64(UnsafeRawBufferPointer(rebasing: key[prefix.count...]))
+                    if seq > through { break }
+                    let event = try AccessTrail.event(subject, seq: seq, value)
+                    if includes(seq, event.envelope.instant) { out.append(event) }
+                    entry = try cursor.get(.next)
+                }
+                return out
+            }
         }
     }
 

@@ -150,6 +150,9 @@ public struct HistoryEntry: Sendable, Equatable {
     public var type: String
     public var actor: Envelope.Actor
     public var changes: [Envelope.Change]
+    /// What the event did beyond field changes: the permission and scope, role, level, request.
+    public var data: [JSONMember]?
+    public var outcome: Envelope.Outcome
     public var reason: String?
 
     public var json: JSONValue {
@@ -163,6 +166,8 @@ public struct HistoryEntry: Sendable, Equatable {
                 return .object(m)
             })),
         ]
+        if let data { members.append(JSONMember("data", .object(data))) }
+        members.append(JSONMember("outcome", .string(outcome.rawValue)))
         if let reason { members.append(JSONMember("reason", .string(reason))) }
         return .object(members)
     }

@@ -21,14 +21,21 @@ public final class LedgerQueries: Sendable {
     // MARK: - Records
 
     /// Who changed what on one record, oldest first; `field` keeps only the changes of that field.
-    public func history(_ subject: Envelope.Subject, field: String? = nil, limit: Int = 100, cursor: String? = nil) throws -> HistoryPage {
+    public func history(
+        _ subject: Envelope.Subject, field: String? = nil, since: Instant? = nil, until: Instant? = nil, limit: Int = 100,
+        cursor: String? = nil
+    ) throws -> HistoryPage {
         let page = try log.events(
-            EventQuery(subjectType: subject.type, subjectId: subject.id, field: field, limit: limit, cursor: cursor))
+            EventQuery(
+                subjectType: subject.type, subjectId: subject.id, field: field, since: since, until: until, limit: limit,
+                cursor: cursor))
         let entries = page.events.compactMap { logged -> HistoryEntry? in
             guard let event = log.decodeOrReport(logged) else { return nil }
             let e = event.envelope
             let changes = field.map { f in e.changes.filter { utf8Equal($0.field, f) } } ?? e.changes
-            return HistoryEntry(seq: event.seq, time: e.instant, type: e.type, actor: e.actor, changes: changes, reason: e.reason)
+            return HistoryEntry(
+                seq: event.seq, time: e.instant, type: e.type, actor: e.actor, changes: changes, data: e.data, outcome: e.outcome,
+                reason: e.reason)
         }
         return HistoryPage(subject: subject, entries: entries, next: page.next)
     }
@@ -83,10 +90,9 @@ public final class LedgerQueries: Sendable {
     /// A user's status, admin levels, roles and effective permissions as of a moment, with lineage.
     public func access(user: String, asOf: AsOf = .now) throws -> AccessAnswer {
         let (head, cut) = try horizon(asOf)
-        let userSubject = Envelope.Subject(type: "user", id: user)
-        let own = try Replay.events(log: log, subject: userSubject, cut: cut)
+        let own = try trail([Envelope.Subject(type: "user", id: user)], cut)
         let roleIds = Set(own.compactMap { $0.envelope.type == "user.role_assigned" ? $0.envelope.dataString("role") : nil })
-        let replay = try Replay(log: log, subjects: roleIds.sorted().map { .init(type: "role", id: $0) }, cut: cut, plus: own)
+        let replay = Replay(events: own + (try trail(roleIds.sorted().map { .init(type: "role", id: $0) }, cut)))
         let universe = try self.universe(cut)
         guard let state = replay.state.users[user] else {
             return AccessAnswer(user: user, asOf: asOf.echo(head: head), exists: false, status: nil, adminLevels: [], roles: [], permissions: [])
@@ -111,7 +117,7 @@ public final class LedgerQueries: Sendable {
             return (users, roles, Self.universe(state, cut))
         }
         let subjects = users.sorted().map { Envelope.Subject(type: "user", id: $0) } + roles.sorted().map { .init(type: "role", id: $0) }
-        let replay = try Replay(log: log, subjects: subjects, cut: cut)
+        let replay = Replay(events: try trail(subjects, cut))
         let holders = users.sorted().compactMap { user -> HoldersAnswer.Holder? in
             let via = replay.state.paths(of: user, to: permission, universe: universe)
             guard let widest = via.map(\.scope).max() else { return nil }
@@ -153,6 +159,13 @@ public final class LedgerQueries: Sendable {
         return (head, asOf)
     }
 
+    /// The access trail of users and roles up to the cut: what a fold of access reads, without the records.
+    private func trail(_ subjects: [Envelope.Subject], _ cut: AsOf) throws -> [StoredEvent] {
+        let through: UInt64
+        if case .seq(let n) = cut { through = n } else { through = .max }
+        return try projector.trail(of: subjects, through: through) { cut.includes(seq: $0, time: $1) }
+    }
+
     /// The permissions admin levels expand to at the cut.
     private func universe(_ cut: AsOf) throws -> Set<String> {
         try projector.read { Self.universe($0, cut) }
@@ -169,12 +182,15 @@ struct Replay {
     var state = ProjectionState()
     private var lineages: [UInt64: Lineage] = [:]
 
-    init(log: EventLog, subjects: [Envelope.Subject], cut: AsOf, plus extra: [StoredEvent] = []) throws {
-        var all = extra
+    init(log: EventLog, subjects: [Envelope.Subject], cut: AsOf) throws {
+        var all: [StoredEvent] = []
         for subject in subjects { all += try Self.events(log: log, subject: subject, cut: cut) }
-        all.sort { $0.seq < $1.seq }
-        var seen = Set<UInt64>()
-        events = all.filter { seen.insert($0.seq).inserted }
+        self.init(events: all)
+    }
+
+    /// Folds events of several subjects (in any order; one seen twice counts once).
+    init(events given: [StoredEvent]) {
+        events = LiveProjector.mergedInSeqOrder(given)
         for event in events {
             state.apply(event)
             lineages[event.seq] = Lineage(seq: event.seq, actor: event.envelope.actor.id, time: event.envelope.instant)

@@ -13,10 +13,13 @@ struct LedgerBench: AsyncParsableCommand {
         abstract: "Benchmarks the event log against raw LMDB on a generated workload (ledgerctl demo).")
 
     @Option(help: "NDJSON file of JSON arrays (ledgerctl demo --batch 500): the batch-ingest workload.")
-    var batches: String
+    var batches: String?
 
     @Option(help: "NDJSON file of single events (ledgerctl demo): the 64-task single-append workload.")
-    var singles: String
+    var singles: String?
+
+    @Option(help: "Only append the --projection workload into this data directory (the log alone, as ledgerd finds it after an import), then stop.")
+    var fill: String?
 
     @Option(help: "Scratch directory for the ledgers (emptied first).")
     var directory: String = "/tmp/ledger-bench"
@@ -46,6 +49,18 @@ struct LedgerBench: AsyncParsableCommand {
     var verifyOnly: String?
 
     mutating func run() async throws {
+        if let fill {
+            guard let projection else { throw ValidationError("--fill needs --projection FILE") }
+            var logger = Logger(label: "bench")
+            logger.logLevel = .warning
+            let log = try EventLog(LogConfiguration(path: fill), logger: logger)
+            let start = ContinuousClock.now
+            try await appendAll(of: projection, to: log)
+            print("filled \(fill): \(try log.head().seq) events in \(ContinuousClock.now - start)")
+            try await log.close()
+            return
+        }
+        guard let batches, let singles else { throw ValidationError("--batches and --singles are needed (or --fill)") }
         if let verifyOnly {
             var settings = LogConfiguration(path: verifyOnly)
             settings.readOnly = true

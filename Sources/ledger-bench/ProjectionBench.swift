@@ -20,21 +20,8 @@ struct ProjectionBench {
         let signer = try NoteSigner.generate(name: "auditledger.bench/log")
         settings.checkpoints = CheckpointPolicy(signer: signer, everyEvents: 10_000, everySeconds: 60)
         let log = try EventLog(settings, logger: logger)
-        let next = Counter()
-        let file = try LineReader(path: workload)
         let ingestStart = ContinuousClock.now
-        // Four tasks parse and append, reading the file batch by batch so the workload is never all in memory.
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<4 {
-                group.addTask {
-                    while let line = file.next() {
-                        _ = next.take(below: .max)
-                        _ = try await log.append(try EventBody.parse(line).events)
-                    }
-                }
-            }
-            try await group.waitForAll()
-        }
+        try await appendAll(of: workload, to: log)
         let head = try log.head().seq
         table.add("1M-event ledger", "ingest from bytes (setup)", Int(head), ContinuousClock.now - ingestStart, [])
         try await verificationAndProofs(log, head: head, verifier: signer.verifier, table: &table)
@@ -109,6 +96,22 @@ struct ProjectionBench {
         print("live projection memory: RssAnon \(anonBefore / 1024) MiB before the projector, \(anonAfter / 1024) MiB after: \((anonAfter - anonBefore) / 1024) MiB for \(head) events")
         projector.close()
         try await log.close()
+    }
+}
+
+/// Appends every batch of an NDJSON workload from four tasks, reading the file a line at a time so
+/// the workload is never all in memory.
+func appendAll(of workload: String, to log: EventLog) async throws {
+    let file = try LineReader(path: workload)
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for _ in 0..<4 {
+            group.addTask {
+                while let line = file.next() {
+                    _ = try await log.append(try EventBody.parse(line).events)
+                }
+            }
+        }
+        try await group.waitForAll()
     }
 }
 

@@ -35,6 +35,7 @@ struct Ledgerd: AsyncParsableCommand {
     static let dataDirectoryInUse: Int32 = 6
 
     func run() async throws {
+        limitMallocArenas()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .info

@@ -18,6 +18,7 @@ import Testing
             EventQuery(actor: "u-4"),
             EventQuery(actor: "u-4", type: "sales_order.*"),
             EventQuery(type: "user.*"),
+            EventQuery(type: "sales_order.up*"),
             EventQuery(type: "sales_order.updated"),
             EventQuery(type: "sales_order.updated", field: "status"),
             EventQuery(type: "user"),

@@ -61,4 +61,14 @@ import Testing
         #expect(error?.field == field, "\(type) \(data ?? ""): \(String(describing: error))")
         #expect(error?.code != nil)
     }
+
+    @Test func typePrefixesAreWholeSegmentsOrTheStartOfAnAction() {
+        #expect(Catalog.isTypePrefix("user.*"))
+        #expect(Catalog.isTypePrefix("crm.audit.*"))
+        #expect(Catalog.isTypePrefix("user.admin_*"))
+        #expect(!Catalog.isTypePrefix("user"))
+        #expect(!Catalog.isTypePrefix("*"))
+        #expect(!Catalog.isTypePrefix("us*"))
+        #expect(!Catalog.isTypePrefix("User.*"))
+    }
 }
