@@ -58,9 +58,10 @@ public struct Envelope: Sendable, Equatable {
 
 extension Envelope {
     /// An envelope the program makes rather than parses: the projector's compact replay form, which
-    /// keeps only what a fold of access reads. It has no `members`, so it makes no canonical record.
+    /// keeps only what a fold reads. It has no `members`, so it makes no canonical record.
     public init(
-        folding type: String, instant: Instant, actor: String, subject: Subject, data: [JSONMember]?, outcome: Outcome = .success
+        folding type: String, instant: Instant, actor: String, subject: Subject, changes: [Change] = [], data: [JSONMember]?,
+        outcome: Outcome = .success
     ) {
         self.id = ""
         self.type = type
@@ -68,7 +69,7 @@ extension Envelope {
         self.instant = instant
         self.actor = Actor(id: actor, attributes: [])
         self.subject = subject
-        self.changes = []
+        self.changes = changes
         self.data = data
         self.outcome = outcome
         self.members = []

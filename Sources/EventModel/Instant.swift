@@ -59,7 +59,13 @@ public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible {
     /// Parses RFC 3339 with a required offset (`Z` or `±HH:MM`), validating every field.
     /// Digits past nanoseconds are accepted and ignored.
     public init?(rfc3339 text: String) {
-        let b = Array(text.utf8)
+        var text = text
+        guard let instant = text.withUTF8({ Instant(rfc3339: UnsafeRawBufferPointer($0)) }) else { return nil }
+        self = instant
+    }
+
+    /// The same, from the text's UTF-8 bytes (a record's `time`, read in place).
+    public init?(rfc3339 b: UnsafeRawBufferPointer) {
         func num(_ at: Int, _ count: Int) -> Int64? {
             guard at + count <= b.count else { return nil }
             var v: Int64 = 0

@@ -21,16 +21,16 @@ public struct JSONParser {
 
     public static let defaultMaxDepth = 64
 
-    private let bytes: UnsafeRawBufferPointer
-    private var position = 0
-    private let maxDepth: Int
+    let bytes: UnsafeRawBufferPointer
+    var position = 0
+    let maxDepth: Int
     /// While parsing an element of a top-level array: where it started and how long it may be, so a
     /// huge element is refused as soon as it passes the limit, not after it is all a tree.
     private var elementStart = 0
     private var elementIndex: Int?
     private var maxElementBytes = Int.max
 
-    private init(_ bytes: UnsafeRawBufferPointer, maxDepth: Int) {
+    init(_ bytes: UnsafeRawBufferPointer, maxDepth: Int) {
         self.bytes = bytes
         self.maxDepth = maxDepth
     }
@@ -104,7 +104,7 @@ public struct JSONParser {
 
     // MARK: - Grammar
 
-    private mutating func parseValue(depth: Int) throws(Error) -> JSONValue {
+    mutating func parseValue(depth: Int) throws(Error) -> JSONValue {
         guard let c = peek() else { throw error("unexpected end of input") }
         switch c {
         case UInt8(ascii: "{"):
@@ -189,6 +189,12 @@ public struct JSONParser {
 
     private mutating func parseNumber() throws(Error) -> String {
         let start = position
+        try skipNumber()
+        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
+    }
+
+    /// Moves past a number, checking its grammar.
+    mutating func skipNumber() throws(Error) {
         if peek() == UInt8(ascii: "-") { position += 1 }
         guard let first = peek(), isDigit(first) else { throw error("invalid number") }
         if first == UInt8(ascii: "0") {
@@ -208,10 +214,9 @@ public struct JSONParser {
             guard let d = peek(), isDigit(d) else { throw error("expected digits in exponent") }
             while let d = peek(), isDigit(d) { position += 1 }
         }
-        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
     }
 
-    private mutating func parseString() throws(Error) -> String {
+    mutating func parseString() throws(Error) -> String {
         let quote = position
         position += 1
         let start = position
@@ -245,7 +250,7 @@ public struct JSONParser {
         throw Error(message: "unterminated string", offset: quote)
     }
 
-    private mutating func parseEscape(into buffer: inout [UInt8]) throws(Error) {
+    mutating func parseEscape(into buffer: inout [UInt8]) throws(Error) {
         guard let e = next() else { throw error("unterminated escape") }
         switch e {
         case UInt8(ascii: "\""): buffer.append(0x22)
@@ -274,7 +279,7 @@ public struct JSONParser {
         }
     }
 
-    private mutating func parseHex4() throws(Error) -> UInt32 {
+    mutating func parseHex4() throws(Error) -> UInt32 {
         var value: UInt32 = 0
         for _ in 0..<4 {
             guard let c = next() else { throw error("unterminated \\u escape") }
@@ -295,7 +300,7 @@ public struct JSONParser {
         return s
     }
 
-    private func decodeUTF8(_ raw: UnsafeRawBufferPointer) -> String? {
+    func decodeUTF8(_ raw: UnsafeRawBufferPointer) -> String? {
         // ASCII needs no validation.
         if !raw.contains(where: { $0 >= 0x80 }) { return String(decoding: raw, as: UTF8.self) }
         return String(validating: raw, as: UTF8.self)
@@ -303,15 +308,15 @@ public struct JSONParser {
 
     // MARK: - Bytes
 
-    @inline(__always) private func peek() -> UInt8? { position < bytes.count ? bytes[position] : nil }
+    @inline(__always) func peek() -> UInt8? { position < bytes.count ? bytes[position] : nil }
 
-    @inline(__always) private mutating func next() -> UInt8? {
+    @inline(__always) mutating func next() -> UInt8? {
         guard position < bytes.count else { return nil }
         defer { position += 1 }
         return bytes[position]
     }
 
-    @inline(__always) private mutating func skipWhitespace() {
+    @inline(__always) mutating func skipWhitespace() {
         while position < bytes.count {
             switch bytes[position] {
             case 0x20, 0x09, 0x0A, 0x0D: position += 1
@@ -320,7 +325,7 @@ public struct JSONParser {
         }
     }
 
-    private mutating func expectLiteral(_ literal: StaticString) throws(Error) {
+    mutating func expectLiteral(_ literal: StaticString) throws(Error) {
         let count = literal.utf8CodeUnitCount
         guard position + count <= bytes.count else { throw error("invalid literal") }
         for i in 0..<count where bytes[position + i] != literal.utf8Start[i] {
@@ -329,18 +334,18 @@ public struct JSONParser {
         position += count
     }
 
-    private mutating func expectEnd() throws(Error) {
+    mutating func expectEnd() throws(Error) {
         skipWhitespace()
         if position != bytes.count { throw error("unexpected data after the JSON value") }
     }
 
-    private func error(_ message: String, back: Int = 0) -> Error {
+    func error(_ message: String, back: Int = 0) -> Error {
         Error(message: message, offset: position - back)
     }
 
-    @inline(__always) private func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
+    @inline(__always) func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
 
-    private func describe(_ c: UInt8) -> String {
+    func describe(_ c: UInt8) -> String {
         c >= 0x20 && c < 0x7F ? "'\(Character(Unicode.Scalar(c)))'" : "0x" + hex(UInt32(c), width: 2)
     }
 

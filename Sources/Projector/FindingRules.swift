@@ -2,9 +2,12 @@ import EventModel
 
 /// The rules of spec 4, judged on the state just before the event.
 extension ProjectionState {
-    func judge(_ event: StoredEvent, policy: Policy) -> [Finding] {
+    /// Called for every event of a long fold: it looks each entity up once, and makes sentences,
+    /// paths and evidence lists only for an event that breaks a rule.
+    func judge(_ event: StoredEvent, kind: EventKind, policy: Policy) -> [Finding] {
         let e = event.envelope
         let actor = e.actor.id
+        let actorState = users[actor]
         var out: [Finding] = []
         func add(_ kind: Finding.Kind, _ message: String, _ evidence: [UInt64]) {
             out.append(
@@ -13,135 +16,157 @@ extension ProjectionState {
                     evidence: Array(Set(evidence)).sorted()))
         }
 
-        if let user = users[actor], user.status != .active {
+        if let user = actorState, user.status != .active {
             add(.inactiveActor, "\(actor) acted (\(e.type) on \(e.subject.id)) while \(user.status.rawValue).", user.statusSeq.map { [$0] } ?? [])
         }
         guard e.outcome == .success else { return out }
 
-        let adminChange = e.type == "user.admin_granted" || e.type == "user.admin_revoked"
-        if adminChange, !isSuperAdmin(actor) {
-            let held = users[actor]?.admin.values.map { $0 } ?? []
+        if kind == .userAdminGranted || kind == .userAdminRevoked, !Self.isSuperAdmin(actorState) {
+            let held = actorState?.admin.values.map { $0 } ?? []
             add(.adminGrantedByNonSuperAdmin,
-                "\(actor), who is not a super admin, \(e.type == "user.admin_granted" ? "granted" : "revoked") \(e.dataString("level") ?? "an admin level") \(e.type == "user.admin_granted" ? "to" : "of") \(e.subject.id).",
+                "\(actor), who is not a super admin, \(kind == .userAdminGranted ? "granted" : "revoked") \(e.dataString("level") ?? "an admin level") \(kind == .userAdminGranted ? "to" : "of") \(e.subject.id).",
                 held)
         }
-        if let requirement = requirement(for: e) {
+        let record = kind.isSalesOrderChange ? orders[e.subject.id] : nil
+        if let requirement = requirement(for: e, kind: kind, actorState: actorState, record: record),
+            (widestScope(of: actorState, to: requirement.permission).map { $0 < requirement.scope } ?? true)
+        {
             let via = paths(of: actor, to: requirement.permission)
-            let widest = via.map(\.scope).max()
-            if widest.map({ $0 < requirement.scope }) ?? true {
-                let holds = widest.map { "holds \(requirement.permission) only with scope \($0.name)" } ?? "does not hold \(requirement.permission)"
-                add(.unauthorizedChange,
-                    "\(actor) made \(e.type) on \(e.subject.type) \(e.subject.id) but \(holds); this needed scope \(requirement.scope.name)\(requirement.because).",
-                    via.flatMap(\.seqs) + requirement.evidence)
-            }
+            let holds = via.map(\.scope).max().map { "holds \(requirement.permission) only with scope \($0.name)" }
+                ?? "does not hold \(requirement.permission)"
+            add(.unauthorizedChange,
+                "\(actor) made \(e.type) on \(e.subject.type) \(e.subject.id) but \(holds); this needed scope \(requirement.scope.name)\(requirement.because()).",
+                via.flatMap(\.seqs) + requirement.evidence)
         }
-        let grantsToSelf = e.subject.type == "user" && utf8Equal(e.subject.id, actor)
-            && ["user.role_assigned", "user.permission_granted", "user.admin_granted"].contains(e.type)
-        if grantsToSelf {
+        if kind.grantsSomething, utf8Equal(e.subject.id, actor), e.subject.type == "user" {
             let what = e.dataString("role").map { "role \($0)" } ?? e.dataString("permission").map { "permission \($0)" }
                 ?? "admin level \(e.dataString("level") ?? "")"
             add(.selfGrant, "\(actor) granted \(what) to themself.", paths(of: actor, to: "user.manage").flatMap(\.seqs))
         }
-        if e.type == "access_request.approved", let request = requests[e.subject.id],
+        if kind == .accessRequestApproved, let request = requests[e.subject.id],
             utf8Equal(request.requester, actor) || utf8Equal(request.user, actor)
         {
             let who = utf8Equal(request.user, actor) ? "their own" : "a request they submitted for \(request.user), an"
             add(.selfApproval, "\(actor) approved \(who) access request \(e.subject.id).", [request.submittedSeq])
         }
-        for (change, held) in mismatches(e) {
-            add(.stateMismatch,
-                "\(e.subject.type) \(e.subject.id): \(actor) changed \(change.field) from \(describe(change.old)) but the ledger holds \(describe(held?.value)); an edit bypassed the ledger.",
-                held.map { [$0.seq] } ?? [])
+        if kind == .salesOrderUpdated || kind == .userUpdated || kind == .roleUpdated {
+            let fields = kind == .salesOrderUpdated ? record?.fields : kind == .userUpdated ? users[e.subject.id]?.fields : roles[e.subject.id]?.fields
+            for change in e.changes {
+                guard let old = change.old else { continue }
+                let held = fields?[change.field]
+                if jsonEquivalent(old, held?.value ?? .null) { continue }
+                add(.stateMismatch,
+                    "\(e.subject.type) \(e.subject.id): \(actor) changed \(change.field) from \(describe(change.old)) but the ledger holds \(describe(held?.value)); an edit bypassed the ledger.",
+                    held.map { [$0.seq] } ?? [])
+            }
         }
-        if policy.requireApprovedRequest, let key = grantKey(e), !hasRecentApproval(key, before: e.instant) {
+        if policy.requireApprovedRequest, let key = grantKey(e, kind: kind), !hasRecentApproval(key, before: e.instant) {
             add(.grantWithoutApproval,
                 "\(actor) granted \(key.what) to \(e.subject.id) with no access request approved for it in the 30 days before.", [])
         }
         return out
     }
 
-    /// The permission an event needs and the narrowest scope that allows it (spec 4).
+    /// The permission an event needs and the narrowest scope that allows it (spec 4), with what the
+    /// sentence of a finding says about why (made only when a finding needs it).
     struct Requirement {
         var permission: String
         var scope: Scope
-        var because: String
+        var reason: ScopeReason
         var evidence: [UInt64]
+
+        func because() -> String {
+            switch reason {
+            case .none: ""
+            case .noOwner: " (no owner is known)"
+            case .sameDepartment(let noun, let target, let department): " (\(noun) \(target) of the same department, \(department))"
+            case .other(let noun, let target, let department): " (\(noun) \(target)\(department.map { " of department \($0)" } ?? ""))"
+            }
+        }
     }
 
-    func requirement(for e: Envelope) -> Requirement? {
+    enum ScopeReason {
+        case none, noOwner
+        case sameDepartment(noun: String, target: String, department: String)
+        case other(noun: String, target: String, department: String?)
+    }
+
+    func requirement(for e: Envelope, kind: EventKind, actorState: UserState?, record: RecordState?) -> Requirement? {
         let actor = e.actor.id
-        switch e.type {
-        case "sales_order.created", "sales_order.updated", "sales_order.deleted":
+        let actorDepartment = actorState?.department
+        switch kind {
+        case .salesOrderCreated, .salesOrderUpdated, .salesOrderDeleted:
             let permission: String
-            if e.type == "sales_order.created" {
+            if kind == .salesOrderCreated {
                 permission = "sales_order.create"
-            } else if e.type == "sales_order.deleted" {
+            } else if kind == .salesOrderDeleted {
                 permission = "sales_order.delete"
             } else if e.changes.contains(where: { $0.field == "status" && $0.new?.stringValue == "approved" }) {
                 permission = "sales_order.approve"
             } else {
                 permission = "sales_order.edit"
             }
-            let record = orders[e.subject.id]
-            let owner = e.type == "sales_order.created"
-                ? e.changes.last(where: { $0.field == "owner" })?.new?.stringValue : record?.owner
-            let (scope, because) = neededScope(actor: actor, target: owner, targetDepartment: owner.flatMap { users[$0]?.department }, noun: "owned by")
-            return Requirement(permission: permission, scope: scope, because: because, evidence: record?.fields["owner"].map { [$0.seq] } ?? [])
-        case "user.admin_granted", "user.admin_revoked":
+            let owner = kind == .salesOrderCreated ? e.changes.last(where: { $0.field == "owner" })?.new?.stringValue : record?.owner
+            let (scope, reason) = neededScope(
+                actor: actor, actorDepartment: actorDepartment, target: owner, targetDepartment: owner.flatMap { users[$0]?.department },
+                noun: "owned by")
+            return Requirement(permission: permission, scope: scope, reason: reason, evidence: record?.fields["owner"].map { [$0.seq] } ?? [])
+        case .userAdminGranted, .userAdminRevoked:
             return nil  // judged by admin_granted_by_non_super_admin
-        case "access_request.submitted":
+        case .accessRequestSubmitted, .other:
             return nil
-        case "access_request.approved", "access_request.rejected", "access_review.completed":
-            let target = e.type == "access_review.completed" ? e.subject.id : requests[e.subject.id]?.user
-            let (scope, because) = neededScope(actor: actor, target: target, targetDepartment: target.flatMap { users[$0]?.department }, noun: "for")
-            return Requirement(permission: "user.manage", scope: scope, because: because, evidence: [])
+        case .accessRequestApproved, .accessRequestRejected, .accessReviewCompleted:
+            let target = kind == .accessReviewCompleted ? e.subject.id : requests[e.subject.id]?.user
+            let (scope, reason) = neededScope(
+                actor: actor, actorDepartment: actorDepartment, target: target, targetDepartment: target.flatMap { users[$0]?.department },
+                noun: "for")
+            return Requirement(permission: "user.manage", scope: scope, reason: reason, evidence: [])
         default:
-            if e.type.hasPrefix("user."), e.subject.type == "user", Catalog.isKnown(e.type) {
+            if kind.isUserChange, e.subject.type == "user" {
                 let target = e.subject.id
-                let department = e.type == "user.created"
+                let department = kind == .userCreated
                     ? e.changes.last(where: { $0.field == "department" })?.new?.stringValue : users[target]?.department
-                let (scope, because) = neededScope(actor: actor, target: target, targetDepartment: department, noun: "for")
-                return Requirement(permission: "user.manage", scope: scope, because: because, evidence: [])
+                let (scope, reason) = neededScope(actor: actor, actorDepartment: actorDepartment, target: target, targetDepartment: department, noun: "for")
+                return Requirement(permission: "user.manage", scope: scope, reason: reason, evidence: [])
             }
-            if e.type.hasPrefix("role."), Catalog.isKnown(e.type) {
+            if kind.isRoleChange {
                 // Roles belong to no one: any scope of role.manage allows it.
-                return Requirement(permission: "role.manage", scope: .own, because: "", evidence: [])
+                return Requirement(permission: "role.manage", scope: .own, reason: .none, evidence: [])
             }
             return nil
         }
+    }
+
+    /// The widest scope with which a user holds a permission, as `paths` would find it, without
+    /// making the paths.
+    func widestScope(of user: UserState?, to permission: String) -> Scope? {
+        guard let user, user.status == .active else { return nil }
+        if user.admin.keys.contains(where: { $0.covers(permission) }) { return .all }
+        var widest = user.direct[permission]?.scope
+        for role in user.roles.keys {
+            guard let state = roles[role], state.isLive, let grant = state.grants[permission] else { continue }
+            if widest.map({ $0 < grant.scope }) ?? true { widest = grant.scope }
+        }
+        return widest
     }
 
     /// `own` when the target is the actor; `department` when they share a department; else `all`.
-    private func neededScope(actor: String, target: String?, targetDepartment: String?, noun: String) -> (Scope, String) {
-        guard let target else { return (.all, " (no owner is known)") }
-        if utf8Equal(target, actor) { return (.own, "") }
-        if let department = targetDepartment, let mine = users[actor]?.department, utf8Equal(department, mine) {
-            return (.department, " (\(noun) \(target) of the same department, \(department))")
+    private func neededScope(
+        actor: String, actorDepartment: String?, target: String?, targetDepartment: String?, noun: String
+    ) -> (Scope, ScopeReason) {
+        guard let target else { return (.all, .noOwner) }
+        if utf8Equal(target, actor) { return (.own, .none) }
+        if let department = targetDepartment, let mine = actorDepartment, utf8Equal(department, mine) {
+            return (.department, .sameDepartment(noun: noun, target: target, department: department))
         }
-        return (.all, " (\(noun) \(target)\(targetDepartment.map { " of department \($0)" } ?? ""))")
+        return (.all, .other(noun: noun, target: target, department: targetDepartment))
     }
 
-    /// Changes whose `old` is not what the ledger holds, with what it holds.
-    private func mismatches(_ e: Envelope) -> [(Envelope.Change, Fact?)] {
-        let fields: [String: Fact]?
-        switch e.type {
-        case "sales_order.updated": fields = orders[e.subject.id]?.fields
-        case "user.updated": fields = users[e.subject.id]?.fields
-        case "role.updated": fields = roles[e.subject.id]?.fields
-        default: return []
-        }
-        return e.changes.compactMap { change in
-            guard let old = change.old else { return nil }
-            let held = fields?[change.field]
-            return jsonEquivalent(old, held?.value ?? .null) ? nil : (change, held)
-        }
-    }
-
-    private func grantKey(_ e: Envelope) -> (key: String, what: String)? {
-        switch e.type {
-        case "user.role_assigned":
+    private func grantKey(_ e: Envelope, kind: EventKind) -> (key: String, what: String)? {
+        switch kind {
+        case .userRoleAssigned:
             return e.dataString("role").map { (e.subject.id + "\u{0}role:" + $0, "role \($0)") }
-        case "user.permission_granted":
+        case .userPermissionGranted:
             return e.dataString("permission").map { (e.subject.id + "\u{0}permission:" + $0, "permission \($0)") }
         default:
             return nil

@@ -161,28 +161,29 @@ public final class LiveProjector: Sendable {
         }
     }
 
-    /// Folds every event the log holds beyond what was applied, a batch at a time. Writable: each
-    /// batch over a fresh snapshot of the store, then written in one transaction (the follower, never
-    /// a read). Read-only: into the in-memory tail.
+    /// Folds every event the log holds beyond what was applied, a batch at a time, the next batch
+    /// read and decoded meanwhile on other threads. Writable: each batch over a fresh snapshot of
+    /// the store (entities read or written by earlier batches stay cached), then written in one
+    /// transaction (the follower, never a read). Read-only: into the in-memory tail.
     private func catchUp() throws {
         try live.withLock { live in
-            while !stopping.load(ordering: .relaxed) {
-                let batch = try log.events(afterSeq: live.state.appliedThrough, limit: configuration.batchSize)
-                guard let last = batch.last else { return }
+            let reader = BatchReader(log: log, after: live.state.appliedThrough, size: configuration.batchSize)
+            defer { reader.finish() }
+            var folded = 0
+            while !stopping.load(ordering: .relaxed), let batch = try reader.next() {
                 let before = live.state.appliedThrough
-                let (events, undecodable) = Self.decode(batch)
-                for seq in undecodable { log.reportUndecodable(seq: seq) }
+                for seq in batch.undecodable { log.reportUndecodable(seq: seq) }
                 let snapshot = try store.flatMap { store in configuration.readOnly ? live.snapshot : try StoreSnapshot(store) }
-                if !configuration.readOnly { live.state.attach(snapshot) }
+                if !configuration.readOnly, let snapshot { live.state.rebind(snapshot) }
                 do {
                     var found: [Finding] = []
                     var trail: [(key: [UInt8], value: [UInt8])] = []
-                    for event in events {
+                    for event in batch.events {
                         live.state.apply(event, policy: policy, findings: &found)
                         if let entry = AccessTrail.entry(event) { trail.append(entry) }
                     }
                     // An undecodable record is passed over, not retried for ever: the fold moves past it.
-                    live.state.appliedThrough = last.seq
+                    live.state.appliedThrough = batch.lastSeq
                     if let failure = snapshot?.failure { throw failure }
                     if configuration.readOnly {
                         live.tailFindings += found
@@ -191,7 +192,7 @@ public final class LiveProjector: Sendable {
                         }
                     } else {
                         snapshot?.close()
-                        try store!.flush(&live.state, findings: found, trail: trail, watermark: .init(seq: last.seq, hash: last.hash))
+                        try store!.flush(&live.state, findings: found, trail: trail, watermark: .init(seq: batch.lastSeq, hash: batch.lastHash))
                     }
                 } catch {
                     // Nothing of the batch is kept: the next attempt folds it again from the store.
@@ -200,28 +201,12 @@ public final class LiveProjector: Sendable {
                     live.state.appliedThrough = before
                     throw error
                 }
-                if !configuration.readOnly { live.state.attach(nil) }
-                applied.advance(to: last.seq)
+                applied.advance(to: batch.lastSeq)
+                folded += batch.events.count
             }
+            // A long catch-up cached many entities: give that memory back (small ones keep theirs).
+            if !configuration.readOnly, folded >= 100_000 { live.state.attach(nil) }
         }
-    }
-
-    /// Decodes records on every core: parsing dominates a rebuild, folding is cheap. Records that do
-    /// not decode (altered on disk) come back as seqs, to be reported; verification names them too.
-    static func decode(_ batch: [LoggedEvent]) -> (events: [StoredEvent], undecodable: [UInt64]) {
-        let workers = batch.count >= 2_000 ? 2 : 1
-        let results = Mutex<[Int: ([StoredEvent], [UInt64])]>([:])
-        let chunk = (batch.count + workers - 1) / workers
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            var events: [StoredEvent] = []
-            var failed: [UInt64] = []
-            for logged in batch[(worker * chunk)..<min(batch.count, (worker + 1) * chunk)] {
-                if let event = try? logged.decode() { events.append(event) } else { failed.append(logged.seq) }
-            }
-            results.withLock { $0[worker] = (events, failed) }
-        }
-        let parts = (0..<workers).map { worker in results.withLock { $0[worker]! } }
-        return (parts.flatMap(\.0), parts.flatMap(\.1))
     }
 
     /// Reads the projection, caught up with every event acknowledged before the call. The state
@@ -303,7 +288,7 @@ public final class LiveProjector: Sendable {
         while true {
             let batch = try log.events(afterSeq: after, limit: configuration.batchSize)
             guard let last = batch.last else { return state }
-            for event in Self.decode(batch).events { state.apply(event) }
+            for event in BatchReader.decode(batch).events { state.apply(event) }
             state.appliedThrough = last.seq
             after = last.seq
         }

@@ -46,7 +46,11 @@ public struct AdminLevel: Hashable, Sendable, Comparable {
         switch level {
         case "super_admin": return true
         case "admin": return permission == "user.manage" || permission == "role.manage" || permission.hasSuffix(".view")
-        case "module_admin": return module.map { permission.hasPrefix($0 + ".") } ?? false
+        case "module_admin":
+            // `module.` as a prefix, compared as bytes without making the prefix string.
+            guard let module else { return false }
+            let object = permission.utf8.prefix { $0 != UInt8(ascii: ".") }
+            return object.count < permission.utf8.count && object.elementsEqual(module.utf8)
         default: return false
         }
     }

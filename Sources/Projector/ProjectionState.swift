@@ -37,18 +37,74 @@ public struct ProjectionState: Sendable, Equatable {
         self.bootstrapped = bootstrapped
     }
 
+    /// Every table and set, the one place they are listed.
+    mutating func visitTables<Visitor: ProjectionTableVisitor>(_ visitor: inout Visitor) {
+        visitor.visit(\.users, of: &self)
+        visitor.visit(\.roles, of: &self)
+        visitor.visit(\.orders, of: &self)
+        visitor.visit(\.requests, of: &self)
+        visitor.visit(\.vocabulary, of: &self)
+        visitor.visit(\.approvals, of: &self)
+        visitor.visit(\.roleMembersEver, of: &self)
+        visitor.visit(\.permissionRolesEver, of: &self)
+        visitor.visit(\.permissionUsersEver, of: &self)
+        visitor.visit(\.adminLevelsEver, of: &self)
+        visitor.visit(\.superAdminsEver, of: &self)
+    }
+
+    /// Reads what is not in memory from `source` (nil: holds everything in memory), from nothing.
     mutating func attach(_ source: (any ProjectionSource)?) {
-        users.attach(source)
-        roles.attach(source)
-        orders.attach(source)
-        requests.attach(source)
-        vocabulary.attach(source)
-        approvals.attach(source)
-        roleMembersEver.attach(source)
-        permissionRolesEver.attach(source)
-        permissionUsersEver.attach(source)
-        adminLevelsEver.attach(source)
-        superAdminsEver.attach(source)
+        struct Attach: ProjectionTableVisitor {
+            let source: (any ProjectionSource)?
+            func visit<Value>(_ table: WritableKeyPath<ProjectionState, EntityTable<Value>>, of state: inout ProjectionState) {
+                state[keyPath: table].attach(source)
+            }
+            func visit(_ set: WritableKeyPath<ProjectionState, SetTable>, of state: inout ProjectionState) { state[keyPath: set].attach(source) }
+        }
+        var visitor = Attach(source: source)
+        visitTables(&visitor)
+    }
+
+    /// Reads on from a newer snapshot of the same store, keeping the entities cached so far.
+    mutating func rebind(_ source: any ProjectionSource) {
+        struct Rebind: ProjectionTableVisitor {
+            let source: any ProjectionSource
+            func visit<Value>(_ table: WritableKeyPath<ProjectionState, EntityTable<Value>>, of state: inout ProjectionState) {
+                state[keyPath: table].rebind(source)
+            }
+            func visit(_ set: WritableKeyPath<ProjectionState, SetTable>, of state: inout ProjectionState) { state[keyPath: set].rebind(source) }
+        }
+        var visitor = Rebind(source: source)
+        visitTables(&visitor)
+    }
+
+    /// After a flush: what changed is in the store now.
+    mutating func flushed() {
+        struct Flushed: ProjectionTableVisitor {
+            func visit<Value>(_ table: WritableKeyPath<ProjectionState, EntityTable<Value>>, of state: inout ProjectionState) {
+                state[keyPath: table].flushed()
+            }
+            func visit(_ set: WritableKeyPath<ProjectionState, SetTable>, of state: inout ProjectionState) { state[keyPath: set].flushed() }
+        }
+        var visitor = Flushed()
+        visitTables(&visitor)
+    }
+
+    /// Lays a read-only projector's in-memory tail over the stored state it was folded on.
+    mutating func overlay(_ tail: ProjectionState) {
+        struct Overlay: ProjectionTableVisitor {
+            let tail: ProjectionState
+            func visit<Value>(_ table: WritableKeyPath<ProjectionState, EntityTable<Value>>, of state: inout ProjectionState) {
+                for (id, value) in tail[keyPath: table].entries { state[keyPath: table][id] = value }
+            }
+            func visit(_ set: WritableKeyPath<ProjectionState, SetTable>, of state: inout ProjectionState) {
+                for (key, members) in tail[keyPath: set].added { for member in members { state[keyPath: set].insert(member, into: key) } }
+            }
+        }
+        var visitor = Overlay(tail: tail)
+        visitTables(&visitor)
+        appliedThrough = tail.appliedThrough
+        bootstrapped = tail.bootstrapped
     }
 
     /// Folds one event.
@@ -69,15 +125,17 @@ public struct ProjectionState: Sendable, Equatable {
     private mutating func fold(_ event: StoredEvent, policy: Policy, findings: inout [Finding]?) {
         let e = event.envelope
         let seq = event.seq
+        let kind = EventKind(e.type)
         appliedThrough = seq
         noteVocabulary(e, seq)
         let judging = findings != nil && bootstrapped
-        let superAdminsBefore = judging && mayRemoveSuperAdmin(e) ? activeSuperAdmins() : []
+        let superAdminsBefore = judging && mayRemoveSuperAdmin(e, kind) ? activeSuperAdmins() : []
         if judging {
-            findings! += judge(event, policy: policy)
+            let found = judge(event, kind: kind, policy: policy)
+            if !found.isEmpty { findings! += found }
         }
-        guard e.outcome == .success else { return }
-        mutate(e, seq)
+        guard e.outcome == .success, kind != .other else { return }
+        mutate(e, kind, seq)
         if judging, !superAdminsBefore.isEmpty, activeSuperAdmins().isEmpty {
             findings!.append(
                 Finding(
@@ -89,21 +147,21 @@ public struct ProjectionState: Sendable, Equatable {
 
     // MARK: - Changing the state
 
-    private mutating func mutate(_ e: Envelope, _ seq: UInt64) {
+    private mutating func mutate(_ e: Envelope, _ kind: EventKind, _ seq: UInt64) {
         let id = e.subject.id
-        switch e.type {
-        case "user.created":
+        switch kind {
+        case .userCreated:
             users[id] = UserState(createdSeq: seq)
             Self.applyChanges(e.changes, seq, to: &users[id]!.fields)
-        case "user.updated":
+        case .userUpdated:
             Self.applyChanges(e.changes, seq, to: &users[id, default: UserState()].fields)
-        case "user.disabled":
+        case .userDisabled:
             users[id, default: UserState()].status = .disabled
             users[id]!.statusSeq = seq
-        case "user.enabled":
+        case .userEnabled:
             users[id, default: UserState()].status = .active
             users[id]!.statusSeq = seq
-        case "user.offboarded":
+        case .userOffboarded:
             var user = users[id, default: UserState()]
             user.status = .offboarded
             user.statusSeq = seq
@@ -111,12 +169,12 @@ public struct ProjectionState: Sendable, Equatable {
             user.direct = [:]
             user.admin = [:]
             users[id] = user
-        case "role.created":
+        case .roleCreated:
             roles[id] = RoleState(createdSeq: seq)
             Self.applyChanges(e.changes, seq, to: &roles[id]!.fields)
-        case "role.updated":
+        case .roleUpdated:
             Self.applyChanges(e.changes, seq, to: &roles[id, default: RoleState()].fields)
-        case "role.deleted":
+        case .roleDeleted:
             var role = roles[id, default: RoleState()]
             role.deletedSeq = seq
             role.grants = [:]
@@ -124,30 +182,30 @@ public struct ProjectionState: Sendable, Equatable {
             for member in roleMembersEver[id] where users[member]?.roles[id] != nil {
                 users[member]!.roles[id] = nil
             }
-        case "role.permission_granted":
+        case .rolePermissionGranted:
             guard let permission = e.dataString("permission") else { return }
             let scope = e.dataString("scope").flatMap(Scope.init(name:)) ?? .all
             roles[id, default: RoleState()].grants[permission] = Grant(scope: scope, seq: seq)
             permissionRolesEver.insert(id, into: permission)
-        case "role.permission_revoked":
+        case .rolePermissionRevoked:
             guard let permission = e.dataString("permission") else { return }
             roles[id]?.grants[permission] = nil
-        case "user.role_assigned":
+        case .userRoleAssigned:
             guard let role = e.dataString("role") else { return }
             users[id, default: UserState()].roles[role] = seq
             roleMembersEver.insert(id, into: role)
-        case "user.role_revoked":
+        case .userRoleRevoked:
             guard let role = e.dataString("role") else { return }
             users[id]?.roles[role] = nil
-        case "user.permission_granted":
+        case .userPermissionGranted:
             guard let permission = e.dataString("permission") else { return }
             let scope = e.dataString("scope").flatMap(Scope.init(name:)) ?? .all
             users[id, default: UserState()].direct[permission] = Grant(scope: scope, seq: seq)
             permissionUsersEver.insert(id, into: permission)
-        case "user.permission_revoked":
+        case .userPermissionRevoked:
             guard let permission = e.dataString("permission") else { return }
             users[id]?.direct[permission] = nil
-        case "user.admin_granted":
+        case .userAdminGranted:
             guard let level = adminLevel(e) else { return }
             users[id, default: UserState()].admin[level] = seq
             adminLevelsEver.insert(level.storedName, into: id)
@@ -155,31 +213,31 @@ public struct ProjectionState: Sendable, Equatable {
                 superAdminsEver.insert(id, into: "")
                 bootstrapped = true
             }
-        case "user.admin_revoked":
+        case .userAdminRevoked:
             guard let level = adminLevel(e) else { return }
             users[id]?.admin[level] = nil
-        case "access_request.submitted":
+        case .accessRequestSubmitted:
             guard let user = e.dataString("user") else { return }
             requests[id] = RequestState(
                 user: user, role: e.dataString("role"), permission: e.dataString("permission"),
                 scope: e.dataString("scope").flatMap(Scope.init(name:)), requester: e.actor.id, submittedSeq: seq)
-        case "access_request.approved", "access_request.rejected":
+        case .accessRequestApproved, .accessRequestRejected:
             guard var request = requests[id] else { return }
-            request.outcome = e.type == "access_request.approved" ? .approved : .rejected
+            request.outcome = kind == .accessRequestApproved ? .approved : .rejected
             request.decisionSeq = seq
             request.decisionTime = e.instant
             requests[id] = request
             if request.outcome == .approved { approvals[approvalKey(request), default: ApprovalTimes()].times.append(e.instant) }
-        case "access_review.completed":
+        case .accessReviewCompleted:
             users[id, default: UserState()].lastReview = (seq, e.dataString("decision") ?? "")
-        case "sales_order.created":
+        case .salesOrderCreated:
             orders[id] = RecordState(createdSeq: seq)
             Self.applyChanges(e.changes, seq, to: &orders[id]!.fields)
-        case "sales_order.updated":
+        case .salesOrderUpdated:
             Self.applyChanges(e.changes, seq, to: &orders[id, default: RecordState()].fields)
-        case "sales_order.deleted":
+        case .salesOrderDeleted:
             orders[id, default: RecordState()].deletedSeq = seq
-        default:
+        case .other:
             break
         }
     }
@@ -219,15 +277,15 @@ public struct ProjectionState: Sendable, Equatable {
         }
     }
 
-    func isSuperAdmin(_ user: String) -> Bool {
-        guard let u = users[user], u.status == .active else { return false }
-        return u.admin[.superAdmin] != nil
+    static func isSuperAdmin(_ user: UserState?) -> Bool {
+        guard let user, user.status == .active else { return false }
+        return user.admin[.superAdmin] != nil
     }
 
-    private func mayRemoveSuperAdmin(_ e: Envelope) -> Bool {
-        switch e.type {
-        case "user.admin_revoked": e.dataString("level") == "super_admin"
-        case "user.offboarded", "user.disabled": users[e.subject.id]?.admin[.superAdmin] != nil
+    private func mayRemoveSuperAdmin(_ e: Envelope, _ kind: EventKind) -> Bool {
+        switch kind {
+        case .userAdminRevoked: e.dataString("level") == "super_admin"
+        case .userOffboarded, .userDisabled: users[e.subject.id]?.admin[.superAdmin] != nil
         default: false
         }
     }

@@ -104,36 +104,32 @@ final class ProjectionStore: @unchecked Sendable {
     func flush(
         _ state: inout ProjectionState, findings new: [Finding], trail entries: [(key: [UInt8], value: [UInt8])], watermark: Watermark
     ) throws {
-        var writes: [(Database, [UInt8], [UInt8])] = []
-        func add<Value>(_ table: EntityTable<Value>) {
-            for (id, entity) in table.entries {
-                var w = ByteWriter(capacity: 128)
-                w.write(id)
-                entity.write(to: &w)
-                writes.append((tables[table.table]!, Self.entityKey(id), w.bytes))
+        struct Changes: ProjectionTableVisitor {
+            let store: ProjectionStore
+            var writes: [(Database, [UInt8], [UInt8])] = []
+            mutating func visit<Value>(_ table: WritableKeyPath<ProjectionState, EntityTable<Value>>, of state: inout ProjectionState) {
+                let entities = state[keyPath: table]
+                for (id, entity) in entities.entries {
+                    var w = ByteWriter(capacity: 128)
+                    w.write(id)
+                    entity.write(to: &w)
+                    writes.append((store.tables[entities.table]!, ProjectionStore.entityKey(id), w.bytes))
+                }
             }
-        }
-        func add(_ set: SetTable) {
-            for (key, members) in set.added {
-                for member in members {
-                    var w = ByteWriter(capacity: 64)
-                    w.write(key)
-                    w.write(member)
-                    writes.append((sets, Self.setKey(set.set, key) + Self.component(member, limit: 200), w.bytes))
+            mutating func visit(_ set: WritableKeyPath<ProjectionState, SetTable>, of state: inout ProjectionState) {
+                for (key, members) in state[keyPath: set].added {
+                    for member in members {
+                        var w = ByteWriter(capacity: 64)
+                        w.write(key)
+                        w.write(member)
+                        writes.append((store.sets, ProjectionStore.setKey(state[keyPath: set].set, key) + ProjectionStore.component(member, limit: 200), w.bytes))
+                    }
                 }
             }
         }
-        add(state.users)
-        add(state.roles)
-        add(state.orders)
-        add(state.requests)
-        add(state.vocabulary)
-        add(state.approvals)
-        add(state.roleMembersEver)
-        add(state.permissionRolesEver)
-        add(state.permissionUsersEver)
-        add(state.adminLevelsEver)
-        add(state.superAdminsEver)
+        var changes = Changes(store: self)
+        state.visitTables(&changes)
+        var writes = changes.writes
         for entry in entries { writes.append((trail, entry.key, entry.value)) }
         for finding in new {
             writes.append((findings, Self.findingKey(finding.seq, finding.kind), CanonicalJSON.encode(finding.json)))
@@ -165,46 +161,6 @@ final class ProjectionStore: @unchecked Sendable {
     static func component(_ text: String, limit: Int) -> [UInt8] {
         let bytes = Array(text.utf8)
         return bytes.count <= limit ? bytes : [0xFF] + Array(SHA256.hash(data: bytes))
-    }
-}
-
-extension ProjectionState {
-    /// Lays a read-only projector's in-memory tail over the stored state it was folded on.
-    mutating func overlay(_ tail: borrowing ProjectionState) {
-        func lay<Value>(_ table: inout EntityTable<Value>, _ from: EntityTable<Value>) {
-            for (id, value) in from.entries { table[id] = value }
-        }
-        func lay(_ set: inout SetTable, _ from: SetTable) {
-            for (key, members) in from.added { for member in members { set.insert(member, into: key) } }
-        }
-        lay(&users, tail.users)
-        lay(&roles, tail.roles)
-        lay(&orders, tail.orders)
-        lay(&requests, tail.requests)
-        lay(&vocabulary, tail.vocabulary)
-        lay(&approvals, tail.approvals)
-        lay(&roleMembersEver, tail.roleMembersEver)
-        lay(&permissionRolesEver, tail.permissionRolesEver)
-        lay(&permissionUsersEver, tail.permissionUsersEver)
-        lay(&adminLevelsEver, tail.adminLevelsEver)
-        lay(&superAdminsEver, tail.superAdminsEver)
-        appliedThrough = tail.appliedThrough
-        bootstrapped = tail.bootstrapped
-    }
-
-    /// After a flush: drop what the store now holds.
-    mutating func flushed() {
-        users.flushed()
-        roles.flushed()
-        orders.flushed()
-        requests.flushed()
-        vocabulary.flushed()
-        approvals.flushed()
-        roleMembersEver.flushed()
-        permissionRolesEver.flushed()
-        permissionUsersEver.flushed()
-        adminLevelsEver.flushed()
-        superAdminsEver.flushed()
     }
 }
 
@@ -331,27 +287,21 @@ final class StoreSnapshot: ProjectionSource, @unchecked Sendable {
 
     /// Every stored entity and set member, in memory: for checking a stored projection against a fold.
     func loadAll(appliedThrough: UInt64, bootstrapped: Bool) throws -> ProjectionState {
+        struct Load: ProjectionTableVisitor {
+            let snapshot: StoreSnapshot
+            func visit<Value>(_ table: WritableKeyPath<ProjectionState, EntityTable<Value>>, of state: inout ProjectionState) {
+                let cache = EntityCache<Value>(table: state[keyPath: table].table, source: snapshot)
+                for (id, value) in cache.all() { state[keyPath: table][id] = value }
+            }
+            func visit(_ set: WritableKeyPath<ProjectionState, SetTable>, of state: inout ProjectionState) {
+                for (key, member) in snapshot.scan(state[keyPath: set].set) { state[keyPath: set].insert(member, into: key) }
+            }
+        }
         var state = ProjectionState()
         state.appliedThrough = appliedThrough
         state.bootstrapped = bootstrapped
-        func fill<Value>(_ table: inout EntityTable<Value>) {
-            let cache = EntityCache<Value>(table: table.table, source: self)
-            for (id, value) in cache.all() { table[id] = value }
-        }
-        func fill(_ set: inout SetTable) {
-            for (key, member) in scan(set.set) { set.insert(member, into: key) }
-        }
-        fill(&state.users)
-        fill(&state.roles)
-        fill(&state.orders)
-        fill(&state.requests)
-        fill(&state.vocabulary)
-        fill(&state.approvals)
-        fill(&state.roleMembersEver)
-        fill(&state.permissionRolesEver)
-        fill(&state.permissionUsersEver)
-        fill(&state.adminLevelsEver)
-        fill(&state.superAdminsEver)
+        var load = Load(snapshot: self)
+        state.visitTables(&load)
         if let failure { throw failure }
         return state
     }

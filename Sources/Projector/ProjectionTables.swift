@@ -19,6 +19,13 @@ public enum ProjectionSet: UInt8, CaseIterable, Sendable {
     case superAdmins = 5
 }
 
+/// Something done to every table and set of a projection alike (attach, flush, overlay, load).
+/// The list of them is written once, in `ProjectionState.visitTables`.
+protocol ProjectionTableVisitor {
+    mutating func visit<Value: StoredEntity>(_ table: WritableKeyPath<ProjectionState, EntityTable<Value>>, of state: inout ProjectionState)
+    mutating func visit(_ set: WritableKeyPath<ProjectionState, SetTable>, of state: inout ProjectionState)
+}
+
 /// Where a stored projection's entities come from when they are not in memory: one consistent
 /// snapshot of the projection's environment. Used by one thread at a time (the state's owner).
 public protocol ProjectionSource: AnyObject, Sendable {
@@ -34,82 +41,147 @@ public protocol ProjectionSource: AnyObject, Sendable {
     func noteFailure(_ error: any Error)
 }
 
-/// A table of entities by id. Alone it holds everything in memory; over a source it holds only the
-/// entities changed since the last flush and reads the others from the source (caching them).
+/// A table of entities by id. Alone it holds everything in memory; over a source it reads what it
+/// needs from the source and keeps it, with what changed since the last flush, in an `EntityCache`.
 public struct EntityTable<Value: StoredEntity>: Sendable, Equatable {
     public let table: ProjectionTable
-    /// In memory alone: every entity. Over a source: those changed since the last flush.
-    public private(set) var entries: [String: Value] = [:]
+    /// Alone: every entity.
+    private var memory: [String: Value] = [:]
     private var cache: EntityCache<Value>?
 
     init(_ table: ProjectionTable) { self.table = table }
 
+    /// In memory alone: every entity. Over a source: those changed since the last flush.
+    public var entries: [String: Value] { cache?.changed ?? memory }
+
     mutating func attach(_ source: (any ProjectionSource)?) {
-        entries = [:]
+        memory = [:]
         cache = source.map { EntityCache(table: table, source: $0) }
     }
 
+    /// Reads on from a newer snapshot of the same store, keeping what was read or flushed before:
+    /// the store still holds exactly that, and a long fold touches the same entities batch after batch.
+    mutating func rebind(_ source: any ProjectionSource) {
+        if let cache { cache.rebind(source) } else { attach(source) }
+    }
+
     public subscript(key: String) -> Value? {
-        get { entries[key] ?? cache?.value(key) }
+        get { cache.map { $0.value(key) } ?? memory[key] }
         _modify {
-            if entries[key] == nil, let stored = cache?.value(key) { entries[key] = stored }
-            yield &entries[key]
+            if let cache {
+                cache.markChanged(key)
+                yield &cache.slots[key]!.value
+            } else {
+                yield &memory[key]
+            }
         }
     }
 
     public subscript(key: String, default make: @autoclosure () -> Value) -> Value {
         get { self[key] ?? make() }
         _modify {
-            if entries[key] == nil { entries[key] = cache?.value(key) ?? make() }
-            yield &entries[key]!
+            if let cache {
+                cache.markChanged(key, default: make())
+                yield &cache.slots[key]!.value!
+            } else {
+                yield &memory[key, default: make()]
+            }
         }
     }
 
-    /// Every entity, stored ones overlaid with those in memory.
+    /// Every entity, stored ones overlaid with those changed in memory.
     public var all: [String: Value] {
-        guard let cache else { return entries }
+        guard let cache else { return memory }
         var out = cache.all()
-        out.merge(entries) { _, new in new }
+        out.merge(cache.changed) { _, new in new }
         return out
     }
 
-    /// After the changed entities were written: the source now holds them.
-    mutating func flushed() {
-        entries = [:]
-        cache?.forget()
-    }
+    /// After the changed entities were written: the source now holds them, and so does the cache.
+    mutating func flushed() { cache?.flushed() }
 
     /// Compares what is in memory: meant for states folded in memory alone.
-    public static func == (a: Self, b: Self) -> Bool { a.entries == b.entries }
+    public static func == (a: Self, b: Self) -> Bool { a.memory == b.memory }
 }
 
-/// The entities a table read from its source during one fold, decoded once.
+/// The entities a table read from its source or changed (a nil value: known absent), decoded once
+/// and kept across batches: one dictionary, so a read is one look-up and a change two. Past `limit`
+/// entities, a flush starts it again empty.
 final class EntityCache<Value: StoredEntity>: @unchecked Sendable {
+    struct Slot {
+        var value: Value?
+        /// Changed since the last flush: to be written.
+        var changed: Bool
+    }
+
     let table: ProjectionTable
-    let source: any ProjectionSource
-    private var values: [String: Value?] = [:]
+    private(set) var source: any ProjectionSource
+    var slots: [String: Slot] = [:]
+    /// The keys of the slots marked changed since the last flush.
+    private var changedKeys: [String] = []
+    static var limit: Int { 50_000 }
 
     init(table: ProjectionTable, source: any ProjectionSource) {
         self.table = table
         self.source = source
     }
 
+    func rebind(_ source: any ProjectionSource) { self.source = source }
+
     func value(_ key: String) -> Value? {
-        if let known = values[key] { return known }
-        let value = source.load(table, key).flatMap(decode)
-        values[key] = value
+        if let slot = slots[key] { return slot.value }
+        let value = load(key)
+        slots[key] = Slot(value: value, changed: false)
         return value
+    }
+
+    /// Before a change: the slot exists (read from the source if need be) and is marked changed.
+    func markChanged(_ key: String) {
+        if Self.mark(&slots[key, default: Slot(value: load(key), changed: false)]) { changedKeys.append(key) }
+    }
+
+    /// The same, with a value made when there is none.
+    func markChanged(_ key: String, default make: @autoclosure () -> Value) {
+        if Self.mark(&slots[key, default: Slot(value: load(key), changed: false)], filling: make) { changedKeys.append(key) }
+    }
+
+    /// Marks a slot changed; true if it was not already.
+    private static func mark(_ slot: inout Slot) -> Bool {
+        defer { slot.changed = true }
+        return !slot.changed
+    }
+
+    private static func mark(_ slot: inout Slot, filling make: () -> Value) -> Bool {
+        if slot.value == nil { slot.value = make() }
+        return mark(&slot)
+    }
+
+    var changed: [String: Value] {
+        var out: [String: Value] = [:]
+        for key in changedKeys { if let value = slots[key]?.value { out[key] = value } }
+        return out
+    }
+
+    /// What changed is written: the store holds these values now.
+    func flushed() {
+        if slots.count > Self.limit {
+            slots = [:]
+        } else {
+            for key in changedKeys { slots[key]?.changed = false }
+        }
+        changedKeys = []
     }
 
     func all() -> [String: Value] {
         var out: [String: Value] = [:]
-        for (key, bytes) in source.scan(table) { if let value = decode(bytes) { out[key] = value } }
+        for (key, bytes) in source.scan(table) { if let value = Self.decode(bytes, source) { out[key] = value } }
         return out
     }
 
-    func forget() { values = [:] }
+    private func load(_ key: String) -> Value? { Self.decode(source.load(table, key), source) }
 
-    private func decode(_ bytes: [UInt8]) -> Value? {
+    private static func decode(_ bytes: [UInt8]?, _ source: any ProjectionSource) -> Value? {
+        guard let bytes else { return nil }
         do {
             return try bytes.withUnsafeBytes { buffer in
                 var reader = ByteReader(buffer)
@@ -135,6 +207,8 @@ public struct SetTable: Sendable, Equatable {
         added = [:]
         self.source = source
     }
+
+    mutating func rebind(_ source: any ProjectionSource) { self.source = source }
 
     public subscript(key: String) -> Set<String> {
         var out = added[key] ?? []

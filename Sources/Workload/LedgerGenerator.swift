@@ -44,12 +44,15 @@ public struct LedgerGenerator {
     private var userIds: [String] = []
     private var orders: [String: Order] = [:]
     private var orderIds: [String] = []
+    /// Disabled users, earliest disabled first (kept beside `users` so no step scans every user).
+    private var disabled: [String] = []
     private var openRequests: [(id: String, user: String, role: String)] = []
     private var superAdmin = "u-0001"
     private let admins = ["u-0002", "u-0003"]
     private var moduleAdmin = "u-0004"
     private var pending: [JSONValue] = []
-    private var nextUser = 1
+    /// u-0001…u-0004 are the super admin, the two admins and the module admin: hires start after them.
+    private var nextUser = 5
     private var nextOrder = 1
     private var nextRequest = 1
 
@@ -105,7 +108,8 @@ public struct LedgerGenerator {
         case 880..<888: offboard()
         case 888..<900: changeRoleGrants()
         case 900..<912: readOnlyNoise()
-        default: violation()
+        case 912..<980: editOrder()
+        default: violation()  // 2%: a sprinkling of every finding kind
         }
         if pending.isEmpty { editOrder() }
     }
@@ -116,7 +120,7 @@ public struct LedgerGenerator {
     // MARK: - Setting the company up
 
     private mutating func bootstrap() {
-        let root = newUserId()
+        let root = superAdmin
         emit("user.created", actor: "system", subject: ("user", root), changes: [("name", nil, .string("系统管理员")), ("department", nil, .string("it"))])
         users[root] = User(department: "it")
         emit("user.admin_granted", actor: "system", subject: ("user", root), data: [("level", .string("super_admin"))])
@@ -182,12 +186,14 @@ public struct LedgerGenerator {
     }
 
     private mutating func disableOrEnable() {
-        if let user = userIds.first(where: { users[$0]!.status == "disabled" }), random.below(2) == 0 {
+        if let user = disabled.first, random.below(2) == 0 {
             emit("user.enabled", actor: random.pick(admins), subject: ("user", user))
             users[user]!.status = "active"
+            disabled.removeFirst()
         } else if let user = activeUser(where: { !$0.roles.contains("sales_manager") }) {
             emit("user.disabled", actor: random.pick(admins), subject: ("user", user), reason: "leave of absence")
             users[user]!.status = "disabled"
+            disabled.append(user)
         }
     }
 
@@ -352,7 +358,7 @@ public struct LedgerGenerator {
             let request = openRequests.remove(at: index)
             emit("access_request.approved", actor: request.user, subject: ("access_request", request.id))
         case 4:  // inactive_actor: a disabled user still edits
-            guard let user = userIds.first(where: { users[$0]!.status == "disabled" }), let id = liveOrder(where: { $0.owner == user }) ?? liveOrder(where: { _ in true })
+            guard let user = disabled.first, let id = liveOrder(where: { $0.owner == user }) ?? liveOrder(where: { _ in true })
             else { return }
             let order = orders[id]!
             emit("sales_order.updated", actor: user, subject: ("sales_order", id), changes: [("customer", .string(order.customer), .string("Globex"))])

@@ -4,6 +4,7 @@ import EventModel
 import Transparency
 import Glibc
 import Logging
+import Projector
 
 /// `make bench`: the ledger core on the generated workload (ledgerctl demo), next to a raw-LMDB baseline, in one run.
 @main
@@ -48,6 +49,12 @@ struct LedgerBench: AsyncParsableCommand {
     @Option(name: .customLong("verify-only"), help: "Only time verification of the ledger already in this data directory, then stop.")
     var verifyOnly: String?
 
+    @Option(help: "Only time a rebuild of the projection of the ledger in this data directory (its projection is deleted first), and where the time goes, then stop.")
+    var rebuild: String?
+
+    @Option(help: "Events the projection folds per transaction, for --rebuild.")
+    var projectionBatch: Int = LiveProjector.Configuration(path: "").batchSize
+
     mutating func run() async throws {
         if let fill {
             guard let projection else { throw ValidationError("--fill needs --projection FILE") }
@@ -58,6 +65,10 @@ struct LedgerBench: AsyncParsableCommand {
             try await appendAll(of: projection, to: log)
             print("filled \(fill): \(try log.head().seq) events in \(ContinuousClock.now - start)")
             try await log.close()
+            return
+        }
+        if let rebuild {
+            try RebuildBench(path: rebuild, batchSize: projectionBatch).run()
             return
         }
         guard let batches, let singles else { throw ValidationError("--batches and --singles are needed (or --fill)") }

@@ -40,26 +40,10 @@ struct ProjectionBench {
         let live = try projector.snapshot()
         precondition(rebuilt == live, "the rebuilt projection differs from the live one")
 
-        // Where a rebuild's time goes, on one thread: reading, decoding, folding.
-        var read = Duration.zero, decode = Duration.zero, fold = Duration.zero
-        var sequential = ProjectionState()
-        var after: UInt64 = 0
-        while true {
-            var t = ContinuousClock.now
-            let batch = try log.events(afterSeq: after, limit: 20_000)
-            read += ContinuousClock.now - t
-            guard let last = batch.last else { break }
-            t = ContinuousClock.now
-            let events = try batch.map { try $0.decode() }
-            decode += ContinuousClock.now - t
-            t = ContinuousClock.now
-            for event in events { sequential.apply(event) }
-            fold += ContinuousClock.now - t
-            after = last.seq
-        }
+        let (read, decode, fold, _) = try RebuildBench.breakdown(log)
         table.add("projection", "rebuild, 1 thread: read records", Int(head), read, [])
         table.add("projection", "rebuild, 1 thread: decode records", Int(head), decode, [])
-        table.add("projection", "rebuild, 1 thread: fold", Int(head), fold, [])
+        table.add("projection", "rebuild, 1 thread: fold with findings", Int(head), fold, [])
 
         let service = LedgerQueries(log: log, projector: projector)
         let users = live.users.entries.keys.sorted()
@@ -99,20 +83,18 @@ struct ProjectionBench {
     }
 }
 
-/// Appends every batch of an NDJSON workload from four tasks, reading the file a line at a time so
-/// the workload is never all in memory.
+/// Appends every batch of an NDJSON workload in file order (the generator's story depends on it:
+/// batches committed out of order would turn into state mismatches), parsing the next batch while
+/// the last one commits, and reading the file a line at a time so the workload is never all in memory.
 func appendAll(of workload: String, to log: EventLog) async throws {
     let file = try LineReader(path: workload)
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        for _ in 0..<4 {
-            group.addTask {
-                while let line = file.next() {
-                    _ = try await log.append(try EventBody.parse(line).events)
-                }
-            }
-        }
-        try await group.waitForAll()
+    var pending: Task<[AppendResult], any Error>?
+    while let line = file.next() {
+        let events = try EventBody.parse(line).events
+        _ = try await pending?.value
+        pending = Task { try await log.append(events) }
     }
+    _ = try await pending?.value
 }
 
 /// Issue 5's figures: verifying the whole ledger, and proof latency at random sizes.

@@ -1,0 +1,402 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reading a stored record for a fold: every byte is checked as `JSONParser` checks it, so a record
+/// decodes here exactly when `StoredEvent.decode` accepts it (one rule for an undecodable record),
+/// but only what a fold reads becomes values — type, time, actor id, subject, outcome, the changes
+/// and a few `data` strings. Building a tree of every member is what makes a full decode slow, and
+/// a projection rebuild decodes every record of the ledger.
+extension StoredEvent {
+    /// The `data` members a fold reads, through `Envelope.dataString`.
+    public static let foldDataKeys = ["decision", "level", "module", "permission", "role", "scope", "user"]
+
+    /// The record's seq, and an envelope holding only what a fold reads (`Envelope(folding:)`):
+    /// no `members`, attributes, id, reason or source. `recordedAt` is left empty.
+    public static func decodeForFold(_ record: UnsafeRawBufferPointer) throws(DecodingError) -> StoredEvent {
+        var reader = FoldReader()
+        do {
+            return try reader.read(record)
+        } catch let error as JSONParser.Error {
+            throw DecodingError(description: "record is not JSON: \(error)")
+        } catch let error as DecodingError {
+            throw error
+        } catch {
+            throw DecodingError(description: "\(error)")
+        }
+    }
+
+    public static func decodeForFold(_ record: [UInt8]) throws -> StoredEvent {
+        try record.withUnsafeBytes { raw in try decodeForFold(raw) }
+    }
+}
+
+/// The members of a record, by name; `other` is validated and passed over.
+private enum RecordKey {
+    case seq, recordedAt, id, type, time, actor, subject, changes, data, outcome, other
+
+    static let names: [(name: [UInt8], key: RecordKey)] = {
+        let pairs: [(String, RecordKey)] = [
+            ("seq", .seq), ("recordedAt", .recordedAt), ("id", .id), ("type", .type), ("time", .time), ("actor", .actor),
+            ("subject", .subject), ("changes", .changes), ("data", .data), ("outcome", .outcome),
+        ]
+        return pairs.map { (Array($0.0.utf8), $0.1) }
+    }()
+}
+
+private struct FoldReader {
+    /// Known event types as immortal literals: a fold then copies no type string.
+    static let knownTypes: [(bytes: [UInt8], text: String)] = Catalog.knownTypes.map { (Array($0.utf8), $0) }
+    static let dataKeys: [(name: [UInt8], key: Int)] = StoredEvent.foldDataKeys.enumerated().map { (Array($1.utf8), $0) }
+
+    /// Keys of the objects being read, for the duplicate check; one buffer reused for every object.
+    var keys: [JSONParser.StringSpan] = []
+
+    mutating func read(_ record: UnsafeRawBufferPointer) throws -> StoredEvent {
+        var p = JSONParser(record, maxDepth: JSONParser.defaultMaxDepth)
+        var seq: UInt64?
+        var hasRecordedAt = false, hasId = false
+        var type: String?, instant: Instant?, hasTime = false
+        var actor: String?, subject: Envelope.Subject?
+        var changes: [Envelope.Change] = []
+        var data: [JSONMember]?
+        var outcome = Envelope.Outcome.success
+        p.skipWhitespace()
+        guard p.peek() == UInt8(ascii: "{") else {
+            try p.skipValue(depth: 0, keys: &keys)
+            try p.expectEnd()
+            throw StoredEvent.DecodingError(description: "record is not an object")
+        }
+        try p.forEachMember(depth: 1, keys: &keys) { (p, key, keys) throws(JSONParser.Error) in
+            switch p.name(of: key, among: RecordKey.names) ?? .other {
+            case .seq:
+                if p.peek() == UInt8(ascii: "-") || p.peek().map({ $0 >= 0x30 && $0 <= 0x39 }) == true {
+                    let start = p.position
+                    try p.skipNumber()
+                    seq = UInt64(p.text(start..<p.position))
+                } else {
+                    try p.skipValue(depth: 1, keys: &keys)
+                }
+            case .recordedAt: hasRecordedAt = try p.skipStringMember(keys: &keys)
+            case .id: hasId = try p.skipStringMember(keys: &keys)
+            case .type:
+                if let span = try p.stringSpan(keys: &keys) { type = p.interned(span, among: Self.knownTypes) }
+            case .time:
+                if let span = try p.stringSpan(keys: &keys) {
+                    hasTime = true
+                    instant = span.escaped ? Instant(rfc3339: p.string(span)) : Instant(rfc3339: p.raw(span.range))
+                }
+            case .actor:
+                actor = nil
+                guard p.peek() == UInt8(ascii: "{") else { return try p.skipValue(depth: 1, keys: &keys) }
+                try p.forEachMember(depth: 2, keys: &keys) { (p, key, keys) throws(JSONParser.Error) in
+                    if p.keyEquals(key, "id") {
+                        actor = try p.stringSpan(keys: &keys).map { p.string($0) }
+                    } else {
+                        try p.skipValue(depth: 2, keys: &keys)
+                    }
+                }
+            case .subject:
+                guard p.peek() == UInt8(ascii: "{") else { return try p.skipValue(depth: 1, keys: &keys) }
+                var subjectType: String?, subjectId: String?
+                try p.forEachMember(depth: 2, keys: &keys) { (p, key, keys) throws(JSONParser.Error) in
+                    if p.keyEquals(key, "type") {
+                        subjectType = try p.stringSpan(keys: &keys).map { p.string($0) }
+                    } else if p.keyEquals(key, "id") {
+                        subjectId = try p.stringSpan(keys: &keys).map { p.string($0) }
+                    } else {
+                        try p.skipValue(depth: 2, keys: &keys)
+                    }
+                }
+                if let subjectType, let subjectId { subject = Envelope.Subject(type: subjectType, id: subjectId) }
+            case .changes:
+                changes = []
+                guard p.peek() == UInt8(ascii: "[") else { return try p.skipValue(depth: 1, keys: &keys) }
+                try p.forEachElement(depth: 2) { (p) throws(JSONParser.Error) in
+                    guard p.peek() == UInt8(ascii: "{") else { return try p.skipValue(depth: 2, keys: &keys) }
+                    var field: String?, old: JSONValue?, new: JSONValue?
+                    try p.forEachMember(depth: 3, keys: &keys) { (p, key, keys) throws(JSONParser.Error) in
+                        if p.keyEquals(key, "field") {
+                            field = try p.stringSpan(keys: &keys).map { p.string($0) }
+                        } else if p.keyEquals(key, "old") {
+                            old = try p.parseValue(depth: 3)
+                        } else if p.keyEquals(key, "new") {
+                            new = try p.parseValue(depth: 3)
+                        } else {
+                            try p.skipValue(depth: 3, keys: &keys)
+                        }
+                    }
+                    if let field { changes.append(Envelope.Change(field: field, old: old, new: new)) }
+                }
+            case .data:
+                data = nil
+                guard p.peek() == UInt8(ascii: "{") else { return try p.skipValue(depth: 1, keys: &keys) }
+                var members: [JSONMember] = []
+                try p.forEachMember(depth: 2, keys: &keys) { (p, key, keys) throws(JSONParser.Error) in
+                    if p.peek() == UInt8(ascii: "\""), let wanted = p.name(of: key, among: Self.dataKeys) {
+                        let value = try p.parseString()
+                        members.append(JSONMember(StoredEvent.foldDataKeys[wanted], .string(value)))
+                    } else {
+                        try p.skipValue(depth: 2, keys: &keys)
+                    }
+                }
+                data = members
+            case .outcome:
+                if let span = try p.stringSpan(keys: &keys) {
+                    outcome = p.keyEquals(span, "failure") ? .failure : .success
+                } else {
+                    outcome = .success
+                }
+            case .other:
+                try p.skipValue(depth: 1, keys: &keys)
+            }
+        }
+        try p.expectEnd()
+        guard let seq, hasRecordedAt, hasId, let type, hasTime, let instant, let actor, let subject else {
+            throw StoredEvent.DecodingError(description: "record lacks seq, recordedAt, id, type, time, actor.id or subject")
+        }
+        let envelope = Envelope(folding: type, instant: instant, actor: actor, subject: subject, changes: changes, data: data, outcome: outcome)
+        return StoredEvent(seq: seq, recordedAt: "", envelope: envelope)
+    }
+}
+
+// MARK: - Validating without building
+
+extension JSONParser {
+    /// A string being read (a key or a value): where its text is, and whether it has escapes (then
+    /// it is read decoded, and keys are compared decoded, as `parseObject` compares them).
+    struct StringSpan {
+        var range: Range<Int>
+        var escaped: Bool
+    }
+
+    func raw(_ range: Range<Int>) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: bytes[range]) }
+
+    func text(_ range: Range<Int>) -> String { String(decoding: raw(range), as: UTF8.self) }
+
+    /// The string a span holds (already validated).
+    func string(_ span: StringSpan) -> String {
+        guard span.escaped else { return text(span.range) }
+        var sub = JSONParser(bytes, maxDepth: maxDepth)
+        sub.position = span.range.lowerBound - 1
+        return (try? sub.parseString()) ?? ""
+    }
+
+    /// The decoded bytes of a span, for comparing keys that have escapes.
+    func decodedBytes(_ span: StringSpan) -> [UInt8] {
+        span.escaped ? Array(string(span).utf8) : Array(raw(span.range))
+    }
+
+    func keyEquals(_ span: StringSpan, _ name: StaticString) -> Bool {
+        let expected = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
+        if span.escaped { return decodedBytes(span).elementsEqual(expected) }
+        return span.range.count == expected.count && memcmp(bytes.baseAddress! + span.range.lowerBound, expected.baseAddress!, expected.count) == 0
+    }
+
+    /// Whether a plain span holds exactly `name`'s bytes.
+    func spanEquals(_ span: StringSpan, _ name: [UInt8]) -> Bool {
+        span.range.count == name.count
+            && name.withUnsafeBytes { memcmp(bytes.baseAddress! + span.range.lowerBound, $0.baseAddress!, name.count) == 0 }
+    }
+
+    func name<Tag>(of span: StringSpan, among names: [(name: [UInt8], key: Tag)]) -> Tag? {
+        if span.escaped {
+            let decoded = decodedBytes(span)
+            return names.first { $0.name == decoded }?.key
+        }
+        return names.first { spanEquals(span, $0.name) }?.key
+    }
+
+    /// The literal for a known string, or a new string.
+    func interned(_ span: StringSpan, among known: [(bytes: [UInt8], text: String)]) -> String {
+        if !span.escaped {
+            if let hit = known.first(where: { spanEquals(span, $0.bytes) }) { return hit.text }
+        }
+        return string(span)
+    }
+
+    /// At a value: a string's span, or nil after validating a value of another kind.
+    mutating func stringSpan(keys: inout [StringSpan]) throws(Error) -> StringSpan? {
+        guard peek() == UInt8(ascii: "\"") else {
+            try skipValue(depth: 1, keys: &keys)
+            return nil
+        }
+        return try skipString()
+    }
+
+    /// At a value: whether it is a string, after validating it.
+    mutating func skipStringMember(keys: inout [StringSpan]) throws(Error) -> Bool {
+        try stringSpan(keys: &keys) != nil
+    }
+
+    /// Validates a string as `parseString` does and returns where its text is.
+    mutating func skipString() throws(Error) -> StringSpan {
+        let quote = position
+        let start = position + 1
+        let n = bytes.count
+        var i = start
+        var high: UInt8 = 0
+        // The common case, scanned without optionals: no escape before the closing quote.
+        while i < n {
+            let c = bytes[i]
+            if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") || c < 0x20 { break }
+            high |= c
+            i += 1
+        }
+        if i < n, bytes[i] == UInt8(ascii: "\"") {
+            position = i + 1
+            if high >= 0x80 && !isValidUTF8(raw(start..<i)) { throw Error(message: "invalid UTF-8 in string", offset: start) }
+            return StringSpan(range: start..<i, escaped: false)
+        }
+        if i < n, bytes[i] < 0x20 {
+            position = i
+            throw error("unescaped control character \(describe(bytes[i])) in string")
+        }
+        guard i < n else { throw Error(message: "unterminated string", offset: quote) }
+        // Escapes: rare in records; the building parser checks them, then the span is read decoded.
+        position = quote
+        _ = try parseString()
+        return StringSpan(range: start..<(position - 1), escaped: true)
+    }
+
+    /// Validates a value as `parseValue` does, building nothing.
+    mutating func skipValue(depth: Int, keys: inout [StringSpan]) throws(Error) {
+        guard let c = peek() else { throw error("unexpected end of input") }
+        switch c {
+        case UInt8(ascii: "{"):
+            try forEachMember(depth: depth + 1, keys: &keys) { (p, _, keys) throws(Error) in try p.skipValue(depth: depth + 1, keys: &keys) }
+        case UInt8(ascii: "["):
+            try forEachElement(depth: depth + 1) { (p) throws(Error) in try p.skipValue(depth: depth + 1, keys: &keys) }
+        case UInt8(ascii: "\""): _ = try skipString()
+        case UInt8(ascii: "t"): try expectLiteral("true")
+        case UInt8(ascii: "f"): try expectLiteral("false")
+        case UInt8(ascii: "n"): try expectLiteral("null")
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try skipNumber()
+        default: throw error("unexpected character \(describe(c))")
+        }
+    }
+
+    /// At `{`: checks the object's grammar and its keys (strings, no duplicates), handing each value
+    /// to `body`, which must read or skip it. `depth` is the object's own depth.
+    mutating func forEachMember(
+        depth: Int, keys: inout [StringSpan], _ body: (inout JSONParser, StringSpan, inout [StringSpan]) throws(Error) -> Void
+    ) throws(Error) {
+        guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
+        position += 1
+        skipWhitespace()
+        if peek() == UInt8(ascii: "}") {
+            position += 1
+            return
+        }
+        let base = keys.count
+        defer { keys.removeSubrange(base...) }
+        var seen: Set<[UInt8]>?
+        var ascending = true
+        while true {
+            skipWhitespace()
+            guard peek() == UInt8(ascii: "\"") else { throw error("expected a string key in object") }
+            let keyOffset = position
+            let key = try skipString()
+            if isDuplicate(key, among: keys[base...], ascending: &ascending, seen: &seen) {
+                throw Error(message: "duplicate key \"\(string(key).prefix(64))\" in object", offset: keyOffset)
+            }
+            keys.append(key)
+            skipWhitespace()
+            guard next() == UInt8(ascii: ":") else { throw error("expected ':' after object key", back: 1) }
+            skipWhitespace()
+            try body(&self, key, &keys)
+            skipWhitespace()
+            guard let c = next() else { throw error("unterminated object") }
+            if c == UInt8(ascii: "}") { return }
+            guard c == UInt8(ascii: ",") else { throw error("expected ',' or '}' in object", back: 1) }
+        }
+    }
+
+    /// At `[`: checks the array's grammar, handing each element to `body`, which must read or skip it.
+    mutating func forEachElement(depth: Int, _ body: (inout JSONParser) throws(Error) -> Void) throws(Error) {
+        guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
+        position += 1
+        skipWhitespace()
+        if peek() == UInt8(ascii: "]") {
+            position += 1
+            return
+        }
+        while true {
+            skipWhitespace()
+            try body(&self)
+            skipWhitespace()
+            guard let c = next() else { throw error("unterminated array") }
+            if c == UInt8(ascii: "]") { return }
+            guard c == UInt8(ascii: ",") else { throw error("expected ',' or ']' in array", back: 1) }
+        }
+    }
+
+    /// Keys compare decoded, as `parseObject` compares them: by scanning up to its limit, then by
+    /// hashing. A canonical record's keys come sorted: while they are plain and ascending, a key above
+    /// the one before cannot repeat an earlier one.
+    private func isDuplicate(
+        _ key: StringSpan, among earlier: ArraySlice<StringSpan>, ascending: inout Bool, seen: inout Set<[UInt8]>?
+    ) -> Bool {
+        if ascending {
+            if !key.escaped, earlier.last.map({ compare($0.range, key.range) < 0 }) ?? true { return false }
+            ascending = false
+        }
+        if earlier.count < Self.linearKeyScanLimit {
+            for other in earlier {
+                if !key.escaped && !other.escaped {
+                    if compare(other.range, key.range) == 0 { return true }
+                } else if decodedBytes(other) == decodedBytes(key) {
+                    return true
+                }
+            }
+            return false
+        }
+        if seen == nil { seen = Set(earlier.map { decodedBytes($0) }) }
+        return !seen!.insert(decodedBytes(key)).inserted
+    }
+
+    /// Byte order of two spans of the input (memcmp, then length).
+    func compare(_ a: Range<Int>, _ b: Range<Int>) -> Int {
+        let n = min(a.count, b.count)
+        if n > 0 {
+            let c = memcmp(bytes.baseAddress! + a.lowerBound, bytes.baseAddress! + b.lowerBound, n)
+            if c != 0 { return Int(c) }
+        }
+        return a.count - b.count
+    }
+}
+
+/// Whether bytes are well-formed UTF-8 as `String(validating:as: UTF8.self)` requires: no overlong
+/// forms, no surrogates, nothing past U+10FFFF.
+func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    var i = 0
+    let n = bytes.count
+    while i < n {
+        let b0 = bytes[i]
+        if b0 < 0x80 {
+            i += 1
+            continue
+        }
+        func continuation(_ k: Int) -> Bool { i + k < n && bytes[i + k] & 0xC0 == 0x80 }
+        switch b0 {
+        case 0xC2...0xDF:
+            guard continuation(1) else { return false }
+            i += 2
+        case 0xE0...0xEF:
+            guard continuation(1), continuation(2) else { return false }
+            let b1 = bytes[i + 1]
+            if b0 == 0xE0 && b1 < 0xA0 { return false }  // overlong
+            if b0 == 0xED && b1 > 0x9F { return false }  // surrogates
+            i += 3
+        case 0xF0...0xF4:
+            guard continuation(1), continuation(2), continuation(3) else { return false }
+            let b1 = bytes[i + 1]
+            if b0 == 0xF0 && b1 < 0x90 { return false }  // overlong
+            if b0 == 0xF4 && b1 > 0x8F { return false }  // past U+10FFFF
+            i += 4
+        default:
+            return false
+        }
+    }
+    return true
+}

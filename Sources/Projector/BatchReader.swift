@@ -1,0 +1,87 @@
+import Dispatch
+import EventLog
+import EventModel
+import Synchronization
+
+/// The log's records past a seq, read and decoded a batch ahead of the fold on other threads: a
+/// long catch-up (a rebuild) keeps both cores busy, decoding the next batch while the fold runs.
+/// Used by one thread (the fold's); the read-ahead is its own.
+final class BatchReader {
+    struct Batch: Sendable {
+        var events: [StoredEvent]
+        /// Records that do not decode (altered on disk): reported, then passed over.
+        var undecodable: [UInt64]
+        /// The batch's last record: its seq and chain hash (the watermark once it is folded).
+        var lastSeq: UInt64
+        var lastHash: [UInt8]
+    }
+
+    private let log: EventLog
+    private let size: Int
+    private var after: UInt64
+    private var ahead: ReadAhead?
+
+    /// One batch being read on another thread; `result` is set before `group` is left, and read after waiting on it.
+    private final class ReadAhead: @unchecked Sendable {
+        let group = DispatchGroup()
+        var result: Result<Batch?, any Error>?
+    }
+
+    init(log: EventLog, after: UInt64, size: Int) {
+        self.log = log
+        self.after = after
+        self.size = size
+    }
+
+    /// The next batch (nil at the end of the log), and the one after it starts reading.
+    func next() throws -> Batch? {
+        let batch: Batch?
+        if let ahead {
+            ahead.group.wait()
+            batch = try ahead.result!.get()
+        } else {
+            batch = try Self.read(log, after: after, size: size)
+        }
+        ahead = nil
+        guard let batch else { return nil }
+        after = batch.lastSeq
+        let next = ReadAhead()
+        let (log, after, size) = (log, after, size)
+        DispatchQueue.global().async(group: next.group) {
+            next.result = Result { try Self.read(log, after: after, size: size) }
+        }
+        ahead = next
+        return batch
+    }
+
+    /// Waits for a read-ahead still running, so nothing outlives the fold that started it.
+    func finish() { ahead?.group.wait() }
+
+    deinit { finish() }
+
+    private static func read(_ log: EventLog, after: UInt64, size: Int) throws -> Batch? {
+        let records = try log.events(afterSeq: after, limit: size)
+        guard let last = records.last else { return nil }
+        let (events, undecodable) = decode(records)
+        return Batch(events: events, undecodable: undecodable, lastSeq: last.seq, lastHash: last.hash)
+    }
+
+    /// Decodes records on two threads. Records that do not decode come back as seqs, to be
+    /// reported; verification names them too.
+    static func decode(_ batch: [LoggedEvent]) -> (events: [StoredEvent], undecodable: [UInt64]) {
+        let workers = batch.count >= 2_000 ? 2 : 1
+        let results = Mutex<[Int: ([StoredEvent], [UInt64])]>([:])
+        let chunk = (batch.count + workers - 1) / workers
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            var events: [StoredEvent] = []
+            var failed: [UInt64] = []
+            events.reserveCapacity(chunk)
+            for logged in batch[(worker * chunk)..<min(batch.count, (worker + 1) * chunk)] {
+                if let event = try? StoredEvent.decodeForFold(logged.record) { events.append(event) } else { failed.append(logged.seq) }
+            }
+            results.withLock { $0[worker] = (events, failed) }
+        }
+        let parts = (0..<workers).map { worker in results.withLock { $0[worker]! } }
+        return (parts.flatMap(\.0), parts.flatMap(\.1))
+    }
+}

@@ -1,0 +1,55 @@
+import EventLog
+import EventModel
+import Glibc
+import Logging
+import Projector
+
+/// `ledger-bench --rebuild DIR`: the projection of an existing ledger rebuilt from its log, as
+/// ledgerd does on a first start (its projection directory is deleted first), then where a
+/// rebuild's time goes, on one thread: reading the records, decoding them for the fold, folding.
+struct RebuildBench {
+    var path: String
+    var batchSize: Int
+
+    func run() throws {
+        var logger = Logger(label: "bench")
+        logger.logLevel = .warning
+        let log = try EventLog(LogConfiguration(path: path), logger: logger)
+        let head = try log.head().seq
+        _ = system("rm -rf '\(path)/projection'")
+        var configuration = LiveProjector.Configuration(path: path + "/projection")
+        configuration.batchSize = batchSize
+        let start = ContinuousClock.now
+        let projector = try LiveProjector(log: log, configuration: configuration, logger: logger)
+        while projector.appliedThrough < head { usleep(2_000) }
+        let elapsed = ContinuousClock.now - start
+        print("rebuild of \(head) events into the stored projection (batches of \(batchSize)): \(elapsed), RssAnon \(rssAnonKiB() / 1024) MiB")
+        projector.close()
+
+        let (read, decode, fold, findings) = try Self.breakdown(log)
+        let perEvent = { (d: Duration) in "\(Int((d / Int(head)).components.attoseconds / 1_000_000_000)) ns/event" }
+        print("one thread, in memory: read \(read) (\(perEvent(read))), decode \(decode) (\(perEvent(decode))), fold with findings \(fold) (\(perEvent(fold))); \(findings) findings")
+    }
+
+    /// Where a rebuild's time goes, on one thread and in memory: reading, decoding, folding.
+    static func breakdown(_ log: EventLog) throws -> (read: Duration, decode: Duration, fold: Duration, findings: Int) {
+        var read = Duration.zero, decode = Duration.zero, fold = Duration.zero
+        var state = ProjectionState()
+        var findings: [Finding] = []
+        var after: UInt64 = 0
+        while true {
+            var t = ContinuousClock.now
+            let batch = try log.events(afterSeq: after, limit: 20_000)
+            read += ContinuousClock.now - t
+            guard let last = batch.last else { break }
+            t = ContinuousClock.now
+            let events = try batch.map { try StoredEvent.decodeForFold($0.record) }
+            decode += ContinuousClock.now - t
+            t = ContinuousClock.now
+            for event in events { state.apply(event, policy: Policy(), findings: &findings) }
+            fold += ContinuousClock.now - t
+            after = last.seq
+        }
+        return (read, decode, fold, findings.count)
+    }
+}
