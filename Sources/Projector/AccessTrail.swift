@@ -56,3 +56,49 @@ enum AccessTrail {
         return StoredEvent(seq: seq, recordedAt: "", envelope: envelope)
     }
 }
+
+extension AccessTrail {
+    /// An answer as of a time T covers the events with `time` ≤ T. Up to the first event on the
+    /// trail with a time past T, that is every event, so the intervals stored for that seq answer
+    /// exactly; past it, only late events (stamped before the trail's latest time when they came)
+    /// can still be ≤ T, and the users and roles they touch are replayed instead. So the fold keeps:
+    ///
+    /// - `trailTimes`: one key `time ‖ seq` for every event that raised the trail's latest time;
+    ///   the first key past T names the first event past T;
+    /// - `lateTrail`: seq → `time ‖ subject kind ‖ subject id` for every other event on the trail.
+    struct Times {
+        /// The latest time on the trail after the events folded so far.
+        var latest: Instant?
+        /// Keys for `trailTimes`, and entries for `lateTrail`, from this batch.
+        var raised: [[UInt8]] = []
+        var late: [(key: [UInt8], value: [UInt8])] = []
+
+        init(latest: Instant? = nil) { self.latest = latest }
+
+        mutating func note(_ event: StoredEvent) {
+            let time = event.envelope.instant
+            if latest.map({ $0 < time }) ?? true {
+                latest = time
+                raised.append(Self.key(time, seq: event.seq))
+            } else {
+                let subject = event.envelope.subject
+                late.append((bigEndianBytes(event.seq), Self.key(time, seq: 0).prefix(12) + [subject.type == "user" ? 1 : 2] + Array(subject.id.utf8)))
+            }
+        }
+
+        /// An instant as bytes that sort as it does (seconds offset to unsigned, nanoseconds), then a seq.
+        static func key(_ time: Instant, seq: UInt64) -> [UInt8] {
+            let nanos = UInt32(bitPattern: time.nanoseconds)
+            return bigEndianBytes(UInt64(bitPattern: time.seconds) ^ (1 << 63))
+                + [UInt8(nanos >> 24), UInt8(truncatingIfNeeded: nanos >> 16), UInt8(truncatingIfNeeded: nanos >> 8), UInt8(truncatingIfNeeded: nanos)]
+                + bigEndianBytes(seq)
+        }
+
+        static func instant(fromKey bytes: UnsafeRawBufferPointer) -> Instant? {
+            guard bytes.count >= 12 else { return nil }
+            let seconds = Int64(bitPattern: readBigEndianUInt64(UnsafeRawBufferPointer(rebasing: bytes[0..<8])) ^ (1 << 63))
+            let nanos = bytes[8..<12].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+            return Instant(seconds: seconds, nanoseconds: Int32(bitPattern: nanos))
+        }
+    }
+}

@@ -49,14 +49,18 @@ public final class LiveProjector: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let follower = Mutex<pthread_t?>(nil)
 
-    /// The state the owner folds into. Writable: nothing in memory between batches. Read-only: the
-    /// stored prefix (through `snapshot`) with the tail folded in memory, and the tail's findings.
+    /// The state the owner folds into. Writable: nothing in memory between batches but cached
+    /// entities. Read-only: the stored prefix (through `snapshot`) with the tail folded in memory,
+    /// and the tail's findings and access trail.
     private struct Live: ~Copyable {
         var state: ProjectionState
         var snapshot: StoreSnapshot?
+        /// The latest time on the access trail folded and stored so far.
+        var trailTime: Instant?
+        /// The seq the stored projection reaches (read-only; 0 without one).
+        var storedThrough: UInt64 = 0
         var tailFindings: [Finding] = []
-        /// Subject prefix → (seq, compact form) of the tail's access trail.
-        var tailTrail: [[UInt8]: [(seq: UInt64, value: [UInt8])]] = [:]
+        var tailTrail: [Envelope.Subject: [AccessView.TailEntry]] = [:]
     }
 
     public init(log: EventLog, configuration: Configuration, logger: Logger = Logger(label: "ledger.projector")) throws {
@@ -71,7 +75,10 @@ public final class LiveProjector: Sendable {
             if let snapshot, let header = try snapshot.header(policy: nil), try Self.mismatch(header.watermark, log) == nil {
                 self.store = store
                 policy = header.policy
-                live = Mutex(Live(state: ProjectionState(source: snapshot, appliedThrough: header.watermark.seq, bootstrapped: header.bootstrapped), snapshot: snapshot))
+                live = Mutex(
+                    Live(
+                        state: ProjectionState(source: snapshot, appliedThrough: header.watermark.seq, bootstrapped: header.bootstrapped),
+                        snapshot: snapshot, trailTime: header.trailTime, storedThrough: header.watermark.seq))
                 applied.advance(to: header.watermark.seq)
             } else {
                 // No projection of this log here (a backup, an import, an older copy): fold it all in memory.
@@ -86,10 +93,12 @@ public final class LiveProjector: Sendable {
         self.store = store
         policy = configuration.policy
         var state = ProjectionState()
+        var trailTime: Instant?
         let header = try store.environment.read { try store.header($0, policy: configuration.policy) }
         if let header, try Self.mismatch(header.watermark, log) == nil {
             state.appliedThrough = header.watermark.seq
             state.bootstrapped = header.bootstrapped
+            trailTime = header.trailTime
             logger.info("projection opened", metadata: ["projector.applied_through": "\(header.watermark.seq)"])
         } else {
             let reason = try header.map { try Self.mismatch($0.watermark, log) ?? "" }
@@ -97,7 +106,7 @@ public final class LiveProjector: Sendable {
             logger.notice("projection rebuilt from the log", metadata: ["projector.reason": "\(reason)"])
             try store.reset(policy: configuration.policy)
         }
-        live = Mutex(Live(state: state))
+        live = Mutex(Live(state: state, trailTime: trailTime))
         applied.advance(to: state.appliedThrough)
         follower.withLock { $0 = startThread { [self] in follow() } }
     }
@@ -176,23 +185,36 @@ public final class LiveProjector: Sendable {
                 let snapshot = try store.flatMap { store in configuration.readOnly ? live.snapshot : try StoreSnapshot(store) }
                 if !configuration.readOnly, let snapshot { live.state.rebind(snapshot) }
                 do {
-                    var found: [Finding] = []
-                    var trail: [(key: [UInt8], value: [UInt8])] = []
+                    var output = ProjectionStore.BatchOutput(times: .init(latest: live.trailTime))
                     for event in batch.events {
-                        live.state.apply(event, policy: policy, findings: &found)
-                        if let entry = AccessTrail.entry(event) { trail.append(entry) }
+                        guard let entry = AccessTrail.entry(event) else {
+                            live.state.apply(event, policy: policy, findings: &output.findings)
+                            continue
+                        }
+                        if configuration.readOnly {
+                            live.state.apply(event, policy: policy, findings: &output.findings)
+                            live.tailTrail[event.envelope.subject, default: []].append(
+                                AccessView.TailEntry(seq: event.seq, time: event.envelope.instant, value: entry.value))
+                            continue
+                        }
+                        // What the event changes in who may do what, as intervals (`AccessIntervals`).
+                        let (users, roles) = AccessIntervals.touched(by: event, in: live.state)
+                        let before = AccessIntervals.facts(users: users, roles: roles, in: live.state)
+                        live.state.apply(event, policy: policy, findings: &output.findings)
+                        let after = AccessIntervals.facts(users: users, roles: roles, in: live.state)
+                        output.intervals += AccessIntervals.changes(from: before, to: after, at: event.seq)
+                        output.trail.append(entry)
+                        output.times.note(event)
                     }
                     // An undecodable record is passed over, not retried for ever: the fold moves past it.
                     live.state.appliedThrough = batch.lastSeq
                     if let failure = snapshot?.failure { throw failure }
                     if configuration.readOnly {
-                        live.tailFindings += found
-                        for (key, value) in trail {
-                            live.tailTrail[Array(key.dropLast(8)), default: []].append((key.suffix(8).withUnsafeBytes { readBigEndianUInt64($0) }, value))
-                        }
+                        live.tailFindings += output.findings
                     } else {
                         snapshot?.close()
-                        try store!.flush(&live.state, findings: found, trail: trail, watermark: .init(seq: batch.lastSeq, hash: batch.lastHash))
+                        try store!.flush(&live.state, output, watermark: .init(seq: batch.lastSeq, hash: batch.lastHash))
+                        live.trailTime = output.times.latest
                     }
                 } catch {
                     // Nothing of the batch is kept: the next attempt folds it again from the store.
@@ -222,34 +244,27 @@ public final class LiveProjector: Sendable {
         return result
     }
 
-    /// The access trail of some users and roles (`AccessTrail`), merged in seq order: every event
-    /// through seq `through` that `includes` lets in, as much of it as a fold of access reads.
-    public func trail(
-        of subjects: [Envelope.Subject], through: UInt64, includes: (UInt64, Instant) -> Bool
-    ) throws -> [StoredEvent] {
+    /// Reads what an as-of question about access needs through one snapshot (`AccessView`): the
+    /// stored intervals up to the point where they answer exactly, and the trails of the users and
+    /// roles to replay past it. `through`: the cut's last seq; `time`: the cut's instant, if any.
+    public func accessView<R>(through: UInt64, time: Instant?, _ body: (AccessView) throws -> R) throws -> R {
         try includeEverythingCommitted()
-        func tail(_ subject: Envelope.Subject, _ live: borrowing Live) throws -> [StoredEvent] {
-            guard let prefix = AccessTrail.prefix(subject) else { return [] }
-            return try (live.tailTrail[prefix] ?? []).compactMap { seq, value in
-                guard seq <= through else { return nil }
-                let event = try value.withUnsafeBytes { try AccessTrail.event(subject, seq: seq, $0) }
-                return includes(seq, event.envelope.instant) ? event : nil
-            }
-        }
-        var out: [StoredEvent] = []
         if configuration.readOnly {
-            try live.withLock { live in
-                for subject in subjects {
-                    if let snapshot = live.snapshot { out += try snapshot.trail(subject, through: through, includes: includes) }
-                    out += try tail(subject, live)
-                }
+            return try live.withLock { live in
+                let view = try AccessView(
+                    snapshot: live.snapshot, state: live.state, storedThrough: live.storedThrough, tail: live.tailTrail,
+                    through: through, time: time)
+                return try body(view)
             }
-        } else {
-            let snapshot = try StoreSnapshot(store!)
-            defer { snapshot.close() }
-            for subject in subjects { out += try snapshot.trail(subject, through: through, includes: includes) }
         }
-        return Self.mergedInSeqOrder(out)
+        let snapshot = try StoreSnapshot(store!)
+        defer { snapshot.close() }
+        let storedThrough = try snapshot.header(policy: nil)?.watermark.seq ?? 0
+        let state = ProjectionState(source: snapshot, appliedThrough: storedThrough, bootstrapped: false)
+        let view = try AccessView(snapshot: snapshot, state: state, storedThrough: storedThrough, tail: [:], through: through, time: time)
+        let result = try body(view)
+        if let failure = snapshot.failure { throw failure }
+        return result
     }
 
     /// Events of several subjects in seq order, each once, ordering seqs rather than moving the

@@ -74,6 +74,11 @@ public struct Fact: Sendable, Equatable {
 public struct Grant: Sendable, Equatable {
     public var scope: Scope
     public var seq: UInt64
+
+    public init(scope: Scope, seq: UInt64) {
+        self.scope = scope
+        self.seq = seq
+    }
 }
 
 public struct UserState: Sendable, Equatable {
@@ -106,6 +111,13 @@ public struct RoleState: Sendable, Equatable {
     public var fields: [String: Fact] = [:]
     /// Permission → the role's grant.
     public var grants: [String: Grant] = [:]
+
+    public init(createdSeq: UInt64? = nil, deletedSeq: UInt64? = nil, fields: [String: Fact] = [:], grants: [String: Grant] = [:]) {
+        self.createdSeq = createdSeq
+        self.deletedSeq = deletedSeq
+        self.fields = fields
+        self.grants = grants
+    }
 
     /// Live: created (or only ever referenced) and not deleted since.
     public var isLive: Bool { deletedSeq == nil }

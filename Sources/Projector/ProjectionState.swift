@@ -22,6 +22,8 @@ public struct ProjectionState: Sendable, Equatable {
     public var adminLevelsEver = SetTable(.adminLevels)
     /// Under "": every user ever granted super_admin (the last-super-admin rule looks only at them).
     public var superAdminsEver = SetTable(.superAdmins)
+    /// Under "": every role ever deleted (an as-of answer replays them with their members).
+    public var deletedRolesEver = SetTable(.deletedRoles)
     /// Every permission named in the ledger, with the first seq and the earliest time that named it.
     public var vocabulary = EntityTable<FirstNaming>(.vocabulary)
     /// Approved requests: "user\u{0}role:r" or "user\u{0}permission:p" → approval times.
@@ -50,6 +52,7 @@ public struct ProjectionState: Sendable, Equatable {
         visitor.visit(\.permissionUsersEver, of: &self)
         visitor.visit(\.adminLevelsEver, of: &self)
         visitor.visit(\.superAdminsEver, of: &self)
+        visitor.visit(\.deletedRolesEver, of: &self)
     }
 
     /// Reads what is not in memory from `source` (nil: holds everything in memory), from nothing.
@@ -179,6 +182,7 @@ public struct ProjectionState: Sendable, Equatable {
             role.deletedSeq = seq
             role.grants = [:]
             roles[id] = role
+            deletedRolesEver.insert(id, into: "")
             for member in roleMembersEver[id] where users[member]?.roles[id] != nil {
                 users[member]!.roles[id] = nil
             }

@@ -9,15 +9,18 @@ import LMDB
 /// - one database per `ProjectionTable`: key (the id, hashed past 400 bytes) → id ‖ entity
 /// - `sets`: set tag (1) ‖ key length (2) ‖ key ‖ member → key ‖ member (keys hashed past 200 bytes)
 /// - `trail`: the access trail (`AccessTrail`), subject ‖ seq → the event's compact fold form
+/// - `trailTimes`, `lateTrail`: where the trail's time runs ahead and which events came late
+///   (`AccessTrail.Times`), so an answer as of a time knows up to where intervals are exact
+/// - `intervals`: when each access fact held (`AccessIntervals`)
 /// - `findings`: seq (8, big-endian) ‖ kind code (1) → the finding as canonical JSON
 /// - `meta`: `format` (with the policy), `watermark` = seq (8) ‖ the log's chain hash at that seq,
-///   `bootstrapped`
+///   `bootstrapped`, `trailTime` (the latest time on the trail so far)
 ///
 /// A batch of the fold is one write transaction: entities, set members, findings and watermark
 /// commit together or not at all, so a kill at any moment leaves a projection of some prefix.
 final class ProjectionStore: @unchecked Sendable {
     /// Bump when the stored form or the rules change: the projection is then rebuilt.
-    static let format: [UInt8] = Array("projection-2".utf8)
+    static let format: [UInt8] = Array("projection-3".utf8)
 
     struct Watermark: Equatable, Sendable {
         var seq: UInt64
@@ -31,6 +34,16 @@ final class ProjectionStore: @unchecked Sendable {
         var bootstrapped: Bool
         /// The policy the projection was folded under.
         var policy: Policy
+        /// The latest `time` of an event on the access trail so far.
+        var trailTime: Instant?
+    }
+
+    /// What one batch of the fold adds besides the entities it changed.
+    struct BatchOutput {
+        var findings: [Finding] = []
+        var trail: [(key: [UInt8], value: [UInt8])] = []
+        var times = AccessTrail.Times()
+        var intervals: [AccessIntervals.Change] = []
     }
 
     /// The policy as the format records it.
@@ -40,28 +53,34 @@ final class ProjectionStore: @unchecked Sendable {
     let tables: [ProjectionTable: Database]
     let sets: Database
     let trail: Database
+    let trailTimes: Database
+    let lateTrail: Database
+    let intervals: Database
     let findings: Database
     let meta: Database
 
     init(path: String, readOnly: Bool) throws {
         environment = try Environment(
-            .init(path: path, mapSize: 4 << 30, maxReaders: 256, maxDatabases: 12, readOnly: readOnly))
-        let names = ProjectionTable.allCases.map(\.rawValue) + ["sets", "trail", "findings", "meta"]
+            .init(path: path, mapSize: 4 << 30, maxReaders: 256, maxDatabases: 16, readOnly: readOnly))
+        let others = ["sets", "trail", "trailTimes", "lateTrail", "intervals", "findings", "meta"]
+        let names = ProjectionTable.allCases.map(\.rawValue) + others
         let databases = try environment.openDatabases(names.map { ($0, []) })
         var tables: [ProjectionTable: Database] = [:]
         for (i, table) in ProjectionTable.allCases.enumerated() { tables[table] = databases[i] }
         self.tables = tables
-        sets = databases[names.count - 4]
-        trail = databases[names.count - 3]
-        findings = databases[names.count - 2]
-        meta = databases[names.count - 1]
+        let other = Array(databases.suffix(others.count))
+        (sets, trail, trailTimes, lateTrail, intervals, findings, meta) = (other[0], other[1], other[2], other[3], other[4], other[5], other[6])
     }
+
+    /// Every database but the entity tables.
+    private var others: [Database] { [sets, trail, trailTimes, lateTrail, intervals, findings, meta] }
 
     // MARK: - Header
 
     private static let formatKey = Array("format".utf8)
     private static let watermarkKey = Array("watermark".utf8)
     private static let bootstrappedKey = Array("bootstrapped".utf8)
+    private static let trailTimeKey = Array("trailTime".utf8)
 
     /// The header, if the stored projection is of this format and policy (any policy for nil);
     /// else nil: rebuild it.
@@ -74,9 +93,10 @@ final class ProjectionStore: @unchecked Sendable {
             let mark = try txn.get(meta, Self.watermarkKey), mark.count >= 8
         else { return nil }
         let flag = try txn.get(meta, Self.bootstrappedKey)
+        let trailTime = try txn.get(meta, Self.trailTimeKey).flatMap { AccessTrail.Times.instant(fromKey: $0) }
         return Header(
             watermark: Watermark(seq: readBigEndianUInt64(UnsafeRawBufferPointer(rebasing: mark[0..<8])), hash: Array(mark[8...])),
-            bootstrapped: flag.map { $0.first == 1 } ?? false, policy: policy)
+            bootstrapped: flag.map { $0.first == 1 } ?? false, policy: policy, trailTime: trailTime)
     }
 
     /// Whether anything was ever stored here (a format is written first).
@@ -87,11 +107,7 @@ final class ProjectionStore: @unchecked Sendable {
     /// Empties every table and starts a projection of nothing, of this format and policy.
     func reset(policy: Policy) throws {
         try environment.write { txn in
-            for database in tables.values { try txn.clear(database) }
-            try txn.clear(sets)
-            try txn.clear(trail)
-            try txn.clear(findings)
-            try txn.clear(meta)
+            for database in Array(tables.values) + others { try txn.clear(database) }
             try txn.put(meta, key: Self.formatKey, value: Self.format + [0] + Self.tag(policy))
             try txn.put(meta, key: Self.watermarkKey, value: bigEndianBytes(0))
         }
@@ -99,11 +115,9 @@ final class ProjectionStore: @unchecked Sendable {
 
     // MARK: - Writing a batch
 
-    /// Writes what `state` changed since its last flush, the findings and the watermark, in one
-    /// transaction; then `state` forgets them (the store holds them now).
-    func flush(
-        _ state: inout ProjectionState, findings new: [Finding], trail entries: [(key: [UInt8], value: [UInt8])], watermark: Watermark
-    ) throws {
+    /// Writes what `state` changed since its last flush, what the batch added and the watermark, in
+    /// one transaction; then `state` forgets them (the store holds them now).
+    func flush(_ state: inout ProjectionState, _ output: BatchOutput, watermark: Watermark) throws {
         struct Changes: ProjectionTableVisitor {
             let store: ProjectionStore
             var writes: [(Database, [UInt8], [UInt8])] = []
@@ -130,8 +144,11 @@ final class ProjectionStore: @unchecked Sendable {
         var changes = Changes(store: self)
         state.visitTables(&changes)
         var writes = changes.writes
-        for entry in entries { writes.append((trail, entry.key, entry.value)) }
-        for finding in new {
+        for entry in output.trail { writes.append((trail, entry.key, entry.value)) }
+        for key in output.times.raised { writes.append((trailTimes, key, [])) }
+        for (key, value) in output.times.late { writes.append((lateTrail, key, value)) }
+        if let latest = output.times.latest { writes.append((meta, Self.trailTimeKey, AccessTrail.Times.key(latest, seq: 0))) }
+        for finding in output.findings {
             writes.append((findings, Self.findingKey(finding.seq, finding.kind), CanonicalJSON.encode(finding.json)))
         }
         writes.append((meta, Self.watermarkKey, bigEndianBytes(watermark.seq) + watermark.hash))
@@ -139,6 +156,7 @@ final class ProjectionStore: @unchecked Sendable {
         // Everything written is computed above: `write` may run the closure again after growing the map.
         try environment.write { txn in
             for (database, key, value) in writes { try txn.put(database, key: key, value: value) }
+            try AccessIntervals.write(output.intervals, into: intervals, txn)
         }
         state.flushed()
     }

@@ -17,6 +17,8 @@ public enum ProjectionSet: UInt8, CaseIterable, Sendable {
     case adminLevels = 4
     /// "" → users ever granted super_admin
     case superAdmins = 5
+    /// "" → roles ever deleted
+    case deletedRoles = 6
 }
 
 /// Something done to every table and set of a projection alike (attach, flush, overlay, load).

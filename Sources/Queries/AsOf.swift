@@ -27,6 +27,18 @@ public enum AsOf: Sendable, Equatable {
         return .time(instant)
     }
 
+    /// The last seq an answer can include (every seq for a time).
+    var lastSeq: UInt64 {
+        if case .seq(let n) = self { return n }
+        return .max
+    }
+
+    /// The instant of a cut by time.
+    var instant: Instant? {
+        if case .time(let t) = self { return t }
+        return nil
+    }
+
     /// Whether an event belongs to the answer.
     public func includes(seq: UInt64, time: Instant) -> Bool {
         switch self {

@@ -88,42 +88,107 @@ public final class LedgerQueries: Sendable {
     // MARK: - Access
 
     /// A user's status, admin levels, roles and effective permissions as of a moment, with lineage.
+    ///
+    /// The user's own trail is folded (it is short); the grants of the user's roles come from the
+    /// stored intervals, but for a role with events past the view's point, or ever deleted (which
+    /// takes it from its members), whose trail is folded with the user's.
     public func access(user: String, asOf: AsOf = .now) throws -> AccessAnswer {
         let (head, cut) = try horizon(asOf)
-        let own = try trail([Envelope.Subject(type: "user", id: user)], cut)
-        let roleIds = Set(own.compactMap { $0.envelope.type == "user.role_assigned" ? $0.envelope.dataString("role") : nil })
-        let replay = Replay(events: own + (try trail(roleIds.sorted().map { .init(type: "role", id: $0) }, cut)))
-        let universe = try self.universe(cut)
-        guard let state = replay.state.users[user] else {
-            return AccessAnswer(user: user, asOf: asOf.echo(head: head), exists: false, status: nil, adminLevels: [], roles: [], permissions: [])
+        return try projector.accessView(through: cut.lastSeq, time: cut.instant) { view in
+            let own = try view.trail([Envelope.Subject(type: "user", id: user)])
+            let assigned = Set(own.compactMap { $0.envelope.type == "user.role_assigned" ? $0.envelope.dataString("role") : nil })
+            let deleted = view.state.deletedRolesEver[""]
+            let folded = assigned.filter { view.replayedRoles.contains($0) || deleted.contains($0) }.sorted()
+            var replay = Replay(events: own + (try view.trail(folded.map { .init(type: "role", id: $0) })))
+            let universe = view.state.universe { cut.includes(seq: $0, time: $1) }
+            guard let state = replay.state.users[user] else {
+                return AccessAnswer(user: user, asOf: asOf.echo(head: head), exists: false, status: nil, adminLevels: [], roles: [], permissions: [])
+            }
+            for role in state.roles.keys where !folded.contains(role) {
+                var grants: [String: Grant] = [:]
+                for held in try view.holdings(.roleGrant, role) { grants[held.member] = Grant(scope: held.fact.scope, seq: held.fact.lineage) }
+                replay.state.roles[role] = RoleState(grants: grants)
+            }
+            return AccessAnswer(
+                user: user, asOf: asOf.echo(head: head), exists: true, status: state.status,
+                adminLevels: state.admin.sorted { $0.key < $1.key }.map { .init(level: $0.key, lineage: replay.lineage($0.value)) },
+                roles: state.roles.sorted { $0.key < $1.key }.map { .init(role: $0.key, lineage: replay.lineage($0.value)) },
+                permissions: replay.state.access(of: user, universe: universe).map { .init(permission: $0.permission, scope: $0.scope, via: $0.via) })
         }
-        return AccessAnswer(
-            user: user, asOf: asOf.echo(head: head), exists: true, status: state.status,
-            adminLevels: state.admin.sorted { $0.key < $1.key }.map { .init(level: $0.key, lineage: replay.lineage($0.value)) },
-            roles: state.roles.sorted { $0.key < $1.key }.map { .init(role: $0.key, lineage: replay.lineage($0.value)) },
-            permissions: replay.state.access(of: user, universe: universe).map { .init(permission: $0.permission, scope: $0.scope, via: $0.via) })
     }
 
     /// Who held a permission as of a moment, and through which paths.
+    ///
+    /// The paths come from the stored intervals at the view's point — the roles granting the
+    /// permission, their members, direct grants, admin levels covering it — except for the users
+    /// and roles with events past that point, whose trails are folded instead.
     public func holders(permission: String, asOf: AsOf = .now) throws -> HoldersAnswer {
         let (head, cut) = try horizon(asOf)
-        let (users, roles, universe) = try projector.read { state -> (Set<String>, Set<String>, Set<String>) in
-            let roles = state.permissionRolesEver[permission]
-            var users = state.permissionUsersEver[permission]
-            for role in roles { users.formUnion(state.roleMembersEver[role]) }
-            for (user, levels) in state.adminLevelsEver.all where levels.contains(where: { AdminLevel(storedName: $0).covers(permission) }) {
-                users.insert(user)
+        return try projector.accessView(through: cut.lastSeq, time: cut.instant) { view in
+            let state = view.state
+            let universe = state.universe { cut.includes(seq: $0, time: $1) }
+            // The roles granting the permission at the cut, with their grant.
+            var granting: [String: Grant] = [:]
+            for held in try view.holdings(.grantingRole, permission) where !view.replayedRoles.contains(held.member) {
+                granting[held.member] = Grant(scope: held.fact.scope, seq: held.fact.lineage)
             }
-            return (users, roles, Self.universe(state, cut))
+            let replayedRoles = state.permissionRolesEver[permission].intersection(view.replayedRoles).sorted()
+            let roleReplay = Replay(events: try view.trail(replayedRoles.map { .init(type: "role", id: $0) }))
+            for role in replayedRoles {
+                if let held = roleReplay.state.roles[role], held.isLive, let grant = held.grants[permission] { granting[role] = grant }
+            }
+            let levels = Set(state.adminLevelsEver.all.values.joined()).map(AdminLevel.init(storedName:)).filter { $0.covers(permission) }
+
+            // Paths from the intervals, for every user not replayed.
+            var rolePaths: [String: [(role: String, path: AccessPath)]] = [:]
+            var directPaths: [String: AccessPath] = [:]
+            var adminPaths: [String: [(level: AdminLevel, path: AccessPath)]] = [:]
+            for (role, grant) in granting {
+                for member in try view.holdings(.membership, role) where !view.replayedUsers.contains(member.member) {
+                    rolePaths[member.member, default: []].append(
+                        (role, AccessPath(kind: .role, scope: grant.scope, role: role, seqs: [grant.seq, member.fact.lineage])))
+                }
+            }
+            for held in try view.holdings(.direct, permission) where !view.replayedUsers.contains(held.member) {
+                directPaths[held.member] = AccessPath(kind: .direct, scope: held.fact.scope, seqs: [held.fact.lineage])
+            }
+            if universe.contains(permission) {
+                for level in levels {
+                    for held in try view.holdings(.admin, level.storedName) where !view.replayedUsers.contains(held.member) {
+                        adminPaths[held.member, default: []].append((level, AccessPath(kind: .admin, scope: .all, level: level, seqs: [held.fact.lineage])))
+                    }
+                }
+            }
+            var holders: [String: [AccessPath]] = [:]
+            for user in Set(rolePaths.keys).union(directPaths.keys).union(adminPaths.keys) {
+                // The order `ProjectionState.paths` gives: roles by name, the direct grant, levels in order.
+                holders[user] = (rolePaths[user] ?? []).sorted { $0.role < $1.role }.map(\.path) + (directPaths[user].map { [$0] } ?? [])
+                    + (adminPaths[user] ?? []).sorted { $0.level < $1.level }.map(\.path)
+            }
+
+            // The replayed users who could ever hold it: their trails, over the roles' grants at the cut.
+            var candidates = state.permissionUsersEver[permission]
+            for role in state.permissionRolesEver[permission] { candidates.formUnion(state.roleMembersEver[role]) }
+            for (user, stored) in state.adminLevelsEver.all where stored.contains(where: { AdminLevel(storedName: $0).covers(permission) }) {
+                candidates.insert(user)
+            }
+            let replayedUsers = candidates.intersection(view.replayedUsers).sorted()
+            // A deleted role's trail takes it from its members as the fold did.
+            let deletedRoles = replayedUsers.isEmpty ? [] : state.permissionRolesEver[permission].intersection(state.deletedRolesEver[""]).sorted()
+            var replay = Replay(
+                events: try view.trail(replayedUsers.map { .init(type: "user", id: $0) } + deletedRoles.map { .init(type: "role", id: $0) }))
+            for (role, grant) in granting { replay.state.roles[role] = RoleState(grants: [permission: grant]) }
+            for user in replayedUsers {
+                let via = replay.state.paths(of: user, to: permission, universe: universe)
+                if !via.isEmpty { holders[user] = via }
+            }
+            return HoldersAnswer(
+                permission: permission, asOf: asOf.echo(head: head),
+                holders: holders.keys.sorted().map { user in
+                    let via = holders[user]!
+                    return .init(user: user, scope: via.map(\.scope).max()!, via: via)
+                })
         }
-        let subjects = users.sorted().map { Envelope.Subject(type: "user", id: $0) } + roles.sorted().map { .init(type: "role", id: $0) }
-        let replay = Replay(events: try trail(subjects, cut))
-        let holders = users.sorted().compactMap { user -> HoldersAnswer.Holder? in
-            let via = replay.state.paths(of: user, to: permission, universe: universe)
-            guard let widest = via.map(\.scope).max() else { return nil }
-            return .init(user: user, scope: widest, via: via)
-        }
-        return HoldersAnswer(permission: permission, asOf: asOf.echo(head: head), holders: holders)
     }
 
     /// A role's fields, grants and members as of a moment.
@@ -157,13 +222,6 @@ public final class LedgerQueries: Sendable {
         let head = try log.head().seq
         if case .now = asOf { return (head, .seq(head)) }
         return (head, asOf)
-    }
-
-    /// The access trail of users and roles up to the cut: what a fold of access reads, without the records.
-    private func trail(_ subjects: [Envelope.Subject], _ cut: AsOf) throws -> [StoredEvent] {
-        let through: UInt64
-        if case .seq(let n) = cut { through = n } else { through = .max }
-        return try projector.trail(of: subjects, through: through) { cut.includes(seq: $0, time: $1) }
     }
 
     /// The permissions admin levels expand to at the cut.

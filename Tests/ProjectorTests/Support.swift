@@ -17,14 +17,16 @@ final class TestLedger: @unchecked Sendable {
     /// 2026-03-01T09:00:00Z
     static let start: Int64 = 1_772_355_600
 
-    init(policy: Policy = Policy(), path: String? = nil) throws {
+    init(policy: Policy = Policy(), path: String? = nil, projectionBatch: Int = 20_000) throws {
         self.path = path ?? Scratch.directory("ledger-projector")
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         var configuration = LogConfiguration(path: self.path)
         configuration.mapSize = 64 << 20
         log = try EventLog(configuration, logger: logger)
-        projector = try LiveProjector(log: log, configuration: .init(path: self.path + "/projection", policy: policy), logger: logger)
+        var projection = LiveProjector.Configuration(path: self.path + "/projection", policy: policy)
+        projection.batchSize = projectionBatch
+        projector = try LiveProjector(log: log, configuration: projection, logger: logger)
         queries = LedgerQueries(log: log, projector: projector)
     }
 

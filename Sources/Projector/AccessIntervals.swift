@@ -1,0 +1,150 @@
+import EventModel
+import LMDB
+
+/// When each fact that gives access held: a role's membership, a role's grant, a direct grant, an
+/// admin level — each as an interval of seqs `[from, to)`, stored so that "who held P at seq S" is
+/// a range scan of the facts still open after S, not a replay of thousands of users' trails.
+///
+/// A user's facts count only while the user is active (disabling closes them, enabling opens them
+/// again), so an interval is exactly "this path existed at S". The fold records, for every event
+/// on the access trail, the facts of the users and roles it touches before and after, and writes
+/// the difference: a fact that ended is closed at the event's seq, a new or changed one opens there.
+///
+/// Stored in the projection's `intervals` database, keyed
+/// `kind (1) ‖ group length (2) ‖ group ‖ to (8, big-endian; open: all ones) ‖ member`, with the
+/// value `from (8) ‖ lineage (8) ‖ scope (1) ‖ member (whole)`; group and member are hashed past
+/// 200 bytes, as `ProjectionStore.component` does, so keys stay under LMDB's 511.
+public enum AccessIntervals {
+    public enum Kind: UInt8, Sendable {
+        /// group: role, member: user.
+        case membership = 1
+        /// group: role, member: permission.
+        case roleGrant = 2
+        /// group: permission, member: user.
+        case direct = 3
+        /// group: `AdminLevel.storedName`, member: user.
+        case admin = 4
+        /// group: permission, member: role (the grants of `roleGrant`, found from the permission).
+        case grantingRole = 5
+    }
+
+    struct Key: Hashable {
+        var kind: Kind
+        var group: String
+        var member: String
+    }
+
+    /// What a fact is: the event that made it (the lineage a path shows) and its scope.
+    public struct Fact: Equatable, Sendable {
+        public var lineage: UInt64
+        public var scope: Scope
+    }
+
+    /// A stored interval read at a point.
+    public struct Holding: Sendable {
+        public var member: String
+        public var fact: Fact
+    }
+
+    enum Change {
+        case open(Key, Fact, from: UInt64)
+        case close(Key, at: UInt64)
+    }
+
+    // MARK: - Folding
+
+    /// The users and roles whose facts an event on the access trail may change.
+    static func touched(by event: StoredEvent, in state: borrowing ProjectionState) -> (users: [String], roles: [String]) {
+        let subject = event.envelope.subject
+        switch subject.type {
+        case "user": return ([subject.id], [])
+        case "role":
+            guard event.envelope.type == "role.deleted" else { return ([], [subject.id]) }
+            // Deleting a role takes it from its members.
+            return (state.roleMembersEver[subject.id].filter { state.users[$0]?.roles[subject.id] != nil }.sorted(), [subject.id])
+        default: return ([], [])
+        }
+    }
+
+    /// The facts of some users and roles in a state.
+    static func facts(users: [String], roles: [String], in state: borrowing ProjectionState) -> [Key: Fact] {
+        var out: [Key: Fact] = [:]
+        for id in users {
+            guard let user = state.users[id], user.status == .active else { continue }
+            for (role, seq) in user.roles { out[Key(kind: .membership, group: role, member: id)] = Fact(lineage: seq, scope: .all) }
+            for (permission, grant) in user.direct { out[Key(kind: .direct, group: permission, member: id)] = Fact(lineage: grant.seq, scope: grant.scope) }
+            for (level, seq) in user.admin { out[Key(kind: .admin, group: level.storedName, member: id)] = Fact(lineage: seq, scope: .all) }
+        }
+        for id in roles {
+            guard let role = state.roles[id], role.isLive else { continue }
+            for (permission, grant) in role.grants {
+                let fact = Fact(lineage: grant.seq, scope: grant.scope)
+                out[Key(kind: .roleGrant, group: id, member: permission)] = fact
+                out[Key(kind: .grantingRole, group: permission, member: id)] = fact
+            }
+        }
+        return out
+    }
+
+    /// What changed between two sets of facts, at `seq`: ended or changed facts close there, new or
+    /// changed ones open there. Closes come first, so a changed fact is closed before it reopens.
+    static func changes(from before: [Key: Fact], to after: [Key: Fact], at seq: UInt64) -> [Change] {
+        var out: [Change] = []
+        for (key, fact) in before where after[key] != fact { out.append(.close(key, at: seq)) }
+        for (key, fact) in after where before[key] != fact { out.append(.open(key, fact, from: seq)) }
+        return out
+    }
+
+    // MARK: - Stored form
+
+    static let open = UInt64.max
+
+    static func prefix(_ kind: Kind, _ group: String) -> [UInt8] {
+        let part = ProjectionStore.component(group, limit: 200)
+        return [kind.rawValue, UInt8(part.count >> 8), UInt8(part.count & 0xFF)] + part
+    }
+
+    static func key(_ key: Key, to: UInt64) -> [UInt8] {
+        prefix(key.kind, key.group) + bigEndianBytes(to) + ProjectionStore.component(key.member, limit: 200)
+    }
+
+    static func value(_ key: Key, _ fact: Fact, from: UInt64) -> [UInt8] {
+        bigEndianBytes(from) + bigEndianBytes(fact.lineage) + [UInt8(fact.scope.rawValue)] + Array(key.member.utf8)
+    }
+
+    /// Applies changes inside the flush's write transaction, in order.
+    static func write(_ changes: [Change], into database: Database, _ txn: borrowing WriteTransaction) throws {
+        for change in changes {
+            switch change {
+            case .open(let key, let fact, let from):
+                try txn.put(database, key: Self.key(key, to: open), value: value(key, fact, from: from))
+            case .close(let key, let at):
+                let openKey = Self.key(key, to: open)
+                // A fact closes only after it opened; a missing one is storage damage, found by a rebuild.
+                guard let stored = try txn.get(database, openKey).map(Array.init) else { throw ByteReader.Malformed() }
+                _ = try txn.delete(database, key: openKey)
+                try txn.put(database, key: Self.key(key, to: at), value: stored)
+            }
+        }
+    }
+
+    /// The facts of a group that held at seq `at`: those still open after it that began by it.
+    static func holdings(_ kind: Kind, _ group: String, at: UInt64, in database: Database, _ txn: borrowing ReadTransaction) throws -> [Holding] {
+        let prefix = prefix(kind, group)
+        return try txn.withCursor(database) { cursor in
+            var out: [Holding] = []
+            var entry = try cursor.get(.keyRange, key: prefix + bigEndianBytes(at &+ 1))
+            while let (key, value) = entry, key.count >= prefix.count + 8, key.starts(with: prefix) {
+                guard value.count >= 17, let scope = Scope(rawValue: Int(value[16])) else { throw ByteReader.Malformed() }
+                let from = readBigEndianUInt64(UnsafeRawBufferPointer(rebasing: value[0..<8]))
+                if from <= at {
+                    let lineage = readBigEndianUInt64(UnsafeRawBufferPointer(rebasing: value[8..<16]))
+                    let member = String(decoding: UnsafeRawBufferPointer(rebasing: value[17...]), as: UTF8.self)
+                    out.append(Holding(member: member, fact: Fact(lineage: lineage, scope: scope)))
+                }
+                entry = try cursor.get(.next)
+            }
+            return out
+        }
+    }
+}

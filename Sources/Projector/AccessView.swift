@@ -1,0 +1,122 @@
+import EventModel
+import LMDB
+
+/// One as-of question about access ("who held P then", "what could U do then"), read through one
+/// snapshot of the stored projection.
+///
+/// The stored intervals (`AccessIntervals`) answer exactly at `point`: every event up to it is in
+/// the answer. Past it, the answer may still include some events — late ones (stamped before the
+/// trail's time when they came, so an answer by time takes them), and a read-only projector's tail
+/// — and the users and roles they touch are the `replayed` ones: their trails are folded instead.
+public final class AccessView {
+    /// A read-only projector's access-trail entry past the stored projection.
+    struct TailEntry {
+        var seq: UInt64
+        var time: Instant
+        var value: [UInt8]
+    }
+
+    /// The seq the stored intervals answer at.
+    public let point: UInt64
+    /// Users and roles with events in the answer past `point`: replay their trails.
+    public let replayedUsers: Set<String>
+    public let replayedRoles: Set<String>
+    /// The projection's sets and vocabulary (read through the same snapshot).
+    public let state: ProjectionState
+    private let snapshot: StoreSnapshot?
+    private let tail: [Envelope.Subject: [TailEntry]]
+    private let through: UInt64
+    private let time: Instant?
+
+    init(
+        snapshot: StoreSnapshot?, state: ProjectionState, storedThrough: UInt64, tail: [Envelope.Subject: [TailEntry]], through: UInt64,
+        time: Instant?
+    ) throws {
+        self.snapshot = snapshot
+        self.state = state
+        self.tail = tail
+        self.through = through
+        self.time = time
+        var point = min(through, snapshot == nil ? 0 : storedThrough)
+        var users = Set<String>()
+        var roles = Set<String>()
+        func replay(_ subject: Envelope.Subject) {
+            if subject.type == "user" { users.insert(subject.id) } else { roles.insert(subject.id) }
+        }
+        if let time, let snapshot {
+            // Up to the first event on the trail past `time`, every event is in the answer.
+            if let first = try snapshot.firstTrailEvent(after: time) { point = min(point, first - 1) }
+            for late in try snapshot.lateTrail(after: point, through: min(through, storedThrough)) where !(time < late.time) {
+                replay(late.subject)
+            }
+        }
+        for (subject, entries) in tail {
+            let inAnswer = entries.contains { entry in entry.seq > point && entry.seq <= through && (time.map { !($0 < entry.time) } ?? true) }
+            if inAnswer { replay(subject) }
+        }
+        // Deleting a role takes it from its members: a replayed role that was ever deleted replays them too.
+        let deleted = state.deletedRolesEver[""]
+        for role in roles where deleted.contains(role) { users.formUnion(state.roleMembersEver[role]) }
+        self.point = point
+        replayedUsers = users
+        replayedRoles = roles
+    }
+
+    /// Whether an event belongs to the answer.
+    func includes(seq: UInt64, time eventTime: Instant) -> Bool {
+        seq <= through && (time.map { !($0 < eventTime) } ?? true)
+    }
+
+    /// The facts of a group that held at `point`.
+    public func holdings(_ kind: AccessIntervals.Kind, _ group: String) throws -> [AccessIntervals.Holding] {
+        guard let snapshot, point > 0 else { return [] }
+        return try snapshot.holdings(kind, group, at: point)
+    }
+
+    /// The trails of some users and roles, as much of each event as a fold of access reads, cut
+    /// as the answer is, merged in seq order.
+    public func trail(_ subjects: [Envelope.Subject]) throws -> [StoredEvent] {
+        var out: [StoredEvent] = []
+        for subject in subjects {
+            if let snapshot { out += try snapshot.trail(subject, through: through, includes: includes) }
+            for entry in tail[subject] ?? [] where includes(seq: entry.seq, time: entry.time) {
+                out.append(try entry.value.withUnsafeBytes { try AccessTrail.event(subject, seq: entry.seq, $0) })
+            }
+        }
+        return LiveProjector.mergedInSeqOrder(out)
+    }
+}
+
+extension StoreSnapshot {
+    /// The seq of the first event on the trail with a time past `time`, if any.
+    func firstTrailEvent(after time: Instant) throws -> UInt64? {
+        try snapshot.read { txn in
+            try txn.withCursor(store.trailTimes) { cursor in
+                guard let (key, _) = try cursor.get(.keyRange, key: AccessTrail.Times.key(time, seq: .max)), key.count == 20 else { return nil }
+                return readBigEndianUInt64(UnsafeRawBufferPointer(rebasing: key[12..<20]))
+            }
+        }
+    }
+
+    /// The late events on the trail in `(after, through]`: their time and subject.
+    func lateTrail(after: UInt64, through: UInt64) throws -> [(time: Instant, subject: Envelope.Subject)] {
+        guard after < through else { return [] }
+        return try snapshot.read { txn in
+            try txn.withCursor(store.lateTrail) { cursor in
+                var out: [(time: Instant, subject: Envelope.Subject)] = []
+                var entry = try cursor.get(.keyRange, key: bigEndianBytes(after + 1))
+                while let (key, value) = entry, key.count == 8, readBigEndianUInt64(key) <= through {
+                    guard value.count >= 13, let time = AccessTrail.Times.instant(fromKey: value) else { throw ByteReader.Malformed() }
+                    let id = String(decoding: UnsafeRawBufferPointer(rebasing: value[13...]), as: UTF8.self)
+                    out.append((time, Envelope.Subject(type: value[12] == 1 ? "user" : "role", id: id)))
+                    entry = try cursor.get(.next)
+                }
+                return out
+            }
+        }
+    }
+
+    func holdings(_ kind: AccessIntervals.Kind, _ group: String, at point: UInt64) throws -> [AccessIntervals.Holding] {
+        try snapshot.read { txn in try AccessIntervals.holdings(kind, group, at: point, in: store.intervals, txn) }
+    }
+}

@@ -1,0 +1,121 @@
+import EventLog
+import EventModel
+import Logging
+import Projector
+import Queries
+import Testing
+import Workload
+
+/// As-of answers of access and holders — read from stored intervals, with late events and a
+/// read-only projector's tail replayed — equal a fold from nothing of exactly the events the
+/// answer covers, at many points, by seq and by time.
+@Suite struct AsOfTests {
+    static let permissions = ["sales_order.approve", "sales_order.edit", "sales_order.view", "invoice.view", "customer.view", "user.manage", "customer.export"]
+
+    /// Holders and access by brute force: every event the cut includes, folded from nothing.
+    struct Expected {
+        var state = ProjectionState()
+        var universe: Set<String> = []
+
+        init(_ events: [StoredEvent], _ cut: AsOf) {
+            for event in events where cut.includes(seq: event.seq, time: event.envelope.instant) { state.apply(event) }
+            universe = state.universe { _, _ in true }
+        }
+
+        func holders(_ permission: String) -> [String: [AccessPath]] {
+            var out: [String: [AccessPath]] = [:]
+            for user in state.users.all.keys {
+                let via = state.paths(of: user, to: permission, universe: universe)
+                if !via.isEmpty { out[user] = via }
+            }
+            return out
+        }
+    }
+
+    /// Events beyond the generator's: a role deleted and re-created, a holder disabled and enabled,
+    /// direct grants, an admin level granted and revoked, and events stamped late.
+    static func extraEvents(startingAt n: Int, time: Instant) -> [[UInt8]] {
+        var lines: [String] = []
+        var i = n
+        func add(_ type: String, _ subject: (String, String), _ data: String? = nil, minutesBack: Int = 0, actor: String = "u-0001") {
+            i += 1
+            let t = Instant(seconds: time.seconds + Int64(i) - Int64(minutesBack * 60)).rfc3339()
+            lines.append(#"{"id":"x-\#(i)","type":"\#(type)","time":"\#(t)","actor":{"id":"\#(actor)"},"subject":{"type":"\#(subject.0)","id":"\#(subject.1)"}\#(data.map { #","data":\#($0)"# } ?? "")}"#)
+        }
+        add("user.permission_granted", ("user", "u-0010"), #"{"permission":"invoice.view","scope":"department"}"#)
+        add("user.permission_granted", ("user", "u-0011"), #"{"permission":"sales_order.approve","scope":"own"}"#)
+        add("user.disabled", ("user", "u-0005"))
+        add("role.deleted", ("role", "finance_clerk"), minutesBack: 3)
+        add("user.admin_granted", ("user", "u-0012"), #"{"level":"module_admin","module":"invoice"}"#)
+        add("user.enabled", ("user", "u-0005"), minutesBack: 5)
+        add("role.created", ("role", "finance_clerk"))
+        add("role.permission_granted", ("role", "finance_clerk"), #"{"permission":"sales_order.approve","scope":"all"}"#, minutesBack: 1)
+        add("user.role_assigned", ("user", "u-0013"), #"{"role":"finance_clerk"}"#)
+        add("user.admin_revoked", ("user", "u-0012"), #"{"level":"module_admin","module":"invoice"}"#)
+        add("user.permission_revoked", ("user", "u-0010"), #"{"permission":"invoice.view"}"#, minutesBack: 2)
+        add("user.offboarded", ("user", "u-0011"))
+        return lines.map { Array($0.utf8) }
+    }
+
+    static func compare(_ queries: LedgerQueries, _ events: [StoredEvent], _ cut: AsOf, users: [String], _ comment: String) throws {
+        let expected = Expected(events, cut)
+        for permission in permissions {
+            let answer = try queries.holders(permission: permission, asOf: cut)
+            let want = expected.holders(permission)
+            #expect(answer.holders.map(\.user) == want.keys.sorted(), "\(comment) \(cut) \(permission)")
+            for holder in answer.holders { #expect(holder.via == want[holder.user], "\(comment) \(cut) \(permission) \(holder.user)") }
+        }
+        for user in users {
+            let answer = try queries.access(user: user, asOf: cut)
+            let want = expected.state.access(of: user, universe: expected.universe)
+            #expect(answer.exists == (expected.state.users[user] != nil), "\(comment) \(cut) \(user)")
+            #expect(answer.status == expected.state.users[user]?.status, "\(comment) \(cut) \(user)")
+            #expect(answer.roles.map(\.role) == (expected.state.users[user]?.roles.keys.sorted() ?? []), "\(comment) \(cut) \(user)")
+            #expect(answer.permissions.map(\.permission) == want.map(\.permission), "\(comment) \(cut) \(user)")
+            #expect(answer.permissions.map(\.via) == want.map(\.via), "\(comment) \(cut) \(user)")
+        }
+    }
+
+    @Test func holdersAndAccessAsOfAnyPointEqualAFoldOfWhatTheyCover() async throws {
+        var generator = LedgerGenerator(seed: 31)
+        var lines = generator.lines(5_000, batch: 250)
+        let events0 = try EventBody.parse(lines.last!).events
+        lines += Self.extraEvents(startingAt: 0, time: events0.last!.envelope.instant)
+        lines += generator.lines(1_000, batch: 250)
+        // Small batches: the intervals cross many flushes.
+        let ledger = try TestLedger(projectionBatch: 700)
+        for line in lines { _ = try await ledger.log.append(try EventBody.parse(line).events) }
+        let head = try ledger.log.head().seq
+        let events = try ledger.log.events(afterSeq: 0, limit: 100_000).map { try $0.decode() }
+        #expect(events.count == Int(head))
+        let late = zip(events, events.dropFirst()).filter { $1.envelope.instant < $0.envelope.instant }.count
+        #expect(late > 10, "the stream has late events")
+
+        var random = SystemRandomNumberGenerator()
+        let users = ["u-0001", "u-0005", "u-0010", "u-0011", "u-0012", "u-0013"] + (0..<6).map { _ in events.randomElement(using: &random)!.envelope.actor.id }
+        var cuts: [AsOf] = [.now, .seq(0), .seq(head), .seq(5_000 + 4), .seq(5_000 + 8)]
+        for _ in 0..<12 { cuts.append(.seq(UInt64.random(in: 1...head, using: &random))) }
+        for _ in 0..<12 {
+            let t = events.randomElement(using: &random)!.envelope.instant
+            cuts.append(.time(Instant(seconds: t.seconds + Int64.random(in: -30...30, using: &random), nanoseconds: t.nanoseconds)))
+        }
+        for event in events where event.envelope.id.hasPrefix("x-") { cuts.append(.time(event.envelope.instant)) }
+        for cut in cuts { try Self.compare(ledger.queries, events, cut, users: users, "writable") }
+
+        // A read-only projector over the stored projection and a tail the daemon has not folded.
+        ledger.projector.close()
+        for line in generator.lines(600, batch: 200) + Self.extraEvents(startingAt: 100, time: events.last!.envelope.instant) {
+            _ = try await ledger.log.append(try EventBody.parse(line).events)
+        }
+        var configuration = LiveProjector.Configuration(path: ledger.path + "/projection")
+        configuration.readOnly = true
+        let reader = try LiveProjector(log: ledger.log, configuration: configuration)
+        let all = try ledger.log.events(afterSeq: 0, limit: 100_000).map { try $0.decode() }
+        let queries = LedgerQueries(log: ledger.log, projector: reader)
+        for cut in cuts + [.now, .time(all.last!.envelope.instant), .seq(UInt64(all.count - 3))] {
+            try Self.compare(queries, all, cut, users: users, "read-only with a tail")
+        }
+        reader.close()
+        try await ledger.log.close()
+    }
+}
