@@ -68,7 +68,12 @@ public struct APIError: Error, HTTPResponseError, Sendable {
 
 /// A compact JSON response.
 func jsonResponse(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
-    var bytes = CanonicalJSON.encode(value)
+    jsonResponse(canonical: CanonicalJSON.encode(value), status: status)
+}
+
+/// A response of canonical JSON bytes already made (off the event loop, for a large answer).
+func jsonResponse(canonical: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
+    var bytes = canonical
     bytes.append(UInt8(ascii: "\n"))
     return Response(
         status: status, headers: [.contentType: "application/json; charset=utf-8"],

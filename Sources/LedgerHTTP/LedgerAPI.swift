@@ -186,7 +186,7 @@ public struct LedgerAPI: Sendable {
             throw APIError(.badRequest, "invalid_parameter", "permission must be object.action, e.g. sales_order.approve", field: "permission")
         }
         let asOf = try p.asOf()
-        return jsonResponse(try await run { try $0.queries.holders(permission: permission, asOf: asOf).json })
+        return jsonResponse(canonical: try await run { try $0.queries.holders(permission: permission, asOf: asOf).canonicalJSON })
     }
 
     func role(_ request: Request, _ context: some RequestContext) async throws -> Response {

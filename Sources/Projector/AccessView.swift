@@ -67,19 +67,38 @@ public final class AccessView {
         seq <= through && (time.map { !($0 < eventTime) } ?? true)
     }
 
+    /// A role's grants at the cut: those held at `point`, and the role's own events past it that
+    /// the answer includes (a role ever deleted, whose liveness the intervals do not tell, is
+    /// folded from its first event). Its fields and dates are not read.
+    public func role(_ id: String) throws -> RoleState? {
+        let subject = Envelope.Subject(type: "role", id: id)
+        var state = ProjectionState()
+        if self.state.deletedRolesEver[""].contains(id) {
+            for event in try trail([subject]) { state.apply(event) }
+            return state.roles[id]
+        }
+        var grants: [String: Grant] = [:]
+        for held in try holdings(.roleGrant, id) { grants[held.member] = Grant(scope: held.fact.scope, seq: held.fact.lineage) }
+        state.roles[id] = RoleState(grants: grants)
+        if replayedRoles.contains(id) {
+            for event in try trail([subject], after: point) { state.apply(event) }
+        }
+        return state.roles[id]
+    }
+
     /// The facts of a group that held at `point`.
     public func holdings(_ kind: AccessIntervals.Kind, _ group: String) throws -> [AccessIntervals.Holding] {
         guard let snapshot, point > 0 else { return [] }
         return try snapshot.holdings(kind, group, at: point)
     }
 
-    /// The trails of some users and roles, as much of each event as a fold of access reads, cut
-    /// as the answer is, merged in seq order.
-    public func trail(_ subjects: [Envelope.Subject]) throws -> [StoredEvent] {
+    /// The trails of some users and roles past seq `after`, as much of each event as a fold of
+    /// access reads, cut as the answer is, merged in seq order.
+    public func trail(_ subjects: [Envelope.Subject], after: UInt64 = 0) throws -> [StoredEvent] {
         var out: [StoredEvent] = []
         for subject in subjects {
-            if let snapshot { out += try snapshot.trail(subject, through: through, includes: includes) }
-            for entry in tail[subject] ?? [] where includes(seq: entry.seq, time: entry.time) {
+            if let snapshot { out += try snapshot.trail(subject, after: after, through: through, includes: includes) }
+            for entry in tail[subject] ?? [] where entry.seq > after && includes(seq: entry.seq, time: entry.time) {
                 out.append(try entry.value.withUnsafeBytes { try AccessTrail.event(subject, seq: entry.seq, $0) })
             }
         }

@@ -55,6 +55,14 @@ public struct AdminLevel: Hashable, Sendable, Comparable {
         }
     }
 
+    /// Every level that covers `permission`, in order: super admin, admin for what it covers, the
+    /// module admin of the permission's object (the catalog admits no other level).
+    public static func covering(_ permission: String) -> [AdminLevel] {
+        let object = String(permission.prefix { $0 != "." })
+        return [AdminLevel(level: "admin"), AdminLevel(level: "module_admin", module: object), .superAdmin]
+            .filter { $0.covers(permission) }.sorted()
+    }
+
     public static func < (a: AdminLevel, b: AdminLevel) -> Bool {
         (a.level, a.module ?? "") < (b.level, b.module ?? "")
     }

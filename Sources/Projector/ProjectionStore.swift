@@ -285,12 +285,12 @@ final class StoreSnapshot: ProjectionSource, @unchecked Sendable {
     }
 
     /// A subject's stored trail through seq `through`, the events `includes` lets in, oldest first.
-    func trail(_ subject: Envelope.Subject, through: UInt64, includes: (UInt64, Instant) -> Bool) throws -> [StoredEvent] {
+    func trail(_ subject: Envelope.Subject, after: UInt64 = 0, through: UInt64, includes: (UInt64, Instant) -> Bool) throws -> [StoredEvent] {
         guard let prefix = AccessTrail.prefix(subject) else { return [] }
         return try snapshot.read { txn in
             try txn.withCursor(store.trail) { cursor in
                 var out: [StoredEvent] = []
-                var entry = try cursor.get(.keyRange, key: prefix)
+                var entry = try cursor.get(.keyRange, key: prefix + bigEndianBytes(after &+ 1))
                 while let (key, value) = entry, key.count == prefix.count + 8, key.starts(with: prefix) {
                     let seq = readBigEndianUInt64(UnsafeRawBufferPointer(rebasing: key[prefix.count...]))
                     if seq > through { break }

@@ -48,16 +48,44 @@ public struct RecordStateAnswer: Sendable, Equatable {
 public struct PathAnswer: Sendable, Equatable {
     public var path: AccessPath
 
+    /// Members in key order (kind, level, module, role, scope, seqs): the canonical encoder then has nothing to sort.
     var json: JSONValue {
         var members = [JSONMember("kind", .string(path.kind.rawValue))]
-        if let role = path.role { members.append(JSONMember("role", .string(role))) }
         if let level = path.level {
             members.append(JSONMember("level", .string(level.level)))
             if let module = level.module { members.append(JSONMember("module", .string(module))) }
         }
+        if let role = path.role { members.append(JSONMember("role", .string(role))) }
         members.append(JSONMember("scope", .string(path.scope.name)))
         members.append(JSONMember("seqs", .array(path.seqs.map { .number(String($0)) })))
         return .object(members)
+    }
+
+    /// `CanonicalJSON.encode(json)`, written straight out.
+    func write(into out: inout [UInt8]) {
+        out.append(contentsOf: #"{"kind":""#.utf8)
+        out.append(contentsOf: path.kind.rawValue.utf8)
+        out.append(UInt8(ascii: "\""))
+        if let level = path.level {
+            out.append(contentsOf: #","level":"#.utf8)
+            CanonicalJSON.writeString(level.level, into: &out)
+            if let module = level.module {
+                out.append(contentsOf: #","module":"#.utf8)
+                CanonicalJSON.writeString(module, into: &out)
+            }
+        }
+        if let role = path.role {
+            out.append(contentsOf: #","role":"#.utf8)
+            CanonicalJSON.writeString(role, into: &out)
+        }
+        out.append(contentsOf: #","scope":""#.utf8)
+        out.append(contentsOf: path.scope.name.utf8)
+        out.append(contentsOf: #"","seqs":["#.utf8)
+        for (i, seq) in path.seqs.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: String(seq).utf8)
+        }
+        out.append(contentsOf: "]}".utf8)
     }
 }
 
@@ -104,14 +132,42 @@ public struct HoldersAnswer: Sendable, Equatable {
 
     public var json: JSONValue {
         .object([
-            JSONMember("permission", .string(permission)), JSONMember("asOf", .string(asOf)),
+            JSONMember("asOf", .string(asOf)),
             JSONMember("holders", .array(holders.map {
                 .object([
-                    JSONMember("user", .string($0.user)), JSONMember("scope", .string($0.scope.name)),
+                    JSONMember("scope", .string($0.scope.name)), JSONMember("user", .string($0.user)),
                     JSONMember("via", .array($0.via.map { PathAnswer(path: $0).json })),
                 ])
             })),
+            JSONMember("permission", .string(permission)),
         ])
+    }
+
+    /// The bytes `CanonicalJSON.encode(json)` gives, written straight out: an answer can hold
+    /// thousands of holders, and a tree of them costs more than the query.
+    public var canonicalJSON: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(64 + holders.count * 110)
+        out.append(contentsOf: #"{"asOf":"#.utf8)
+        CanonicalJSON.writeString(asOf, into: &out)
+        out.append(contentsOf: #","holders":["#.utf8)
+        for (i, holder) in holders.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: #"{"scope":""#.utf8)
+            out.append(contentsOf: holder.scope.name.utf8)
+            out.append(contentsOf: #"","user":"#.utf8)
+            CanonicalJSON.writeString(holder.user, into: &out)
+            out.append(contentsOf: #","via":["#.utf8)
+            for (j, path) in holder.via.enumerated() {
+                if j > 0 { out.append(UInt8(ascii: ",")) }
+                PathAnswer(path: path).write(into: &out)
+            }
+            out.append(contentsOf: "]}".utf8)
+        }
+        out.append(contentsOf: #"],"permission":"#.utf8)
+        CanonicalJSON.writeString(permission, into: &out)
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 }
 

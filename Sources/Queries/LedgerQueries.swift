@@ -90,25 +90,21 @@ public final class LedgerQueries: Sendable {
     /// A user's status, admin levels, roles and effective permissions as of a moment, with lineage.
     ///
     /// The user's own trail is folded (it is short); the grants of the user's roles come from the
-    /// stored intervals, but for a role with events past the view's point, or ever deleted (which
-    /// takes it from its members), whose trail is folded with the user's.
+    /// view (stored intervals and the role's events past their point), but for a role ever deleted
+    /// (which takes it from its members), whose trail is folded with the user's.
     public func access(user: String, asOf: AsOf = .now) throws -> AccessAnswer {
         let (head, cut) = try horizon(asOf)
         return try projector.accessView(through: cut.lastSeq, time: cut.instant) { view in
             let own = try view.trail([Envelope.Subject(type: "user", id: user)])
             let assigned = Set(own.compactMap { $0.envelope.type == "user.role_assigned" ? $0.envelope.dataString("role") : nil })
-            let deleted = view.state.deletedRolesEver[""]
-            let folded = assigned.filter { view.replayedRoles.contains($0) || deleted.contains($0) }.sorted()
-            var replay = Replay(events: own + (try view.trail(folded.map { .init(type: "role", id: $0) })))
+            // A deleted role takes itself from its members: its trail is folded with the user's.
+            let deleted = assigned.intersection(view.state.deletedRolesEver[""]).sorted()
+            var replay = Replay(events: own + (try view.trail(deleted.map { .init(type: "role", id: $0) })))
             let universe = view.state.universe { cut.includes(seq: $0, time: $1) }
             guard let state = replay.state.users[user] else {
                 return AccessAnswer(user: user, asOf: asOf.echo(head: head), exists: false, status: nil, adminLevels: [], roles: [], permissions: [])
             }
-            for role in state.roles.keys where !folded.contains(role) {
-                var grants: [String: Grant] = [:]
-                for held in try view.holdings(.roleGrant, role) { grants[held.member] = Grant(scope: held.fact.scope, seq: held.fact.lineage) }
-                replay.state.roles[role] = RoleState(grants: grants)
-            }
+            for role in state.roles.keys where !deleted.contains(role) { replay.state.roles[role] = try view.role(role) }
             return AccessAnswer(
                 user: user, asOf: asOf.echo(head: head), exists: true, status: state.status,
                 adminLevels: state.admin.sorted { $0.key < $1.key }.map { .init(level: $0.key, lineage: replay.lineage($0.value)) },
@@ -132,62 +128,53 @@ public final class LedgerQueries: Sendable {
             for held in try view.holdings(.grantingRole, permission) where !view.replayedRoles.contains(held.member) {
                 granting[held.member] = Grant(scope: held.fact.scope, seq: held.fact.lineage)
             }
-            let replayedRoles = state.permissionRolesEver[permission].intersection(view.replayedRoles).sorted()
-            let roleReplay = Replay(events: try view.trail(replayedRoles.map { .init(type: "role", id: $0) }))
-            for role in replayedRoles {
-                if let held = roleReplay.state.roles[role], held.isLive, let grant = held.grants[permission] { granting[role] = grant }
+            for role in state.permissionRolesEver[permission].intersection(view.replayedRoles) {
+                if let held = try view.role(role), held.isLive, let grant = held.grants[permission] { granting[role] = grant }
             }
-            let levels = Set(state.adminLevelsEver.all.values.joined()).map(AdminLevel.init(storedName:)).filter { $0.covers(permission) }
-
-            // Paths from the intervals, for every user not replayed.
-            var rolePaths: [String: [(role: String, path: AccessPath)]] = [:]
-            var directPaths: [String: AccessPath] = [:]
-            var adminPaths: [String: [(level: AdminLevel, path: AccessPath)]] = [:]
+            // Paths from the intervals, for every user not replayed, in the order `ProjectionState.paths`
+            // gives: roles by name, the direct grant, admin levels in order.
+            var found: [(user: String, rank: Int, role: String, path: AccessPath)] = []
             for (role, grant) in granting {
                 for member in try view.holdings(.membership, role) where !view.replayedUsers.contains(member.member) {
-                    rolePaths[member.member, default: []].append(
-                        (role, AccessPath(kind: .role, scope: grant.scope, role: role, seqs: [grant.seq, member.fact.lineage])))
+                    found.append((member.member, 0, role, AccessPath(kind: .role, scope: grant.scope, role: role, seqs: [grant.seq, member.fact.lineage])))
                 }
             }
             for held in try view.holdings(.direct, permission) where !view.replayedUsers.contains(held.member) {
-                directPaths[held.member] = AccessPath(kind: .direct, scope: held.fact.scope, seqs: [held.fact.lineage])
+                found.append((held.member, 1, "", AccessPath(kind: .direct, scope: held.fact.scope, seqs: [held.fact.lineage])))
             }
             if universe.contains(permission) {
-                for level in levels {
+                for (rank, level) in AdminLevel.covering(permission).enumerated() {
                     for held in try view.holdings(.admin, level.storedName) where !view.replayedUsers.contains(held.member) {
-                        adminPaths[held.member, default: []].append((level, AccessPath(kind: .admin, scope: .all, level: level, seqs: [held.fact.lineage])))
+                        found.append((held.member, 2 + rank, "", AccessPath(kind: .admin, scope: .all, level: level, seqs: [held.fact.lineage])))
                     }
                 }
             }
-            var holders: [String: [AccessPath]] = [:]
-            for user in Set(rolePaths.keys).union(directPaths.keys).union(adminPaths.keys) {
-                // The order `ProjectionState.paths` gives: roles by name, the direct grant, levels in order.
-                holders[user] = (rolePaths[user] ?? []).sorted { $0.role < $1.role }.map(\.path) + (directPaths[user].map { [$0] } ?? [])
-                    + (adminPaths[user] ?? []).sorted { $0.level < $1.level }.map(\.path)
+            found.sort { ($0.user, $0.rank, $0.role) < ($1.user, $1.rank, $1.role) }
+            var holders: [HoldersAnswer.Holder] = []
+            for entry in found {
+                if holders.last?.user == entry.user {
+                    holders[holders.count - 1].via.append(entry.path)
+                    holders[holders.count - 1].scope = max(holders[holders.count - 1].scope, entry.path.scope)
+                } else {
+                    holders.append(.init(user: entry.user, scope: entry.path.scope, via: [entry.path]))
+                }
             }
 
-            // The replayed users who could ever hold it: their trails, over the roles' grants at the cut.
-            var candidates = state.permissionUsersEver[permission]
-            for role in state.permissionRolesEver[permission] { candidates.formUnion(state.roleMembersEver[role]) }
-            for (user, stored) in state.adminLevelsEver.all where stored.contains(where: { AdminLevel(storedName: $0).covers(permission) }) {
-                candidates.insert(user)
+            // The replayed users: their trails, over the roles' grants at the cut.
+            if !view.replayedUsers.isEmpty {
+                let replayedUsers = view.replayedUsers.sorted()
+                // A deleted role's trail takes it from its members as the fold did.
+                let deletedRoles = state.permissionRolesEver[permission].intersection(state.deletedRolesEver[""]).sorted()
+                var replay = Replay(
+                    events: try view.trail(replayedUsers.map { .init(type: "user", id: $0) } + deletedRoles.map { .init(type: "role", id: $0) }))
+                for (role, grant) in granting { replay.state.roles[role] = RoleState(grants: [permission: grant]) }
+                for user in replayedUsers {
+                    let via = replay.state.paths(of: user, to: permission, universe: universe)
+                    if let widest = via.map(\.scope).max() { holders.append(.init(user: user, scope: widest, via: via)) }
+                }
+                holders.sort { $0.user < $1.user }
             }
-            let replayedUsers = candidates.intersection(view.replayedUsers).sorted()
-            // A deleted role's trail takes it from its members as the fold did.
-            let deletedRoles = replayedUsers.isEmpty ? [] : state.permissionRolesEver[permission].intersection(state.deletedRolesEver[""]).sorted()
-            var replay = Replay(
-                events: try view.trail(replayedUsers.map { .init(type: "user", id: $0) } + deletedRoles.map { .init(type: "role", id: $0) }))
-            for (role, grant) in granting { replay.state.roles[role] = RoleState(grants: [permission: grant]) }
-            for user in replayedUsers {
-                let via = replay.state.paths(of: user, to: permission, universe: universe)
-                if !via.isEmpty { holders[user] = via }
-            }
-            return HoldersAnswer(
-                permission: permission, asOf: asOf.echo(head: head),
-                holders: holders.keys.sorted().map { user in
-                    let via = holders[user]!
-                    return .init(user: user, scope: via.map(\.scope).max()!, via: via)
-                })
+            return HoldersAnswer(permission: permission, asOf: asOf.echo(head: head), holders: holders)
         }
     }
 

@@ -2,7 +2,7 @@ import EventLog
 import EventModel
 import Logging
 import Projector
-import Queries
+@testable import Queries
 import Testing
 import Workload
 
@@ -64,6 +64,7 @@ import Workload
             let want = expected.holders(permission)
             #expect(answer.holders.map(\.user) == want.keys.sorted(), "\(comment) \(cut) \(permission)")
             for holder in answer.holders { #expect(holder.via == want[holder.user], "\(comment) \(cut) \(permission) \(holder.user)") }
+            #expect(answer.canonicalJSON == CanonicalJSON.encode(answer.json))
         }
         for user in users {
             let answer = try queries.access(user: user, asOf: cut)
@@ -117,5 +118,21 @@ import Workload
         }
         reader.close()
         try await ledger.log.close()
+    }
+
+    @Test func holdersWrittenStraightOutAreTheCanonicalBytesOfTheTree() {
+        let answer = HoldersAnswer(
+            permission: "sales_order.approve", asOf: "2026-03-01T00:00:00Z",
+            holders: [
+                .init(user: "u-\"王\"\n\u{1}", scope: .all, via: [
+                    AccessPath(kind: .role, scope: .department, role: "角色\\x", seqs: [4, 11]),
+                    AccessPath(kind: .direct, scope: .own, seqs: [12]),
+                    AccessPath(kind: .admin, scope: .all, level: AdminLevel(level: "module_admin", module: "sales_order"), seqs: [3]),
+                    AccessPath(kind: .admin, scope: .all, level: .superAdmin, seqs: [1]),
+                ]),
+                .init(user: "u-2", scope: .own, via: [AccessPath(kind: .direct, scope: .own, seqs: [UInt64.max])]),
+            ])
+        #expect(answer.canonicalJSON == CanonicalJSON.encode(answer.json))
+        #expect(HoldersAnswer(permission: "p.q", asOf: "seq:0", holders: []).canonicalJSON == CanonicalJSON.encode(HoldersAnswer(permission: "p.q", asOf: "seq:0", holders: []).json))
     }
 }
