@@ -151,6 +151,7 @@ final class Writer: @unchecked Sendable {
     // MARK: - The loop
 
     private func run() {
+        store.environment.claimWrites()
         var lastReaderCheck = Instant.now().seconds
         while true {
             let wait = tail.withLock { $0.isEmpty } ? 1000 : settings.foldIdleMilliseconds

@@ -43,6 +43,8 @@ public final class Environment: @unchecked Sendable {
     /// Snapshots still open, by identity: `close` aborts them.
     private var openSnapshots: [ObjectIdentifier: OpaquePointer] = [:]
     private var currentMapSize: Int
+    /// The thread that owns writing, once one claims it (checked in debug builds).
+    private let writerThread = WriterThread()
 
     public init(_ configuration: Configuration) throws {
         self.configuration = configuration
@@ -170,6 +172,7 @@ public final class Environment: @unchecked Sendable {
     /// from the start, so `body` must derive everything it writes from its inputs and the
     /// transaction, never from state it changed on an earlier run. Call from the one writer thread.
     public func write<R>(_ body: (borrowing WriteTransaction) throws -> R) throws -> R {
+        writerThread.check()
         while true {
             do {
                 return try writeOnce(body)
@@ -180,6 +183,15 @@ public final class Environment: @unchecked Sendable {
             }
         }
     }
+
+    /// From now on only the calling thread may write (LMDB allows one write transaction at a time;
+    /// the project keeps them all on one dedicated thread). Checked in debug builds, as GRDB's
+    /// serialized database checks its queue; writes before the claim (opening, upgrading) are free.
+    public func claimWrites() { writerThread.claim() }
+
+    /// Whether this thread may write: nobody claimed writing, or this thread did (always true in
+    /// release builds, which do not check).
+    public var mayWriteHere: Bool { writerThread.isOwnedHere }
 
     private func writeOnce<R>(_ body: (borrowing WriteTransaction) throws -> R) throws -> R {
         var txn: OpaquePointer?
@@ -277,5 +289,32 @@ extension Environment {
         let snapshot = try snapshot()
         defer { snapshot.close() }
         return try body(snapshot)
+    }
+}
+
+/// Which thread writes an environment, checked at run time in debug builds only.
+final class WriterThread: @unchecked Sendable {
+    #if DEBUG
+    private let lock = ReadWriteLock()
+    private var owner: pthread_t?
+    #endif
+
+    func claim() {
+        #if DEBUG
+        lock.withExclusive { owner = pthread_self() }
+        #endif
+    }
+
+    var isOwnedHere: Bool {
+        #if DEBUG
+        guard let owner = lock.withShared({ self.owner }) else { return true }
+        return pthread_equal(owner, pthread_self()) != 0
+        #else
+        return true
+        #endif
+    }
+
+    func check(file: StaticString = #file, line: UInt = #line) {
+        precondition(isOwnedHere, "an LMDB write off the thread that owns writing", file: file, line: line)
     }
 }

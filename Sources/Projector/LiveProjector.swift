@@ -125,6 +125,7 @@ public final class LiveProjector: Sendable {
 
     /// The follower: the only thread that folds a writable projection. It sleeps until a commit.
     private func follow() {
+        store!.environment.claimWrites()
         var first = true
         while !stopping.load(ordering: .acquiring) {
             let through = applied.value

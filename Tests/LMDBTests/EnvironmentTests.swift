@@ -24,6 +24,26 @@ func temporaryDirectory() -> String { Scratch.directory("ledger-lmdb") }
         #expect(values.1 == nil)
     }
 
+    /// In debug builds (the test suite's), writing is confined to the thread that claimed it.
+    @Test func writesAreConfinedToTheThreadThatClaimedThem() throws {
+        let env = try Environment(.init(path: temporaryDirectory()))
+        #expect(env.mayWriteHere)
+        var elsewhere = true
+        var claimed = pthread_t()
+        pthread_create(&claimed, nil, { raw in
+            Unmanaged<Environment>.fromOpaque(raw!).takeUnretainedValue().claimWrites()
+            return nil
+        }, Unmanaged.passUnretained(env).toOpaque())
+        pthread_join(claimed, nil)
+        #if DEBUG
+        elsewhere = env.mayWriteHere
+        #expect(!elsewhere, "another thread claimed writing")
+        #endif
+        env.claimWrites()
+        #expect(env.mayWriteHere)
+        _ = elsewhere
+    }
+
     @Test func cursorsWalkDuplicatesBothWays() throws {
         let env = try Environment(.init(path: temporaryDirectory()))
         let db = try env.openDatabases([("d", [.duplicateSort, .duplicateFixed])])[0]
