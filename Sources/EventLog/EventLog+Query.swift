@@ -265,3 +265,40 @@ extension Array where Element == UInt64 {
         return low
     }
 }
+
+extension EventLog {
+    /// The event types and subject types the ledger holds, sorted: for suggesting what a mistyped
+    /// filter meant. Read from the indexes one distinct key at a time (a seek past each subject
+    /// type skips all its ids) and from the tail.
+    public func vocabulary() throws -> (eventTypes: [String], subjectTypes: [String]) {
+        var (eventTypes, subjectTypes) = tail.withLock { tail -> (Set<String>, Set<String>) in
+            (Set(tail.keys(.type).map { String(decoding: $0, as: UTF8.self) }), Set(tail.keys(.subject).compactMap(Self.firstPart)))
+        }
+        try store.environment.read { txn in
+            try txn.withCursor(store.index(.type)) { cursor in
+                var entry = try cursor.get(.first)
+                while let (key, _) = entry {
+                    eventTypes.insert(String(decoding: key, as: UTF8.self))
+                    entry = try cursor.get(.nextKey)
+                }
+            }
+            try txn.withCursor(store.index(.subject)) { cursor in
+                var entry = try cursor.get(.first)
+                while let (key, _) = entry, let type = Self.firstPart(Array(key)) {
+                    subjectTypes.insert(type)
+                    // Past every id of this type: its length-prefixed part, then a byte above any id's length prefix.
+                    entry = try cursor.get(.keyRange, key: Array(key.prefix(2 + type.utf8.count)) + [0xFF])
+                }
+            }
+        }
+        return (eventTypes.sorted(), subjectTypes.sorted())
+    }
+
+    /// The first part of a composite index key (`IndexKeys.composite`); nil for a hashed key.
+    static func firstPart(_ key: [UInt8]) -> String? {
+        guard key.count >= 2, key[0] != 0xFF else { return nil }
+        let count = Int(key[0]) << 8 | Int(key[1])
+        guard key.count >= 2 + count else { return nil }
+        return String(decoding: key[2..<(2 + count)], as: UTF8.self)
+    }
+}

@@ -44,6 +44,9 @@ struct TailIndex: Sendable {
         return out.sorted()
     }
 
+    /// The distinct keys of one index kind.
+    func keys(_ kind: IndexKind) -> [[UInt8]] { postings[kind.rawValue].keys.map(\.bytes) }
+
     /// Seqs of events whose time lies in `low ... high` (sortable time keys), ascending.
     func seqs(timeFrom low: [UInt8], through high: [UInt8]) -> [UInt64] {
         var out: [UInt64] = []

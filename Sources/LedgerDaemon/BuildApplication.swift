@@ -4,6 +4,7 @@ import LedgerHTTP
 import Logging
 import Prometheus
 import ServiceLifecycle
+import UnixSignals
 
 /// ledgerd as the tests and the daemon run it: the runtime, the HTTP application over its router,
 /// and the services around them.
@@ -19,7 +20,10 @@ public struct LedgerApplication: Sendable {
     public func runService() async throws {
         let group = ServiceGroup(
             configuration: .init(
-                services: [LedgerService(runtime: runtime, logger: logger), application, SystemdService(notifier: notifier, log: runtime.log, logger: logger)],
+                services: [
+                    LedgerService(runtime: runtime, logger: logger), application, SystemdService(notifier: notifier, log: runtime.log, logger: logger),
+                    TokenReloadService(runtime: runtime, logger: logger),
+                ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
@@ -40,4 +44,17 @@ public func buildApplication(
         },
         logger: logger)
     return LedgerApplication(runtime: runtime, application: application, notifier: notifier, logger: logger)
+}
+
+/// SIGHUP reads the tokens file again (systemd's `ExecReload`), so a new token needs no restart.
+struct TokenReloadService: Service {
+    let runtime: LedgerRuntime
+    let logger: Logger
+
+    func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        await cancelWhenGracefulShutdown {
+            for await _ in signals { runtime.reloadTokens(logger: logger) }
+        }
+    }
 }

@@ -17,6 +17,8 @@ public struct LedgerRuntime: Sendable {
     public let api: LedgerAPI
     /// The public half of the checkpoint key, when there is one.
     public let verifier: NoteVerifier?
+    /// The tokens file the daemon reads again on SIGHUP (nil for a read-only runtime).
+    public let tokensFile: String?
 
     /// Opens a data directory for writing, as ledgerd does: the writer lock first (before anything is
     /// written there), then the checkpoint key, the log, the projection and the tokens. Throws
@@ -51,9 +53,9 @@ public struct LedgerRuntime: Sendable {
             (($0 as NSString).deletingLastPathComponent as NSString).standardizingPath == dataDirectory
         }
         let api = LedgerAPI(
-            log: log, queries: LedgerQueries(log: log, projector: projector), tokens: tokens.store, metrics: metrics,
+            log: log, queries: LedgerQueries(log: log, projector: projector), tokens: TokenRegistry(tokens.store), metrics: metrics,
             checkpointVerifier: signer.verifier, backupRoot: settings.backupRoot, backupFiles: keyFiles)
-        return LedgerRuntime(log: log, projector: projector, api: api, verifier: signer.verifier)
+        return LedgerRuntime(log: log, projector: projector, api: api, verifier: signer.verifier, tokensFile: tokens.path)
     }
 
     /// Opens a data directory read-only, beside a running ledgerd or none (LMDB lets readers in), with
@@ -72,9 +74,25 @@ public struct LedgerRuntime: Sendable {
         let verifier = (try? String(contentsOfFile: dataDirectory + "/checkpoint.vkey", encoding: .utf8)).flatMap { try? NoteVerifier(verifierKey: $0) }
         let api = LedgerAPI(
             log: log, queries: LedgerQueries(log: log, projector: projector),
-            tokens: try TokenStore(contents: TokenStore.line(name: "ledgerctl", scopes: [.read], token: token)),
+            tokens: TokenRegistry(try TokenStore(contents: TokenStore.line(name: "ledgerctl", scopes: [.read], token: token))),
             metrics: PrometheusCollectorRegistry(), checkpointVerifier: verifier)
-        return (LedgerRuntime(log: log, projector: projector, api: api, verifier: verifier), token)
+        return (LedgerRuntime(log: log, projector: projector, api: api, verifier: verifier, tokensFile: nil), token)
+    }
+
+    /// Reads the tokens file again (SIGHUP): new lines are accepted from now on, removed ones no
+    /// longer. A file that does not parse changes nothing and is reported.
+    public func reloadTokens(logger: Logger) {
+        guard let tokensFile else { return }
+        do {
+            guard let contents = TokenSource.readFile(tokensFile) else {
+                throw TokenSource.Failure(description: "cannot read \(tokensFile)")
+            }
+            let store = try TokenStore(contents: contents)
+            api.tokens.replace(with: store)
+            logger.notice("tokens file read again", metadata: ["auth.tokens_file": "\(tokensFile)", "auth.tokens": "\(store.entries.count)"])
+        } catch {
+            logger.error("tokens file not reloaded; the tokens in force are kept", metadata: ["auth.tokens_file": "\(tokensFile)", "auth.error": "\(error)"])
+        }
     }
 
     /// The routes of spec 5 behind the request log and the metrics.

@@ -4,10 +4,10 @@ import Hummingbird
 /// 403 with one that lacks the scope. The token's name (never its value) is kept for the request log.
 public struct AuthMiddleware: RouterMiddleware {
     public typealias Context = LedgerRequestContext
-    let tokens: TokenStore
+    let tokens: TokenRegistry
     let scope: Scope
 
-    public init(tokens: TokenStore, scope: Scope) {
+    public init(tokens: TokenRegistry, scope: Scope) {
         self.tokens = tokens
         self.scope = scope
     }
@@ -16,7 +16,7 @@ public struct AuthMiddleware: RouterMiddleware {
         // The scheme is case-insensitive (RFC 7235): `bearer` and `BEARER` are `Bearer`.
         guard let header = request.headers[.authorization], let space = header.firstIndex(of: " "),
             header[..<space].lowercased() == "bearer",
-            let entry = tokens.authenticate(String(header[header.index(after: space)...].drop(while: { $0 == " " })))
+            let entry = tokens.store.authenticate(String(header[header.index(after: space)...].drop(while: { $0 == " " })))
         else {
             throw APIError(.unauthorized, "unauthorized", "a valid bearer token is required (Authorization: Bearer <token>)")
         }

@@ -12,7 +12,7 @@ import Transparency
 public struct LedgerAPI: Sendable {
     public let log: EventLog
     public let queries: LedgerQueries
-    public let tokens: TokenStore
+    public let tokens: TokenRegistry
     /// What `/metrics` shows: the registry the process's metrics factory writes to.
     public let metrics: PrometheusCollectorRegistry
     /// The public half of the checkpoint key: served, and used by `/v1/verify` on the latest checkpoint.
@@ -23,7 +23,7 @@ public struct LedgerAPI: Sendable {
     public let backupFiles: [String]
 
     public init(
-        log: EventLog, queries: LedgerQueries, tokens: TokenStore, metrics: PrometheusCollectorRegistry,
+        log: EventLog, queries: LedgerQueries, tokens: TokenRegistry, metrics: PrometheusCollectorRegistry,
         checkpointVerifier: NoteVerifier? = nil, backupRoot: String? = nil, backupFiles: [String] = []
     ) {
         self.log = log
@@ -58,6 +58,7 @@ public struct LedgerAPI: Sendable {
         read.get("/permissions/:permission/holders") { request, context in try await holders(request, context) }
         read.get("/roles/:id") { request, context in try await role(request, context) }
         read.get("/findings") { request, _ in try await findings(request) }
+        read.get("/vocabulary") { _, _ in jsonResponse(canonical: try await run { CanonicalJSON.encode(try $0.queries.vocabulary().json) }) }
         read.get("/export") { request, _ in try export(request) }
         read.get("/verify") { request, _ in try await verify(request) }
         read.get("/checkpoint") { request, _ in try await checkpoint(request) }
@@ -118,10 +119,10 @@ public struct LedgerAPI: Sendable {
 
     func events(_ request: Request) async throws -> Response {
         let p = try QueryParameters(request, allowed: ["subjectType", "subjectId", "actor", "type", "field", "since", "until", "afterSeq", "order", "limit", "cursor"])
+        let (since, until) = try p.timeRange()
         let query = EventQuery(
             subjectType: try p.string("subjectType", maxLength: 64), subjectId: try p.string("subjectId"), actor: try p.string("actor"),
-            type: try p.string("type", maxLength: 66), field: try p.string("field"), since: try p.instant("since"),
-            until: try p.instant("until"), afterSeq: try p.seq("afterSeq"), order: try p.order(), limit: try p.limit(),
+            type: try p.string("type", maxLength: 66), field: try p.string("field"), since: since, until: until, afterSeq: try p.seq("afterSeq"), order: try p.order(), limit: try p.limit(),
             cursor: try p.string("cursor", maxLength: 256))
         if let type = query.type, !(type.hasSuffix("*") ? Catalog.isTypePrefix(type) : Catalog.isType(type)) {
             throw APIError(.badRequest, "invalid_parameter", "type must be an event type or a prefix such as user.* or user.admin_*", field: "type")
@@ -144,7 +145,8 @@ public struct LedgerAPI: Sendable {
     func activity(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let p = try QueryParameters(request, allowed: ["since", "until", "limit", "cursor"])
         let actor = try pathString(context, "id")
-        let (since, until, limit, cursor) = (try p.instant("since"), try p.instant("until"), try p.limit(), try p.string("cursor", maxLength: 256))
+        let (since, until) = try p.timeRange()
+        let (limit, cursor) = (try p.limit(), try p.string("cursor", maxLength: 256))
         let page = try await run { try $0.queries.activity(actor: actor, since: since, until: until, limit: limit, cursor: cursor) }
         return eventsResponse(page, extra: [JSONMember("actor", .string(actor))])
     }
@@ -158,7 +160,8 @@ public struct LedgerAPI: Sendable {
     func history(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let p = try QueryParameters(request, allowed: ["field", "since", "until", "limit", "cursor"])
         let subject = Envelope.Subject(type: try pathString(context, "type", maxLength: 64), id: try pathString(context, "id"))
-        let (field, since, until) = (try p.string("field"), try p.instant("since"), try p.instant("until"))
+        let field = try p.string("field")
+        let (since, until) = try p.timeRange()
         let (limit, cursor) = (try p.limit(), try p.string("cursor", maxLength: 256))
         return jsonResponse(try await run {
             try $0.queries.history(subject, field: field, since: since, until: until, limit: limit, cursor: cursor).json
@@ -206,7 +209,8 @@ public struct LedgerAPI: Sendable {
             }
             kind = parsed
         }
-        let query = LiveProjector.FindingQuery(kind: kind, since: try p.instant("since"), until: try p.instant("until"), limit: try p.limit(), cursor: try p.string("cursor", maxLength: 64))
+        let (since, until) = try p.timeRange()
+        let query = LiveProjector.FindingQuery(kind: kind, since: since, until: until, limit: try p.limit(), cursor: try p.string("cursor", maxLength: 64))
         let page = try await run { try $0.queries.findings(query) }
         return jsonResponse(page.json)
     }

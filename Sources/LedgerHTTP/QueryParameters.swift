@@ -62,6 +62,15 @@ struct QueryParameters {
         return instant
     }
 
+    /// `since` and `until`, refused when the range is reversed (it would answer nothing, silently).
+    func timeRange() throws -> (since: Instant?, until: Instant?) {
+        let (since, until) = (try instant("since"), try instant("until"))
+        if let since, let until, until < since {
+            throw APIError(.badRequest, "invalid_parameter", "since (\(since.utcText)) is after until (\(until.utcText))", field: "since")
+        }
+        return (since, until)
+    }
+
     func order() throws -> EventQueryOrder {
         guard let value = values["order"] else { return .asc }
         guard let order = EventQueryOrder(rawValue: value) else {

@@ -1,5 +1,6 @@
 import Crypto
 import EventModel
+import Synchronization
 
 /// What a token may do (spec 5).
 public enum Scope: String, Sendable, CaseIterable {
@@ -67,6 +68,18 @@ public struct TokenStore: Sendable {
     public static func sha256Hex(_ token: String) -> String {
         hexString(SHA256.hash(data: Array(token.utf8)))
     }
+}
+
+/// The tokens in force, replaced whole when the tokens file is read again (SIGHUP): a request
+/// checks against one consistent set, old or new.
+public final class TokenRegistry: Sendable {
+    private let current: Mutex<TokenStore>
+
+    public init(_ store: TokenStore) { current = Mutex(store) }
+
+    public var store: TokenStore { current.withLock { $0 } }
+
+    public func replace(with store: TokenStore) { current.withLock { $0 = store } }
 }
 
 func hexBytes(_ text: String) -> [UInt8]? {

@@ -245,3 +245,20 @@ public struct HistoryPage: Sendable, Equatable {
 func subjectJSON(_ s: Envelope.Subject) -> JSONValue {
     .object([JSONMember("type", .string(s.type)), JSONMember("id", .string(s.id))])
 }
+
+/// `GET /v1/vocabulary`
+public struct VocabularyAnswer: Sendable, Equatable {
+    public var eventTypes: [String]
+    public var subjectTypes: [String]
+    public var permissions: [String]
+    public var roles: [String]
+    public var findingKinds: [String]
+
+    public var json: JSONValue {
+        func list(_ names: [String]) -> JSONValue { .array(names.map { .string($0) }) }
+        return .object([
+            JSONMember("eventTypes", list(eventTypes)), JSONMember("findingKinds", list(findingKinds)),
+            JSONMember("permissions", list(permissions)), JSONMember("roles", list(roles)), JSONMember("subjectTypes", list(subjectTypes)),
+        ])
+    }
+}

@@ -202,6 +202,19 @@ public final class LedgerQueries: Sendable {
         try projector.findings(query)
     }
 
+    // MARK: - Vocabulary
+
+    /// The names the ledger holds — event types, subject types, permissions (with the standard
+    /// set admin levels expand to), roles, finding kinds — for telling a typo from an empty answer.
+    public func vocabulary() throws -> VocabularyAnswer {
+        let (eventTypes, subjectTypes) = try log.vocabulary()
+        return try projector.read { state in
+            VocabularyAnswer(
+                eventTypes: eventTypes, subjectTypes: subjectTypes, permissions: state.universe { _, _ in true }.sorted(),
+                roles: state.roles.all.keys.sorted(), findingKinds: Finding.Kind.allCases.map(\.rawValue))
+        }
+    }
+
     // MARK: - Helpers
 
     /// The head the answer sees, and the cut: `.now` becomes that head, so every entity is read at the same point.

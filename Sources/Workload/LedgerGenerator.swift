@@ -46,6 +46,8 @@ public struct LedgerGenerator {
     private var orderIds: [String] = []
     /// Disabled users, earliest disabled first (kept beside `users` so no step scans every user).
     private var disabled: [String] = []
+    /// The sales departments' managers, hired at bootstrap (nobody else is ever given sales_manager).
+    private var managers: [String: String] = [:]
     private var openRequests: [(id: String, user: String, role: String)] = []
     private var superAdmin = "u-0001"
     private let admins = ["u-0002", "u-0003"]
@@ -141,6 +143,7 @@ public struct LedgerGenerator {
             let manager = newUserId()
             createUser(manager, department: department, by: admins[0])
             assign("sales_manager", to: manager, by: admins[0])
+            managers[department] = manager
         }
         for _ in 0..<20 { hire() }
     }
@@ -271,8 +274,12 @@ public struct LedgerGenerator {
         return moduleAdmin
     }
 
+    /// The department's manager while they are active and still hold the role (a review may take it).
     private func manager(of department: String) -> String? {
-        userIds.first { users[$0]!.department == department && users[$0]!.status == "active" && users[$0]!.roles.contains("sales_manager") }
+        guard let id = managers[department], let user = users[id], user.department == department, user.status == "active",
+            user.roles.contains("sales_manager")
+        else { return nil }
+        return id
     }
 
     private mutating func editOrder() {

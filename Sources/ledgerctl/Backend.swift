@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import EventLog
 import EventModel
 import Foundation
+import Glibc
 import LedgerDaemon
 import LedgerHTTP
 import Logging
@@ -99,6 +100,7 @@ enum Backend {
     }
 
     private static func send(_ request: HTTPClientRequest) async throws -> [UInt8] {
+        try refuseIfNobodyListens(request.url)
         let response: HTTPClientResponse
         do {
             response = try await client.execute(request, timeout: .seconds(300))
@@ -112,6 +114,27 @@ enum Backend {
         return body
     }
 
+    /// A refused connection fails at once, in one sentence: the HTTP client would retry until its
+    /// connect timeout. Only plain http on a literal or local address is checked this way.
+    static func refuseIfNobodyListens(_ url: String) throws {
+        guard let components = URLComponents(string: url), components.scheme == "http", let host = components.host else { return }
+        let port = components.port ?? 80
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let literal = host == "localhost" ? "127.0.0.1" : host
+        guard inet_pton(AF_INET, literal, &address.sin_addr) == 1 else { return }
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return }
+        defer { Glibc.close(fd) }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if result != 0 && errno == ECONNREFUSED {
+            throw CommandFailure(exitCode: 5, description: "cannot reach the ledger at \(host):\(port): connection refused (is ledgerd running there?)")
+        }
+    }
+
     /// One plain sentence for a connection failure, instead of the client library's nested description.
     static func plain(_ error: any Error) -> String {
         let text = "\(error)"
@@ -119,6 +142,48 @@ enum Backend {
         if text.contains("connectTimeout") || text.contains("deadlineExceeded") { return "no answer in time" }
         if text.contains("dnsFailure") || text.contains("No such host") { return "the host name does not resolve" }
         return text
+    }
+
+    // MARK: - Names the ledger knows
+
+    /// One list of `GET /v1/vocabulary`: `eventTypes`, `subjectTypes`, `permissions`, `roles`, `findingKinds`.
+    func vocabulary(_ list: String) async throws -> [String] {
+        (try await get(["v1", "vocabulary"], [])[list] ?? .null).list.compactMap(\.stringValue)
+    }
+
+    /// Whether any event has this subject type (and id).
+    func hasEvents(subjectType: String, subjectId: String?) async throws -> Bool {
+        let json = try await get(["v1", "events"], [("subjectType", subjectType), ("subjectId", subjectId), ("limit", "1")])
+        return !(json["events"] ?? .null).list.isEmpty
+    }
+
+    /// Fails (exit 2) when no event of the ledger has this subject: the answer would be empty because
+    /// of a typo, not because nothing happened. Names the closest subject type, or the id spelt in
+    /// another case.
+    func requireSubject(type: String, id: String?) async throws {
+        if try await hasEvents(subjectType: type, subjectId: id) { return }
+        guard let id, try await hasEvents(subjectType: type, subjectId: nil) else {
+            let known = try await vocabulary("subjectTypes")
+            throw Mistakes.failure("no subject of type \(type) in this ledger\(Mistakes.hint(type, among: known))")
+        }
+        for variant in Set([id.lowercased(), id.uppercased()]) where variant != id {
+            if try await hasEvents(subjectType: type, subjectId: variant) {
+                throw Mistakes.failure("\(type) \(id) is in no event of this ledger; did you mean \(variant)?")
+            }
+        }
+        throw Mistakes.failure("\(type) \(id) is in no event of this ledger")
+    }
+
+    /// Fails (exit 2) when no event of the ledger has this actor.
+    func requireActor(_ actor: String) async throws {
+        func acted(_ id: String) async throws -> Bool {
+            !(try await get(["v1", "events"], [("actor", id), ("limit", "1")])["events"] ?? .null).list.isEmpty
+        }
+        if try await acted(actor) { return }
+        for variant in Set([actor.lowercased(), actor.uppercased()]) where variant != actor {
+            if try await acted(variant) { throw Mistakes.failure("\(actor) acted in no event of this ledger; did you mean \(variant)?") }
+        }
+        throw Mistakes.failure("\(actor) acted in no event of this ledger")
     }
 
     func close() async throws {

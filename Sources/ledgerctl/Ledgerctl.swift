@@ -18,13 +18,14 @@ struct Ledgerctl: AsyncParsableCommand {
         abstract: "The AuditLedger command line.",
         discussion: "Exit codes: 0 done, 2 bad input or refused request, 3 not authorized, 4 verification failed, 5 ledger unreachable or failed, 6 data directory in use by another writer.",
         subcommands: [
-            Append.self, History.self, Activity.self, State.self, Access.self, Holders.self, Findings.self, Verify.self, Export.self,
-            CheckpointCommand.self, KeyCommand.self, VerifyProof.self, Backup.self, Import.self, TokenCommand.self, Demo.self,
+            Append.self, History.self, Activity.self, Events.self, State.self, Access.self, Holders.self, Role.self, Findings.self, Verify.self,
+            Export.self, CheckpointCommand.self, KeyCommand.self, VerifyProof.self, Backup.self, Import.self, TokenCommand.self, Demo.self,
         ])
 
     /// ArgumentParser exits 64 for usage errors; the documented code is 2.
     static func main() async {
         do {
+            try refuseUnknownCommand(Array(CommandLine.arguments.dropFirst()))
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
@@ -48,6 +49,16 @@ struct Ledgerctl: AsyncParsableCommand {
     }
 }
 
+extension Ledgerctl {
+    /// A first word that is no command fails with the closest command's name.
+    static func refuseUnknownCommand(_ arguments: [String]) throws {
+        guard let word = arguments.first, !word.hasPrefix("-"), word != "help" else { return }
+        let names = configuration.subcommands.compactMap { $0.configuration.commandName ?? $0._commandName }
+        guard !names.contains(word) else { return }
+        throw Mistakes.failure("unknown command \(word)\(Mistakes.hint(word, among: names)) (ledgerctl --help lists them)")
+    }
+}
+
 struct Connection: ParsableArguments {
     @Option(help: "ledgerd's URL (default: LEDGER_URL or http://127.0.0.1:8427).")
     var url: String?
@@ -65,37 +76,30 @@ struct Output: ParsableArguments {
     @Option(help: "table (for people), json or csv.")
     var format: String = "table"
 
-    @Option(help: "Show times in this zone: an IANA name (Asia/Shanghai) or an offset (+08:00). Default UTC.")
+    @Option(help: "Show and read times in this zone: an IANA name (Asia/Shanghai) or an offset (+08:00). Default UTC.")
     var tz: String?
 
     func renderer() throws -> Renderer {
-        guard let format = Format(rawValue: format) else { throw ValidationError("--format must be table, json or csv") }
-        var zone: TimeZone?
-        if let tz {
-            if let named = TimeZone(identifier: tz) {
-                zone = named
-            } else if let seconds = Self.offsetSeconds(tz), let fixed = TimeZone(secondsFromGMT: seconds) {
-                zone = fixed
-            } else {
-                throw ValidationError("--tz must be a zone name such as Asia/Shanghai or an offset such as +08:00")
-            }
+        guard let format = Format(rawValue: format) else {
+            throw Mistakes.failure("--format \(format) is not a format\(Mistakes.hint(format, among: Format.allCases.map(\.rawValue))): table, json or csv")
         }
-        return Renderer(format: format, zone: zone)
+        return Renderer(format: format, zone: try tz.flatMap(ZoneInput.parse))
     }
 
-    static func offsetSeconds(_ text: String) -> Int? {
-        let b = Array(text.utf8)
-        guard b.count == 6, b[0] == UInt8(ascii: "+") || b[0] == UInt8(ascii: "-"), b[3] == UInt8(ascii: ":"),
-            let h = Int(String(text.dropFirst().prefix(2))), let m = Int(String(text.suffix(2))), h <= 23, m <= 59
-        else { return nil }
-        return (h * 3600 + m * 60) * (b[0] == UInt8(ascii: "-") ? -1 : 1)
-    }
+    /// Times as people write them, read in `--tz`.
+    func times() throws -> TimeInput { TimeInput(zone: try tz.flatMap(ZoneInput.parse)) }
 }
 
 /// `--as-of`, for the questions asked about a moment.
 struct Moment: ParsableArguments {
-    @Option(name: .customLong("as-of"), help: "An RFC 3339 instant (every event with time ≤ it) or seq:N (events 1…N). Default: now.")
+    @Option(name: .customLong("as-of"), help: "seq:N (events 1…N), or a time (every event with time ≤ it): a date, a local time in --tz, or RFC 3339. Default: now.")
     var asOf: String?
+}
+
+/// `--since` and `--until` on `time`.
+struct Period: ParsableArguments {
+    @Option(help: "From this time: a date (2026-03-01), a local time in --tz (2026-03-01 09:00), or RFC 3339.") var since: String?
+    @Option(help: "Until this time, included (same forms).") var until: String?
 }
 
 /// Runs a command's body, always closing the backend.
@@ -108,141 +112,6 @@ func withBackend(_ connection: Connection, _ body: (Backend) async throws -> Voi
         throw error
     }
     try await backend.close()
-}
-
-struct History: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Who changed what on one record, oldest first.")
-    @Argument var type: String
-    @Argument var id: String
-    @Option(help: "Only this field, with its values.") var field: String?
-    @Option(help: "At most this many entries.") var limit: Int = 1000
-    @OptionGroup var connection: Connection
-    @OptionGroup var output: Output
-
-    func run() async throws {
-        let r = try output.renderer()
-        try await withBackend(connection) { backend in
-            let json = try await backend.get(["v1", "subjects", type, id, "history"], [("field", field), ("limit", String(limit))])
-            let rows = (json["entries"] ?? .null).list.map { e in
-                [r.number(e["seq"]), r.time(e["time"]), e["actor"]?["id"]?.stringValue ?? "", e["type"]?.stringValue ?? "", r.changes(e["changes"]), e["reason"]?.stringValue ?? ""]
-            }
-            r.emit(json: json, header: ["SEQ", "TIME", "ACTOR", "TYPE", "CHANGES", "REASON"], rows: rows)
-        }
-    }
-}
-
-struct Activity: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Everything an actor did.")
-    @Argument var actor: String
-    @Option(help: "From this RFC 3339 instant.") var since: String?
-    @Option(help: "Until this RFC 3339 instant.") var until: String?
-    @Option(help: "At most this many events.") var limit: Int = 1000
-    @OptionGroup var connection: Connection
-    @OptionGroup var output: Output
-
-    func run() async throws {
-        let r = try output.renderer()
-        try await withBackend(connection) { backend in
-            let json = try await backend.get(["v1", "actors", actor, "activity"], [("since", since), ("until", until), ("limit", String(limit))])
-            let rows = (json["events"] ?? .null).list.map { e in
-                [r.number(e["seq"]), r.time(e["time"]), e["type"]?.stringValue ?? "", "\(e["subject"]?["type"]?.stringValue ?? "")/\(e["subject"]?["id"]?.stringValue ?? "")", r.changes(e["changes"])]
-            }
-            r.emit(json: json, header: ["SEQ", "TIME", "TYPE", "SUBJECT", "CHANGES"], rows: rows)
-        }
-    }
-}
-
-struct State: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "A record's fields as of a moment, each with the event that set it.")
-    @Argument var type: String
-    @Argument var id: String
-    @OptionGroup var moment: Moment
-    @OptionGroup var connection: Connection
-    @OptionGroup var output: Output
-
-    func run() async throws {
-        let r = try output.renderer()
-        try await withBackend(connection) { backend in
-            let json = try await backend.get(["v1", "subjects", type, id, "state"], [("asOf", moment.asOf)])
-            let rows = (json["fields"]?.objectMembers ?? []).map { m in
-                [m.key, r.short(m.value["value"] ?? .null), r.number(m.value["seq"]), m.value["actor"]?.stringValue ?? "", r.time(m.value["time"])]
-            }
-            let exists = json["exists"] == .bool(true) ? (json["deleted"] == .bool(true) ? "deleted" : "exists") : "does not exist"
-            r.emit(json: json, header: ["FIELD", "VALUE", "SEQ", "ACTOR", "TIME"], rows: rows,
-                preamble: ["\(type) \(id) as of \(json["asOf"]?.stringValue ?? ""): \(exists)"])
-        }
-    }
-}
-
-struct Access: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "A user's status, admin levels, roles and effective permissions as of a moment.")
-    @Argument var user: String
-    @OptionGroup var moment: Moment
-    @OptionGroup var connection: Connection
-    @OptionGroup var output: Output
-
-    func run() async throws {
-        let r = try output.renderer()
-        try await withBackend(connection) { backend in
-            let json = try await backend.get(["v1", "users", user, "access"], [("asOf", moment.asOf)])
-            let via = { (paths: JSONValue?) in
-                (paths ?? .null).list.map { p in
-                    let what = p["role"]?.stringValue.map { "role \($0)" } ?? p["level"]?.stringValue.map { "admin \($0)\(p["module"]?.stringValue.map { " " + $0 } ?? "")" } ?? "direct"
-                    return "\(what) [\((p["seqs"] ?? .null).list.map { r.number($0) }.joined(separator: ","))]"
-                }.joined(separator: "; ")
-            }
-            let rows = (json["permissions"] ?? .null).list.map { p in
-                [p["permission"]?.stringValue ?? "", p["scope"]?.stringValue ?? "", via(p["via"])]
-            }
-            let levels = (json["adminLevels"] ?? .null).list.map { "\($0["level"]?.stringValue ?? "")\($0["module"]?.stringValue.map { " " + $0 } ?? "") (seq \(r.number($0["seq"])))" }
-            let roles = (json["roles"] ?? .null).list.map { "\($0["role"]?.stringValue ?? "") (seq \(r.number($0["seq"])))" }
-            let exists = json["exists"] == .bool(true)
-            r.emit(json: json, header: ["PERMISSION", "SCOPE", "VIA"], rows: rows, preamble: [
-                "\(user) as of \(json["asOf"]?.stringValue ?? ""): \(exists ? json["status"]?.stringValue ?? "" : "does not exist")",
-                "admin levels: \(levels.isEmpty ? "none" : levels.joined(separator: ", "))",
-                "roles: \(roles.isEmpty ? "none" : roles.joined(separator: ", "))",
-            ])
-        }
-    }
-}
-
-struct Holders: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Who held a permission as of a moment, and through which paths.")
-    @Argument var permission: String
-    @OptionGroup var moment: Moment
-    @OptionGroup var connection: Connection
-    @OptionGroup var output: Output
-
-    func run() async throws {
-        let r = try output.renderer()
-        try await withBackend(connection) { backend in
-            let json = try await backend.get(["v1", "permissions", permission, "holders"], [("asOf", moment.asOf)])
-            let rows = (json["holders"] ?? .null).list.map { h in
-                [h["user"]?.stringValue ?? "", h["scope"]?.stringValue ?? "",
-                 (h["via"] ?? .null).list.map { $0["role"]?.stringValue.map { "role " + $0 } ?? $0["level"]?.stringValue.map { "admin " + $0 } ?? "direct" }.joined(separator: "; ")]
-            }
-            r.emit(json: json, header: ["USER", "SCOPE", "VIA"], rows: rows, preamble: ["\(permission) as of \(json["asOf"]?.stringValue ?? "")"])
-        }
-    }
-}
-
-struct Findings: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Policy violations, in seq order.")
-    @Option(help: "Only this kind (e.g. unauthorized_change).") var kind: String?
-    @Option(help: "At most this many findings.") var limit: Int = 1000
-    @OptionGroup var connection: Connection
-    @OptionGroup var output: Output
-
-    func run() async throws {
-        let r = try output.renderer()
-        try await withBackend(connection) { backend in
-            let json = try await backend.get(["v1", "findings"], [("kind", kind), ("limit", String(limit))])
-            let rows = (json["findings"] ?? .null).list.map { f in
-                [r.number(f["seq"]), r.time(f["time"]), f["kind"]?.stringValue ?? "", f["actor"]?.stringValue ?? "", f["message"]?.stringValue ?? ""]
-            }
-            r.emit(json: json, header: ["SEQ", "TIME", "KIND", "ACTOR", "MESSAGE"], rows: rows)
-        }
-    }
 }
 
 struct Verify: AsyncParsableCommand {

@@ -57,6 +57,12 @@ import TestSupport
 
     /// Runs ledgerctl; returns exit code and standard output.
     func ctl(_ arguments: [String], token: String? = nil, url: String? = nil, stdin: String? = nil) throws -> (Int32, String) {
+        let run = try Self.run(arguments, token: token, url: url, stdin: stdin)
+        return (run.code, run.out)
+    }
+
+    /// Runs ledgerctl with LEDGER_TOKEN and LEDGER_URL set; returns the exit code, standard output and standard error.
+    static func run(_ arguments: [String], token: String? = nil, url: String? = nil, stdin: String? = nil) throws -> (code: Int32, out: String, err: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.ledgerctlPath)
         process.arguments = arguments
@@ -65,17 +71,26 @@ import TestSupport
         environment["LEDGER_URL"] = url
         process.environment = environment
         let output = Pipe()
+        let errors = Pipe()
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        process.standardError = errors
         let input = Pipe()
         process.standardInput = input
         try process.run()
         if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
         try input.fileHandleForWriting.close()
+        // Standard error is read on another thread, so neither pipe can fill up and stall the process.
+        let err = Box()
+        let reading = DispatchGroup()
+        DispatchQueue.global().async(group: reading) { err.data = errors.fileHandleForReading.readDataToEndOfFile() }
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        return (process.terminationStatus, text)
+        reading.wait()
+        return (process.terminationStatus, text, String(decoding: err.data, as: UTF8.self))
     }
+
+    /// Written by one thread, read after waiting for it.
+    private final class Box: @unchecked Sendable { var data = Data() }
 
     static let events = [
         #"{"id":"e1","type":"user.created","time":"2026-03-01T09:00:00Z","actor":{"id":"system"},"subject":{"type":"user","id":"u-root"},"changes":[{"field":"department","new":"it"}]}"#,
@@ -102,7 +117,8 @@ import TestSupport
         #expect(out.contains("amount: 1000 → 1200"), "\(out)")
         #expect(out.contains("2026-03-01 17:03:00 +08:00"), "\(out)")
         (code, out) = try ctl(["state", "sales_order", "SO-1", "--as-of", "seq:3", "--format", "csv"], token: read, url: daemon.url)
-        #expect(out.hasPrefix("FIELD,VALUE,SEQ,ACTOR,TIME\namount,1000,3,u-li,2026-03-01T09:02:00Z"), "\(out)")
+        // CSV carries every field of the answer: the subject, the point, and each field's value and lineage.
+        #expect(out.hasPrefix("subject.type,subject.id,asOf,exists,deleted,field,value,seq,actor,time\nsales_order,SO-1,seq:3,true,false,amount,1000,3,u-li,2026-03-01T09:02:00Z"), "\(out)")
         (code, out) = try ctl(["access", "u-root", "--format", "json"], token: read, url: daemon.url)
         #expect((try? JSONParser.parse(Array(out.utf8)))?["status"] == .string("active"))
         (code, out) = try ctl(["holders", "sales_order.approve"], token: read, url: daemon.url)
@@ -119,7 +135,8 @@ import TestSupport
         // The same answers from the data directory while the daemon runs.
         (code, out) = try ctl(["state", "sales_order", "SO-1", "--as-of", "seq:3", "--format", "csv", "--data-dir", daemon.data])
         #expect(code == 0)
-        #expect(out.hasPrefix("FIELD,VALUE,SEQ,ACTOR,TIME\namount,1000,3,u-li,2026-03-01T09:02:00Z"), "\(out)")
+        // CSV carries every field of the answer: the subject, the point, and each field's value and lineage.
+        #expect(out.hasPrefix("subject.type,subject.id,asOf,exists,deleted,field,value,seq,actor,time\nsales_order,SO-1,seq:3,true,false,amount,1000,3,u-li,2026-03-01T09:02:00Z"), "\(out)")
         (code, out) = try ctl(["verify", "--format", "json", "--data-dir", daemon.data])
         #expect((try? JSONParser.parse(Array(out.utf8)))?["count"] == .number("4"))
         (code, out) = try ctl(["export", "--data-dir", daemon.data])

@@ -22,11 +22,18 @@ import Testing
             let json = String(decoding: CanonicalJSON.encode(.string(value)), as: UTF8.self)
             lines.append(#"{"id":"t\#(i + 1)","type":"sales_order.updated","time":"2026-03-01T09:0\#(i % 10):00Z","actor":{"id":"u-root"},"subject":{"type":"sales_order","id":"SO-1"},"changes":[{"field":"customer","new":\#(json)}],"reason":\#(json)}"#)
         }
+        // A role whose name, and a user whose department, come from the CRM too.
+        let evil = String(decoding: CanonicalJSON.encode(.string(Self.hostile[0] + Self.hostile[1])), as: UTF8.self)
+        lines.append(#"{"id":"r1","type":"role.created","time":"2026-03-01T10:00:00Z","actor":{"id":"u-root"},"subject":{"type":"role","id":"r-hostile"},"changes":[{"field":"name","new":\#(evil)}]}"#)
+        lines.append(#"{"id":"r2","type":"user.admin_granted","time":"2026-03-01T10:01:00Z","actor":{"id":"system"},"subject":{"type":"user","id":"u-root"},"data":{"level":"super_admin"}}"#)
+        lines.append(#"{"id":"r3","type":"user.updated","time":"2026-03-01T10:02:00Z","actor":{"id":"u-root"},"subject":{"type":"user","id":"u-root"},"changes":[{"field":"department","new":\#(evil)}]}"#)
         #expect(try ctl.ctl(["append", "-"], token: daemon.tokens["ingest"], url: daemon.url, stdin: lines.joined(separator: "\n")).0 == 0)
         let read = daemon.tokens["read"]
         for command in [
             ["history", "sales_order", "SO-1"], ["activity", "u-root"], ["state", "sales_order", "SO-1"], ["findings"],
-            ["history", "sales_order", "SO-1", "--data-dir", daemon.data],
+            ["history", "sales_order", "SO-1", "--data-dir", daemon.data], ["events", "--subject-type", "sales_order"],
+            ["events", "--actor", "u-root", "--all"], ["activity", "u-root", "--done-to"], ["access", "u-root"], ["holders", "user.manage"],
+            ["role", "r-hostile"], ["state", "user", "u-root"],
         ] {
             let (code, out) = try ctl.ctl(command, token: read, url: daemon.url)
             #expect(code == 0, "\(command)")
