@@ -9,7 +9,7 @@ import Glibc
 /// a projection rebuild decodes every record of the ledger.
 extension StoredEvent {
     /// The `data` members a fold reads, through `Envelope.dataString`.
-    public static let foldDataKeys = ["decision", "level", "module", "permission", "role", "scope", "user"]
+    public static let foldDataKeys = ["decision", "justification", "level", "module", "permission", "reason", "role", "scope", "user"]
 
     /// The record's seq, and an envelope holding only what a fold reads (`Envelope(folding:)`):
     /// no `members`, attributes, id, reason or source. `recordedAt` is left empty.

@@ -33,6 +33,7 @@ public struct LedgerApplication: Sendable {
 public func buildApplication(
     _ settings: DaemonConfiguration, environment: [String: String], metrics: PrometheusCollectorRegistry, logger: Logger
 ) throws -> LedgerApplication {
+    if let problem = settings.problems.first { throw DaemonConfiguration.Invalid(description: problem) }
     let runtime = try LedgerRuntime.open(settings, metrics: metrics, logger: logger)
     let notifier = SystemdNotifier(environment: environment)
     let application = Application(

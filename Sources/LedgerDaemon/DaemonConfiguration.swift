@@ -13,6 +13,11 @@ import Projector
 ///   Without it, ledgerd uses `<storage.path>/tokens`, which it creates on first start.
 /// - `policy.requireApprovedRequest` (bool, default false): flag grants with no approved access
 ///   request in the 30 days before (`grant_without_approval`).
+/// - `policy.separationOfDuties` (list of strings, default none): duties one user must not hold
+///   together, each `a+b`, where a duty is a permission (`sales_order.approve`) or an admin level
+///   (`super_admin`, `admin`, `module_admin:sales_order`) (`sod_conflict`).
+/// - `policy.staleAccessDays` (int, default 30; 0 off): flag a user moved to another department
+///   whose roles did not change in this many days (`stale_access`).
 /// - `checkpoint.keyFile` (string, default `<storage.path>/checkpoint.key`): the Ed25519 key that
 ///   signs checkpoints; made (mode 0600) on first start when missing. Its public verifier key is
 ///   written beside the data as `<storage.path>/checkpoint.vkey`.
@@ -39,13 +44,33 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var checkpointEverySeconds: Int
     public var projectionBatchEvents: Int
     public var backupRoot: String?
+    /// What the configuration says that cannot be used: the daemon refuses to start on it.
+    public var problems: [String] = []
+
+    public struct Invalid: Error, CustomStringConvertible, Sendable {
+        public var description: String
+    }
 
     public init(reader: ConfigReader) {
         host = reader.string(forKey: "http.host", default: "127.0.0.1")
         port = reader.int(forKey: "http.port", default: 8427)
         dataDirectory = reader.string(forKey: "storage.path", default: "/var/lib/ledgerd")
         tokensFile = reader.string(forKey: "auth.tokensFile")
-        policy = Policy(requireApprovedRequest: reader.bool(forKey: "policy.requireApprovedRequest", default: false))
+        var duties: [Policy.DutyPair] = []
+        var problems: [String] = []
+        for text in reader.stringArray(forKey: "policy.separationOfDuties", default: []) {
+            if let pair = Policy.DutyPair(text) {
+                duties.append(pair)
+            } else {
+                problems.append("policy.separationOfDuties: \"\(text)\" is not two duties a+b (a permission such as sales_order.approve, or super_admin, admin, module_admin:MODULE)")
+            }
+        }
+        let staleDays = reader.int(forKey: "policy.staleAccessDays", default: 30)
+        if staleDays < 0 { problems.append("policy.staleAccessDays must be 0 (off) or more, got \(staleDays)") }
+        policy = Policy(
+            requireApprovedRequest: reader.bool(forKey: "policy.requireApprovedRequest", default: false), separationOfDuties: duties,
+            staleAccessDays: max(0, staleDays))
+        self.problems = problems
         checkpointKeyFile = reader.string(forKey: "checkpoint.keyFile", default: dataDirectory + "/checkpoint.key")
         checkpointOrigin = reader.string(forKey: "checkpoint.origin")
         checkpointEveryEvents = max(1, reader.int(forKey: "checkpoint.everyEvents", default: 10_000))

@@ -2,7 +2,8 @@ import EventModel
 import LMDB
 
 /// Every event that can change what a user or a role may do, in a compact fold form stored beside
-/// the projection: type, actor, time and the few `data` members the fold reads. As-of questions
+/// the projection: type, actor, time, the few `data` members the fold reads, and a change of the
+/// user's department (which scopes and `stale_access` read). As-of questions
 /// about access ("who held P then", "what could U do then") replay candidates from it, through the
 /// same fold, without reading and decoding their JSON records — several times faster.
 ///
@@ -16,7 +17,7 @@ enum AccessTrail {
         "role.permission_revoked",
     ]
     /// The `data` members the fold of those types reads.
-    static let dataKeys = ["role", "permission", "scope", "level", "module"]
+    static let dataKeys = ["role", "permission", "scope", "level", "module", "decision"]
     private static let codes: [String: Int] = Dictionary(uniqueKeysWithValues: types.enumerated().map { ($1, $0) })
 
     /// The subject's range: users and roles only (the fold of access knows no other subject).
@@ -40,6 +41,17 @@ enum AccessTrail {
         w.write(e.actor.id)
         w.write(e.instant)
         for key in dataKeys { w.write(e.dataString(key)) }
+        // The department as the last change of it left it: 0 untouched, 1 a string, 2 anything else.
+        if let change = e.changes.last(where: { $0.field == "department" }) {
+            if let department = change.new?.stringValue {
+                w.write(UInt64(1))
+                w.write(department)
+            } else {
+                w.write(UInt64(2))
+            }
+        } else {
+            w.write(UInt64(0))
+        }
         return (prefix + bigEndianBytes(event.seq), w.bytes)
     }
 
@@ -52,7 +64,14 @@ enum AccessTrail {
         let instant = try r.instant()
         var data: [JSONMember] = []
         for key in dataKeys { if let value = try r.optionalString() { data.append(JSONMember(key, .string(value))) } }
-        let envelope = Envelope(folding: types[code], instant: instant, actor: actor, subject: subject, data: data)
+        var changes: [Envelope.Change] = []
+        switch try r.uint64() {
+        case 0: break
+        case 1: changes.append(Envelope.Change(field: "department", new: .string(try r.string())))
+        case 2: changes.append(Envelope.Change(field: "department"))
+        default: throw ByteReader.Malformed()
+        }
+        let envelope = Envelope(folding: types[code], instant: instant, actor: actor, subject: subject, changes: changes, data: data)
         return StoredEvent(seq: seq, recordedAt: "", envelope: envelope)
     }
 }

@@ -30,9 +30,11 @@ extension Finding {
             let subjectType = json["subject"]?["type"]?.stringValue, let subjectId = json["subject"]?["id"]?.stringValue,
             let message = json["message"]?.stringValue, case .array(let evidence)? = json["evidence"]
         else { return nil }
+        // A second finding of its kind on the same event carries its place in its id: f-17-kind-2.
+        let ordinal = json["id"]?.stringValue.flatMap { id in id.split(separator: "-").count == 4 ? Int(id.split(separator: "-")[3]).map { $0 - 1 } : 0 } ?? 0
         self.init(
             kind: kind, seq: seq, time: time, actor: actor, subject: .init(type: subjectType, id: subjectId), message: message,
-            evidence: evidence.compactMap { if case .number(let n) = $0 { UInt64(n) } else { nil } })
+            evidence: evidence.compactMap { if case .number(let n) = $0 { UInt64(n) } else { nil } }, ordinal: max(0, ordinal))
     }
 }
 

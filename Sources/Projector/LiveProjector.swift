@@ -297,14 +297,19 @@ public final class LiveProjector: Sendable {
         }
     }
 
-    /// The state folded from nothing, in memory.
+    /// The state folded from nothing, in memory, judged by the same policy (the findings are
+    /// dropped; what judging keeps in the state, such as the stale-access watch, is not).
     public func rebuild() throws -> ProjectionState {
         var state = ProjectionState()
         var after: UInt64 = 0
+        var findings: [Finding] = []
         while true {
             let batch = try log.events(afterSeq: after, limit: configuration.batchSize)
             guard let last = batch.last else { return state }
-            for event in BatchReader.decode(batch).events { state.apply(event) }
+            for event in BatchReader.decode(batch).events {
+                state.apply(event, policy: policy, findings: &findings)
+                findings.removeAll(keepingCapacity: true)
+            }
             state.appliedThrough = last.seq
             after = last.seq
         }
@@ -337,12 +342,12 @@ public final class LiveProjector: Sendable {
     public func findings(_ query: FindingQuery) throws -> FindingPage {
         try includeEverythingCommitted()
         let limit = min(max(query.limit, 1), 10_000)
-        var start: (seq: UInt64, code: UInt8) = (0, 0)
+        var start = Finding.Position(seq: 0, code: 0, ordinal: 0)
         if let cursor = query.cursor {
-            guard let (seq, code) = Self.decodeCursor(cursor) else {
+            guard let last = Self.decodeCursor(cursor) else {
                 throw LogError(.badCursor, "cursor is not one this server made")
             }
-            start = code == .max ? (seq + 1, 0) : (seq, code + 1)
+            start = last.next
         }
         var out: [Finding] = []
         var more = false
@@ -359,13 +364,13 @@ public final class LiveProjector: Sendable {
             return true
         }
         let scanStored = { (snapshot: StoreSnapshot) throws in
-            try snapshot.findings(from: ProjectionStore.findingKey(start.seq, code: start.code), take)
+            try snapshot.findings(from: ProjectionStore.findingKey(start), take)
         }
         if configuration.readOnly {
             try live.withLock { live in
                 if let snapshot = live.snapshot { try scanStored(snapshot) }
                 guard !more else { return }
-                for finding in live.tailFindings where (finding.seq, finding.kind.code) >= start {
+                for finding in live.tailFindings where finding.position >= start {
                     if !take(finding) { break }
                 }
             }
@@ -377,13 +382,15 @@ public final class LiveProjector: Sendable {
         return FindingPage(findings: out, next: more ? Self.encodeCursor(out[limit - 1]) : nil)
     }
 
-    static func encodeCursor(_ f: Finding) -> String { "f\(f.seq).\(f.kind.code)" }
+    static func encodeCursor(_ f: Finding) -> String { "f\(f.seq).\(f.kind.code).\(f.ordinal)" }
 
-    static func decodeCursor(_ text: String) -> (UInt64, UInt8)? {
+    /// The position a cursor stops at (an older two-part cursor stops after every ordinal of its kind).
+    static func decodeCursor(_ text: String) -> Finding.Position? {
         guard text.hasPrefix("f") else { return nil }
-        let parts = text.dropFirst().split(separator: ".")
-        guard parts.count == 2, let seq = UInt64(parts[0]), let code = UInt8(parts[1]) else { return nil }
-        return (seq, code)
+        let parts = text.dropFirst().split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2 || parts.count == 3, let seq = UInt64(parts[0]), let code = UInt8(parts[1]) else { return nil }
+        let ordinal = parts.count == 3 ? UInt16(parts[2]) : .max
+        return ordinal.map { Finding.Position(seq: seq, code: code, ordinal: $0) }
     }
 
     // MARK: - Closing

@@ -103,6 +103,8 @@ public struct UserState: Sendable, Equatable {
     public var admin: [AdminLevel: UInt64] = [:]
     /// The last access review: (seq, decision).
     public var lastReview: (seq: UInt64, decision: String)?
+    /// The last event that assigned or took away a role (`stale_access` asks whether roles followed a move).
+    public var rolesChangedSeq: UInt64?
 
     public var department: String? { fields["department"]?.value.stringValue }
 
@@ -110,6 +112,7 @@ public struct UserState: Sendable, Equatable {
         a.createdSeq == b.createdSeq && a.fields == b.fields && a.status == b.status && a.statusSeq == b.statusSeq
             && a.roles == b.roles && a.direct == b.direct && a.admin == b.admin
             && a.lastReview?.seq == b.lastReview?.seq && a.lastReview?.decision == b.lastReview?.decision
+            && a.rolesChangedSeq == b.rolesChangedSeq
     }
 }
 
@@ -149,9 +152,14 @@ public struct RequestState: Sendable, Equatable {
     /// Who submitted it.
     public var requester: String
     public var submittedSeq: UInt64
+    public var submittedTime = Instant(seconds: 0)
+    public var justification: String?
     public var outcome: Outcome = .pending
     public var decisionSeq: UInt64?
     public var decisionTime: Instant?
+    /// Who approved or rejected it, and why, as the event said.
+    public var decider: String?
+    public var decisionReason: String?
 }
 
 /// The permissions every admin level is expanded over, besides those named in the ledger.

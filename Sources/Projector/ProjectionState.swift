@@ -24,10 +24,16 @@ public struct ProjectionState: Sendable, Equatable {
     public var superAdminsEver = SetTable(.superAdmins)
     /// Under "": every role ever deleted (an as-of answer replays them with their members).
     public var deletedRolesEver = SetTable(.deletedRoles)
+    /// User → the access requests made for them.
+    public var requestsByUser = SetTable(.requestsByUser)
     /// Every permission named in the ledger, with the first seq and the earliest time that named it.
     public var vocabulary = EntityTable<FirstNaming>(.vocabulary)
     /// Approved requests: "user\u{0}role:r" or "user\u{0}permission:p" → approval times.
     public var approvals = EntityTable<ApprovalTimes>(.approvals)
+    /// Moves to another department awaiting the `stale_access` check (one entity).
+    public var watches = EntityTable<StaleWatches>(.watches)
+    /// Admin level → every user ever granted it (module admins of a module are found from it).
+    public var levelHoldersEver = SetTable(.levelHolders)
 
     /// A state folded in memory alone, from nothing.
     public init() {}
@@ -47,12 +53,15 @@ public struct ProjectionState: Sendable, Equatable {
         visitor.visit(\.requests, of: &self)
         visitor.visit(\.vocabulary, of: &self)
         visitor.visit(\.approvals, of: &self)
+        visitor.visit(\.watches, of: &self)
         visitor.visit(\.roleMembersEver, of: &self)
         visitor.visit(\.permissionRolesEver, of: &self)
         visitor.visit(\.permissionUsersEver, of: &self)
         visitor.visit(\.adminLevelsEver, of: &self)
         visitor.visit(\.superAdminsEver, of: &self)
         visitor.visit(\.deletedRolesEver, of: &self)
+        visitor.visit(\.requestsByUser, of: &self)
+        visitor.visit(\.levelHoldersEver, of: &self)
     }
 
     /// Reads what is not in memory from `source` (nil: holds everything in memory), from nothing.
@@ -118,10 +127,19 @@ public struct ProjectionState: Sendable, Equatable {
 
     /// Folds one event and adds the policy violations it shows, judged on the state just before it.
     public mutating func apply(_ event: StoredEvent, policy: Policy, findings: inout [Finding]) {
+        let before = findings.count
         var sink: [Finding]? = findings
         findings = []
         fold(event, policy: policy, findings: &sink)
         findings = sink!
+        // Several findings of one kind on one event are told apart by their place.
+        if findings.count - before > 1 {
+            var seen: [Finding.Kind: Int] = [:]
+            for i in before..<findings.count {
+                findings[i].ordinal = seen[findings[i].kind, default: 0]
+                seen[findings[i].kind, default: 0] += 1
+            }
+        }
     }
 
     /// A failed event (`outcome: failure`) changed nothing in the CRM: it only counts for `inactive_actor`.
@@ -133,12 +151,18 @@ public struct ProjectionState: Sendable, Equatable {
         noteVocabulary(e, seq)
         let judging = findings != nil && bootstrapped
         let superAdminsBefore = judging && mayRemoveSuperAdmin(e, kind) ? activeSuperAdmins() : []
+        var governance = GovernanceBefore()
         if judging {
-            let found = judge(event, kind: kind, policy: policy)
+            var found = judge(event, kind: kind, policy: policy)
+            governance = governanceBefore(event, kind, policy: policy, due: &found)
             if !found.isEmpty { findings! += found }
         }
         guard e.outcome == .success, kind != .other else { return }
         mutate(e, kind, seq)
+        if judging {
+            let found = governanceAfter(event, kind, policy: policy, governance)
+            if !found.isEmpty { findings! += found }
+        }
         if judging, !superAdminsBefore.isEmpty, activeSuperAdmins().isEmpty {
             findings!.append(
                 Finding(
@@ -168,6 +192,7 @@ public struct ProjectionState: Sendable, Equatable {
             var user = users[id, default: UserState()]
             user.status = .offboarded
             user.statusSeq = seq
+            if !user.roles.isEmpty { user.rolesChangedSeq = seq }
             user.roles = [:]
             user.direct = [:]
             user.admin = [:]
@@ -185,6 +210,7 @@ public struct ProjectionState: Sendable, Equatable {
             deletedRolesEver.insert(id, into: "")
             for member in roleMembersEver[id] where users[member]?.roles[id] != nil {
                 users[member]!.roles[id] = nil
+                users[member]!.rolesChangedSeq = seq
             }
         case .rolePermissionGranted:
             guard let permission = e.dataString("permission") else { return }
@@ -197,10 +223,14 @@ public struct ProjectionState: Sendable, Equatable {
         case .userRoleAssigned:
             guard let role = e.dataString("role") else { return }
             users[id, default: UserState()].roles[role] = seq
+            users[id]!.rolesChangedSeq = seq
             roleMembersEver.insert(id, into: role)
         case .userRoleRevoked:
             guard let role = e.dataString("role") else { return }
-            users[id]?.roles[role] = nil
+            if users[id]?.roles[role] != nil {
+                users[id]!.roles[role] = nil
+                users[id]!.rolesChangedSeq = seq
+            }
         case .userPermissionGranted:
             guard let permission = e.dataString("permission") else { return }
             let scope = e.dataString("scope").flatMap(Scope.init(name:)) ?? .all
@@ -213,6 +243,7 @@ public struct ProjectionState: Sendable, Equatable {
             guard let level = adminLevel(e) else { return }
             users[id, default: UserState()].admin[level] = seq
             adminLevelsEver.insert(level.storedName, into: id)
+            levelHoldersEver.insert(id, into: level.storedName)
             if level == .superAdmin {
                 superAdminsEver.insert(id, into: "")
                 bootstrapped = true
@@ -224,12 +255,16 @@ public struct ProjectionState: Sendable, Equatable {
             guard let user = e.dataString("user") else { return }
             requests[id] = RequestState(
                 user: user, role: e.dataString("role"), permission: e.dataString("permission"),
-                scope: e.dataString("scope").flatMap(Scope.init(name:)), requester: e.actor.id, submittedSeq: seq)
+                scope: e.dataString("scope").flatMap(Scope.init(name:)), requester: e.actor.id, submittedSeq: seq, submittedTime: e.instant,
+                justification: e.dataString("justification"))
+            requestsByUser.insert(id, into: user)
         case .accessRequestApproved, .accessRequestRejected:
             guard var request = requests[id] else { return }
             request.outcome = kind == .accessRequestApproved ? .approved : .rejected
             request.decisionSeq = seq
             request.decisionTime = e.instant
+            request.decider = e.actor.id
+            request.decisionReason = e.dataString("reason")
             requests[id] = request
             if request.outcome == .approved { approvals[approvalKey(request), default: ApprovalTimes()].times.append(e.instant) }
         case .accessReviewCompleted:

@@ -12,7 +12,7 @@ import LMDB
 /// - `trailTimes`, `lateTrail`: where the trail's time runs ahead and which events came late
 ///   (`AccessTrail.Times`), so an answer as of a time knows up to where intervals are exact
 /// - `intervals`: when each access fact held (`AccessIntervals`)
-/// - `findings`: seq (8, big-endian) ‖ kind code (1) → the finding as canonical JSON
+/// - `findings`: seq (8, big-endian) ‖ kind code (1) ‖ ordinal (2) → the finding as canonical JSON
 /// - `meta`: `format` (with the policy), `watermark` = seq (8) ‖ the log's chain hash at that seq,
 ///   `bootstrapped`, `trailTime` (the latest time on the trail so far)
 ///
@@ -20,7 +20,7 @@ import LMDB
 /// commit together or not at all, so a kill at any moment leaves a projection of some prefix.
 final class ProjectionStore: @unchecked Sendable {
     /// Bump when the stored form or the rules change: the projection is then rebuilt.
-    static let format: [UInt8] = Array("projection-3".utf8)
+    static let format: [UInt8] = Array("projection-4".utf8)
 
     struct Watermark: Equatable, Sendable {
         var seq: UInt64
@@ -47,7 +47,7 @@ final class ProjectionStore: @unchecked Sendable {
     }
 
     /// The policy as the format records it.
-    static func tag(_ policy: Policy) -> [UInt8] { Array("requireApprovedRequest=\(policy.requireApprovedRequest)".utf8) }
+    static func tag(_ policy: Policy) -> [UInt8] { Array(policy.tag.utf8) }
 
     let environment: Environment
     let tables: [ProjectionTable: Database]
@@ -86,9 +86,8 @@ final class ProjectionStore: @unchecked Sendable {
     /// else nil: rebuild it.
     func header(_ txn: borrowing ReadTransaction, policy wanted: Policy?) throws -> Header? {
         guard let format = try txn.get(meta, Self.formatKey).map(Array.init),
-            let policy = [Policy(requireApprovedRequest: false), Policy(requireApprovedRequest: true)].first(where: {
-                format == Self.format + [0] + Self.tag($0)
-            }),
+            format.starts(with: Self.format + [0]),
+            let policy = Policy(tag: String(decoding: format.dropFirst(Self.format.count + 1), as: UTF8.self)),
             wanted.map({ $0 == policy }) ?? true,
             let mark = try txn.get(meta, Self.watermarkKey), mark.count >= 8
         else { return nil }
@@ -149,7 +148,7 @@ final class ProjectionStore: @unchecked Sendable {
         for (key, value) in output.times.late { writes.append((lateTrail, key, value)) }
         if let latest = output.times.latest { writes.append((meta, Self.trailTimeKey, AccessTrail.Times.key(latest, seq: 0))) }
         for finding in output.findings {
-            writes.append((findings, Self.findingKey(finding.seq, finding.kind), CanonicalJSON.encode(finding.json)))
+            writes.append((findings, Self.findingKey(finding.position), CanonicalJSON.encode(finding.json)))
         }
         writes.append((meta, Self.watermarkKey, bigEndianBytes(watermark.seq) + watermark.hash))
         writes.append((meta, Self.bootstrappedKey, [state.bootstrapped ? 1 : 0]))
@@ -163,9 +162,10 @@ final class ProjectionStore: @unchecked Sendable {
 
     // MARK: - Keys
 
-    static func findingKey(_ seq: UInt64, _ kind: Finding.Kind) -> [UInt8] { findingKey(seq, code: kind.code) }
-
-    static func findingKey(_ seq: UInt64, code: UInt8) -> [UInt8] { bigEndianBytes(seq) + [code] }
+    /// seq (8) ‖ kind code (1) ‖ ordinal (2, big-endian).
+    static func findingKey(_ position: Finding.Position) -> [UInt8] {
+        bigEndianBytes(position.seq) + [position.code, UInt8(position.ordinal >> 8), UInt8(position.ordinal & 0xFF)]
+    }
 
     static func entityKey(_ id: String) -> [UInt8] { component(id, limit: 400) }
 

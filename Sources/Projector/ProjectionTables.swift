@@ -2,7 +2,7 @@ import EventModel
 
 /// The tables of entities a projection holds, one LMDB database each when stored.
 public enum ProjectionTable: String, CaseIterable, Sendable {
-    case users, roles, orders, requests, vocabulary, approvals
+    case users, roles, orders, requests, vocabulary, approvals, watches
 }
 
 /// The insert-only sets a projection keeps: who could ever be concerned by a permission or role.
@@ -19,6 +19,10 @@ public enum ProjectionSet: UInt8, CaseIterable, Sendable {
     case superAdmins = 5
     /// "" → roles ever deleted
     case deletedRoles = 6
+    /// user → access requests made for them
+    case requestsByUser = 7
+    /// admin level (`AdminLevel.storedName`) → users ever granted it
+    case levelHolders = 8
 }
 
 /// Something done to every table and set of a projection alike (attach, flush, overlay, load).

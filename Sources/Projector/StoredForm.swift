@@ -194,6 +194,7 @@ extension UserState: StoredEntity {
         }
         w.write(lastReview?.seq)
         if let review = lastReview { w.write(review.decision) }
+        w.write(rolesChangedSeq)
     }
 
     public init(from r: inout ByteReader) throws {
@@ -207,6 +208,7 @@ extension UserState: StoredEntity {
         direct = try r.grants()
         for _ in 0..<(try r.int()) { admin[try AdminLevel(storedName: r.string())] = try r.uint64() }
         if let seq = try r.optionalUInt64() { lastReview = (seq, try r.string()) }
+        rolesChangedSeq = try r.optionalUInt64()
     }
 }
 
@@ -254,6 +256,10 @@ extension RequestState: StoredEntity {
         w.write(decisionSeq)
         w.write(decisionTime.map { _ in 1 } as UInt64?)
         if let time = decisionTime { w.write(time) }
+        w.write(submittedTime)
+        w.write(justification)
+        w.write(decider)
+        w.write(decisionReason)
     }
 
     public init(from r: inout ByteReader) throws {
@@ -271,6 +277,10 @@ extension RequestState: StoredEntity {
         self.outcome = outcome
         decisionSeq = try r.optionalUInt64()
         if try r.optionalUInt64() != nil { decisionTime = try r.instant() }
+        submittedTime = try r.instant()
+        justification = try r.optionalString()
+        decider = try r.optionalString()
+        decisionReason = try r.optionalString()
     }
 }
 

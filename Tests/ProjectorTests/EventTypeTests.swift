@@ -62,9 +62,12 @@ import Testing
 
     @Test mutating func requestsAndOrders() {
         fold("access_request.submitted", "access_request", "AR", data: #"{"user":"u","permission":"sales_order.approve","scope":"department","justification":"j"}"#, actor: "u")
-        #expect(state.requests["AR"] == RequestState(user: "u", permission: "sales_order.approve", scope: .department, requester: "u", submittedSeq: 1))
+        #expect(state.requests["AR"] == RequestState(
+            user: "u", permission: "sales_order.approve", scope: .department, requester: "u", submittedSeq: 1, submittedTime: state.requests["AR"]!.submittedTime,
+            justification: "j"))
         fold("access_request.rejected", "access_request", "AR", data: #"{"reason":"no"}"#)
         #expect(state.requests["AR"]?.outcome == .rejected && state.requests["AR"]?.decisionSeq == 2)
+        #expect(state.requests["AR"]?.decider == "u-root" && state.requests["AR"]?.decisionReason == "no")
         fold("access_request.approved", "access_request", "AR")
         #expect(state.requests["AR"]?.outcome == .approved)
         #expect(state.vocabulary["sales_order.approve"]?.seq == 1)

@@ -1,0 +1,218 @@
+import EventModel
+
+/// The access-governance findings (issue 14): duties held together that must stay apart
+/// (`sod_conflict`), a module left with nobody to administer it (`module_without_admin`), and a
+/// user moved to another department whose roles did not follow (`stale_access`). Like the rules of
+/// spec 4 they are judged on the state just before and just after each event.
+extension ProjectionState {
+    /// What the governance rules need to know before an event changes the state.
+    struct GovernanceBefore {
+        /// User → the indices of the policy's duty pairs they hold both of.
+        var conflicts: [String: Set<Int>] = [:]
+        /// Module admin levels the event may take from the last active holder, with those holders.
+        var moduleAdmins: [(level: AdminLevel, holders: [(user: String, seq: UInt64)])] = []
+        /// The subject user's department, before a `user.updated`.
+        var department: String?
+    }
+
+    /// Called before the event is applied; `due` findings (stale access that came due by this
+    /// event's time) are returned at once.
+    mutating func governanceBefore(_ event: StoredEvent, _ kind: EventKind, policy: Policy, due: inout [Finding]) -> GovernanceBefore {
+        var before = GovernanceBefore()
+        if policy.staleAccessDays > 0 { due += staleAccessDue(by: event, policy) }
+        guard event.envelope.outcome == .success else { return before }
+        if kind == .userUpdated { before.department = users[event.envelope.subject.id]?.department }
+        if !policy.separationOfDuties.isEmpty {
+            for user in usersWhoseDutiesMayChange(event, kind, policy) {
+                let held = conflictsHeld(by: user, policy)
+                if !held.isEmpty { before.conflicts[user] = held }
+            }
+        }
+        if kind == .userAdminRevoked || kind == .userOffboarded || kind == .userDisabled || kind == .userCreated,
+            let subject = users[event.envelope.subject.id], subject.status == .active
+        {
+            for level in subject.admin.keys where level.level == "module_admin" {
+                before.moduleAdmins.append((level, activeHolders(of: level).compactMap { user in users[user]?.admin[level].map { (user, $0) } }))
+            }
+        }
+        return before
+    }
+
+    /// Called after the event is applied: the findings it causes.
+    mutating func governanceAfter(_ event: StoredEvent, _ kind: EventKind, policy: Policy, _ before: GovernanceBefore) -> [Finding] {
+        let e = event.envelope
+        var out: [Finding] = []
+        func add(_ kind: Finding.Kind, subject: Envelope.Subject, _ message: String, _ evidence: [UInt64]) {
+            out.append(
+                Finding(kind: kind, seq: event.seq, time: e.instant, actor: e.actor.id, subject: subject, message: message,
+                    evidence: Array(Set(evidence)).sorted()))
+        }
+        if !policy.separationOfDuties.isEmpty {
+            for user in usersWhoseDutiesMayChange(event, kind, policy) {
+                for index in conflictsHeld(by: user, policy).subtracting(before.conflicts[user] ?? []).sorted() {
+                    let pair = policy.separationOfDuties[index]
+                    let first = dutyPaths(of: user, pair.first)
+                    let second = dutyPaths(of: user, pair.second)
+                    add(.sodConflict, subject: Envelope.Subject(type: "user", id: user),
+                        "\(user) now holds both \(pair.first) (\(Self.describePaths(first))) and \(pair.second) (\(Self.describePaths(second))), which must stay apart; \(e.actor.id)'s \(e.type) on \(e.subject.id) joined them.",
+                        first.flatMap(\.seqs) + second.flatMap(\.seqs))
+                }
+            }
+        }
+        for (level, holders) in before.moduleAdmins where !holders.isEmpty && activeHolders(of: level).isEmpty {
+            add(.moduleWithoutAdmin, subject: e.subject,
+                "The \(level.module ?? "") module has no administrator left: \(e.actor.id)'s \(e.type) on \(e.subject.id) removed the last module admin (\(holders.map(\.user).joined(separator: ", "))).",
+                holders.map(\.seq))
+        }
+        if policy.staleAccessDays > 0 { watchForStaleAccess(event, kind, policy, movedFrom: before.department) }
+        return out
+    }
+
+    // MARK: - Separation of duties
+
+    /// Users whose duties the event may change: its subject user; for a role's grant of a permission
+    /// that a rule names, or the role's deletion, the role's members.
+    private func usersWhoseDutiesMayChange(_ event: StoredEvent, _ kind: EventKind, _ policy: Policy) -> [String] {
+        let e = event.envelope
+        if e.subject.type == "user", kind != .other { return [e.subject.id] }
+        guard e.subject.type == "role" else { return [] }
+        switch kind {
+        case .rolePermissionGranted:
+            guard let permission = e.dataString("permission"),
+                policy.separationOfDuties.contains(where: { $0.first == .permission(permission) || $0.second == .permission(permission) })
+            else { return [] }
+        case .roleDeleted, .roleCreated:
+            break
+        default:
+            return []
+        }
+        return roleMembersEver[e.subject.id].filter { users[$0]?.roles[e.subject.id] != nil }.sorted()
+    }
+
+    func conflictsHeld(by user: String, _ policy: Policy) -> Set<Int> {
+        guard let state = users[user], state.status == .active else { return [] }
+        var out = Set<Int>()
+        for (index, pair) in policy.separationOfDuties.enumerated() where holds(state, pair.first) && holds(state, pair.second) {
+            out.insert(index)
+        }
+        return out
+    }
+
+    private func holds(_ user: UserState, _ duty: Policy.Duty) -> Bool {
+        switch duty {
+        case .permission(let permission): widestScope(of: user, to: permission) != nil
+        case .level(let level): user.admin[level] != nil
+        }
+    }
+
+    private func dutyPaths(of user: String, _ duty: Policy.Duty) -> [AccessPath] {
+        switch duty {
+        case .permission(let permission): return paths(of: user, to: permission)
+        case .level(let level):
+            guard let seq = users[user]?.admin[level] else { return [] }
+            return [AccessPath(kind: .admin, scope: .all, level: level, seqs: [seq])]
+        }
+    }
+
+    static func describePaths(_ paths: [AccessPath]) -> String {
+        paths.map { path in
+            switch path.kind {
+            case .role: "role \(path.role ?? "") [\(path.seqs.map(String.init).joined(separator: ","))]"
+            case .direct: "direct [\(path.seqs.map(String.init).joined(separator: ","))]"
+            case .admin: "admin \(path.level?.storedName ?? "") [\(path.seqs.map(String.init).joined(separator: ","))]"
+            }
+        }.joined(separator: "; ")
+    }
+
+    // MARK: - Module admins
+
+    /// Active users who hold an admin level now.
+    func activeHolders(of level: AdminLevel) -> [String] {
+        levelHoldersEver[level.storedName].filter { user in
+            guard let state = users[user], state.status == .active else { return false }
+            return state.admin[level] != nil
+        }.sorted()
+    }
+
+    // MARK: - Stale access
+
+    /// A move to another department, watched until `staleAccessDays` later; the list lives in the
+    /// projection (`watches`), ordered by when each comes due.
+    private mutating func watchForStaleAccess(_ event: StoredEvent, _ kind: EventKind, _ policy: Policy, movedFrom: String?) {
+        let e = event.envelope
+        guard kind == .userUpdated, let movedFrom, let user = users[e.subject.id], user.fields["department"]?.seq == event.seq,
+            let department = user.department, !utf8Equal(department, movedFrom), !user.roles.isEmpty
+        else { return }
+        let due = Instant(seconds: e.instant.seconds + Int64(policy.staleAccessDays) * 86_400, nanoseconds: e.instant.nanoseconds)
+        var list = watches[StaleWatches.key, default: StaleWatches()]
+        list.add(StaleWatches.Watch(due: due, user: e.subject.id, moveSeq: event.seq, mover: e.actor.id))
+        watches[StaleWatches.key] = list
+    }
+
+    /// The watches that came due by this event's time: a user still in the department they were
+    /// moved to, with the roles they had before the move, is flagged (once).
+    private mutating func staleAccessDue(by event: StoredEvent, _ policy: Policy) -> [Finding] {
+        guard let list = watches[StaleWatches.key], let first = list.items.first, !(event.envelope.instant < first.due) else { return [] }
+        var remaining = list
+        let due = remaining.takeDue(by: event.envelope.instant)
+        watches[StaleWatches.key] = remaining
+        var out: [Finding] = []
+        for watch in due {
+            guard let user = users[watch.user], user.status == .active, user.fields["department"]?.seq == watch.moveSeq,
+                (user.rolesChangedSeq ?? 0) < watch.moveSeq, !user.roles.isEmpty
+            else { continue }
+            let department = user.department ?? "?"
+            out.append(
+                Finding(
+                    kind: .staleAccess, seq: event.seq, time: event.envelope.instant, actor: watch.mover,
+                    subject: Envelope.Subject(type: "user", id: watch.user),
+                    message: "\(watch.user) was moved to \(department) by \(watch.mover) (seq \(watch.moveSeq)) and, \(policy.staleAccessDays) days later, still holds the roles from before the move (\(user.roles.keys.sorted().joined(separator: ", "))).",
+                    evidence: [watch.moveSeq] + user.roles.values.sorted()))
+        }
+        return out
+    }
+}
+
+/// The moves to another department waiting for `staleAccessDays` to pass, earliest due first.
+public struct StaleWatches: Sendable, Equatable {
+    static let key = "stale-access"
+
+    public struct Watch: Sendable, Equatable {
+        var due: Instant
+        var user: String
+        var moveSeq: UInt64
+        var mover: String
+    }
+
+    public var items: [Watch] = []
+
+    mutating func add(_ watch: Watch) {
+        let index = items.firstIndex { watch.due < $0.due } ?? items.count
+        items.insert(watch, at: index)
+    }
+
+    mutating func takeDue(by time: Instant) -> [Watch] {
+        let count = items.prefix { !(time < $0.due) }.count
+        defer { items.removeFirst(count) }
+        return Array(items.prefix(count))
+    }
+}
+
+extension StaleWatches: StoredEntity {
+    public func write(to w: inout ByteWriter) {
+        w.write(items.count)
+        for item in items {
+            w.write(item.due)
+            w.write(item.user)
+            w.write(item.moveSeq)
+            w.write(item.mover)
+        }
+    }
+
+    public init(from r: inout ByteReader) throws {
+        self.init()
+        for _ in 0..<(try r.int()) {
+            items.append(Watch(due: try r.instant(), user: try r.string(), moveSeq: try r.uint64(), mover: try r.string()))
+        }
+    }
+}
