@@ -72,7 +72,10 @@ let package = Package(
             swiftSettings: strict
         ),
         // What compliance officers ask: history, state as of, activity, access, holders, roles, findings.
-        .target(name: "Queries", dependencies: ["Projector", "EventLog", "EventModel"], swiftSettings: strict),
+        .target(
+            name: "Queries",
+            dependencies: ["Projector", "EventLog", "EventModel", "Transparency", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
         // The HTTP API of spec 5: routes, bearer tokens with scopes, errors that render themselves.
         .target(
             name: "LedgerHTTP",
@@ -178,7 +181,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LedgerHTTPTests",
-            dependencies: ["LedgerDaemon", "TestSupport", 
+            dependencies: ["LedgerDaemon", "TestSupport", "Workload",
                 "LedgerHTTP", "Queries", "Projector", "EventLog", "EventModel", "Transparency",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),

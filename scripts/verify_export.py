@@ -41,11 +41,11 @@ def parse_verifier_key(text):
     return name, key_id, Ed25519PublicKey.from_public_bytes(public_key)
 
 
-def open_checkpoint(note, name, key_id, public_key):
-    """The (origin, size, root) of a note signed by this key; fails otherwise."""
+def open_note(note, name, key_id, public_key, what="checkpoint"):
+    """The text of a C2SP signed note signed by this key; fails otherwise."""
     split = note.rfind("\n\n")
     if split < 0 or not note.endswith("\n"):
-        fail("the checkpoint is not a signed note")
+        fail(f"the {what} is not a signed note")
     text = note[: split + 1]
     for line in note[split + 2 :].splitlines():
         if not line.startswith(EM_DASH + " "):
@@ -57,15 +57,21 @@ def open_checkpoint(note, name, key_id, public_key):
         try:
             public_key.verify(raw[4:], text.encode())
         except InvalidSignature:
-            fail(f"the checkpoint's signature by {name} does not verify")
-        lines = text.split("\n")
-        if len(lines) < 4 or not lines[1].isdigit() or str(int(lines[1])) != lines[1]:
-            fail("the checkpoint body is not origin, size, root hash")
-        root = base64.b64decode(lines[2], validate=True)
-        if len(root) != 32:
-            fail("the checkpoint root hash is not 32 bytes")
-        return lines[0], int(lines[1]), root
-    fail(f"the checkpoint carries no signature by {name}")
+            fail(f"the {what}'s signature by {name} does not verify")
+        return text
+    fail(f"the {what} carries no signature by {name}")
+
+
+def open_checkpoint(note, name, key_id, public_key):
+    """The (origin, size, root) of a note signed by this key; fails otherwise."""
+    text = open_note(note, name, key_id, public_key)
+    lines = text.split("\n")
+    if len(lines) < 4 or not lines[1].isdigit() or str(int(lines[1])) != lines[1]:
+        fail("the checkpoint body is not origin, size, root hash")
+    root = base64.b64decode(lines[2], validate=True)
+    if len(root) != 32:
+        fail("the checkpoint root hash is not 32 bytes")
+    return lines[0], int(lines[1]), root
 
 
 def leaf_hash(record):

@@ -58,6 +58,7 @@ public struct LedgerAPI: Sendable {
         read.get("/permissions/:permission/holders") { request, context in try await holders(request, context) }
         read.get("/roles/:id") { request, context in try await role(request, context) }
         read.get("/findings") { request, _ in try await findings(request) }
+        addGovernanceRoutes(to: read)
         read.get("/vocabulary") { _, _ in jsonResponse(canonical: try await run { CanonicalJSON.encode(try $0.queries.vocabulary().json) }) }
         read.get("/export") { request, _ in try export(request) }
         read.get("/verify") { request, _ in try await verify(request) }
@@ -104,7 +105,7 @@ public struct LedgerAPI: Sendable {
     }
 
     /// The body, refused with 413 as soon as it passes `limit`, before it is all in memory.
-    private func collect(_ body: RequestBody, limit: Int) async throws -> [UInt8] {
+    func collect(_ body: RequestBody, limit: Int) async throws -> [UInt8] {
         var bytes: [UInt8] = []
         for try await buffer in body {
             guard bytes.count + buffer.readableBytes <= limit else {

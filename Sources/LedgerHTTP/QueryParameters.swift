@@ -79,6 +79,48 @@ struct QueryParameters {
         return order
     }
 
+    /// A moment for `name` (`from`, `to`): an RFC 3339 instant or seq:N.
+    func cut(_ name: String) throws -> AsOf? {
+        guard let value = values[name] else { return nil }
+        do {
+            return try AsOf.parse(value)
+        } catch {
+            throw APIError(.badRequest, "invalid_parameter", "\(name) must be RFC 3339 with an offset (2026-03-01T00:00:00Z) or seq:N", field: name)
+        }
+    }
+
+    func permission(_ name: String) throws -> String? {
+        guard let value = try string(name) else { return nil }
+        guard Catalog.isPermission(value) else {
+            throw APIError(.badRequest, "invalid_parameter", "\(name) must be object.action, e.g. sales_order.approve", field: name)
+        }
+        return value
+    }
+
+    /// `format=json` (default) or `format=csv`: true for CSV.
+    func format() throws -> Bool {
+        switch values["format"] {
+        case nil, "json": return false
+        case "csv": return true
+        default: throw APIError(.badRequest, "invalid_parameter", "format must be json or csv", field: "format")
+        }
+    }
+
+    /// A length of time as people write it: `90d`, `12w`, `24h`, `30m`, `45s`.
+    static func seconds(_ text: String) -> Int64? {
+        guard let unit = text.last, let count = Int64(text.dropLast()), count >= 0 else { return nil }
+        let multiplier: Int64
+        switch unit {
+        case "s": multiplier = 1
+        case "m": multiplier = 60
+        case "h": multiplier = 3_600
+        case "d": multiplier = 86_400
+        case "w": multiplier = 604_800
+        default: return nil
+        }
+        return count.multipliedReportingOverflow(by: multiplier).overflow ? nil : count * multiplier
+    }
+
     func asOf() throws -> AsOf {
         do {
             return try AsOf.parse(values["asOf"])

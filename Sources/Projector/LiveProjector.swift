@@ -42,7 +42,7 @@ public final class LiveProjector: Sendable {
     private let store: ProjectionStore?
     private let logger: Logger
     /// The rules findings are judged by (read-only: those the stored projection was folded under).
-    private let policy: Policy
+    public let policy: Policy
     private let live: Mutex<Live>
     /// The seq folded through, raised by the follower; reads wait on it.
     private let applied = ProgressSignal(0)
@@ -239,7 +239,8 @@ public final class LiveProjector: Sendable {
         if configuration.readOnly { return try live.withLock { try body($0.state) } }
         let snapshot = try StoreSnapshot(store!)
         defer { snapshot.close() }
-        let state = ProjectionState(source: snapshot, appliedThrough: applied.value, bootstrapped: false)
+        let header = try snapshot.header(policy: nil)
+        let state = ProjectionState(source: snapshot, appliedThrough: header?.watermark.seq ?? 0, bootstrapped: header?.bootstrapped ?? false)
         let result = try body(state)
         if let failure = snapshot.failure { throw failure }
         return result
@@ -313,6 +314,41 @@ public final class LiveProjector: Sendable {
             state.appliedThrough = last.seq
             after = last.seq
         }
+    }
+
+    // MARK: - Access requests
+
+    /// Access requests in id order after the request `after`, those `include` keeps, at most
+    /// `limit`; `next` names the last one when there may be more.
+    public func requests(
+        after: String?, limit: Int, where include: (String, RequestState) -> Bool
+    ) throws -> (requests: [(id: String, request: RequestState)], next: String?) {
+        try includeEverythingCommitted()
+        var out: [(id: String, request: RequestState)] = []
+        var more = false
+        func take(_ id: String, _ request: RequestState) -> Bool {
+            guard include(id, request) else { return true }
+            if out.count == limit {
+                more = true
+                return false
+            }
+            out.append((id, request))
+            return true
+        }
+        if configuration.readOnly {
+            // ledgerctl: the stored requests overlaid with the tail's, in id order.
+            try live.withLock { live in
+                for (id, request) in live.state.requests.all.sorted(by: { utf8Compare($0.key, $1.key) < 0 })
+                where after.map({ utf8Compare(id, $0) > 0 }) ?? true {
+                    if !take(id, request) { break }
+                }
+            }
+        } else {
+            let snapshot = try StoreSnapshot(store!)
+            defer { snapshot.close() }
+            try snapshot.entities(RequestState.self, .requests, after: after, take)
+        }
+        return (out, more ? out.last?.id : nil)
     }
 
     // MARK: - Findings

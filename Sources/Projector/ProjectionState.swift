@@ -34,6 +34,8 @@ public struct ProjectionState: Sendable, Equatable {
     public var watches = EntityTable<StaleWatches>(.watches)
     /// Admin level → every user ever granted it (module admins of a module are found from it).
     public var levelHoldersEver = SetTable(.levelHolders)
+    /// Department → every user ever in it (a review report over a department starts from it).
+    public var departmentMembersEver = SetTable(.departmentMembers)
 
     /// A state folded in memory alone, from nothing.
     public init() {}
@@ -62,6 +64,7 @@ public struct ProjectionState: Sendable, Equatable {
         visitor.visit(\.deletedRolesEver, of: &self)
         visitor.visit(\.requestsByUser, of: &self)
         visitor.visit(\.levelHoldersEver, of: &self)
+        visitor.visit(\.departmentMembersEver, of: &self)
     }
 
     /// Reads what is not in memory from `source` (nil: holds everything in memory), from nothing.
@@ -180,8 +183,12 @@ public struct ProjectionState: Sendable, Equatable {
         case .userCreated:
             users[id] = UserState(createdSeq: seq)
             Self.applyChanges(e.changes, seq, to: &users[id]!.fields)
+            if let department = users[id]?.department { departmentMembersEver.insert(id, into: department) }
         case .userUpdated:
             Self.applyChanges(e.changes, seq, to: &users[id, default: UserState()].fields)
+            if e.changes.contains(where: { $0.field == "department" }), let department = users[id]?.department {
+                departmentMembersEver.insert(id, into: department)
+            }
         case .userDisabled:
             users[id, default: UserState()].status = .disabled
             users[id]!.statusSeq = seq

@@ -20,7 +20,7 @@ import LMDB
 /// commit together or not at all, so a kill at any moment leaves a projection of some prefix.
 final class ProjectionStore: @unchecked Sendable {
     /// Bump when the stored form or the rules change: the projection is then rebuilt.
-    static let format: [UInt8] = Array("projection-4".utf8)
+    static let format: [UInt8] = Array("projection-5".utf8)
 
     struct Watermark: Equatable, Sendable {
         var seq: UInt64
@@ -281,6 +281,22 @@ final class StoreSnapshot: ProjectionSource, @unchecked Sendable {
         } catch {
             noteFailure(error)
             return nil
+        }
+    }
+
+    /// Stored entities of a table in key order after `after`, until `take` returns false. Keys are the
+    /// ids' bytes (hashed past 400 bytes, so such ids come last, in no useful order).
+    func entities<Value: StoredEntity>(_ type: Value.Type, _ table: ProjectionTable, after: String?, _ take: (String, Value) -> Bool) throws {
+        try snapshot.read { txn in
+            try txn.withCursor(store.tables[table]!) { cursor in
+                var entry = try after.map { try cursor.get(.keyRange, key: ProjectionStore.entityKey($0) + [0]) } ?? (try cursor.get(.first))
+                while let (_, value) = entry {
+                    var reader = ByteReader(value)
+                    let id = try reader.string()
+                    if !take(id, try Value(from: &reader)) { return }
+                    entry = try cursor.get(.next)
+                }
+            }
         }
     }
 

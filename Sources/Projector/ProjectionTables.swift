@@ -23,6 +23,8 @@ public enum ProjectionSet: UInt8, CaseIterable, Sendable {
     case requestsByUser = 7
     /// admin level (`AdminLevel.storedName`) → users ever granted it
     case levelHolders = 8
+    /// department → users ever in it
+    case departmentMembers = 9
 }
 
 /// Something done to every table and set of a projection alike (attach, flush, overlay, load).

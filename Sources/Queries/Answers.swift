@@ -94,6 +94,7 @@ public struct AccessAnswer: Sendable, Equatable {
     public struct Level: Sendable, Equatable { public var level: AdminLevel; public var lineage: Lineage }
     public struct Role: Sendable, Equatable { public var role: String; public var lineage: Lineage }
     public struct Permission: Sendable, Equatable { public var permission: String; public var scope: Scope; public var via: [AccessPath] }
+    public struct Review: Sendable, Equatable { public var decision: String; public var lineage: Lineage }
 
     public var user: String
     public var asOf: String
@@ -102,6 +103,8 @@ public struct AccessAnswer: Sendable, Equatable {
     public var adminLevels: [Level]
     public var roles: [Role]
     public var permissions: [Permission]
+    /// The last access review completed by then.
+    public var lastReview: Review? = nil
 
     public func permission(_ name: String) -> Permission? { permissions.first { $0.permission == name } }
 
@@ -113,6 +116,7 @@ public struct AccessAnswer: Sendable, Equatable {
                 .object([JSONMember("level", .string($0.level.level)), JSONMember("module", $0.level.module.map { .string($0) } ?? .null)] + $0.lineage.members)
             })),
             JSONMember("roles", .array(roles.map { .object([JSONMember("role", .string($0.role))] + $0.lineage.members) })),
+            JSONMember("lastReview", lastReview.map { .object([JSONMember("decision", .string($0.decision))] + $0.lineage.members) } ?? .null),
             JSONMember("permissions", .array(permissions.map {
                 .object([
                     JSONMember("permission", .string($0.permission)), JSONMember("scope", .string($0.scope.name)),

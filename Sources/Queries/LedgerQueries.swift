@@ -109,7 +109,8 @@ public final class LedgerQueries: Sendable {
                 user: user, asOf: asOf.echo(head: head), exists: true, status: state.status,
                 adminLevels: state.admin.sorted { $0.key < $1.key }.map { .init(level: $0.key, lineage: replay.lineage($0.value)) },
                 roles: state.roles.sorted { $0.key < $1.key }.map { .init(role: $0.key, lineage: replay.lineage($0.value)) },
-                permissions: replay.state.access(of: user, universe: universe).map { .init(permission: $0.permission, scope: $0.scope, via: $0.via) })
+                permissions: replay.state.access(of: user, universe: universe).map { .init(permission: $0.permission, scope: $0.scope, via: $0.via) },
+                lastReview: state.lastReview.map { .init(decision: $0.decision, lineage: replay.lineage($0.seq)) })
         }
     }
 

@@ -135,4 +135,99 @@ import Workload
         #expect(answer.canonicalJSON == CanonicalJSON.encode(answer.json))
         #expect(HoldersAnswer(permission: "p.q", asOf: "seq:0", holders: []).canonicalJSON == CanonicalJSON.encode(HoldersAnswer(permission: "p.q", asOf: "seq:0", holders: []).json))
     }
+
+    /// Access changes between two moments equal the difference of two folds from nothing.
+    @Test func accessChangesAreTheDifferenceOfTwoFolds() async throws {
+        var generator = LedgerGenerator(seed: 37)
+        var lines = generator.lines(3_000, batch: 250)
+        lines += Self.extraEvents(startingAt: 0, time: try EventBody.parse(lines.last!).events.last!.envelope.instant)
+        lines += generator.lines(500, batch: 250)
+        let ledger = try TestLedger(projectionBatch: 900)
+        for line in lines { _ = try await ledger.log.append(try EventBody.parse(line).events) }
+        let events = try ledger.log.events(afterSeq: 0, limit: 100_000).map { try $0.decode() }
+        let head = UInt64(events.count)
+
+        /// user → "kind name" → scope name ("held" for levels and roles), as a fold of the cut sees them.
+        func effective(_ cut: AsOf) -> [String: [String: String]] {
+            let expected = Expected(events, cut)
+            var out: [String: [String: String]] = [:]
+            for (user, state) in expected.state.users.all where state.status == .active {
+                var facts: [String: String] = [:]
+                for p in expected.state.access(of: user, universe: expected.universe) { facts["permission " + p.permission] = p.scope.name }
+                for level in state.admin.keys { facts["admin_level " + level.storedName] = "held" }
+                for role in state.roles.keys { facts["role " + role] = "held" }
+                out[user] = facts
+            }
+            return out
+        }
+        var random = SystemRandomNumberGenerator()
+        var pairs: [(AsOf, AsOf)] = [(.seq(0), .now), (.seq(1_000), .seq(3_008)), (.seq(3_004), .seq(3_012))]
+        for _ in 0..<4 {
+            let (a, b) = (UInt64.random(in: 1...head, using: &random), UInt64.random(in: 1...head, using: &random))
+            pairs.append((.seq(min(a, b)), .seq(max(a, b))))
+            let (t1, t2) = (events.randomElement(using: &random)!.envelope.instant, events.randomElement(using: &random)!.envelope.instant)
+            pairs.append((.time(min(t1, t2)), .time(max(t1, t2))))
+            pairs.append((.time(t1), .seq(b)))
+        }
+        for (from, to) in pairs {
+            let answer = try ledger.queries.accessChanges(from: from, to: to)
+            let (before, after) = (effective(from == .now ? .seq(head) : from), effective(to == .now ? .seq(head) : to))
+            var want: [String] = []
+            for user in Set(before.keys).union(after.keys) {
+                let (b, a) = (before[user] ?? [:], after[user] ?? [:])
+                for fact in Set(b.keys).union(a.keys) where b[fact] != a[fact] {
+                    want.append("\(user) \(fact) \(b[fact] ?? "-") \(a[fact] ?? "-")")
+                }
+            }
+            let got = answer.changes.map { c in
+                let held = { (h: Bool, scope: Scope?) in h ? (c.kind == .permission ? scope!.name : "held") : "-" }
+                return "\(c.user) \(c.kind.rawValue) \(c.name) \(held(c.heldBefore, c.scopeBefore)) \(held(c.heldAfter, c.scopeAfter))"
+            }
+            #expect(got.sorted() == want.sorted(), "\(from) → \(to)")
+            #expect(answer.changes.allSatisfy { !$0.causes.isEmpty || $0.kind == .permission }, "\(from) → \(to): a change with no cause")
+        }
+        // Filters narrow the same answer.
+        let (from, to): (AsOf, AsOf) = (.seq(1_000), .now)
+        let all = try ledger.queries.accessChanges(from: from, to: to).changes
+        let oneUser = all.first!.user
+        #expect(try ledger.queries.accessChanges(from: from, to: to, filter: .init(user: oneUser)).changes.map(\.name).sorted()
+            == all.filter { $0.user == oneUser }.map(\.name).sorted())
+        #expect(try ledger.queries.accessChanges(from: from, to: to, filter: .init(permission: "sales_order.approve")).changes
+            == all.filter { $0.kind == .permission && $0.name == "sales_order.approve" })
+        try await ledger.close()
+    }
+
+    /// The review report accounts for every holder at the moment, each with the review a fold of
+    /// that moment knows, overdue exactly when that review is older than the period.
+    @Test func theReviewReportAccountsForEveryHolder() async throws {
+        var generator = LedgerGenerator(seed: 41)
+        let ledger = try TestLedger(projectionBatch: 1_000)
+        for line in generator.lines(4_000, batch: 250) { _ = try await ledger.log.append(try EventBody.parse(line).events) }
+        let events = try ledger.log.events(afterSeq: 0, limit: 100_000).map { try $0.decode() }
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<6 {
+            let point = events.randomElement(using: &random)!
+            let cut = AsOf.time(point.envelope.instant)
+            let expected = Expected(events, cut)
+            for scope in [LedgerQueries.ReviewScope.permission("sales_order.approve"), .role("finance_clerk"), .department("sales-east")] {
+                let report = try ledger.queries.reviewReport(asOf: cut, periodSeconds: 3_600, period: "1h", scope: scope)
+                let users = report.holders.map(\.user)
+                let want: [String]
+                switch scope {
+                case .permission(let p): want = expected.holders(p).keys.sorted()
+                case .role(let r): want = expected.state.users.all.filter { $0.value.status == .active && $0.value.roles[r] != nil }.keys.sorted()
+                case .department(let d): want = expected.state.users.all.filter { $0.value.status == .active && $0.value.department == d }.keys.sorted()
+                default: want = []
+                }
+                #expect(users == want, "\(scope) \(cut)")
+                for holder in report.holders {
+                    let review = expected.state.users[holder.user]?.lastReview
+                    #expect(holder.lastReview?.lineage.seq == review?.seq && holder.lastReview?.decision == review?.decision)
+                    let old = holder.lastReview.map { $0.lineage.time.seconds < point.envelope.instant.seconds - 3_600 } ?? true
+                    #expect(holder.overdue == old)
+                }
+            }
+        }
+        try await ledger.close()
+    }
 }

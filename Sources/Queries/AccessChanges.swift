@@ -1,0 +1,245 @@
+import EventLog
+import EventModel
+import Projector
+
+/// What changed in who can do what between two moments (issue 14): every permission, admin level
+/// and role membership gained or lost, by whom, with the scope before and after and the events
+/// that caused it. Each is the difference of the two moments' answers — holders of each permission,
+/// holders of each admin level, members of each role — counted while the user is active, as the
+/// access answer counts them.
+extension LedgerQueries {
+    public struct ChangeFilter: Sendable, Equatable {
+        public var user: String?
+        public var permission: String?
+        public var role: String?
+        public var department: String?
+
+        public init(user: String? = nil, permission: String? = nil, role: String? = nil, department: String? = nil) {
+            self.user = user
+            self.permission = permission
+            self.role = role
+            self.department = department
+        }
+    }
+
+    public func accessChanges(from: AsOf, to: AsOf, filter: ChangeFilter = ChangeFilter()) throws -> AccessChangesAnswer {
+        let head = try log.head().seq
+        let (fromCut, toCut) = (from == .now ? AsOf.seq(head) : from, to == .now ? AsOf.seq(head) : to)
+        var changes: [AccessChange] = try filter.user.map { try userChanges(of: $0, from: fromCut, to: toCut) } ?? []
+
+        // Permissions: each one's holders at both moments.
+        let permissions = filter.user != nil ? [] : try filter.permission.map { [$0] }
+            ?? Array(try projector.read { state in
+                state.universe { fromCut.includes(seq: $0, time: $1) || toCut.includes(seq: $0, time: $1) }
+            }).sorted()
+        let users: Set<String>? = try filter.role.map { role in
+            try members(of: role, at: fromCut).keys.reduce(into: Set(try members(of: role, at: toCut).keys)) { $0.insert($1) }
+        }
+        for permission in permissions {
+            let before = Dictionary(uniqueKeysWithValues: try holders(permission: permission, asOf: fromCut).holders.map { ($0.user, $0) })
+            let after = Dictionary(uniqueKeysWithValues: try holders(permission: permission, asOf: toCut).holders.map { ($0.user, $0) })
+            for user in Set(before.keys).union(after.keys) where users?.contains(user) ?? true {
+                let (was, now) = (before[user], after[user])
+                guard was?.scope != now?.scope else { continue }
+                changes.append(
+                    AccessChange(
+                        user: user, kind: .permission, name: permission, heldBefore: was != nil, heldAfter: now != nil, scopeBefore: was?.scope,
+                        scopeAfter: now?.scope, pathsBefore: was?.via ?? [], pathsAfter: now?.via ?? [], causes: []))
+            }
+        }
+        // Admin levels and role memberships, unless the question is about one permission (or one user, done above).
+        if filter.permission == nil && filter.user == nil {
+            let (levels, roles) = try projector.read { state in
+                (Set(state.adminLevelsEver.all.values.joined()).sorted(), state.roleMembersEver.all.keys.sorted())
+            }
+            for level in levels.map(AdminLevel.init(storedName:)) where filter.role == nil {
+                let (before, after) = (try holders(of: level, at: fromCut), try holders(of: level, at: toCut))
+                for user in Set(before.keys).symmetricDifference(after.keys) where users?.contains(user) ?? true {
+                    changes.append(AccessChange(user: user, kind: .adminLevel, name: level.storedName, heldBefore: before[user] != nil, heldAfter: after[user] != nil))
+                }
+            }
+            for role in roles where filter.role.map({ $0 == role }) ?? true {
+                let (before, after) = (try members(of: role, at: fromCut), try members(of: role, at: toCut))
+                for user in Set(before.keys).symmetricDifference(after.keys) where users?.contains(user) ?? true {
+                    changes.append(AccessChange(user: user, kind: .role, name: role, heldBefore: before[user] != nil, heldAfter: after[user] != nil))
+                }
+            }
+        }
+        // The department, as the user stood at either moment.
+        if let department = filter.department {
+            var kept: [String: Bool] = [:]
+            changes = try changes.filter { change in
+                if let known = kept[change.user] { return known }
+                let inIt = try [fromCut, toCut].contains { try self.department(of: change.user, at: $0) == department }
+                kept[change.user] = inIt
+                return inIt
+            }
+        }
+        // The causes: the events on the access trail in one answer and not the other (between the
+        // moments, when the second is later) that bear on each change.
+        var trails: [Envelope.Subject: [StoredEvent]] = [:]
+        try projector.accessView(through: toCut.lastSeq, time: toCut.instant) { later in
+            try projector.accessView(through: fromCut.lastSeq, time: fromCut.instant) { earlier in
+                func window(_ subject: Envelope.Subject) throws -> [StoredEvent] {
+                    if let known = trails[subject] { return known }
+                    let events = try later.trail([subject]).filter { !fromCut.includes(seq: $0.seq, time: $0.envelope.instant) }
+                        + earlier.trail([subject]).filter { !toCut.includes(seq: $0.seq, time: $0.envelope.instant) }
+                    trails[subject] = events
+                    return events
+                }
+                for i in changes.indices {
+                    let change = changes[i]
+                    var events = try window(Envelope.Subject(type: "user", id: change.user)).filter { AccessChange.bears($0, on: change) }
+                    for role in change.roles { events += try window(Envelope.Subject(type: "role", id: role)).filter { AccessChange.bears($0, on: change) } }
+                    changes[i].causes = LiveProjector.mergedInSeqOrder(events).map { Lineage(seq: $0.seq, actor: $0.envelope.actor.id, time: $0.envelope.instant) }
+                }
+            }
+        }
+        changes.sort { ($0.user, $0.kind.rawValue, $0.name) < ($1.user, $1.kind.rawValue, $1.name) }
+        return AccessChangesAnswer(from: fromCut.echo(head: head), to: toCut.echo(head: head), changes: changes)
+    }
+
+    /// One user's changes: the difference of their two access answers (roles and levels count while active).
+    private func userChanges(of user: String, from: AsOf, to: AsOf) throws -> [AccessChange] {
+        let (before, after) = (try access(user: user, asOf: from), try access(user: user, asOf: to))
+        var out: [AccessChange] = []
+        let (was, now) = (Dictionary(uniqueKeysWithValues: before.permissions.map { ($0.permission, $0) }), Dictionary(uniqueKeysWithValues: after.permissions.map { ($0.permission, $0) }))
+        for permission in Set(was.keys).union(now.keys) where was[permission]?.scope != now[permission]?.scope {
+            out.append(
+                AccessChange(
+                    user: user, kind: .permission, name: permission, heldBefore: was[permission] != nil, heldAfter: now[permission] != nil,
+                    scopeBefore: was[permission]?.scope, scopeAfter: now[permission]?.scope, pathsBefore: was[permission]?.via ?? [],
+                    pathsAfter: now[permission]?.via ?? []))
+        }
+        func active(_ answer: AccessAnswer) -> Bool { answer.status == .active }
+        let (levelsBefore, levelsAfter) = (Set(active(before) ? before.adminLevels.map(\.level.storedName) : []), Set(active(after) ? after.adminLevels.map(\.level.storedName) : []))
+        for level in levelsBefore.symmetricDifference(levelsAfter) {
+            out.append(AccessChange(user: user, kind: .adminLevel, name: level, heldBefore: levelsBefore.contains(level), heldAfter: levelsAfter.contains(level)))
+        }
+        let (rolesBefore, rolesAfter) = (Set(active(before) ? before.roles.map(\.role) : []), Set(active(after) ? after.roles.map(\.role) : []))
+        for role in rolesBefore.symmetricDifference(rolesAfter) {
+            out.append(AccessChange(user: user, kind: .role, name: role, heldBefore: rolesBefore.contains(role), heldAfter: rolesAfter.contains(role)))
+        }
+        return out
+    }
+
+    /// Users who held an admin level at a moment (while active), with the grant's seq.
+    func holders(of level: AdminLevel, at cut: AsOf) throws -> [String: UInt64] {
+        try projector.accessView(through: cut.lastSeq, time: cut.instant) { view in
+            var out: [String: UInt64] = [:]
+            for held in try view.holdings(.admin, level.storedName) where !view.replayedUsers.contains(held.member) { out[held.member] = held.fact.lineage }
+            for (user, state) in try replayedUsers(view) where state.status == .active {
+                if let seq = state.admin[level] { out[user] = seq }
+            }
+            return out
+        }
+    }
+
+    /// Members of a role at a moment (while active), with the assignment's seq.
+    func members(of role: String, at cut: AsOf) throws -> [String: UInt64] {
+        try projector.accessView(through: cut.lastSeq, time: cut.instant) { view in
+            var out: [String: UInt64] = [:]
+            for held in try view.holdings(.membership, role) where !view.replayedUsers.contains(held.member) { out[held.member] = held.fact.lineage }
+            for (user, state) in try replayedUsers(view) where state.status == .active {
+                if let seq = state.roles[role] { out[user] = seq }
+            }
+            return out
+        }
+    }
+
+    /// The replayed users' states at the view's cut (their trails, with the ever-deleted roles' that take members away).
+    private func replayedUsers(_ view: AccessView) throws -> [(String, UserState)] {
+        guard !view.replayedUsers.isEmpty else { return [] }
+        let users = view.replayedUsers.sorted()
+        let deleted = view.state.deletedRolesEver[""].sorted()
+        let replay = Replay(events: try view.trail(users.map { .init(type: "user", id: $0) } + deleted.map { .init(type: "role", id: $0) }))
+        return users.compactMap { user in replay.state.users[user].map { (user, $0) } }
+    }
+
+    /// A user's department at a moment, from their trail.
+    func department(of user: String, at cut: AsOf) throws -> String? {
+        try projector.accessView(through: cut.lastSeq, time: cut.instant) { view in
+            Replay(events: try view.trail([Envelope.Subject(type: "user", id: user)])).state.users[user]?.department
+        }
+    }
+}
+
+/// One change in who can do what between two moments.
+public struct AccessChange: Sendable, Equatable {
+    public enum Kind: String, Sendable { case permission, adminLevel = "admin_level", role }
+    public enum Direction: String, Sendable { case gained, lost, changed }
+
+    public var user: String
+    public var kind: Kind
+    /// The permission, the admin level (`module_admin:sales_order`), or the role.
+    public var name: String
+    public var heldBefore: Bool
+    public var heldAfter: Bool
+    /// For permissions: the widest scope and the paths before and after.
+    public var scopeBefore: Scope? = nil
+    public var scopeAfter: Scope? = nil
+    public var pathsBefore: [AccessPath] = []
+    public var pathsAfter: [AccessPath] = []
+    /// The events between the two moments that bear on it, oldest first.
+    public var causes: [Lineage] = []
+
+    /// Gained, lost, or (a permission held at both moments) its scope changed.
+    public var direction: Direction { heldBefore == heldAfter ? .changed : heldAfter ? .gained : .lost }
+
+    /// The roles whose events may have caused it.
+    var roles: [String] {
+        if kind == .role { return [name] }
+        return Array(Set((pathsBefore + pathsAfter).compactMap(\.role))).sorted()
+    }
+
+    /// Whether an event on the trail of the user or of one of the roles bears on this change.
+    static func bears(_ event: StoredEvent, on change: AccessChange) -> Bool {
+        let e = event.envelope
+        switch e.type {
+        case "user.created", "user.disabled", "user.enabled", "user.offboarded": return true
+        case "role.created", "role.deleted": return change.kind != .adminLevel
+        case "user.role_assigned", "user.role_revoked":
+            guard let role = e.dataString("role") else { return false }
+            return change.kind == .role ? role == change.name : change.roles.contains(role)
+        case "user.permission_granted", "user.permission_revoked", "role.permission_granted", "role.permission_revoked":
+            return change.kind == .permission && e.dataString("permission") == change.name
+        case "user.admin_granted", "user.admin_revoked":
+            guard let level = e.dataString("level") else { return false }
+            let granted = AdminLevel(level: level, module: level == "module_admin" ? e.dataString("module") : nil)
+            return change.kind == .adminLevel ? granted.storedName == change.name : change.kind == .permission && granted.covers(change.name)
+        default: return false
+        }
+    }
+}
+
+/// `GET /v1/access/changes`
+public struct AccessChangesAnswer: Sendable, Equatable {
+    public var from: String
+    public var to: String
+    public var changes: [AccessChange]
+
+    public var json: JSONValue {
+        .object([
+            JSONMember("changes", .array(changes.map { change in
+                var members = [
+                    JSONMember("causes", .array(change.causes.map { .object($0.members) })),
+                    JSONMember("change", .string(change.direction.rawValue)),
+                    JSONMember("kind", .string(change.kind.rawValue)),
+                    JSONMember("name", .string(change.name)),
+                ]
+                if change.kind == .permission {
+                    members += [
+                        JSONMember("pathsAfter", .array(change.pathsAfter.map { PathAnswer(path: $0).json })),
+                        JSONMember("pathsBefore", .array(change.pathsBefore.map { PathAnswer(path: $0).json })),
+                        JSONMember("scopeAfter", change.scopeAfter.map { .string($0.name) } ?? .null),
+                        JSONMember("scopeBefore", change.scopeBefore.map { .string($0.name) } ?? .null),
+                    ]
+                }
+                members.append(JSONMember("user", .string(change.user)))
+                return .object(members)
+            })),
+            JSONMember("from", .string(from)),
+            JSONMember("to", .string(to)),
+        ])
+    }
+}
