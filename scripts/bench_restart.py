@@ -10,7 +10,9 @@ it to a fresh data directory with `ledger-bench --fill` (the log alone, as after
    projection (until /readyz says it has folded the head), RssAnon once rebuilt;
 2. stops it (SIGTERM) and starts it again: time to READY=1 and to /readyz ready, RssAnon;
 3. asks holders of sales_order.approve as of 200 random points (seq and time, alternately) and
-   as-of access of 200 random users over HTTP: p50 / p99 / max, then RssAnon again;
+   as-of access of 200 random users over HTTP: p50 / p99 / max, then RssAnon again; then the
+   access-governance questions: org-wide access changes between 20 random pairs of those points,
+   the signed review report over every approver, and what-if for 200 role assignments;
 4. posts one event whose `data` has a million keys (a 12 MB body): the answer's status and time,
    and that the daemon still answers a read afterwards.
 
@@ -174,6 +176,31 @@ def run_size(args, size, rows):
         access = timed(daemon, [f"/v1/users/{u}/access?asOf={urllib.parse.quote(p)}" for u, p in zip(users, points)])
         rows.append((size, "access of a random user as of a random point, p50 / p99 / max", "%.1f / %.1f / %.1f ms" % percentiles(access)))
         rows.append((size, "RssAnon after 400 as-of queries", f"{daemon.rss_anon_mib():.0f} MiB"))
+
+        # Access governance (issue 14): org-wide changes between two random points, a review report
+        # over every approver, what-if on role assignments.
+        def ordered(a, b):
+            key = lambda p: int(p[4:]) if p.startswith("seq:") else p
+            return (b, a) if a.startswith("seq:") == b.startswith("seq:") and key(a) > key(b) else (a, b)
+        pairs = [ordered(points[rng.randrange(200)], points[rng.randrange(200)]) for _ in range(20)]
+        changes = timed(daemon, [f"/v1/access/changes?from={urllib.parse.quote(a)}&to={urllib.parse.quote(b)}" for a, b in pairs])
+        rows.append((size, "org-wide access changes between two random points, p50 / p99 / max", "%.0f / %.0f / %.0f ms" % percentiles(changes)))
+        _, report = daemon.request("/v1/reviews/report?permission=sales_order.approve&period=90d")
+        holders = len(json.loads(report[len(b'{"report":'):report.rindex(b',"signature":')])["holders"])
+        reports = timed(daemon, ["/v1/reviews/report?permission=sales_order.approve&period=90d"] * 5)
+        rows.append((size, f"signed review report over every approver ({holders} holders), p50 / max", "%.0f / %.0f ms" % (percentiles(reports)[0], percentiles(reports)[2])))
+        candidates = []
+        for user in users[:200]:
+            candidates.append(json.dumps({"type": "user.role_assigned", "time": "2027-01-01T00:00:00Z", "actor": {"id": "u-0001"},
+                                          "subject": {"type": "user", "id": user}, "data": {"role": "finance_clerk"}}).encode())
+        samples = []
+        for body in candidates:
+            start = time.monotonic()
+            status, answer = daemon.request("/v1/what-if", body)
+            samples.append(time.monotonic() - start)
+            if status != 200:
+                sys.exit(f"what-if answered {status}: {answer[:200]!r}")
+        rows.append((size, "what-if: a role assigned to a random user, p50 / p99 / max", "%.1f / %.1f / %.1f ms" % percentiles(samples)))
 
         body = million_keys_body()
         start = time.monotonic()

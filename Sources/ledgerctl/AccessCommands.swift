@@ -188,3 +188,130 @@ struct Findings: AsyncParsableCommand {
         }
     }
 }
+
+struct AccessChanges: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "access-changes",
+        abstract: "Every permission, admin level and role membership gained or lost between two moments, and the events that caused it.")
+    @Option(help: "From this moment: seq:N, a date, a local time in --tz, or RFC 3339.") var from: String
+    @Option(help: "To this moment (default now).") var to: String?
+    @Option(help: "Only this user.") var user: String?
+    @Option(help: "Only this permission.") var permission: String?
+    @Option(help: "Only this role's members and membership.") var role: String?
+    @Option(help: "Only users in this department at either moment.") var department: String?
+    @OptionGroup var connection: Connection
+    @OptionGroup var output: Output
+
+    func run() async throws {
+        let r = try output.renderer()
+        let times = try output.times()
+        let (fromCut, toCut) = (try times.asOf(from), try times.asOf(to))
+        if let permission, !Catalog.isPermission(permission) {
+            throw Mistakes.failure("\(permission) is not a permission: permissions are object.action, such as sales_order.approve")
+        }
+        try await withBackend(connection) { backend in
+            if let role {
+                let known = try await backend.vocabulary("roles")
+                if !known.contains(role) { throw Mistakes.failure("no role \(role) in this ledger\(Mistakes.hint(role, among: known))") }
+            }
+            if let user { try await backend.requireSubject(type: "user", id: user) }
+            let json = try await backend.get(
+                ["v1", "access", "changes"],
+                [("from", fromCut), ("to", toCut), ("user", user), ("permission", permission), ("role", role), ("department", department)])
+            let changes = (json["changes"] ?? .null).list
+            let rows = changes.map { c in
+                let scope = c["kind"] == .string("permission")
+                    ? "\(c["scopeBefore"]?.stringValue ?? "-") → \(c["scopeAfter"]?.stringValue ?? "-")" : ""
+                return [c["user"]?.stringValue ?? "", c["change"]?.stringValue ?? "", c["kind"]?.stringValue ?? "", c["name"]?.stringValue ?? "", scope,
+                        (c["causes"] ?? .null).list.map { "\(r.number($0["seq"])) by \($0["actor"]?.stringValue ?? "")" }.joined(separator: ", ")]
+            }
+            let head = [JSONMember("from", json["from"] ?? .null), JSONMember("to", json["to"] ?? .null)]
+            let columns = ["from", "to", "user", "change", "kind", "name", "scopeBefore", "scopeAfter", "pathsBefore", "pathsAfter", "causes"].map { CSVColumn($0, [$0]) }
+            r.emit(json: json, header: ["USER", "CHANGE", "KIND", "NAME", "SCOPE", "CAUSED BY"], rows: rows,
+                preamble: ["from \(json["from"]?.stringValue ?? "") to \(json["to"]?.stringValue ?? ""): \(changes.count) change\(changes.count == 1 ? "" : "s")"],
+                csv: (columns, changes.map { .object(head + ($0.objectMembers ?? [])) }))
+        }
+    }
+}
+
+struct ReviewReportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "review-report",
+        abstract: "Everyone in a scope as of a moment, their last access review, and who is overdue; signed by the ledger (json).",
+        discussion: "--format json prints the signed answer byte for byte: scripts/verify_report.py FILE KEY checks it with the verifier key alone.")
+    @Option(help: "Holders of this permission.") var permission: String?
+    @Option(help: "Members of this role.") var role: String?
+    @Option(name: .customLong("admin-level"), help: "Holders of this admin level: super_admin, admin, module_admin:MODULE.") var adminLevel: String?
+    @Option(help: "Users in this department.") var department: String?
+    @Option(help: "How often reviews are due: 90d, 12w, 24h.") var period: String = "90d"
+    @OptionGroup var moment: Moment
+    @OptionGroup var connection: Connection
+    @OptionGroup var output: Output
+
+    func run() async throws {
+        let r = try output.renderer()
+        let asOf = try output.times().asOf(moment.asOf)
+        let scopes = [permission, role, adminLevel, department].compactMap { $0 }
+        guard scopes.count == 1 else { throw Mistakes.failure("give one of --permission, --role, --admin-level, --department") }
+        try await withBackend(connection) { backend in
+            let query = [("permission", permission), ("role", role), ("adminLevel", adminLevel), ("department", department), ("period", period), ("asOf", asOf)]
+            if r.format == .csv {
+                FileHandle.standardOutput.write(Data(try await backend.getBytes(["v1", "reviews", "report"], query + [("format", "csv")])))
+                return
+            }
+            let bytes = try await backend.getBytes(["v1", "reviews", "report"], query)
+            if r.format == .json {
+                // The signed bytes, as served: a verifier checks exactly these.
+                FileHandle.standardOutput.write(Data(bytes))
+                return
+            }
+            let report = (try JSONParser.parse(bytes))["report"] ?? .null
+            let holders = (report["holders"] ?? .null).list
+            let rows = holders.map { h in
+                let review = h["lastReview"]
+                return [h["user"]?.stringValue ?? "", h["overdue"] == .bool(true) ? "OVERDUE" : "ok",
+                        review.flatMap { $0 == .null ? nil : "\(r.time($0["time"])) by \($0["actor"]?.stringValue ?? "") (\($0["decision"]?.stringValue ?? ""))" } ?? "never",
+                        (h["pendingRequests"] ?? .null).list.compactMap { $0["id"]?.stringValue }.joined(separator: ", ")]
+            }
+            let summary = report["summary"]
+            r.table(header: ["USER", "REVIEW", "LAST REVIEW", "PENDING REQUESTS"], rows: rows, preamble: [
+                "as of \(report["asOf"]?.stringValue ?? ""), reviews due every \(period): \(r.number(summary?["holders"])) holders, \(r.number(summary?["overdue"])) overdue, \(r.number(summary?["neverReviewed"])) never reviewed",
+                "computed at tree size \(r.number(report["treeSize"])), root \(report["root"]?.stringValue ?? "") (signed: --format json)",
+            ])
+        }
+    }
+}
+
+struct Requests: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Access requests: who asked, for what, why, how long ago, and who decided, when.")
+    @Option(help: "pending, approved or rejected.") var status: String?
+    @Option(name: .customLong("older-than"), help: "Submitted more than this long ago: 7d, 12h.") var olderThan: String?
+    @Option(help: "Decided by this user.") var approver: String?
+    @OptionGroup var paging: Paging
+    @OptionGroup var connection: Connection
+    @OptionGroup var output: Output
+
+    func run() async throws {
+        let r = try output.renderer()
+        let statuses = ["pending", "approved", "rejected"]
+        if let status, !statuses.contains(status) {
+            throw Mistakes.failure("--status \(status) is not a status\(Mistakes.hint(status, among: statuses)): pending, approved or rejected")
+        }
+        try await withBackend(connection) { backend in
+            let columns = ["id", "status", "user", "requester", "role", "permission", "scope", "justification", "submittedAt", "submittedSeq",
+                           "ageSeconds", "decidedBy", "decidedAt", "decisionSeq", "decisionReason"].map { CSVColumn($0, [$0]) }
+            try await PagedList(
+                path: ["v1", "access-requests"], query: [("status", status), ("olderThan", olderThan), ("approver", approver)], key: "requests",
+                header: ["ID", "STATUS", "FOR", "BY", "ASKED", "JUSTIFICATION", "SUBMITTED", "AGE", "DECIDED"],
+                row: { q in
+                    let asked = q["role"]?.stringValue.map { "role \($0)" } ?? q["permission"]?.stringValue.map { "\($0)\(q["scope"]?.stringValue.map { " (\($0))" } ?? "")" } ?? ""
+                    let age = Int(r.number(q["ageSeconds"])).map { "\($0 / 86_400)d" } ?? ""
+                    let decided = q["decidedBy"]?.stringValue.map { "\($0) at \(r.time(q["decidedAt"]))\(q["decisionReason"]?.stringValue.map { ": " + $0 } ?? "")" } ?? ""
+                    return [q["id"]?.stringValue ?? "", q["status"]?.stringValue ?? "", q["user"]?.stringValue ?? "", q["requester"]?.stringValue ?? "", asked,
+                            q["justification"]?.stringValue ?? "", r.time(q["submittedAt"]), age, decided]
+                },
+                csvColumns: columns
+            ).run(backend, paging, r)
+        }
+    }
+}

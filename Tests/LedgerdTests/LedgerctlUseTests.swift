@@ -125,6 +125,35 @@ import TestSupport
         #expect(many.out.split(separator: "\n").count == 1 + 1_500 && many.err.contains("--cursor"))
     }
 
+    @Test func governanceQuestions() throws {
+        let daemon = try LedgerctlTests.Daemon()
+        defer { daemon.stop() }
+        _ = try Self.ctl(["demo", "--story"], token: daemon.tokens["ingest"], url: daemon.url)
+        let read = daemon.tokens["read"]
+        var answer = try Self.ctl(["access-changes", "--from", "seq:25", "--to", "seq:33"], token: read, url: daemon.url)
+        #expect(answer.code == 0)
+        let gained = answer.out.split(separator: "\n").first { $0.hasPrefix("u-li ") && $0.contains("sales_order.approve") }
+        #expect(gained?.contains("gained") == true && gained?.contains("- → department") == true && gained?.contains("27 by u-admin") == true, "\(answer.out)")
+        answer = try Self.ctl(["access-changes", "--from", "2026-03-01", "--role", "sales_mangaer"], token: read, url: daemon.url)
+        #expect(answer.code == 2 && answer.err.contains("did you mean sales_manager?"))
+        answer = try Self.ctl(["requests", "--status", "approved"], token: read, url: daemon.url)
+        #expect(answer.out.contains("ar-2") && answer.out.contains("u-admin at 2026-03-04 04:00:00Z") && !answer.out.contains("ar-1"), "\(answer.out)")
+        answer = try Self.ctl(["review-report", "--permission", "sales_order.approve", "--as-of", "2026-03-08", "--period", "30d"], token: read, url: daemon.url)
+        #expect(answer.out.contains("4 holders, 4 overdue, 4 never reviewed") && answer.out.contains("OVERDUE"), "\(answer.out)")
+        // The signed report as served, checked by the independent verifier with the verifier key alone.
+        answer = try Self.ctl(["review-report", "--role", "sales_manager", "--format", "json"], token: read, url: daemon.url)
+        let file = daemon.data + "-report.json"
+        try answer.out.write(toFile: file, atomically: false, encoding: .utf8)
+        let key = try String(contentsOfFile: daemon.data + "/checkpoint.vkey", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let verify = Process()
+        verify.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        verify.arguments = ["python3", ReadmeTourTests.repository.appendingPathComponent("scripts/verify_report.py").path, file, key]
+        verify.standardOutput = FileHandle.nullDevice
+        try verify.run()
+        verify.waitUntilExit()
+        #expect(verify.terminationStatus == 0)
+    }
+
     @Test func aRefusedConnectionFailsAtOnceInOneSentence() throws {
         let start = ContinuousClock.now
         let (code, _, err) = try Self.ctl(["findings"], token: "x", url: "http://127.0.0.1:1")

@@ -34,7 +34,7 @@ import TestSupport
         try files.createSymbolicLink(atPath: work + "/scripts", withDestinationPath: Self.repository.appendingPathComponent("scripts").path)
 
         let tours = [
-            "### First queries: the demo story", "### A tour for an integrator", "### A tour for a compliance officer",
+            "### First queries: the demo story", "### A tour for an integrator", "### A tour for a compliance officer", "### A tour of access governance",
             "### A tour for an auditor who trusts nothing but a public key",
         ]
         var ran = 0
