@@ -91,7 +91,7 @@ extension LedgerQueries {
                     let change = changes[i]
                     var events = try window(Envelope.Subject(type: "user", id: change.user)).filter { AccessChange.bears($0, on: change) }
                     for role in change.roles { events += try window(Envelope.Subject(type: "role", id: role)).filter { AccessChange.bears($0, on: change) } }
-                    changes[i].causes = LiveProjector.mergedInSeqOrder(events).map { Lineage(seq: $0.seq, actor: $0.envelope.actor.id, time: $0.envelope.instant) }
+                    changes[i].causes = AccessChange.lastOfEachFact(events).map { Lineage(seq: $0.seq, actor: $0.envelope.actor.id, time: $0.envelope.instant) }
                 }
             }
         }
@@ -190,6 +190,27 @@ public struct AccessChange: Sendable, Equatable {
     var roles: [String] {
         if kind == .role { return [name] }
         return Array(Set((pathsBefore + pathsAfter).compactMap(\.role))).sorted()
+    }
+
+    /// Of the events that bear on a change, the last one about each fact (a user's status, one
+    /// membership, one grant, one level, a role's life): the ones that left things as they are at
+    /// the later moment. A role's grant toggled a thousand times in between is one cause, not a thousand.
+    static func lastOfEachFact(_ events: [StoredEvent]) -> [StoredEvent] {
+        var last: [String: StoredEvent] = [:]
+        for event in events {
+            let e = event.envelope
+            let fact: String
+            switch e.type {
+            case "user.created", "user.disabled", "user.enabled", "user.offboarded": fact = "status"
+            case "role.created", "role.deleted": fact = "life"
+            case "user.role_assigned", "user.role_revoked": fact = "role " + (e.dataString("role") ?? "")
+            case "user.admin_granted", "user.admin_revoked": fact = "level " + (e.dataString("level") ?? "") + " " + (e.dataString("module") ?? "")
+            default: fact = "grant " + (e.dataString("permission") ?? "")
+            }
+            let key = e.subject.type + " " + e.subject.id + " " + fact
+            if last[key].map({ $0.seq < event.seq }) ?? true { last[key] = event }
+        }
+        return last.values.sorted { $0.seq < $1.seq }
     }
 
     /// Whether an event on the trail of the user or of one of the roles bears on this change.
