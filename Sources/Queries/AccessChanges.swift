@@ -87,10 +87,18 @@ extension LedgerQueries {
                     trails[subject] = events
                     return events
                 }
+                // A role's window bears alike on every change of the same kind and name: reduced once.
+                var roleCauses: [String: [StoredEvent]] = [:]
                 for i in changes.indices {
                     let change = changes[i]
                     var events = try window(Envelope.Subject(type: "user", id: change.user)).filter { AccessChange.bears($0, on: change) }
-                    for role in change.roles { events += try window(Envelope.Subject(type: "role", id: role)).filter { AccessChange.bears($0, on: change) } }
+                    for role in change.roles {
+                        let key = "\(role)\u{0}\(change.kind.rawValue)\u{0}\(change.name)"
+                        if roleCauses[key] == nil {
+                            roleCauses[key] = AccessChange.lastOfEachFact(try window(Envelope.Subject(type: "role", id: role)).filter { AccessChange.bears($0, on: change) })
+                        }
+                        events += roleCauses[key]!
+                    }
                     changes[i].causes = AccessChange.lastOfEachFact(events).map { Lineage(seq: $0.seq, actor: $0.envelope.actor.id, time: $0.envelope.instant) }
                 }
             }
