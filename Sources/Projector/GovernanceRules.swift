@@ -31,8 +31,9 @@ extension ProjectionState {
         if kind == .userAdminRevoked || kind == .userOffboarded || kind == .userDisabled || kind == .userCreated,
             let subject = users[event.envelope.subject.id], subject.status == .active
         {
-            for level in subject.admin.keys where level.level == "module_admin" {
-                before.moduleAdmins.append((level, activeHolders(of: level).compactMap { user in users[user]?.admin[level].map { (user, $0) } }))
+            // Only when the subject is the last active holder can the module be left without one.
+            for (level, seq) in subject.admin where level.level == "module_admin" && !hasActiveHolder(of: level, besides: event.envelope.subject.id) {
+                before.moduleAdmins.append((level, [(event.envelope.subject.id, seq)]))
             }
         }
         return before
@@ -59,7 +60,7 @@ extension ProjectionState {
                 }
             }
         }
-        for (level, holders) in before.moduleAdmins where !holders.isEmpty && activeHolders(of: level).isEmpty {
+        for (level, holders) in before.moduleAdmins where !holders.isEmpty && !hasActiveHolder(of: level, besides: nil) {
             add(.moduleWithoutAdmin, subject: e.subject,
                 "The \(level.module ?? "") module has no administrator left: \(e.actor.id)'s \(e.type) on \(e.subject.id) removed the last module admin (\(holders.map(\.user).joined(separator: ", "))).",
                 holders.map(\.seq))
@@ -126,12 +127,12 @@ extension ProjectionState {
 
     // MARK: - Module admins
 
-    /// Active users who hold an admin level now.
-    func activeHolders(of level: AdminLevel) -> [String] {
-        levelHoldersEver[level.storedName].filter { user in
-            guard let state = users[user], state.status == .active else { return false }
+    /// Whether an active user (other than `besides`) holds an admin level now: stops at the first.
+    func hasActiveHolder(of level: AdminLevel, besides: String?) -> Bool {
+        levelHoldersEver.first(level.storedName) { user in
+            guard user != besides, let state = users[user], state.status == .active else { return false }
             return state.admin[level] != nil
-        }.sorted()
+        } != nil
     }
 
     // MARK: - Stale access
@@ -144,18 +145,15 @@ extension ProjectionState {
             let department = user.department, !utf8Equal(department, movedFrom), !user.roles.isEmpty
         else { return }
         let due = Instant(seconds: e.instant.seconds + Int64(policy.staleAccessDays) * 86_400, nanoseconds: e.instant.nanoseconds)
-        var list = watches[StaleWatches.key, default: StaleWatches()]
-        list.add(StaleWatches.Watch(due: due, user: e.subject.id, moveSeq: event.seq, mover: e.actor.id))
-        watches[StaleWatches.key] = list
+        // Changed in place: the list can hold thousands of moves.
+        watches[StaleWatches.key, default: StaleWatches()].add(StaleWatches.Watch(due: due, user: e.subject.id, moveSeq: event.seq, mover: e.actor.id))
     }
 
     /// The watches that came due by this event's time: a user still in the department they were
     /// moved to, with the roles they had before the move, is flagged (once).
     private mutating func staleAccessDue(by event: StoredEvent, _ policy: Policy) -> [Finding] {
-        guard let list = watches[StaleWatches.key], let first = list.items.first, !(event.envelope.instant < first.due) else { return [] }
-        var remaining = list
-        let due = remaining.takeDue(by: event.envelope.instant)
-        watches[StaleWatches.key] = remaining
+        guard let first = watches[StaleWatches.key]?.items.first, !(event.envelope.instant < first.due) else { return [] }
+        let due = watches[StaleWatches.key, default: StaleWatches()].takeDue(by: event.envelope.instant)
         var out: [Finding] = []
         for watch in due {
             guard let user = users[watch.user], user.status == .active, user.fields["department"]?.seq == watch.moveSeq,
@@ -186,8 +184,9 @@ public struct StaleWatches: Sendable, Equatable {
 
     public var items: [Watch] = []
 
+    /// Moves come in time order, nearly: the place is found from the end.
     mutating func add(_ watch: Watch) {
-        let index = items.firstIndex { watch.due < $0.due } ?? items.count
+        let index = (items.lastIndex { !(watch.due < $0.due) }).map { $0 + 1 } ?? 0
         items.insert(watch, at: index)
     }
 

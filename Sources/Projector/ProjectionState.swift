@@ -124,17 +124,14 @@ public struct ProjectionState: Sendable, Equatable {
 
     /// Folds one event.
     public mutating func apply(_ event: StoredEvent) {
-        var none: [Finding]? = nil
-        fold(event, policy: Policy(), findings: &none)
+        var none: [Finding] = []
+        fold(event, policy: Policy(), judging: false, findings: &none)
     }
 
     /// Folds one event and adds the policy violations it shows, judged on the state just before it.
     public mutating func apply(_ event: StoredEvent, policy: Policy, findings: inout [Finding]) {
         let before = findings.count
-        var sink: [Finding]? = findings
-        findings = []
-        fold(event, policy: policy, findings: &sink)
-        findings = sink!
+        fold(event, policy: policy, judging: true, findings: &findings)
         // Several findings of one kind on one event are told apart by their place.
         if findings.count - before > 1 {
             var seen: [Finding.Kind: Int] = [:]
@@ -146,28 +143,28 @@ public struct ProjectionState: Sendable, Equatable {
     }
 
     /// A failed event (`outcome: failure`) changed nothing in the CRM: it only counts for `inactive_actor`.
-    private mutating func fold(_ event: StoredEvent, policy: Policy, findings: inout [Finding]?) {
+    private mutating func fold(_ event: StoredEvent, policy: Policy, judging asked: Bool, findings: inout [Finding]) {
         let e = event.envelope
         let seq = event.seq
         let kind = EventKind(e.type)
         appliedThrough = seq
         noteVocabulary(e, seq)
-        let judging = findings != nil && bootstrapped
+        let judging = asked && bootstrapped
         let superAdminsBefore = judging && mayRemoveSuperAdmin(e, kind) ? activeSuperAdmins() : []
         var governance = GovernanceBefore()
         if judging {
             var found = judge(event, kind: kind, policy: policy)
             governance = governanceBefore(event, kind, policy: policy, due: &found)
-            if !found.isEmpty { findings! += found }
+            if !found.isEmpty { findings += found }
         }
         guard e.outcome == .success, kind != .other else { return }
         mutate(e, kind, seq)
         if judging {
             let found = governanceAfter(event, kind, policy: policy, governance)
-            if !found.isEmpty { findings! += found }
+            if !found.isEmpty { findings += found }
         }
         if judging, !superAdminsBefore.isEmpty, activeSuperAdmins().isEmpty {
-            findings!.append(
+            findings.append(
                 Finding(
                     kind: .lastSuperAdminRemoved, seq: seq, time: e.instant, actor: e.actor.id, subject: e.subject,
                     message: "No super admin is left: \(e.actor.id)'s \(e.type) on \(e.subject.id) removed the last one (\(superAdminsBefore.map(\.user).sorted().joined(separator: ", "))).",

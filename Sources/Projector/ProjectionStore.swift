@@ -258,21 +258,38 @@ final class StoreSnapshot: ProjectionSource, @unchecked Sendable {
         scanSet(prefix: [set.rawValue])
     }
 
+    func firstMember(_ set: ProjectionSet, _ key: String, where accept: (String) -> Bool) -> String? {
+        var found: String?
+        scanSet(prefix: ProjectionStore.setKey(set, key)) { _, member in
+            if accept(member) { found = member }
+            return found == nil
+        }
+        return found
+    }
+
     private func scanSet(prefix: [UInt8]) -> [(key: String, member: String)] {
-        attempt {
+        var out: [(key: String, member: String)] = []
+        scanSet(prefix: prefix) { key, member in
+            out.append((key, member))
+            return true
+        }
+        return out
+    }
+
+    /// The set entries under `prefix` in key order, until `body` returns false.
+    private func scanSet(prefix: [UInt8], _ body: (String, String) -> Bool) {
+        _ = attempt {
             try snapshot.read { txn in
                 try txn.withCursor(store.sets) { cursor in
-                    var out: [(key: String, member: String)] = []
                     var entry = try cursor.get(.keyRange, key: prefix)
                     while let (key, value) = entry, key.starts(with: prefix) {
                         var reader = ByteReader(value)
-                        out.append((try reader.string(), try reader.string()))
+                        if !body(try reader.string(), try reader.string()) { return }
                         entry = try cursor.get(.next)
                     }
-                    return out
                 }
             }
-        } ?? []
+        }
     }
 
     private func attempt<R>(_ body: () throws -> R) -> R? {

@@ -45,6 +45,8 @@ public protocol ProjectionSource: AnyObject, Sendable {
     func members(_ set: ProjectionSet, _ key: String) -> [String]
     /// Every stored (key, member) of a set.
     func scan(_ set: ProjectionSet) -> [(key: String, member: String)]
+    /// The first stored member under `key` that `accept` takes, stopping there.
+    func firstMember(_ set: ProjectionSet, _ key: String, where accept: (String) -> Bool) -> String?
     /// A load that failed (storage error, malformed entry): the fold that saw it must not be kept.
     func noteFailure(_ error: any Error)
 }
@@ -222,6 +224,12 @@ public struct SetTable: Sendable, Equatable {
         var out = added[key] ?? []
         if let source { out.formUnion(source.members(set, key)) }
         return out
+    }
+
+    /// The first member under `key` that `accept` takes, without reading the others.
+    func first(_ key: String, where accept: (String) -> Bool) -> String? {
+        if let hit = added[key]?.first(where: accept) { return hit }
+        return source?.firstMember(set, key, where: accept)
     }
 
     mutating func insert(_ member: String, into key: String) {

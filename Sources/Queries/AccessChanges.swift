@@ -92,7 +92,8 @@ extension LedgerQueries {
                 for i in changes.indices {
                     let change = changes[i]
                     var events = try window(Envelope.Subject(type: "user", id: change.user)).filter { AccessChange.bears($0, on: change) }
-                    for role in change.roles {
+                    let roles = change.roles
+                    for role in roles {
                         let key = "\(role)\u{0}\(change.kind.rawValue)\u{0}\(change.name)"
                         if roleCauses[key] == nil {
                             roleCauses[key] = AccessChange.lastOfEachFact(try window(Envelope.Subject(type: "role", id: role)).filter { AccessChange.bears($0, on: change) })
@@ -103,7 +104,11 @@ extension LedgerQueries {
                 }
             }
         }
-        changes.sort { ($0.user, $0.kind.rawValue, $0.name) < ($1.user, $1.kind.rawValue, $1.name) }
+        // Sorted through their keys: moving the changes themselves while sorting costs more than finding them.
+        let order = changes.indices.sorted { a, b in
+            (changes[a].user, changes[a].kind.rawValue, changes[a].name) < (changes[b].user, changes[b].kind.rawValue, changes[b].name)
+        }
+        changes = order.map { changes[$0] }
         return AccessChangesAnswer(from: fromCut.echo(head: head), to: toCut.echo(head: head), changes: changes)
     }
 
@@ -246,6 +251,50 @@ public struct AccessChangesAnswer: Sendable, Equatable {
     public var from: String
     public var to: String
     public var changes: [AccessChange]
+
+    /// The bytes `CanonicalJSON.encode(json)` gives, written straight out (an answer can hold tens of thousands of changes).
+    public var canonicalJSON: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(64 + changes.count * 240)
+        out += Array(#"{"changes":["#.utf8)
+        for (i, change) in changes.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out += Array(#"{"causes":["#.utf8)
+            for (j, cause) in change.causes.enumerated() {
+                if j > 0 { out.append(UInt8(ascii: ",")) }
+                out += Array(#"{"actor":"#.utf8)
+                CanonicalJSON.writeString(cause.actor, into: &out)
+                out += Array(#","seq":"#.utf8) + Array(String(cause.seq).utf8) + Array(#","time":"#.utf8)
+                CanonicalJSON.writeString(cause.time.utcText, into: &out)
+                out.append(UInt8(ascii: "}"))
+            }
+            out += Array(#"],"change":""#.utf8) + Array(change.direction.rawValue.utf8) + Array(#"","kind":""#.utf8) + Array(change.kind.rawValue.utf8)
+            out += Array(#"","name":"#.utf8)
+            CanonicalJSON.writeString(change.name, into: &out)
+            if change.kind == .permission {
+                for (label, paths) in [(#","pathsAfter":["#, change.pathsAfter), (#","pathsBefore":["#, change.pathsBefore)] {
+                    out += Array(label.utf8)
+                    for (j, path) in paths.enumerated() {
+                        if j > 0 { out.append(UInt8(ascii: ",")) }
+                        PathAnswer(path: path).write(into: &out)
+                    }
+                    out.append(UInt8(ascii: "]"))
+                }
+                for (label, scope) in [(#","scopeAfter":"#, change.scopeAfter), (#","scopeBefore":"#, change.scopeBefore)] {
+                    out += Array(label.utf8) + Array((scope.map { "\"\($0.name)\"" } ?? "null").utf8)
+                }
+            }
+            out += Array(#","user":"#.utf8)
+            CanonicalJSON.writeString(change.user, into: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+        out += Array(#"],"from":"#.utf8)
+        CanonicalJSON.writeString(from, into: &out)
+        out += Array(#","to":"#.utf8)
+        CanonicalJSON.writeString(to, into: &out)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
 
     public var json: JSONValue {
         .object([

@@ -131,7 +131,9 @@ extension LedgerQueries {
     public func whatIf(_ candidate: PreparedEvent) throws -> WhatIfAnswer {
         let head = try log.head().seq
         let event = StoredEvent(seq: head + 1, recordedAt: Instant.now().utcText, envelope: candidate.envelope)
-        let policy = projector.policy
+        // What the event itself would cause: stale access that only comes due with its time is left out.
+        var policy = projector.policy
+        policy.staleAccessDays = 0
         return try projector.read { current in
             var state = current
             let e = event.envelope

@@ -184,6 +184,7 @@ import Workload
                 return "\(c.user) \(c.kind.rawValue) \(c.name) \(held(c.heldBefore, c.scopeBefore)) \(held(c.heldAfter, c.scopeAfter))"
             }
             #expect(got.sorted() == want.sorted(), "\(from) → \(to)")
+            #expect(answer.canonicalJSON == CanonicalJSON.encode(answer.json))
             #expect(answer.changes.allSatisfy { !$0.causes.isEmpty || $0.kind == .permission }, "\(from) → \(to): a change with no cause")
         }
         // Filters narrow the same answer.
