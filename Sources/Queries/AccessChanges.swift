@@ -82,8 +82,9 @@ extension LedgerQueries {
             try projector.accessView(through: fromCut.lastSeq, time: fromCut.instant) { earlier in
                 func window(_ subject: Envelope.Subject) throws -> [StoredEvent] {
                     if let known = trails[subject] { return known }
-                    let events = try later.trail([subject]).filter { !fromCut.includes(seq: $0.seq, time: $0.envelope.instant) }
-                        + earlier.trail([subject]).filter { !toCut.includes(seq: $0.seq, time: $0.envelope.instant) }
+                    // Everything up to a view's point is in its answer: each side is read past the other's point only.
+                    let events = try later.trail([subject], after: earlier.point).filter { !fromCut.includes(seq: $0.seq, time: $0.envelope.instant) }
+                        + earlier.trail([subject], after: later.point).filter { !toCut.includes(seq: $0.seq, time: $0.envelope.instant) }
                     trails[subject] = events
                     return events
                 }
@@ -202,28 +203,36 @@ public struct AccessChange: Sendable, Equatable {
     /// The roles whose events may have caused it.
     var roles: [String] {
         if kind == .role { return [name] }
-        return Array(Set((pathsBefore + pathsAfter).compactMap(\.role))).sorted()
+        var out: [String] = []
+        for path in pathsBefore + pathsAfter { if let role = path.role, !out.contains(role) { out.append(role) } }
+        return out
     }
 
     /// Of the events that bear on a change, the last one about each fact (a user's status, one
     /// membership, one grant, one level, a role's life): the ones that left things as they are at
     /// the later moment. A role's grant toggled a thousand times in between is one cause, not a thousand.
     static func lastOfEachFact(_ events: [StoredEvent]) -> [StoredEvent] {
-        var last: [String: StoredEvent] = [:]
-        for event in events {
-            let e = event.envelope
-            let fact: String
+        guard events.count > 1 else { return events }
+        /// What an event is about: its subject and the fact (a few strings compared, none built).
+        func fact(_ e: Envelope) -> (kind: Int, name: String?, module: String?) {
             switch e.type {
-            case "user.created", "user.disabled", "user.enabled", "user.offboarded": fact = "status"
-            case "role.created", "role.deleted": fact = "life"
-            case "user.role_assigned", "user.role_revoked": fact = "role " + (e.dataString("role") ?? "")
-            case "user.admin_granted", "user.admin_revoked": fact = "level " + (e.dataString("level") ?? "") + " " + (e.dataString("module") ?? "")
-            default: fact = "grant " + (e.dataString("permission") ?? "")
+            case "user.created", "user.disabled", "user.enabled", "user.offboarded": (0, nil, nil)
+            case "role.created", "role.deleted": (1, nil, nil)
+            case "user.role_assigned", "user.role_revoked": (2, e.dataString("role"), nil)
+            case "user.admin_granted", "user.admin_revoked": (3, e.dataString("level"), e.dataString("module"))
+            default: (4, e.dataString("permission"), nil)
             }
-            let key = e.subject.type + " " + e.subject.id + " " + fact
-            if last[key].map({ $0.seq < event.seq }) ?? true { last[key] = event }
         }
-        return last.values.sorted { $0.seq < $1.seq }
+        var kept: [StoredEvent] = []
+        for event in events.sorted(by: { $0.seq > $1.seq }) {
+            let (e, f) = (event.envelope, fact(event.envelope))
+            let seen = kept.contains { other in
+                let g = fact(other.envelope)
+                return other.envelope.subject == e.subject && g.kind == f.kind && g.name == f.name && g.module == f.module
+            }
+            if !seen { kept.append(event) }
+        }
+        return kept.reversed()
     }
 
     /// Whether an event on the trail of the user or of one of the roles bears on this change.
@@ -256,24 +265,29 @@ public struct AccessChangesAnswer: Sendable, Equatable {
     public var canonicalJSON: [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(64 + changes.count * 240)
-        out += Array(#"{"changes":["#.utf8)
+        out.append(contentsOf: #"{"changes":["#.utf8)
         for (i, change) in changes.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
-            out += Array(#"{"causes":["#.utf8)
+            out.append(contentsOf: #"{"causes":["#.utf8)
             for (j, cause) in change.causes.enumerated() {
                 if j > 0 { out.append(UInt8(ascii: ",")) }
-                out += Array(#"{"actor":"#.utf8)
+                out.append(contentsOf: #"{"actor":"#.utf8)
                 CanonicalJSON.writeString(cause.actor, into: &out)
-                out += Array(#","seq":"#.utf8) + Array(String(cause.seq).utf8) + Array(#","time":"#.utf8)
+                out.append(contentsOf: #","seq":"#.utf8)
+                out.append(contentsOf: String(cause.seq).utf8)
+                out.append(contentsOf: #","time":"#.utf8)
                 CanonicalJSON.writeString(cause.time.utcText, into: &out)
                 out.append(UInt8(ascii: "}"))
             }
-            out += Array(#"],"change":""#.utf8) + Array(change.direction.rawValue.utf8) + Array(#"","kind":""#.utf8) + Array(change.kind.rawValue.utf8)
-            out += Array(#"","name":"#.utf8)
+            out.append(contentsOf: #"],"change":""#.utf8)
+            out.append(contentsOf: change.direction.rawValue.utf8)
+            out.append(contentsOf: #"","kind":""#.utf8)
+            out.append(contentsOf: change.kind.rawValue.utf8)
+            out.append(contentsOf: #"","name":"#.utf8)
             CanonicalJSON.writeString(change.name, into: &out)
             if change.kind == .permission {
                 for (label, paths) in [(#","pathsAfter":["#, change.pathsAfter), (#","pathsBefore":["#, change.pathsBefore)] {
-                    out += Array(label.utf8)
+                    out.append(contentsOf: label.utf8)
                     for (j, path) in paths.enumerated() {
                         if j > 0 { out.append(UInt8(ascii: ",")) }
                         PathAnswer(path: path).write(into: &out)
@@ -281,16 +295,17 @@ public struct AccessChangesAnswer: Sendable, Equatable {
                     out.append(UInt8(ascii: "]"))
                 }
                 for (label, scope) in [(#","scopeAfter":"#, change.scopeAfter), (#","scopeBefore":"#, change.scopeBefore)] {
-                    out += Array(label.utf8) + Array((scope.map { "\"\($0.name)\"" } ?? "null").utf8)
+                    out.append(contentsOf: label.utf8)
+                    out.append(contentsOf: (scope.map { "\"\($0.name)\"" } ?? "null").utf8)
                 }
             }
-            out += Array(#","user":"#.utf8)
+            out.append(contentsOf: #","user":"#.utf8)
             CanonicalJSON.writeString(change.user, into: &out)
             out.append(UInt8(ascii: "}"))
         }
-        out += Array(#"],"from":"#.utf8)
+        out.append(contentsOf: #"],"from":"#.utf8)
         CanonicalJSON.writeString(from, into: &out)
-        out += Array(#","to":"#.utf8)
+        out.append(contentsOf: #","to":"#.utf8)
         CanonicalJSON.writeString(to, into: &out)
         out.append(UInt8(ascii: "}"))
         return out
