@@ -1,6 +1,8 @@
+import Dispatch
 import EventLog
 import EventModel
 import Projector
+import Synchronization
 
 /// What changed in who can do what between two moments (issue 14): every permission, admin level
 /// and role membership gained or lost, by whom, with the scope before and after and the events
@@ -76,8 +78,38 @@ extension LedgerQueries {
             }
         }
         // The causes: the events on the access trail in one answer and not the other (between the
-        // moments, when the second is later) that bear on each change.
+        // moments, when the second is later) that bear on each change. Two halves on two threads,
+        // each through views of its own (a read transaction serves one thread at a time).
+        let halves = changes.count >= 2_000 ? 2 : 1
+        let size = (changes.count + halves - 1) / max(halves, 1)
+        let found = Mutex<[Int: [[Lineage]]]>([:])
+        let failure = Mutex<(any Error)?>(nil)
+        let snapshot = changes
+        DispatchQueue.concurrentPerform(iterations: halves) { half in
+            do {
+                let part = Array(snapshot[(half * size)..<min(snapshot.count, (half + 1) * size)])
+                let causes = try self.causes(of: part, from: fromCut, to: toCut)
+                found.withLock { $0[half] = causes }
+            } catch {
+                failure.withLock { $0 = error }
+            }
+        }
+        if let error = failure.withLock({ $0 }) { throw error }
+        let causes = (0..<halves).flatMap { half in found.withLock { $0[half] ?? [] } }
+        for i in changes.indices { changes[i].causes = causes[i] }
+        // Sorted through their keys: moving the changes themselves while sorting costs more than finding them.
+        let order = changes.indices.sorted { a, b in
+            (changes[a].user, changes[a].kind.rawValue, changes[a].name) < (changes[b].user, changes[b].kind.rawValue, changes[b].name)
+        }
+        changes = order.map { changes[$0] }
+        return AccessChangesAnswer(from: fromCut.echo(head: head), to: toCut.echo(head: head), changes: changes)
+    }
+
+    /// The causes of some changes (see `accessChanges`), in their order.
+    private func causes(of changes: [AccessChange], from fromCut: AsOf, to toCut: AsOf) throws -> [[Lineage]] {
         var trails: [Envelope.Subject: [StoredEvent]] = [:]
+        var out: [[Lineage]] = []
+        out.reserveCapacity(changes.count)
         try projector.accessView(through: toCut.lastSeq, time: toCut.instant) { later in
             try projector.accessView(through: fromCut.lastSeq, time: fromCut.instant) { earlier in
                 func window(_ subject: Envelope.Subject) throws -> [StoredEvent] {
@@ -90,27 +122,20 @@ extension LedgerQueries {
                 }
                 // A role's window bears alike on every change of the same kind and name: reduced once.
                 var roleCauses: [String: [StoredEvent]] = [:]
-                for i in changes.indices {
-                    let change = changes[i]
+                for change in changes {
                     var events = try window(Envelope.Subject(type: "user", id: change.user)).filter { AccessChange.bears($0, on: change) }
-                    let roles = change.roles
-                    for role in roles {
+                    for role in change.roles {
                         let key = "\(role)\u{0}\(change.kind.rawValue)\u{0}\(change.name)"
                         if roleCauses[key] == nil {
                             roleCauses[key] = AccessChange.lastOfEachFact(try window(Envelope.Subject(type: "role", id: role)).filter { AccessChange.bears($0, on: change) })
                         }
                         events += roleCauses[key]!
                     }
-                    changes[i].causes = AccessChange.lastOfEachFact(events).map { Lineage(seq: $0.seq, actor: $0.envelope.actor.id, time: $0.envelope.instant) }
+                    out.append(AccessChange.lastOfEachFact(events).map { Lineage(seq: $0.seq, actor: $0.envelope.actor.id, time: $0.envelope.instant) })
                 }
             }
         }
-        // Sorted through their keys: moving the changes themselves while sorting costs more than finding them.
-        let order = changes.indices.sorted { a, b in
-            (changes[a].user, changes[a].kind.rawValue, changes[a].name) < (changes[b].user, changes[b].kind.rawValue, changes[b].name)
-        }
-        changes = order.map { changes[$0] }
-        return AccessChangesAnswer(from: fromCut.echo(head: head), to: toCut.echo(head: head), changes: changes)
+        return out
     }
 
     /// One user's changes: the difference of their two access answers (roles and levels count while active).
