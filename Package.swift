@@ -82,6 +82,7 @@ let package = Package(
             dependencies: [
                 "Queries", "Projector", "EventLog", "EventModel", "Transparency",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -156,6 +156,16 @@ public final class EventLog: Sendable {
         return writer.committed.wait(beyond: beyond, timeoutMilliseconds: timeoutMilliseconds)
     }
 
+    /// For tasks (a stream, a delivery loop): suspends until a commit takes the head past `beyond`,
+    /// the timeout, or cancellation; returns the committed head. A read-only log sleeps the timeout.
+    public func nextCommit(beyond: UInt64, timeout: Duration) async -> UInt64 {
+        guard let writer else {
+            try? await Task.sleep(for: timeout)
+            return openedHead
+        }
+        return await writer.committed.next(beyond: beyond, timeout: timeout)
+    }
+
     /// Wakes every thread in `waitForCommit`, e.g. a follower asked to stop.
     public func wakeCommitWaiters() { writer?.committed.wakeAll() }
 

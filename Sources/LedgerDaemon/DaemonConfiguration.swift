@@ -30,6 +30,10 @@ import Projector
 /// - `projection.batchEvents` (int, default 20000): events the projection folds per transaction.
 ///   Larger batches rebuild faster; each batch is written whole or not at all, so a kill loses at
 ///   most one batch of folding (never an event).
+/// - `stream.heartbeatSeconds` (int, default 15): a stream with nothing to send sends a comment
+///   this often, so proxies keep it open.
+/// - `stream.stalledWriteSeconds` (int, default 10): a stream client that lets one write wait this
+///   long (it stopped reading) is cut off; it never slows ingest or other readers.
 /// - `backup.root` (string, optional): the only directory `POST /v1/admin/backup` writes under;
 ///   without it that endpoint answers 404.
 public struct DaemonConfiguration: Sendable, Equatable {
@@ -44,6 +48,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var checkpointEverySeconds: Int
     public var projectionBatchEvents: Int
     public var backupRoot: String?
+    public var streamHeartbeatSeconds: Int
+    public var streamStalledWriteSeconds: Int
     /// What the configuration says that cannot be used: the daemon refuses to start on it.
     public var problems: [String] = []
 
@@ -77,6 +83,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
         checkpointEverySeconds = max(1, reader.int(forKey: "checkpoint.everySeconds", default: 60))
         projectionBatchEvents = min(max(1, reader.int(forKey: "projection.batchEvents", default: 20_000)), 1_000_000)
         backupRoot = reader.string(forKey: "backup.root")
+        streamHeartbeatSeconds = max(1, reader.int(forKey: "stream.heartbeatSeconds", default: 15))
+        streamStalledWriteSeconds = max(1, reader.int(forKey: "stream.stalledWriteSeconds", default: 10))
     }
 
     /// Where the public verifier key is written for auditors and `ledgerctl key --data-dir`.

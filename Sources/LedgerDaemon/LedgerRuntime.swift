@@ -52,9 +52,11 @@ public struct LedgerRuntime: Sendable {
         let keyFiles = [settings.checkpointKeyFile, settings.verifierKeyFile, tokens.path].filter {
             (($0 as NSString).deletingLastPathComponent as NSString).standardizingPath == dataDirectory
         }
-        let api = LedgerAPI(
+        var api = LedgerAPI(
             log: log, queries: LedgerQueries(log: log, projector: projector), tokens: TokenRegistry(tokens.store), metrics: metrics,
             checkpointVerifier: signer.verifier, backupRoot: settings.backupRoot, backupFiles: keyFiles)
+        api.streamHeartbeat = .seconds(settings.streamHeartbeatSeconds)
+        api.streamStalledWrite = .seconds(settings.streamStalledWriteSeconds)
         return LedgerRuntime(log: log, projector: projector, api: api, verifier: signer.verifier, tokensFile: tokens.path)
     }
 

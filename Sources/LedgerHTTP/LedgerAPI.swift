@@ -21,6 +21,10 @@ public struct LedgerAPI: Sendable {
     public let backupRoot: String?
     /// Files a backup carries beside the ledger (the checkpoint key when it lives in the data directory).
     public let backupFiles: [String]
+    /// Streams: the quiet time after which a heartbeat comment goes out, and how long one write may
+    /// wait for a client that stopped reading before the stream is cut off.
+    public var streamHeartbeat: Duration = .seconds(15)
+    public var streamStalledWrite: Duration = .seconds(10)
 
     public init(
         log: EventLog, queries: LedgerQueries, tokens: TokenRegistry, metrics: PrometheusCollectorRegistry,
@@ -59,6 +63,7 @@ public struct LedgerAPI: Sendable {
         read.get("/roles/:id") { request, context in try await role(request, context) }
         read.get("/findings") { request, _ in try await findings(request) }
         addGovernanceRoutes(to: read)
+        addStreamRoutes(to: read)
         read.get("/vocabulary") { _, _ in jsonResponse(canonical: try await run { CanonicalJSON.encode(try $0.queries.vocabulary().json) }) }
         read.get("/export") { request, _ in try export(request) }
         read.get("/verify") { request, _ in try await verify(request) }

@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 import Synchronization
 
 /// The context of one request: Hummingbird's, plus who made it, which `AuthMiddleware` fills in
@@ -8,9 +9,12 @@ import Synchronization
 public struct LedgerRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public let caller = Caller()
+    /// The connection: a stream closes it to cut off a client that stopped reading.
+    public let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        channel = source.channel
     }
 
     public final class Caller: Sendable {

@@ -153,6 +153,16 @@ public final class LiveProjector: Sendable {
     /// The seq the projection has folded through.
     public var appliedThrough: UInt64 { applied.value }
 
+    /// For tasks (the findings stream, alerts): suspends until the projection folds past `beyond`,
+    /// the timeout, or cancellation; returns the seq folded through.
+    public func nextFold(beyond: UInt64, timeout: Duration) async -> UInt64 {
+        if configuration.readOnly {
+            try? await Task.sleep(for: timeout)
+            return applied.value
+        }
+        return await applied.next(beyond: beyond, timeout: timeout)
+    }
+
     /// Waits until every event committed so far is folded (a writable projector), or folds them now
     /// (a read-only one, which owns its in-memory tail alone).
     private func includeEverythingCommitted() throws {
@@ -419,6 +429,19 @@ public final class LiveProjector: Sendable {
     }
 
     static func encodeCursor(_ f: Finding) -> String { "f\(f.seq).\(f.kind.code).\(f.ordinal)" }
+
+    /// The cursor of a finding: the findings after it follow.
+    public static func cursor(of finding: Finding) -> String { encodeCursor(finding) }
+
+    /// Of two cursors, the one further on (an unreadable one loses).
+    public static func later(_ a: String, _ b: String) -> String {
+        guard let x = decodeCursor(a) else { return b }
+        guard let y = decodeCursor(b) else { return a }
+        return x < y ? b : a
+    }
+
+    /// A cursor after every finding of the events up to `seq`.
+    public static func cursor(afterSeq seq: UInt64) -> String { "f\(seq).\(UInt8.max).\(UInt16.max)" }
 
     /// The position a cursor stops at (an older two-part cursor stops after every ordinal of its kind).
     static func decodeCursor(_ text: String) -> Finding.Position? {
