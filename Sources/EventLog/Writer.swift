@@ -111,6 +111,7 @@ final class Writer: @unchecked Sendable {
         self.lastCheckpoint = start.lastCheckpoint
         self.settings = settings
         self.logger = logger
+        headSeq.record(Double(start.head))
     }
 
     func start() {

@@ -101,7 +101,7 @@ public struct LedgerRuntime: Sendable {
     public func router() -> Router<LedgerRequestContext> {
         let router = Router(context: LedgerRequestContext.self)
         router.add(middleware: RequestLogMiddleware())
-        router.add(middleware: MetricsMiddleware())
+        router.add(middleware: RequestMetricsMiddleware())
         api.addRoutes(to: router)
         router.add(middleware: UnmatchedRouteMiddleware(routes: router.routes))
         return router

@@ -14,7 +14,7 @@ public struct LedgerAPI: Sendable {
     public let queries: LedgerQueries
     public let tokens: TokenRegistry
     /// What `/metrics` shows: the registry the process's metrics factory writes to.
-    public let metrics: PrometheusCollectorRegistry
+    public let metrics: MetricsPage
     /// The public half of the checkpoint key: served, and used by `/v1/verify` on the latest checkpoint.
     public let checkpointVerifier: NoteVerifier?
     /// `POST /v1/admin/backup` writes only below this directory; nil turns it off.
@@ -33,7 +33,7 @@ public struct LedgerAPI: Sendable {
         self.log = log
         self.queries = queries
         self.tokens = tokens
-        self.metrics = metrics
+        self.metrics = MetricsPage(registry: metrics)
         self.checkpointVerifier = checkpointVerifier
         self.backupRoot = backupRoot
         self.backupFiles = backupFiles
@@ -44,9 +44,9 @@ public struct LedgerAPI: Sendable {
         router.get("/healthz") { _, _ in jsonResponse(.object([JSONMember("status", .string("ok"))])) }
         router.get("/readyz") { _, _ in try await ready() }
         router.group().add(middleware: AuthMiddleware(tokens: tokens, scope: .admin)).get("/metrics") { _, _ in
-            Response(
-                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(bytes: metrics.emitToBuffer())))
+            let text = try await run { api in api.metrics.render(findingCounts: try api.queries.projector.findingCounts()) }
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: text)))
         }
 
         router.group("/v1").add(middleware: AuthMiddleware(tokens: tokens, scope: .ingest))

@@ -428,6 +428,23 @@ public final class LiveProjector: Sendable {
         return FindingPage(findings: out, next: more ? Self.encodeCursor(out[limit - 1]) : nil)
     }
 
+    /// How many findings there are of each kind (for `/metrics`): counted from keys, none decoded.
+    public func findingCounts() throws -> [Finding.Kind: Int] {
+        try includeEverythingCommitted()
+        var counts = [Int](repeating: 0, count: Finding.Kind.allCases.count)
+        if configuration.readOnly {
+            try live.withLock { live in
+                try live.snapshot?.findingCodeCounts(into: &counts)
+                for finding in live.tailFindings { counts[Int(finding.kind.code)] += 1 }
+            }
+        } else {
+            let snapshot = try StoreSnapshot(store!)
+            defer { snapshot.close() }
+            try snapshot.findingCodeCounts(into: &counts)
+        }
+        return Dictionary(uniqueKeysWithValues: zip(Finding.Kind.allCases, counts))
+    }
+
     static func encodeCursor(_ f: Finding) -> String { "f\(f.seq).\(f.kind.code).\(f.ordinal)" }
 
     /// The cursor of a finding: the findings after it follow.

@@ -217,6 +217,19 @@ final class StoreSnapshot: ProjectionSource, @unchecked Sendable {
         }
     }
 
+    /// How many stored findings there are of each kind code, from the keys alone.
+    func findingCodeCounts(into counts: inout [Int]) throws {
+        try snapshot.read { txn in
+            try txn.withCursor(store.findings) { cursor in
+                var entry = try cursor.get(.first)
+                while let (key, _) = entry {
+                    if key.count > 8, Int(key[8]) < counts.count { counts[Int(key[8])] += 1 }
+                    entry = try cursor.get(.next)
+                }
+            }
+        }
+    }
+
     func noteFailure(_ error: any Error) {
         if failure == nil { failure = error }
     }
