@@ -68,12 +68,16 @@ enum Backend {
         }
     }
 
-    func getBytes(_ path: [String], _ query: [(String, String?)]) async throws -> [UInt8] {
+    static func pathAndQuery(_ path: [String], _ query: [(String, String?)]) -> String {
         var components = URLComponents()
         components.percentEncodedPath = "/" + path.map { $0.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? $0 }.joined(separator: "/")
         let items = query.compactMap { name, value in value.map { URLQueryItem(name: name, value: $0) } }
         if !items.isEmpty { components.queryItems = items }
-        let pathAndQuery = components.string ?? "/"
+        return components.string ?? "/"
+    }
+
+    func getBytes(_ path: [String], _ query: [(String, String?)]) async throws -> [UInt8] {
+        let pathAndQuery = Self.pathAndQuery(path, query)
         switch self {
         case .http(let url, let token):
             var request = HTTPClientRequest(url: url + pathAndQuery)
@@ -97,6 +101,28 @@ enum Backend {
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(bytes: body))
         return try JSONParser.parse(try await Self.send(request))
+    }
+
+    /// Follows a Server-Sent Events stream of the daemon, handing each message to `handle`, until
+    /// the stream ends or fails (the caller reconnects from the last id it saw).
+    func follow(_ path: [String], _ query: [(String, String?)], lastEventID: String?, _ handle: (ServerSentEvent) throws -> Void) async throws {
+        guard case .http(let url, let token) = self else {
+            throw CommandFailure(exitCode: 2, description: "following needs the daemon (--url): a data directory opened read-only does not see new commits")
+        }
+        var request = HTTPClientRequest(url: url + Self.pathAndQuery(path, query))
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "Accept", value: "text/event-stream")
+        if let lastEventID { request.headers.add(name: "Last-Event-ID", value: lastEventID) }
+        try Self.refuseIfNobodyListens(request.url)
+        let response = try await Self.client.execute(request, deadline: .distantFuture)
+        guard response.status.code == 200 else {
+            let body = Array((try await response.body.collect(upTo: 1 << 20)).readableBytesView)
+            throw CommandFailure.from(status: Int(response.status.code), body: body)
+        }
+        var parser = ServerSentEvent.Parser()
+        for try await chunk in response.body {
+            for message in parser.feed(chunk.readableBytesView) { try handle(message) }
+        }
     }
 
     private static func send(_ request: HTTPClientRequest) async throws -> [UInt8] {

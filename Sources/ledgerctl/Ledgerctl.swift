@@ -19,7 +19,7 @@ struct Ledgerctl: AsyncParsableCommand {
         discussion: "Exit codes: 0 done, 2 bad input or refused request, 3 not authorized, 4 verification failed, 5 ledger unreachable or failed, 6 data directory in use by another writer.",
         subcommands: [
             Append.self, History.self, Activity.self, Events.self, State.self, Access.self, Holders.self, Role.self, Findings.self,
-            AccessChanges.self, ReviewReportCommand.self, Requests.self, Verify.self,
+            AccessChanges.self, ReviewReportCommand.self, Requests.self, Tail.self, Verify.self,
             Export.self, CheckpointCommand.self, KeyCommand.self, VerifyProof.self, Backup.self, Import.self, TokenCommand.self, Demo.self,
         ])
 
