@@ -21,11 +21,15 @@ DATA_DIR     ?= data
 .PHONY: deps build test torture fuzz workload bench bench-restart bench-e2e run install verify-unit clean
 
 ## deps: install what is missing of liblmdb-dev (with pkg-config), libpq-dev (the load client of
-## bench-e2e) and, for scripts/verify_export.py and its test, python3 with the cryptography package.
+## bench-e2e), rsyslog (the real syslog receiver of the delivery tests), prometheus (its promtool
+## checks /metrics in a test) and, for scripts/verify_export.py and its test, python3 with the
+## cryptography package.
 deps:
 	@missing=""; \
 	{ command -v pkg-config >/dev/null 2>&1 && pkg-config --exists lmdb; } || missing="liblmdb-dev pkg-config"; \
 	pkg-config --exists libpq 2>/dev/null || missing="$$missing libpq-dev"; \
+	[ -x /usr/sbin/rsyslogd ] || missing="$$missing rsyslog"; \
+	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	python3 -c 'import cryptography' >/dev/null 2>&1 || missing="$$missing python3 python3-cryptography"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing"; \

@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // The C library from Debian's liblmdb-dev.
@@ -76,6 +77,25 @@ let package = Package(
             name: "Queries",
             dependencies: ["Projector", "EventLog", "EventModel", "Transparency", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
+        // Delivery to a SIEM: the sinks file, syslog (RFC 5424/6587, TLS) and signed webhooks, a cursor per
+        // route in LMDB, alerts on findings. Reads the log and the projection; knows no HTTP routes.
+        .target(
+            name: "Delivery",
+            dependencies: [
+                "Projector", "EventLog", "EventModel", "LMDB",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
         // The HTTP API of spec 5: routes, bearer tokens with scopes, errors that render themselves.
         .target(
             name: "LedgerHTTP",
@@ -95,7 +115,7 @@ let package = Package(
         .target(
             name: "LedgerDaemon",
             dependencies: [
-                "LedgerHTTP", "Queries", "Projector", "EventLog", "EventModel", "Transparency",
+                "LedgerHTTP", "Delivery", "Queries", "Projector", "EventLog", "EventModel", "Transparency",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -171,12 +191,14 @@ let package = Package(
         .testTarget(name: "TransparencyTests", dependencies: ["Transparency", "EventModel", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "LedgerdTests",
-            dependencies: ["LedgerDaemon", "TestSupport", 
+            dependencies: ["LedgerDaemon", "Delivery", "TestSupport",
                 "ledgerd", "ledgerctl", "EventLog", "EventModel", "LMDB", "CLMDB", "Transparency", "Projector", "Workload",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: strict
         ),

@@ -1,3 +1,4 @@
+import Delivery
 import EventLog
 import Hummingbird
 import LedgerHTTP
@@ -12,18 +13,23 @@ public struct LedgerApplication: Sendable {
     public let runtime: LedgerRuntime
     public let application: Application<RouterResponder<LedgerRequestContext>>
     let notifier: SystemdNotifier
+    /// Nil when the configuration names no sinks.
+    let delivery: DeliveryService?
     let logger: Logger
 
     /// The daemon's service group, in the order shutdown needs: the systemd notifier hears of it
-    /// first (STOPPING=1), then the server stops taking requests and finishes those in flight, and
-    /// only then does the ledger finish queued appends and close LMDB.
+    /// first (STOPPING=1), then the server stops taking requests and finishes those in flight,
+    /// delivery stops (its cursors saved), and only then does the ledger finish queued appends and
+    /// close LMDB. (A service group stops its services last to first.)
     public func runService() async throws {
+        var services: [any Service] = [LedgerService(runtime: runtime, logger: logger)]
+        if let delivery { services.append(delivery) }
+        services += [
+            application, SystemdService(notifier: notifier, log: runtime.log, logger: logger), TokenReloadService(runtime: runtime, logger: logger),
+        ]
         let group = ServiceGroup(
             configuration: .init(
-                services: [
-                    LedgerService(runtime: runtime, logger: logger), application, SystemdService(notifier: notifier, log: runtime.log, logger: logger),
-                    TokenReloadService(runtime: runtime, logger: logger),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
@@ -36,6 +42,10 @@ public func buildApplication(
     if let problem = settings.problems.first { throw DaemonConfiguration.Invalid(description: problem) }
     let runtime = try LedgerRuntime.open(settings, metrics: metrics, logger: logger)
     let notifier = SystemdNotifier(environment: environment)
+    let delivery = try settings.sinks.isEmpty
+        ? nil
+        : DeliveryService(
+            settings.sinks, log: runtime.log, projector: runtime.projector, directory: settings.dataDirectory + "/delivery", logger: logger)
     let application = Application(
         router: runtime.router(),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "ledgerd"),
@@ -44,7 +54,7 @@ public func buildApplication(
             notifier.notify("READY=1")
         },
         logger: logger)
-    return LedgerApplication(runtime: runtime, application: application, notifier: notifier, logger: logger)
+    return LedgerApplication(runtime: runtime, application: application, notifier: notifier, delivery: delivery, logger: logger)
 }
 
 /// SIGHUP reads the tokens file again (systemd's `ExecReload`), so a new token needs no restart.

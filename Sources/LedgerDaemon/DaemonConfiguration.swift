@@ -1,5 +1,6 @@
-import LedgerHTTP
 import Configuration
+import Delivery
+import LedgerHTTP
 import Projector
 
 /// ledgerd's settings (spec 7), read from flags, then `LEDGERD_*` environment variables, then
@@ -34,6 +35,9 @@ import Projector
 ///   this often, so proxies keep it open.
 /// - `stream.stalledWriteSeconds` (int, default 10): a stream client that lets one write wait this
 ///   long (it stopped reading) is cut off; it never slows ingest or other readers.
+/// - `delivery.sinksFile` (string, optional): the YAML file of sinks (syslog, webhook) and alert
+///   rules that ledgerd delivers events and findings to (see `SinksFile`); read at start, a mistake
+///   in it stops the start. Each route's cursor is kept in `<storage.path>/delivery`.
 /// - `backup.root` (string, optional): the only directory `POST /v1/admin/backup` writes under;
 ///   without it that endpoint answers 404.
 public struct DaemonConfiguration: Sendable, Equatable {
@@ -50,6 +54,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var backupRoot: String?
     public var streamHeartbeatSeconds: Int
     public var streamStalledWriteSeconds: Int
+    public var sinksFile: String?
+    public var sinks = SinksFile()
     /// What the configuration says that cannot be used: the daemon refuses to start on it.
     public var problems: [String] = []
 
@@ -85,6 +91,14 @@ public struct DaemonConfiguration: Sendable, Equatable {
         backupRoot = reader.string(forKey: "backup.root")
         streamHeartbeatSeconds = max(1, reader.int(forKey: "stream.heartbeatSeconds", default: 15))
         streamStalledWriteSeconds = max(1, reader.int(forKey: "stream.stalledWriteSeconds", default: 10))
+        sinksFile = reader.string(forKey: "delivery.sinksFile")
+        if let sinksFile {
+            do {
+                sinks = try SinksFile(path: sinksFile)
+            } catch {
+                self.problems.append("delivery.sinksFile: \(error)")
+            }
+        }
     }
 
     /// Where the public verifier key is written for auditors and `ledgerctl key --data-dir`.

@@ -22,7 +22,7 @@ extension Finding {
         ])
     }
 
-    init?(json: JSONValue) {
+    public init?(json: JSONValue) {
         guard let kind = json["kind"]?.stringValue.flatMap(Kind.init(rawValue:)),
             case .number(let seqText)? = json["seq"], let seq = UInt64(seqText),
             let time = json["time"]?.stringValue.flatMap(Instant.init(rfc3339:)),
