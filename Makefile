@@ -18,10 +18,11 @@ TMPFILESDIR  ?= /usr/lib/tmpfiles.d
 CONFIG       ?= release
 DATA_DIR     ?= data
 
-.PHONY: deps build test torture fuzz workload bench bench-restart bench-e2e run install verify-unit clean
+.PHONY: deps build test torture fuzz workload bench bench-restart bench-e2e bench-delivery run install verify-unit clean
 
 ## deps: install what is missing of liblmdb-dev (with pkg-config), libpq-dev (the load client of
-## bench-e2e), rsyslog (the real syslog receiver of the delivery tests), prometheus (its promtool
+## bench-e2e), rsyslog with rsyslog-openssl and openssl (the real syslog receiver of the delivery
+## tests, plain and TLS, and its test certificates), prometheus (its promtool
 ## checks /metrics in a test) and, for scripts/verify_export.py and its test, python3 with the
 ## cryptography package.
 deps:
@@ -29,6 +30,8 @@ deps:
 	{ command -v pkg-config >/dev/null 2>&1 && pkg-config --exists lmdb; } || missing="liblmdb-dev pkg-config"; \
 	pkg-config --exists libpq 2>/dev/null || missing="$$missing libpq-dev"; \
 	[ -x /usr/sbin/rsyslogd ] || missing="$$missing rsyslog"; \
+	ls /usr/lib/*/rsyslog/lmnsd_ossl.so >/dev/null 2>&1 || missing="$$missing rsyslog-openssl"; \
+	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	python3 -c 'import cryptography' >/dev/null 2>&1 || missing="$$missing python3 python3-cryptography"; \
 	if [ -n "$$missing" ]; then \
@@ -94,6 +97,14 @@ bench-e2e: workload
 	$(SWIFT) build -c release --product ledger-load
 	python3 scripts/bench_e2e.py --ledgerd $$($(SWIFT) build -c release --show-bin-path)/ledgerd \
 		--load $$($(SWIFT) build -c release --show-bin-path)/ledger-load --data $(BENCH_DATA) --update BENCHMARKS.md
+
+## bench-delivery: ledgerd (release): p99 from the 201 to the syslog receiver under a steady load, and
+## ingest (wrk) with a dead sink and a stalled stream client against ingest with neither, alternated.
+bench-delivery: deps
+	@command -v wrk >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
+	$(SWIFT) build -c release --product ledgerd
+	$(SWIFT) build -c release --product ledgerctl
+	python3 scripts/bench_delivery.py --ledgerd $(RELEASE_BIN)/ledgerd --ledgerctl $(RELEASE_BIN)/ledgerctl --data $(BENCH_DATA)
 
 ## run: build and start ledgerd on the embedded defaults, data in ./data (first start makes tokens).
 run: deps

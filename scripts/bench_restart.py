@@ -45,7 +45,8 @@ def free_port():
 class Daemon:
     """ledgerd on a data directory with a tokens file of its own and a notify socket we read."""
 
-    def __init__(self, binary, data, workdir):
+    def __init__(self, binary, data, workdir, environment=None):
+        self.environment = environment or {}
         self.token = secrets.token_urlsafe(32)
         self.tokens = os.path.join(workdir, "tokens")
         with open(self.tokens, "w") as f:
@@ -60,7 +61,7 @@ class Daemon:
         self.notify.bind(notify_path)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, NOTIFY_SOCKET=notify_path)
+        env = dict(os.environ, NOTIFY_SOCKET=notify_path, **self.environment)
         self.log = open(os.path.join(self.workdir, "ledgerd.log"), "a")
         started = time.monotonic()
         self.process = subprocess.Popen(

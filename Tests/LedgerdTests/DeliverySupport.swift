@@ -13,16 +13,50 @@ final class Rsyslog {
     let directory = Scratch.directory("rsyslog")
     var output: String { directory + "/received.log" }
     private var process: Process?
+    /// With TLS: the CA that signed the receiver's certificate (for `localhost` and 127.0.0.1).
+    let tlsCA: String?
 
-    init(port: Int? = nil) throws {
+    init(port: Int? = nil, tls: Bool = false) throws {
         self.port = port ?? freePort()
+        tlsCA = tls ? try Self.makeCertificates(in: directory) : nil
         try start()
     }
 
+    /// A CA and a server certificate it signs, made with the openssl command; returns the CA's path.
+    static func makeCertificates(in directory: String) throws -> String {
+        let steps = [
+            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=ledger test CA",
+             "-keyout", "ca.key", "-out", "ca.pem", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=keyCertSign"],
+            ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr"],
+            ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-out", "server.pem",
+             "-extfile", "san.cnf"],
+        ]
+        try "subjectAltName=DNS:localhost,IP:127.0.0.1\n".write(toFile: directory + "/san.cnf", atomically: true, encoding: .utf8)
+        for step in steps {
+            let openssl = Process()
+            openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+            openssl.arguments = step
+            openssl.currentDirectoryURL = URL(fileURLWithPath: directory)
+            openssl.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+            openssl.standardError = FileHandle(forWritingAtPath: "/dev/null")
+            try openssl.run()
+            openssl.waitUntilExit()
+            guard openssl.terminationStatus == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: ["step": step.joined(separator: " ")]) }
+        }
+        return directory + "/ca.pem"
+    }
+
     func start() throws {
+        // TLS through rsyslog's openssl driver (Debian's rsyslog-openssl), the receiver's certificate
+        // signed by the test's CA.
+        let tlsGlobals = tlsCA == nil ? "" : """
+             DefaultNetstreamDriver="ossl" DefaultNetstreamDriverCAFile="\(directory)/ca.pem"
+             DefaultNetstreamDriverCertFile="\(directory)/server.pem" DefaultNetstreamDriverKeyFile="\(directory)/server.key"
+            """
+        let tlsModule = tlsCA == nil ? "" : #" StreamDriver.Name="ossl" StreamDriver.Mode="1" StreamDriver.AuthMode="anon""#
         let configuration = """
-            global(workDirectory="\(directory)" maxMessageSize="256k")
-            module(load="imtcp")
+            global(workDirectory="\(directory)" maxMessageSize="256k"\(tlsGlobals))
+            module(load="imtcp"\(tlsModule))
             input(type="imtcp" port="\(port)" address="127.0.0.1" ruleset="ledger")
             template(name="ledger" type="list") {
               property(name="msgid") constant(value=" ") property(name="structured-data") constant(value=" ")

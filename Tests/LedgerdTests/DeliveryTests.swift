@@ -167,6 +167,32 @@ import TestSupport
         #expect(records == (try Self.export(daemon)))
     }
 
+    @Test func syslogOverTLSReachesAReceiverWhoseCertificateIsTrustedAndNoOther() async throws {
+        let rsyslog = try Rsyslog(tls: true)
+        defer { rsyslog.stop() }
+        // The same receiver twice: trusted through the test's CA, and against the system's roots,
+        // which do not know that CA: nothing may reach it that way.
+        let sinks = try Self.sinksFile(
+            """
+            sinks:
+              - {name: trusted, kind: syslog, address: "127.0.0.1:\(rsyslog.port)", tls: true, caFile: "\(rsyslog.tlsCA!)", serverName: localhost}
+              - {name: untrusted, kind: syslog, address: "127.0.0.1:\(rsyslog.port)", tls: true, serverName: localhost, filter: {type: "user.created"}}
+            """)
+        let daemon = try LedgerctlTests.Daemon(environment: ["LEDGERD_DELIVERY_SINKS_FILE": sinks])
+        defer { daemon.stop() }
+        try Self.append(daemon, count: 500, seed: 6)
+        let export = try Self.export(daemon)
+        #expect(eventually(within: 60) { rsyslog.deliveredRecords().records.count == export.count })
+        let (records, skipped) = rsyslog.deliveredRecords()
+        #expect(skipped.isEmpty)
+        #expect(records == export)
+        // Every message arrived once: the untrusted sink delivered nothing and counts its failures.
+        #expect(rsyslog.received().count == export.count)
+        let metrics = try await Self.get(daemon.url + "/metrics", token: daemon.tokens["admin"]).body
+        #expect(!metrics.contains(#"ledger_delivery_failures_total{sink="untrusted",route="events"} 0"#))
+        #expect(metrics.contains(#"ledger_delivery_delivered_total{sink="untrusted",route="events"} 0"#), "\(metrics)")
+    }
+
     @Test func tailFollowsNewEventsAndFindings() async throws {
         let daemon = try LedgerctlTests.Daemon()
         defer { daemon.stop() }
