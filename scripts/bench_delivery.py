@@ -10,12 +10,13 @@
    clock. The figure per event is arrival minus 201: p50, p99, max (an arrival before its 201 reads
    the client's response, counts as 0 and is counted).
 2. **Ingest, with a dead sink and a stalled stream client, and without.** wrk (Debian's package, not
-   our client) posts single events, 64 connections, for `--wrk-seconds`, against two ledgerds started
-   in turn: A with no sinks and no stream clients; B with a syslog sink whose address refuses
-   connections and an SSE client of GET /v1/stream?afterSeq=0 that never reads (a new one every
-   15 s; ledgerd cuts each off 10 s after its writes stop moving). Both ledgers hold the same
-   50,000 events first, so the stalled client's backlog fills the socket buffers at once. Rounds alternate A B / B A; the table gives
-   every round and the median ratio B / A.
+   our client) posts single events, 64 connections, for `--wrk-seconds`, against ledgerd on one data
+   directory (50,000 events first), started in turn as A, with no sinks and no stream clients, and
+   as B, with a syslog sink whose address refuses connections and an SSE client of
+   GET /v1/stream?afterSeq=0 that never reads (a new one every 15 s; ledgerd cuts each off 10 s
+   after its writes stop moving; the backlog fills the socket buffers at once). Rounds alternate
+   A B / B A; the table gives every round, ledgerd's CPU time per event, and the median ratio B / A.
+   `--control` starts B exactly as A: an A/A run shows the noise floor of the comparison.
 
 Prints one table; loops are bounded; everything listens on 127.0.0.1.
 """
@@ -219,24 +220,27 @@ def ingest(args, workdir, rows):
     sinks = os.path.join(workdir, "dead-sink.yaml")
     with open(sinks, "w") as f:
         f.write(f"sinks:\n  - {{name: dead, kind: syslog, address: \"127.0.0.1:{free_port()}\"}}\n")
-    # Each in a directory of its own: a Daemon writes its tokens file and log there.
+    # One data directory for both, started in turn with and without the burden: two directories
+    # filled alike differed by 5-8% with the same configuration (an A/A run), more than the
+    # difference measured. Each Daemon keeps its tokens file and log in a directory of its own.
+    data = os.path.join(workdir, "data")
     for name in ("plain", "burdened"):
         os.makedirs(os.path.join(workdir, name))
-    plain = Daemon(args.ledgerd, os.path.join(workdir, "plain", "data"), os.path.join(workdir, "plain"))
-    burdened = Daemon(args.ledgerd, os.path.join(workdir, "burdened", "data"), os.path.join(workdir, "burdened"), {"LEDGERD_DELIVERY_SINKS_FILE": sinks})
-    # The same 50,000 events in both first: the stalled client's backlog (afterSeq=0) fills every
-    # buffer between it and ledgerd at once.
+    plain = Daemon(args.ledgerd, data, os.path.join(workdir, "plain"))
+    burden = {} if args.control else {"LEDGERD_DELIVERY_SINKS_FILE": sinks}
+    burdened = Daemon(args.ledgerd, data, os.path.join(workdir, "burdened"), burden)
+    # 50,000 events first: the stalled client's backlog (afterSeq=0) fills every buffer between it
+    # and ledgerd at once.
     prefill = b"\n".join(workload(args.ledgerctl, 50_000, 17)) + b"\n"
-    for daemon in (plain, burdened):
-        daemon.start()
-        subprocess.run([args.ledgerctl, "append", "-", "--url", daemon.url, "--token", daemon.token], input=prefill, capture_output=True, check=True)
-        daemon.stop()
+    plain.start()
+    subprocess.run([args.ledgerctl, "append", "-", "--url", plain.url, f"--token={plain.token}"], input=prefill, capture_output=True, check=True)
+    plain.stop()
     rates = {"A": [], "B": []}
     for round in range(args.rounds):
         for name in ("AB" if round % 2 == 0 else "BA"):
             daemon = plain if name == "A" else burdened
             daemon.start()
-            stalled = StalledStreamClient(daemon.port, daemon.token) if name == "B" else None
+            stalled = StalledStreamClient(daemon.port, daemon.token) if name == "B" and not args.control else None
             time.sleep(1)
             cpu_before = cpu_seconds(daemon.process.pid)
             rate, p99 = wrk(args, daemon, script, f"r{round}{name}")
@@ -249,9 +253,9 @@ def ingest(args, workdir, rows):
                     sys.exit("the dead sink recorded no failure: the comparison would prove nothing")
             daemon.stop()
             rates[name].append(rate)
-            label = "A: no sinks, no streams" if name == "A" else "B: a dead sink and a stalled stream client"
+            label = "A: no sinks, no streams" if name == "A" else "B: as A (--control)" if args.control else "B: a dead sink and a stalled stream client"
             rows.append((f"round {round + 1}, {label}", f"{rate:,.0f} ev/s, p99 {p99:.1f} ms, ledgerd CPU {cpu_per_event:.0f} µs/event"))
-    cut_off = open(os.path.join(workdir, "burdened", "ledgerd.log")).read().count("stream cut off")
+    cut_off = 0 if args.control else open(os.path.join(workdir, "burdened", "ledgerd.log")).read().count("stream cut off")
     a, b = statistics.median(rates["A"]), statistics.median(rates["B"])
     rows.append(("median A / median B", f"{a:,.0f} / {b:,.0f} ev/s: B = {b / a:.3f} × A"))
     rows.append(("stalled stream clients cut off by ledgerd (B)", f"{cut_off}"))
@@ -267,6 +271,7 @@ def main():
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--wrk-seconds", type=int, default=20)
+    parser.add_argument("--control", action="store_true", help="B without the burden: an A/A run, the noise floor")
     args = parser.parse_args()
     if args.receiver:
         receive(*args.receiver)
