@@ -143,7 +143,7 @@ def load(binary, target, mode, file, concurrency, server, count=None, head=None,
     if id_prefix:
         command += ["--id-prefix", id_prefix]
     if target == "http":
-        command += ["--url", server.url, "--token", server.token]
+        command += ["--url", server.url, f"--token={server.token}"]  # = form: a token may begin with a dash
     else:
         command += ["--conninfo", server.conninfo]
     if count:
