@@ -39,6 +39,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_restart import Daemon, free_port  # noqa: E402
 
 SEQ = re.compile(rb'\[ledger@32473 seq="(\d+)"')
+# Every process started here, so that a run that fails half-way leaves none behind.
+CHILDREN = []
+
+
+def tracked(daemon_or_process):
+    CHILDREN.append(daemon_or_process)
+    return daemon_or_process
 
 
 def receive(port_file, out_file):
@@ -95,7 +102,7 @@ def workload(ledgerctl, count, seed):
 
 def latency(args, workdir, rows):
     port_file, arrivals_file = os.path.join(workdir, "receiver.port"), os.path.join(workdir, "arrivals")
-    receiver = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--receiver", port_file, arrivals_file])
+    receiver = tracked(subprocess.Popen([sys.executable, os.path.abspath(__file__), "--receiver", port_file, arrivals_file]))
     for _ in range(100):
         if os.path.exists(port_file):
             break
@@ -104,7 +111,7 @@ def latency(args, workdir, rows):
     sinks = os.path.join(workdir, "sinks.yaml")
     with open(sinks, "w") as f:
         f.write(f"sinks:\n  - {{name: siem, kind: syslog, address: \"127.0.0.1:{port}\"}}\n")
-    daemon = Daemon(args.ledgerd, os.path.join(workdir, "latency-data"), workdir, {"LEDGERD_DELIVERY_SINKS_FILE": sinks})
+    daemon = tracked(Daemon(args.ledgerd, os.path.join(workdir, "latency-data"), workdir, {"LEDGERD_DELIVERY_SINKS_FILE": sinks}))
     daemon.start()
     events = workload(args.ledgerctl, args.rate * args.seconds, 13)
     batch, answered = 10, {}
@@ -226,9 +233,9 @@ def ingest(args, workdir, rows):
     data = os.path.join(workdir, "data")
     for name in ("plain", "burdened"):
         os.makedirs(os.path.join(workdir, name))
-    plain = Daemon(args.ledgerd, data, os.path.join(workdir, "plain"))
+    plain = tracked(Daemon(args.ledgerd, data, os.path.join(workdir, "plain")))
     burden = {} if args.control else {"LEDGERD_DELIVERY_SINKS_FILE": sinks}
-    burdened = Daemon(args.ledgerd, data, os.path.join(workdir, "burdened"), burden)
+    burdened = tracked(Daemon(args.ledgerd, data, os.path.join(workdir, "burdened"), burden))
     # 50,000 events first: the stalled client's backlog (afterSeq=0) fills every buffer between it
     # and ledgerd at once.
     prefill = b"\n".join(workload(args.ledgerctl, 50_000, 17)) + b"\n"
@@ -284,6 +291,11 @@ def main():
         latency(args, workdir, rows)
         ingest(args, workdir, rows)
     finally:
+        for child in CHILDREN:
+            process = getattr(child, "process", child)
+            if isinstance(process, subprocess.Popen) and process.poll() is None:
+                process.kill()
+                process.wait()
         shutil.rmtree(workdir, ignore_errors=True)
     width = max(len(name) for name, _ in rows)
     print(f"| {'figure'.ljust(width)} | value |\n|{'-' * (width + 2)}|---|")
