@@ -126,6 +126,8 @@ struct Route: Sendable {
             logger.notice("new sink: delivering from seq \(cursor + 1)")
         }
         var saved = (seq: cursor, at: ContinuousClock.now)
+        var query = filter
+        query.limit = batch
         while !Task.isCancelled {
             let head = log.committedHead
             await updateLag(deliveredThrough: cursor, head: head)
@@ -133,16 +135,12 @@ struct Route: Sendable {
                 _ = await log.nextCommit(beyond: cursor, timeout: Self.idleWait)
                 continue
             }
-            var query = filter
-            query.afterSeq = cursor
-            query.limit = batch
-            let page = try await retrying("read the log") { [query] in try await log.read { try $0.events(query) } }
+            let page = try await retrying("read the log") { [cursor] in try await log.page(following: query, after: cursor) }
             if let last = page.events.last {
                 try await retrying("deliver seqs \(page.events[0].seq)…\(last.seq)", lagFrom: cursor) { try await sink.send(events: page.events) }
                 delivered.increment(by: Int64(page.events.count))
             }
-            // A short page holds every match there was when it was read, so at least up to `head`.
-            cursor = page.events.count < query.limit ? max(page.events.last?.seq ?? cursor, head) : page.events.last!.seq
+            cursor = page.through
             if !page.events.isEmpty || ContinuousClock.now - saved.at > Self.skippedSaveInterval {
                 try await cursors.save(name, String(cursor))
                 saved = (cursor, .now)

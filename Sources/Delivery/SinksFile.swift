@@ -142,7 +142,7 @@ public struct SinksFile: Sendable, Equatable {
                     case "actor": sink.filter.actor = text
                     case "field": sink.filter.field = text
                     case "type":
-                        guard text.hasSuffix("*") ? Catalog.isTypePrefix(text) : Catalog.isType(text) else {
+                        guard Catalog.isTypeFilter(text) else {
                             throw Invalid(description: "\(place): filter.type must be an event type or a prefix such as user.*")
                         }
                         sink.filter.type = text

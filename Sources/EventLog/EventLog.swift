@@ -166,6 +166,20 @@ public final class EventLog: Sendable {
         return await writer.committed.next(beyond: beyond, timeout: timeout)
     }
 
+    /// The next page of `query`'s matches after seq `after`, for a task that follows the log (a
+    /// stream, a delivery route), and the seq the reader is through: a short page holds every
+    /// match committed when it was read, so it covers up to the head even past its last event.
+    /// Nothing new committed: an empty page through `after`.
+    public func page(following query: EventQuery, after: UInt64) async throws -> (events: [LoggedEvent], through: UInt64) {
+        let head = committedHead
+        guard head > after else { return ([], after) }
+        var query = query
+        query.afterSeq = after
+        let page = try await read { [query] in try $0.events(query) }
+        let through = page.events.count < query.limit ? max(page.events.last?.seq ?? after, head) : page.events.last!.seq
+        return (page.events, through)
+    }
+
     /// Wakes every thread in `waitForCommit`, e.g. a follower asked to stop.
     public func wakeCommitWaiters() { writer?.committed.wakeAll() }
 

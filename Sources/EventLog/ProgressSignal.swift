@@ -21,6 +21,7 @@ public final class ProgressSignal: @unchecked Sendable {
             if value > current { current = value }
             generation &+= 1
             monitor.broadcast()
+            if tasks.isEmpty { return [] }
             let woken = tasks.filter { $0.value.beyond < current || value == 0 }
             for id in woken.keys { tasks[id] = nil }
             return woken.values.map { ($0.continuation, current) }

@@ -49,6 +49,9 @@ public enum Catalog {
     /// A valid event type (spec 3.1).
     public static func isType(_ s: String) -> Bool { s.utf8.count <= 64 && isDottedName(s, minSegments: 2) }
 
+    /// A type filter of a query: an exact type, or a prefix as `isTypePrefix` says.
+    public static func isTypeFilter(_ s: String) -> Bool { s.hasSuffix("*") ? isTypePrefix(s) : isType(s) }
+
     /// A type prefix for queries: whole segments (`user.*`, `crm.audit.*`) or the start of an action
     /// (`user.admin_*`: `user.admin_granted` and `user.admin_revoked`).
     public static func isTypePrefix(_ s: String) -> Bool {

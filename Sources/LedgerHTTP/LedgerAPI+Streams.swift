@@ -27,12 +27,9 @@ extension LedgerAPI {
     /// default from now on).
     func streamEvents(_ request: Request, _ context: LedgerRequestContext) throws -> Response {
         let p = try QueryParameters(request, allowed: ["subjectType", "subjectId", "actor", "type", "field", "afterSeq"])
-        var query = EventQuery(
+        let query = EventQuery(
             subjectType: try p.string("subjectType", maxLength: 64), subjectId: try p.string("subjectId"), actor: try p.string("actor"),
-            type: try p.string("type", maxLength: 66), field: try p.string("field"), limit: 500)
-        if let type = query.type, !(type.hasSuffix("*") ? Catalog.isTypePrefix(type) : Catalog.isType(type)) {
-            throw APIError(.badRequest, "invalid_parameter", "type must be an event type or a prefix such as user.* or user.admin_*", field: "type")
-        }
+            type: try p.typeFilter(), field: try p.string("field"), limit: 500)
         if query.subjectId != nil && query.subjectType == nil {
             throw APIError(.badRequest, "invalid_parameter", "subjectId needs subjectType", field: "subjectId")
         }
@@ -49,23 +46,19 @@ extension LedgerAPI {
             defer { watch.stop() }
             try await watch.write(": events after seq \(first)\n\n", to: &writer)
             var after = first
-            var query = filters
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                let head = api.log.committedHead
-                if head > after {
-                    query.afterSeq = after
-                    let page = try await api.run { [query] in try $0.log.events(query) }
-                    if !page.events.isEmpty {
+                let (events, through) = try await api.log.page(following: filters, after: after)
+                if through > after {
+                    if !events.isEmpty {
                         var text = ""
-                        for event in page.events {
+                        for event in events {
                             text += "id: \(event.seq)\nevent: event\ndata: "
                             text += String(decoding: event.record, as: UTF8.self)
                             text += "\n\n"
                         }
                         try await watch.write(text, to: &writer)
                     }
-                    // A short page holds every match the log had when it was read, so at least up to `head`.
-                    after = page.events.count < query.limit ? max(page.events.last?.seq ?? after, head) : page.events.last!.seq
+                    after = through
                     continue
                 }
                 // A graceful shutdown ends the wait and the stream: the daemon does not wait on its clients.
@@ -83,14 +76,7 @@ extension LedgerAPI {
     /// finding `Last-Event-ID` names, or from now on.
     func streamFindings(_ request: Request, _ context: LedgerRequestContext) throws -> Response {
         let p = try QueryParameters(request, allowed: ["kind"])
-        var kind: Finding.Kind?
-        if let name = try p.string("kind", maxLength: 64) {
-            guard let parsed = Finding.Kind(rawValue: name) else {
-                throw APIError(.badRequest, "invalid_parameter",
-                    "kind must be one of \(Finding.Kind.allCases.map(\.rawValue).joined(separator: ", "))", field: "kind")
-            }
-            kind = parsed
-        }
+        let kind = try p.findingKind()
         let projector = queries.projector
         // By default: after every finding of the events folded so far.
         let start = request.headers[Self.lastEventID] ?? LiveProjector.cursor(afterSeq: projector.appliedThrough)

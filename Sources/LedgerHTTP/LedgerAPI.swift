@@ -128,11 +128,8 @@ public struct LedgerAPI: Sendable {
         let (since, until) = try p.timeRange()
         let query = EventQuery(
             subjectType: try p.string("subjectType", maxLength: 64), subjectId: try p.string("subjectId"), actor: try p.string("actor"),
-            type: try p.string("type", maxLength: 66), field: try p.string("field"), since: since, until: until, afterSeq: try p.seq("afterSeq"), order: try p.order(), limit: try p.limit(),
+            type: try p.typeFilter(), field: try p.string("field"), since: since, until: until, afterSeq: try p.seq("afterSeq"), order: try p.order(), limit: try p.limit(),
             cursor: try p.string("cursor", maxLength: 256))
-        if let type = query.type, !(type.hasSuffix("*") ? Catalog.isTypePrefix(type) : Catalog.isType(type)) {
-            throw APIError(.badRequest, "invalid_parameter", "type must be an event type or a prefix such as user.* or user.admin_*", field: "type")
-        }
         let page = try await run { try $0.log.events(query) }
         return eventsResponse(page, extra: [])
     }
@@ -207,14 +204,7 @@ public struct LedgerAPI: Sendable {
 
     func findings(_ request: Request) async throws -> Response {
         let p = try QueryParameters(request, allowed: ["kind", "since", "until", "limit", "cursor"])
-        var kind: Finding.Kind?
-        if let name = try p.string("kind", maxLength: 64) {
-            guard let parsed = Finding.Kind(rawValue: name) else {
-                throw APIError(.badRequest, "invalid_parameter",
-                    "kind must be one of \(Finding.Kind.allCases.map(\.rawValue).joined(separator: ", "))", field: "kind")
-            }
-            kind = parsed
-        }
+        let kind = try p.findingKind()
         let (since, until) = try p.timeRange()
         let query = LiveProjector.FindingQuery(kind: kind, since: since, until: until, limit: try p.limit(), cursor: try p.string("cursor", maxLength: 64))
         let page = try await run { try $0.queries.findings(query) }

@@ -1,6 +1,7 @@
 import EventLog
 import EventModel
 import Hummingbird
+import Projector
 import Queries
 
 /// The query string of one request, checked: unknown or repeated parameters are refused (a typo
@@ -28,6 +29,25 @@ struct QueryParameters {
             throw APIError(.badRequest, "invalid_parameter", "\(name) must be 1–\(maxLength) characters", field: name)
         }
         return value
+    }
+
+    /// `type`: an event type, or a prefix such as `user.*` or `user.admin_*`.
+    func typeFilter() throws -> String? {
+        guard let type = try string("type", maxLength: 66) else { return nil }
+        guard Catalog.isTypeFilter(type) else {
+            throw APIError(.badRequest, "invalid_parameter", "type must be an event type or a prefix such as user.* or user.admin_*", field: "type")
+        }
+        return type
+    }
+
+    /// `kind`: a finding kind.
+    func findingKind() throws -> Finding.Kind? {
+        guard let name = try string("kind", maxLength: 64) else { return nil }
+        guard let kind = Finding.Kind(rawValue: name) else {
+            throw APIError(.badRequest, "invalid_parameter",
+                "kind must be one of \(Finding.Kind.allCases.map(\.rawValue).joined(separator: ", "))", field: "kind")
+        }
+        return kind
     }
 
     func seq(_ name: String) throws -> UInt64? {

@@ -425,7 +425,7 @@ public final class LiveProjector: Sendable {
             defer { snapshot.close() }
             try scanStored(snapshot)
         }
-        return FindingPage(findings: out, next: more ? Self.encodeCursor(out[limit - 1]) : nil)
+        return FindingPage(findings: out, next: more ? Self.cursor(of: out[limit - 1]) : nil)
     }
 
     /// How many findings there are of each kind (for `/metrics`): counted from keys, none decoded.
@@ -445,10 +445,8 @@ public final class LiveProjector: Sendable {
         return Dictionary(uniqueKeysWithValues: zip(Finding.Kind.allCases, counts))
     }
 
-    static func encodeCursor(_ f: Finding) -> String { "f\(f.seq).\(f.kind.code).\(f.ordinal)" }
-
     /// The cursor of a finding: the findings after it follow.
-    public static func cursor(of finding: Finding) -> String { encodeCursor(finding) }
+    public static func cursor(of f: Finding) -> String { "f\(f.seq).\(f.kind.code).\(f.ordinal)" }
 
     /// Of two cursors, the one further on (an unreadable one loses).
     public static func later(_ a: String, _ b: String) -> String {

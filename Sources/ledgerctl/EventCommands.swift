@@ -100,7 +100,7 @@ struct Events: AsyncParsableCommand {
     func run() async throws {
         let r = try output.renderer()
         let (since, until) = try output.times().range(since: period.since, until: period.until)
-        if let type, !(type.hasSuffix("*") ? Catalog.isTypePrefix(type) : Catalog.isType(type)) {
+        if let type, !Catalog.isTypeFilter(type) {
             throw Mistakes.failure("--type \(type) is not an event type (object.action) or a prefix such as user.* or user.admin_*")
         }
         try await withBackend(connection) { backend in

@@ -31,7 +31,7 @@ struct Tail: AsyncParsableCommand {
 
     func run() async throws {
         let r = try output.renderer()
-        if let type, !(type.hasSuffix("*") ? Catalog.isTypePrefix(type) : Catalog.isType(type)) {
+        if let type, !Catalog.isTypeFilter(type) {
             throw Mistakes.failure("--type \(type) is not an event type (object.action) or a prefix such as user.* or user.admin_*")
         }
         let kinds = Finding.Kind.allCases.map(\.rawValue)
