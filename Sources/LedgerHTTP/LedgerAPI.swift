@@ -166,8 +166,8 @@ public struct LedgerAPI: Sendable {
         let field = try p.string("field")
         let (since, until) = try p.timeRange()
         let (limit, cursor) = (try p.limit(), try p.string("cursor", maxLength: 256))
-        return jsonResponse(try await run {
-            try $0.queries.history(subject, field: field, since: since, until: until, limit: limit, cursor: cursor).json
+        return jsonResponse(canonical: try await run {
+            try $0.queries.historyJSON(subject, field: field, since: since, until: until, limit: limit, cursor: cursor)
         })
     }
 

@@ -231,6 +231,76 @@ public struct HistoryEntry: Sendable, Equatable {
         if let reason { members.append(JSONMember("reason", .string(reason))) }
         return .object(members)
     }
+
+    /// Writes the entry of a stored record (canonical bytes) as `CanonicalJSON.encode(json)` would,
+    /// copying its members as they are stored: the sorted keys of an entry are those of the record,
+    /// less some, so only `time` (as UTC) and a missing `changes` are written anew. `field` is the
+    /// JSON string of the field to keep, quotes included. False when the record is not shaped as
+    /// expected; then nothing useful was written and the caller decodes instead.
+    static func splice(record: [UInt8], field: [UInt8]?, into out: inout [UInt8]) -> Bool {
+        record.withUnsafeBytes { b in
+            guard let members = CanonicalScan.members(b, in: 0..<b.count) else { return false }
+            var actor, changes, data, outcome, reason, seq, time, type: Range<Int>?
+            for member in members {
+                switch b[member.key.lowerBound] {
+                case UInt8(ascii: "a") where CanonicalScan.equals(b, member.key, "actor"): actor = member.value
+                case UInt8(ascii: "c") where CanonicalScan.equals(b, member.key, "changes"): changes = member.value
+                case UInt8(ascii: "d") where CanonicalScan.equals(b, member.key, "data"): data = member.value
+                case UInt8(ascii: "o") where CanonicalScan.equals(b, member.key, "outcome"): outcome = member.value
+                case UInt8(ascii: "r") where CanonicalScan.equals(b, member.key, "reason"): reason = member.value
+                case UInt8(ascii: "s") where CanonicalScan.equals(b, member.key, "seq"): seq = member.value
+                case UInt8(ascii: "t") where CanonicalScan.equals(b, member.key, "time"): time = member.value
+                case UInt8(ascii: "t") where CanonicalScan.equals(b, member.key, "type"): type = member.value
+                default: break
+                }
+            }
+            guard let actor, b[actor.lowerBound] == UInt8(ascii: "{"), let seq, let time, let type, b[time.lowerBound] == UInt8(ascii: "\""),
+                let instant = Instant(rfc3339: UnsafeRawBufferPointer(rebasing: b[(time.lowerBound + 1)..<(time.upperBound - 1)]))
+            else { return false }
+            out.append(contentsOf: #"{"actor":"#.utf8)
+            out.append(contentsOf: b[actor])
+            out.append(contentsOf: #","changes":"#.utf8)
+            if let changes {
+                if let field {
+                    guard let elements = CanonicalScan.elements(b, in: changes) else { return false }
+                    out.append(UInt8(ascii: "["))
+                    var kept = 0
+                    for element in elements {
+                        guard let parts = CanonicalScan.members(b, in: element),
+                            let name = parts.first(where: { CanonicalScan.equals(b, $0.key, "field") })
+                        else { return false }
+                        guard b[name.value].elementsEqual(field) else { continue }
+                        if kept > 0 { out.append(UInt8(ascii: ",")) }
+                        out.append(contentsOf: b[element])
+                        kept += 1
+                    }
+                    out.append(UInt8(ascii: "]"))
+                } else {
+                    out.append(contentsOf: b[changes])
+                }
+            } else {
+                out.append(contentsOf: "[]".utf8)
+            }
+            if let data {
+                out.append(contentsOf: #","data":"#.utf8)
+                out.append(contentsOf: b[data])
+            }
+            out.append(contentsOf: #","outcome":"#.utf8)
+            if let outcome { out.append(contentsOf: b[outcome]) } else { out.append(contentsOf: "\"success\"".utf8) }
+            if let reason {
+                out.append(contentsOf: #","reason":"#.utf8)
+                out.append(contentsOf: b[reason])
+            }
+            out.append(contentsOf: #","seq":"#.utf8)
+            out.append(contentsOf: b[seq])
+            out.append(contentsOf: #","time":"#.utf8)
+            CanonicalJSON.writeString(instant.utcText, into: &out)
+            out.append(contentsOf: #","type":"#.utf8)
+            out.append(contentsOf: b[type])
+            out.append(UInt8(ascii: "}"))
+            return true
+        }
+    }
 }
 
 public struct HistoryPage: Sendable, Equatable {

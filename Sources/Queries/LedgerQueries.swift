@@ -25,19 +25,62 @@ public final class LedgerQueries: Sendable {
         _ subject: Envelope.Subject, field: String? = nil, since: Instant? = nil, until: Instant? = nil, limit: Int = 100,
         cursor: String? = nil
     ) throws -> HistoryPage {
-        let page = try log.events(
+        let page = try historyRecords(subject, field: field, since: since, until: until, limit: limit, cursor: cursor)
+        return HistoryPage(subject: subject, entries: page.events.compactMap { historyEntry($0, field: field) }, next: page.next)
+    }
+
+    /// The bytes of `CanonicalJSON.encode(history(…).json)`, spliced from the stored records instead
+    /// of decoding each into a tree and encoding it again: what the HTTP route serves. A record the
+    /// splice cannot read goes through the decoder, which reports it if it does not decode either.
+    public func historyJSON(
+        _ subject: Envelope.Subject, field: String? = nil, since: Instant? = nil, until: Instant? = nil, limit: Int = 100,
+        cursor: String? = nil
+    ) throws -> [UInt8] {
+        let page = try historyRecords(subject, field: field, since: since, until: until, limit: limit, cursor: cursor)
+        let fieldJSON = field.map { name -> [UInt8] in
+            var quoted: [UInt8] = []
+            CanonicalJSON.writeString(name, into: &quoted)
+            return quoted
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(page.events.reduce(96) { $0 + $1.record.count })
+        out.append(contentsOf: #"{"entries":["#.utf8)
+        var written = 0
+        for logged in page.events {
+            let mark = out.count
+            if written > 0 { out.append(UInt8(ascii: ",")) }
+            if !HistoryEntry.splice(record: logged.record, field: fieldJSON, into: &out) {
+                out.removeSubrange(mark...)
+                guard let entry = historyEntry(logged, field: field) else { continue }
+                if written > 0 { out.append(UInt8(ascii: ",")) }
+                CanonicalJSON.write(entry.json, into: &out)
+            }
+            written += 1
+        }
+        out.append(contentsOf: #"],"next":"#.utf8)
+        CanonicalJSON.write(page.next.map { .string($0) } ?? .null, into: &out)
+        out.append(contentsOf: #","subject":"#.utf8)
+        CanonicalJSON.write(subjectJSON(subject), into: &out)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    private func historyRecords(
+        _ subject: Envelope.Subject, field: String?, since: Instant?, until: Instant?, limit: Int, cursor: String?
+    ) throws -> EventPage {
+        try log.events(
             EventQuery(
                 subjectType: subject.type, subjectId: subject.id, field: field, since: since, until: until, limit: limit,
                 cursor: cursor))
-        let entries = page.events.compactMap { logged -> HistoryEntry? in
-            guard let event = log.decodeOrReport(logged) else { return nil }
-            let e = event.envelope
-            let changes = field.map { f in e.changes.filter { utf8Equal($0.field, f) } } ?? e.changes
-            return HistoryEntry(
-                seq: event.seq, time: e.instant, type: e.type, actor: e.actor, changes: changes, data: e.data, outcome: e.outcome,
-                reason: e.reason)
-        }
-        return HistoryPage(subject: subject, entries: entries, next: page.next)
+    }
+
+    private func historyEntry(_ logged: LoggedEvent, field: String?) -> HistoryEntry? {
+        guard let event = log.decodeOrReport(logged) else { return nil }
+        let e = event.envelope
+        let changes = field.map { f in e.changes.filter { utf8Equal($0.field, f) } } ?? e.changes
+        return HistoryEntry(
+            seq: event.seq, time: e.instant, type: e.type, actor: e.actor, changes: changes, data: e.data, outcome: e.outcome,
+            reason: e.reason)
     }
 
     /// A record's fields as of a moment, each with the event that set it.
