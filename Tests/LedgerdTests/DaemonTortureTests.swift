@@ -64,6 +64,17 @@ import TestSupport
         let acks = Acks()
         // Short timeouts: a request cut by the kill must not hold the round up (it was not acknowledged).
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(timeout: .init(connect: .seconds(1), read: .seconds(3))))
+        // A client dropped without shutdown() stops the whole test process: shut it down on every way out.
+        do {
+            try await tortureRounds(feed: feed, data: data, acks: acks, client: client)
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+    }
+
+    private func tortureRounds(feed: Feed, data: String, acks: Acks, client: HTTPClient) async throws {
         var killedWhileBusy = 0
         for round in 0..<Self.rounds {
             let daemon = try LedgerctlTests.Daemon(dataDirectory: data)
@@ -114,7 +125,6 @@ import TestSupport
         let last = try LedgerctlTests.Daemon(dataDirectory: data)
         try await check(last, acks: acks, client: client, round: Self.rounds)
         last.stop()
-        try await client.shutdown()
         #expect(acks.all.count >= Self.rounds * 20, "the clients got acknowledgements in every round")
         print("daemon torture: \(Self.rounds) kill -9 rounds, \(killedWhileBusy) of them mid-ingest, \(acks.all.count) acknowledged events, none lost")
     }

@@ -35,7 +35,7 @@ import TestSupport
         try Data(repeating: 1, count: 6 << 20).write(to: URL(fileURLWithPath: mount + "/ballast"))
 
         let daemon = try LedgerctlTests.Daemon(dataDirectory: mount + "/data")
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        let client = HTTPClient.shared
         let ingest = try #require(daemon.tokens["ingest"])
         let read = try #require(daemon.tokens["read"])
         func send(_ method: HTTPMethod, _ path: String, token: String, body: String? = nil) async throws -> (UInt, JSONValue) {
@@ -80,7 +80,6 @@ import TestSupport
         // After a clean stop and a start, every acknowledged event is there with its hash.
         daemon.stop()
         #expect(daemon.process.terminationStatus == 0)
-        try await client.shutdown()
         let restarted = try LedgerctlTests.Daemon(dataDirectory: mount + "/data")
         defer { restarted.stop() }
         let (code, out) = try LedgerctlTests().ctl(["export"], token: restarted.tokens["read"], url: restarted.url)
