@@ -20,15 +20,14 @@ DATA_DIR     ?= data
 
 .PHONY: deps build test torture fuzz workload bench bench-restart bench-e2e bench-delivery run install verify-unit clean
 
-## deps: install what is missing of liblmdb-dev (with pkg-config), libpq-dev (the load client of
-## bench-e2e), rsyslog with rsyslog-openssl and openssl (the real syslog receiver of the delivery
-## tests, plain and TLS, and its test certificates), prometheus (its promtool
+## deps: install what is missing of liblmdb-dev (with pkg-config), rsyslog with rsyslog-openssl and
+## openssl (the real syslog receiver of the delivery tests, plain and TLS, and its test certificates),
+## prometheus (its promtool
 ## checks /metrics in a test) and, for scripts/verify_export.py and its test, python3 with the
 ## cryptography package.
 deps:
 	@missing=""; \
 	{ command -v pkg-config >/dev/null 2>&1 && pkg-config --exists lmdb; } || missing="liblmdb-dev pkg-config"; \
-	pkg-config --exists libpq 2>/dev/null || missing="$$missing libpq-dev"; \
 	[ -x /usr/sbin/rsyslogd ] || missing="$$missing rsyslog"; \
 	ls /usr/lib/*/rsyslog/lmnsd_ossl.so >/dev/null 2>&1 || missing="$$missing rsyslog-openssl"; \
 	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
@@ -90,13 +89,14 @@ bench-restart: workload
 	python3 scripts/bench_restart.py --ledgerd $(RELEASE_BIN)/ledgerd --ledgerctl $(RELEASE_BIN)/ledgerctl \
 		--bench $(RELEASE_BIN)/ledger-bench --data $(BENCH_DATA) --sizes $(BENCH_RESTART_SIZES)
 
-## bench-e2e: ledgerd (release) against a throwaway PostgreSQL 15 cluster, same workload and client,
-## one table for every row of spec 8, written into BENCHMARKS.md. Uses the workload files of `make bench`.
+## bench-e2e: ledgerd (release) against a throwaway PostgreSQL 15 cluster, every row of spec 8 measured
+## with clients neither side wrote (wrk and pgbench; Python processes with http.client and psycopg2 for
+## batches), three rounds alternating the sides; the table goes into BENCHMARKS.md. Uses `make workload`.
 bench-e2e: workload
+	@command -v wrk >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
+	@python3 -c 'import psycopg2' >/dev/null 2>&1 || python3 -m pip install -q psycopg2-binary
 	$(SWIFT) build -c release --product ledgerd
-	$(SWIFT) build -c release --product ledger-load
-	python3 scripts/bench_e2e.py --ledgerd $$($(SWIFT) build -c release --show-bin-path)/ledgerd \
-		--load $$($(SWIFT) build -c release --show-bin-path)/ledger-load --data $(BENCH_DATA) --update BENCHMARKS.md
+	python3 scripts/bench_e2e.py --ledgerd $(RELEASE_BIN)/ledgerd --data $(BENCH_DATA) --update BENCHMARKS.md
 
 ## bench-delivery: ledgerd (release): p99 from the 201 to the syslog receiver under a steady load, and
 ## ingest (wrk) with a dead sink and a stalled stream client against ingest with neither, alternated.

@@ -165,19 +165,6 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // PostgreSQL's client library (Debian's libpq-dev): the baseline of `make bench-e2e`.
-        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
-        // `make bench-e2e`'s load client: ledgerd over HTTP and PostgreSQL over libpq, same workload and timing.
-        .executableTarget(
-            name: "ledger-load",
-            dependencies: [
-                "CLibPQ", "EventModel",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-            ],
-            swiftSettings: strict
-        ),
         // A child process for the crash test: appends in a loop and prints each acknowledged seq.
         .executableTarget(
             name: "ledger-crash-child",
