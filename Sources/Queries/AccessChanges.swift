@@ -37,9 +37,14 @@ extension LedgerQueries {
         let users: Set<String>? = try filter.role.map { role in
             try members(of: role, at: fromCut).keys.reduce(into: Set(try members(of: role, at: toCut).keys)) { $0.insert($1) }
         }
-        for permission in permissions {
-            let before = Dictionary(uniqueKeysWithValues: try holders(permission: permission, asOf: fromCut).holders.map { ($0.user, $0) })
-            let after = Dictionary(uniqueKeysWithValues: try holders(permission: permission, asOf: toCut).holders.map { ($0.user, $0) })
+        // Each moment's holders of every permission, the two moments on two threads.
+        let holdersAt = try inParallel(2) { side in
+            try permissions.map { permission in
+                Dictionary(uniqueKeysWithValues: try self.holders(permission: permission, asOf: side == 0 ? fromCut : toCut).holders.map { ($0.user, $0) })
+            }
+        }
+        for (index, permission) in permissions.enumerated() {
+            let (before, after) = (holdersAt[0][index], holdersAt[1][index])
             for user in Set(before.keys).union(after.keys) where users?.contains(user) ?? true {
                 let (was, now) = (before[user], after[user])
                 guard was?.scope != now?.scope else { continue }
@@ -82,20 +87,10 @@ extension LedgerQueries {
         // each through views of its own (a read transaction serves one thread at a time).
         let halves = changes.count >= 2_000 ? 2 : 1
         let size = (changes.count + halves - 1) / max(halves, 1)
-        let found = Mutex<[Int: [[Lineage]]]>([:])
-        let failure = Mutex<(any Error)?>(nil)
         let snapshot = changes
-        DispatchQueue.concurrentPerform(iterations: halves) { half in
-            do {
-                let part = Array(snapshot[(half * size)..<min(snapshot.count, (half + 1) * size)])
-                let causes = try self.causes(of: part, from: fromCut, to: toCut)
-                found.withLock { $0[half] = causes }
-            } catch {
-                failure.withLock { $0 = error }
-            }
-        }
-        if let error = failure.withLock({ $0 }) { throw error }
-        let causes = (0..<halves).flatMap { half in found.withLock { $0[half] ?? [] } }
+        let causes = try inParallel(halves) { half in
+            try self.causes(of: Array(snapshot[(half * size)..<min(snapshot.count, (half + 1) * size)]), from: fromCut, to: toCut)
+        }.flatMap { $0 }
         for i in changes.indices { changes[i].causes = causes[i] }
         // Sorted through their keys: moving the changes themselves while sorting costs more than finding them.
         let order = changes.indices.sorted { a, b in
@@ -107,31 +102,53 @@ extension LedgerQueries {
 
     /// The causes of some changes (see `accessChanges`), in their order.
     private func causes(of changes: [AccessChange], from fromCut: AsOf, to toCut: AsOf) throws -> [[Lineage]] {
-        var trails: [Envelope.Subject: [StoredEvent]] = [:]
+        var trails: [Envelope.Subject: [TrailEvent]] = [:]
         var out: [[Lineage]] = []
         out.reserveCapacity(changes.count)
         try projector.accessView(through: toCut.lastSeq, time: toCut.instant) { later in
             try projector.accessView(through: fromCut.lastSeq, time: fromCut.instant) { earlier in
-                func window(_ subject: Envelope.Subject) throws -> [StoredEvent] {
+                /// The events of a subject's trail between the moments that can bear on some change, digested once.
+                func window(_ subject: Envelope.Subject) throws -> [TrailEvent] {
                     if let known = trails[subject] { return known }
                     // Everything up to a view's point is in its answer: each side is read past the other's point only.
                     let events = try later.trail([subject], after: earlier.point).filter { !fromCut.includes(seq: $0.seq, time: $0.envelope.instant) }
                         + earlier.trail([subject], after: later.point).filter { !toCut.includes(seq: $0.seq, time: $0.envelope.instant) }
-                    trails[subject] = events
-                    return events
+                    let digested = events.compactMap(TrailEvent.init)
+                    trails[subject] = digested
+                    return digested
                 }
                 // A role's window bears alike on every change of the same kind and name: reduced once.
-                var roleCauses: [String: [StoredEvent]] = [:]
+                // Facts are per subject, so the user's and each role's reduce apart and merge by seq.
+                struct RoleKey: Hashable {
+                    let role: String
+                    let kind: AccessChange.Kind
+                    let name: String
+                }
+                var roleCauses: [RoleKey: [Lineage]] = [:]
+                var events: [TrailEvent] = []
                 for change in changes {
-                    var events = try window(Envelope.Subject(type: "user", id: change.user)).filter { AccessChange.bears($0, on: change) }
-                    for role in change.roles {
-                        let key = "\(role)\u{0}\(change.kind.rawValue)\u{0}\(change.name)"
-                        if roleCauses[key] == nil {
-                            roleCauses[key] = AccessChange.lastOfEachFact(try window(Envelope.Subject(type: "role", id: role)).filter { AccessChange.bears($0, on: change) })
-                        }
-                        events += roleCauses[key]!
+                    let roles = change.roles
+                    events.removeAll(keepingCapacity: true)
+                    for event in try window(Envelope.Subject(type: "user", id: change.user)) where event.bears(on: change, roles: roles) {
+                        events.append(event)
                     }
-                    out.append(AccessChange.lastOfEachFact(events).map { Lineage(seq: $0.seq, actor: $0.envelope.actor.id, time: $0.envelope.instant) })
+                    var causes = TrailEvent.lastOfEachFact(events).map(\.lineage)
+                    var merged = causes.isEmpty ? 0 : 1
+                    for role in roles {
+                        let key = RoleKey(role: role, kind: change.kind, name: change.name)
+                        if roleCauses[key] == nil {
+                            roleCauses[key] = TrailEvent.lastOfEachFact(
+                                try window(Envelope.Subject(type: "role", id: role)).filter { $0.bears(on: change, roles: roles) }
+                            ).map(\.lineage)
+                        }
+                        let found = roleCauses[key]!
+                        guard !found.isEmpty else { continue }
+                        // Alone, a role's causes are shared, not copied (one role's grant reaches thousands).
+                        causes = causes.isEmpty ? found : causes + found
+                        merged += 1
+                    }
+                    if merged > 1 { causes.sort { $0.seq < $1.seq } }
+                    out.append(causes)
                 }
             }
         }
@@ -232,51 +249,76 @@ public struct AccessChange: Sendable, Equatable {
         for path in pathsBefore + pathsAfter { if let role = path.role, !out.contains(role) { out.append(role) } }
         return out
     }
+}
 
-    /// Of the events that bear on a change, the last one about each fact (a user's status, one
-    /// membership, one grant, one level, a role's life): the ones that left things as they are at
-    /// the later moment. A role's grant toggled a thousand times in between is one cause, not a thousand.
-    static func lastOfEachFact(_ events: [StoredEvent]) -> [StoredEvent] {
-        guard events.count > 1 else { return events }
-        /// What an event is about: its subject and the fact (a few strings compared, none built).
-        func fact(_ e: Envelope) -> (kind: Int, name: String?, module: String?) {
-            switch e.type {
-            case "user.created", "user.disabled", "user.enabled", "user.offboarded": (0, nil, nil)
-            case "role.created", "role.deleted": (1, nil, nil)
-            case "user.role_assigned", "user.role_revoked": (2, e.dataString("role"), nil)
-            case "user.admin_granted", "user.admin_revoked": (3, e.dataString("level"), e.dataString("module"))
-            default: (4, e.dataString("permission"), nil)
-            }
-        }
-        var kept: [StoredEvent] = []
-        for event in events.sorted(by: { $0.seq > $1.seq }) {
-            let (e, f) = (event.envelope, fact(event.envelope))
-            let seen = kept.contains { other in
-                let g = fact(other.envelope)
-                return other.envelope.subject == e.subject && g.kind == f.kind && g.name == f.name && g.module == f.module
-            }
-            if !seen { kept.append(event) }
-        }
-        return kept.reversed()
+/// An event of an access trail as the causes of a change weigh it: what it is about, read once from
+/// its envelope (a wide window digests tens of thousands of events, each weighed against many changes).
+struct TrailEvent {
+    /// What the event is about: a user's status, a role's life, one membership, one grant, one level.
+    enum Fact: Hashable {
+        case status
+        case roleLife
+        case membership(role: String)
+        case permission(String)
+        case adminLevel(level: String, module: String?)
     }
 
-    /// Whether an event on the trail of the user or of one of the roles bears on this change.
-    static func bears(_ event: StoredEvent, on change: AccessChange) -> Bool {
+    let seq: UInt64
+    let actor: String
+    let time: Instant
+    let fact: Fact
+    /// For `adminLevel`: the level as granted, for `covers`.
+    let level: AdminLevel?
+
+    var lineage: Lineage { Lineage(seq: seq, actor: actor, time: time) }
+
+    /// Nil for an event that bears on no change of access.
+    init?(_ event: StoredEvent) {
         let e = event.envelope
+        var level: AdminLevel?
         switch e.type {
-        case "user.created", "user.disabled", "user.enabled", "user.offboarded": return true
-        case "role.created", "role.deleted": return change.kind != .adminLevel
+        case "user.created", "user.disabled", "user.enabled", "user.offboarded": fact = .status
+        case "role.created", "role.deleted": fact = .roleLife
         case "user.role_assigned", "user.role_revoked":
-            guard let role = e.dataString("role") else { return false }
-            return change.kind == .role ? role == change.name : change.roles.contains(role)
+            guard let role = e.dataString("role") else { return nil }
+            fact = .membership(role: role)
         case "user.permission_granted", "user.permission_revoked", "role.permission_granted", "role.permission_revoked":
-            return change.kind == .permission && e.dataString("permission") == change.name
+            guard let permission = e.dataString("permission") else { return nil }
+            fact = .permission(permission)
         case "user.admin_granted", "user.admin_revoked":
-            guard let level = e.dataString("level") else { return false }
-            let granted = AdminLevel(level: level, module: level == "module_admin" ? e.dataString("module") : nil)
-            return change.kind == .adminLevel ? granted.storedName == change.name : change.kind == .permission && granted.covers(change.name)
-        default: return false
+            guard let name = e.dataString("level") else { return nil }
+            let module = e.dataString("module")
+            fact = .adminLevel(level: name, module: module)
+            level = AdminLevel(level: name, module: name == "module_admin" ? module : nil)
+        default: return nil
         }
+        (seq, actor, time, self.level) = (event.seq, e.actor.id, e.instant, level)
+    }
+
+    /// Whether this event, on the trail of the change's user or of one of its roles (`change.roles`), bears on it.
+    func bears(on change: AccessChange, roles: [String]) -> Bool {
+        switch fact {
+        case .status: return true
+        case .roleLife: return change.kind != .adminLevel
+        case .membership(let role): return change.kind == .role ? role == change.name : roles.contains(role)
+        case .permission(let permission): return change.kind == .permission && permission == change.name
+        case .adminLevel:
+            guard let level else { return false }
+            return change.kind == .adminLevel ? level.storedName == change.name : change.kind == .permission && level.covers(change.name)
+        }
+    }
+
+    /// Of one subject's events that bear on a change (in seq order, as its trail gives them), the last
+    /// one about each fact: the ones that left things as they are at the later moment. A role's grant
+    /// toggled a thousand times in between is one cause, not a thousand. Oldest first.
+    static func lastOfEachFact(_ events: [TrailEvent]) -> [TrailEvent] {
+        guard events.count > 1 else { return events }
+        var seen = Set<Fact>()
+        var kept: [TrailEvent] = []
+        for event in events.sorted(by: { $0.seq > $1.seq }) where seen.insert(event.fact).inserted {
+            kept.append(event)
+        }
+        return kept.reversed()
     }
 }
 
@@ -288,21 +330,51 @@ public struct AccessChangesAnswer: Sendable, Equatable {
 
     /// The bytes `CanonicalJSON.encode(json)` gives, written straight out (an answer can hold tens of thousands of changes).
     public var canonicalJSON: [UInt8] {
+        // A large answer is written in two halves on two threads.
+        let halves = changes.count >= 2_000 ? 2 : 1
+        let size = (changes.count + halves - 1) / halves
+        let parts = (try? inParallel(halves) { half in
+            Self.write(changes[(half * size)..<min(changes.count, (half + 1) * size)])
+        }) ?? []
         var out: [UInt8] = []
-        out.reserveCapacity(64 + changes.count * 240)
+        out.reserveCapacity(64 + parts.reduce(0) { $0 + $1.count })
         out.append(contentsOf: #"{"changes":["#.utf8)
+        for (i, part) in parts.enumerated() where !part.isEmpty {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: part)
+        }
+        out.append(contentsOf: #"],"from":"#.utf8)
+        CanonicalJSON.writeString(from, into: &out)
+        out.append(contentsOf: #","to":"#.utf8)
+        CanonicalJSON.writeString(to, into: &out)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// Changes as the comma-separated members of the answer's array.
+    private static func write(_ changes: ArraySlice<AccessChange>) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(changes.count * 240)
+        // Many changes share causes (a role's grant reaches all its members): each is written once.
+        var written: [UInt64: [UInt8]] = [:]
         for (i, change) in changes.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
             out.append(contentsOf: #"{"causes":["#.utf8)
             for (j, cause) in change.causes.enumerated() {
                 if j > 0 { out.append(UInt8(ascii: ",")) }
-                out.append(contentsOf: #"{"actor":"#.utf8)
-                CanonicalJSON.writeString(cause.actor, into: &out)
-                out.append(contentsOf: #","seq":"#.utf8)
-                out.append(contentsOf: String(cause.seq).utf8)
-                out.append(contentsOf: #","time":"#.utf8)
-                CanonicalJSON.writeString(cause.time.utcText, into: &out)
-                out.append(UInt8(ascii: "}"))
+                if let bytes = written[cause.seq] {
+                    out.append(contentsOf: bytes)
+                    continue
+                }
+                var bytes = Array(#"{"actor":"#.utf8)
+                CanonicalJSON.writeString(cause.actor, into: &bytes)
+                bytes.append(contentsOf: #","seq":"#.utf8)
+                bytes.append(contentsOf: String(cause.seq).utf8)
+                bytes.append(contentsOf: #","time":"#.utf8)
+                CanonicalJSON.writeString(cause.time.utcText, into: &bytes)
+                bytes.append(UInt8(ascii: "}"))
+                out.append(contentsOf: bytes)
+                written[cause.seq] = bytes
             }
             out.append(contentsOf: #"],"change":""#.utf8)
             out.append(contentsOf: change.direction.rawValue.utf8)
@@ -328,11 +400,6 @@ public struct AccessChangesAnswer: Sendable, Equatable {
             CanonicalJSON.writeString(change.user, into: &out)
             out.append(UInt8(ascii: "}"))
         }
-        out.append(contentsOf: #"],"from":"#.utf8)
-        CanonicalJSON.writeString(from, into: &out)
-        out.append(contentsOf: #","to":"#.utf8)
-        CanonicalJSON.writeString(to, into: &out)
-        out.append(UInt8(ascii: "}"))
         return out
     }
 
@@ -360,4 +427,23 @@ public struct AccessChangesAnswer: Sendable, Equatable {
             JSONMember("to", .string(to)),
         ])
     }
+}
+
+/// `body(0)`…`body(count - 1)` on as many threads at once, in order; the first error is thrown.
+/// For the few big answers a reader thread can split (a read transaction serves one thread at a
+/// time, so each part opens its own views).
+func inParallel<T: Sendable>(_ count: Int, _ body: @Sendable (Int) throws -> T) throws -> [T] {
+    guard count > 1 else { return try (0..<count).map(body) }
+    let results = Mutex<[Int: T]>([:])
+    let failure = Mutex<(any Error)?>(nil)
+    DispatchQueue.concurrentPerform(iterations: count) { index in
+        do {
+            let value = try body(index)
+            results.withLock { $0[index] = value }
+        } catch {
+            failure.withLock { $0 = $0 ?? error }
+        }
+    }
+    if let error = failure.withLock({ $0 }) { throw error }
+    return results.withLock { all in (0..<count).map { all[$0]! } }
 }
