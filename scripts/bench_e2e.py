@@ -340,10 +340,12 @@ def main():
     pg_version = postgres.sql("SHOW server_version")
     started = datetime.datetime.now(datetime.timezone.utc)
     results = {}
+    started_daemons = []
     try:
         # Ingest rows, alternating sides round by round, then bytes on disk of all that was stored.
         postgres.fresh_table()
         ledgerd = Ledgerd(args.ledgerd, workdir, "ingest")
+        started_daemons.append(ledgerd)
         for r in rounds:
             print(f"round {r}: batch ingest (500 a request, 2 clients), single events (64 clients):", flush=True)
             sides = [("postgres", lambda: run_batches(postgres_batch_worker, (postgres.conninfo,), pg_batches[r], batch_events)),
@@ -365,6 +367,7 @@ def main():
         print("1M events, batches of 500, 2 clients:", flush=True)
         postgres.fresh_table()
         big = Ledgerd(args.ledgerd, workdir, "million")
+        started_daemons.append(big)
         million_lines = read_lines(million)
         million_events = sum(line.count('"id":"evt-') for line in million_lines)
         pg_million = show("postgres 1M load", run_batches(postgres_batch_worker, (postgres.conninfo,), [copy_rows(l) for l in million_lines], million_events))
@@ -419,6 +422,11 @@ def main():
         verify_seconds = time.monotonic() - t
         big.stop()
     finally:
+        # Whatever happened, nothing this run started outlives it.
+        for daemon in started_daemons:
+            if daemon.process.poll() is None:
+                daemon.process.kill()
+                daemon.process.wait()
         postgres.stop()
 
     def median(key, field="perSecond"):

@@ -130,19 +130,23 @@ struct ProcessStat {
 
 /// Counts requests and their durations by route, method and status, under names Prometheus
 /// accepts (counters end in `_total`, durations in `_seconds`).
+/// The handles are made once per route, method and status and kept: making one goes through the
+/// metrics factory's registry (a lock, the label set built and looked up), too much for every request.
 public struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
+    private let handles = RequestMetricHandles()
+
     public init() {}
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
-        let inFlight = Meter(label: "ledger_http_requests_in_flight")
-        inFlight.increment()
+        let handles = self.handles
+        handles.inFlight.increment()
         let route = context.endpointPath ?? "unmatched"
         @Sendable func record(_ status: HTTPResponse.Status) {
-            let dimensions = [("route", route), ("method", request.method.rawValue), ("status", String(status.code))]
-            Counter(label: "ledger_http_requests_total", dimensions: dimensions).increment()
-            Metrics.Timer(label: "ledger_http_request_duration_seconds", dimensions: dimensions).recordNanoseconds(Int64((ContinuousClock.now - start) / .nanoseconds(1)))
-            inFlight.decrement()
+            let (count, duration) = handles.handles(route: route, method: request.method.rawValue, status: Int(status.code))
+            count.increment()
+            duration.recordNanoseconds(Int64((ContinuousClock.now - start) / .nanoseconds(1)))
+            handles.inFlight.decrement()
         }
         do {
             var response = try await next(request, context)
@@ -157,6 +161,32 @@ public struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddlewar
         } catch {
             record((error as? any HTTPResponseError)?.status ?? .internalServerError)
             throw error
+        }
+    }
+}
+
+/// The request metrics' handles, made on first use of each route, method and status.
+final class RequestMetricHandles: Sendable {
+    struct Key: Hashable {
+        let route: String
+        let method: String
+        let status: Int
+    }
+
+    let inFlight = Meter(label: "ledger_http_requests_in_flight")
+    private let made = Mutex<[Key: (Metrics.Counter, Metrics.Timer)]>([:])
+
+    func handles(route: String, method: String, status: Int) -> (Metrics.Counter, Metrics.Timer) {
+        made.withLock { made in
+            let key = Key(route: route, method: method, status: status)
+            if let found = made[key] { return found }
+            let dimensions = [("route", route), ("method", method), ("status", String(status))]
+            let handles = (
+                Metrics.Counter(label: "ledger_http_requests_total", dimensions: dimensions),
+                Metrics.Timer(label: "ledger_http_request_duration_seconds", dimensions: dimensions)
+            )
+            made[key] = handles
+            return handles
         }
     }
 }

@@ -36,11 +36,7 @@ struct Ledgerd: AsyncParsableCommand {
 
     func run() async throws {
         limitMallocArenas()
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .info
-            return handler
-        }
+        LoggingSystem.bootstrap { label in LogLines(label: label) }
         let logger = Logger(label: "ledgerd")
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
