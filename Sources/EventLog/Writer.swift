@@ -81,6 +81,8 @@ final class Writer: @unchecked Sendable {
     private let commitEvents = Recorder(label: "ledger_commit_events", aggregate: true)
     private let commitLatency = Metrics.Timer(label: "ledger_commit_seconds")
     private let headSeq = Gauge(label: "ledger_head_seq")
+    /// How long each fold of the tail into the indexes held the writer (appends wait meanwhile).
+    private let foldLatency = Metrics.Timer(label: "ledger_index_fold_seconds")
 
     struct Start {
         var head: UInt64
@@ -455,6 +457,8 @@ final class Writer: @unchecked Sendable {
     private func fold() {
         let snapshot = tail.withLock { $0 }
         guard !snapshot.isEmpty else { return }
+        let start = ContinuousClock.now
+        defer { foldLatency.recordNanoseconds(Int64((ContinuousClock.now - start) / .nanoseconds(1))) }
         do {
             try store.environment.write { txn in
                 for kind in IndexKind.allCases {

@@ -90,6 +90,7 @@ public final class MetricsPage: Sendable {
         "ledger_commit_events": "Events per group commit of the writer.",
         "ledger_commit_seconds": "Time of one group commit (LMDB write and fsync), in seconds.",
         "ledger_head_seq": "The last committed seq.",
+        "ledger_index_fold_seconds": "Time the writer spent folding the in-memory tail into the LMDB indexes (appends wait meanwhile), in seconds.",
         "ledger_http_requests_total": "HTTP requests answered, by route, method and status.",
         "ledger_http_request_duration_seconds": "Time from request to the end of the response body, in seconds.",
         "ledger_http_requests_in_flight": "HTTP requests being answered now (open streams included).",
