@@ -80,7 +80,7 @@ import TestSupport
             let daemon = try LedgerctlTests.Daemon(dataDirectory: data)
             let ingest = try #require(daemon.tokens["ingest"])
             // What the previous round's kill left must hold before anything new is appended.
-            try await check(daemon, acks: acks, client: client, round: round)
+            try await check(daemon, acks: acks, round: round)
             feed.allow(Self.eventsPerRound)
             let stop = ManagedAtomicFlag()
             let url = daemon.url
@@ -123,14 +123,17 @@ import TestSupport
             if acks.all.count > before, acks.all.count - before < Self.eventsPerRound { killedWhileBusy += 1 }
         }
         let last = try LedgerctlTests.Daemon(dataDirectory: data)
-        try await check(last, acks: acks, client: client, round: Self.rounds)
+        try await check(last, acks: acks, round: Self.rounds)
         last.stop()
         #expect(acks.all.count >= Self.rounds * 20, "the clients got acknowledgements in every round")
         print("daemon torture: \(Self.rounds) kill -9 rounds, \(killedWhileBusy) of them mid-ingest, \(acks.all.count) acknowledged events, none lost")
     }
 
     /// Acknowledged events present with their seq and hash, full verification, findings equal a fresh fold.
-    func check(_ daemon: LedgerctlTests.Daemon, acks: Acks, client: HTTPClient, round: Int) async throws {
+    /// Through the shared client: the ingest client's 3 s read timeout is for requests a kill cuts,
+    /// and a full export or verification of a debug build on a loaded machine can pause longer.
+    func check(_ daemon: LedgerctlTests.Daemon, acks: Acks, round: Int) async throws {
+        let client = HTTPClient.shared
         let read = try #require(daemon.tokens["read"])
         func get(_ path: String) async throws -> [UInt8] {
             var request = HTTPClientRequest(url: daemon.url + path)

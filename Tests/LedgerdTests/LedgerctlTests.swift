@@ -29,6 +29,9 @@ import TestSupport
             process.arguments = ["--data-dir", data, "--port", "0"]
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, added in added }
             process.standardError = FileHandle(forWritingAtPath: errors)
+            // Not the test process's own output: a daemon left running would hold that pipe open and
+            // keep `swift test` waiting for its end after the tests are done.
+            process.standardOutput = FileHandle.nullDevice
             try process.run()
             var port: String?
             for _ in 0..<600 where port == nil {
@@ -52,6 +55,14 @@ import TestSupport
         func stop() {
             kill(process.processIdentifier, SIGTERM)
             process.waitUntilExit()
+        }
+
+        /// A test that fails before `stop()` leaves no daemon behind.
+        deinit {
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
         }
     }
 
