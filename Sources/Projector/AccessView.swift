@@ -89,7 +89,19 @@ public final class AccessView {
     /// The facts of a group that held at `point`.
     public func holdings(_ kind: AccessIntervals.Kind, _ group: String) throws -> [AccessIntervals.Holding] {
         guard let snapshot, point > 0 else { return [] }
-        return try snapshot.holdings(kind, group, at: point)
+        let key = HoldingsKey(kind: kind, group: group)
+        if let known = holdingsRead[key] { return known }
+        let found = try snapshot.holdings(kind, group, at: point)
+        holdingsRead[key] = found
+        return found
+    }
+
+    /// Holdings already read through this view: a question over many permissions reads a role's
+    /// members, or a level's holders, once, not once for every permission they reach.
+    private var holdingsRead: [HoldingsKey: [AccessIntervals.Holding]] = [:]
+    private struct HoldingsKey: Hashable {
+        let kind: AccessIntervals.Kind
+        let group: String
     }
 
     /// The trails of some users and roles past seq `after`, as much of each event as a fold of

@@ -37,10 +37,14 @@ extension LedgerQueries {
         let users: Set<String>? = try filter.role.map { role in
             try members(of: role, at: fromCut).keys.reduce(into: Set(try members(of: role, at: toCut).keys)) { $0.insert($1) }
         }
-        // Each moment's holders of every permission, the two moments on two threads.
+        // Each moment's holders of every permission through one view (which reads each role's members
+        // once), the two moments on two threads.
         let holdersAt = try inParallel(2) { side in
-            try permissions.map { permission in
-                Dictionary(uniqueKeysWithValues: try self.holders(permission: permission, asOf: side == 0 ? fromCut : toCut).holders.map { ($0.user, $0) })
+            let cut = side == 0 ? fromCut : toCut
+            return try self.projector.accessView(through: cut.lastSeq, time: cut.instant) { view in
+                try permissions.map { permission in
+                    Dictionary(uniqueKeysWithValues: try self.holders(of: permission, in: view, cut: cut).map { ($0.user, $0) })
+                }
             }
         }
         for (index, permission) in permissions.enumerated() {
@@ -89,19 +93,18 @@ extension LedgerQueries {
         let size = (changes.count + halves - 1) / max(halves, 1)
         let snapshot = changes
         let causes = try inParallel(halves) { half in
-            try self.causes(of: Array(snapshot[(half * size)..<min(snapshot.count, (half + 1) * size)]), from: fromCut, to: toCut)
+            try self.causes(of: snapshot[(half * size)..<min(snapshot.count, (half + 1) * size)], from: fromCut, to: toCut)
         }.flatMap { $0 }
         for i in changes.indices { changes[i].causes = causes[i] }
         // Sorted through their keys: moving the changes themselves while sorting costs more than finding them.
-        let order = changes.indices.sorted { a, b in
-            (changes[a].user, changes[a].kind.rawValue, changes[a].name) < (changes[b].user, changes[b].kind.rawValue, changes[b].name)
-        }
+        let keys = changes.map { ($0.user, $0.kind.rawValue, $0.name) }
+        let order = changes.indices.sorted { keys[$0] < keys[$1] }
         changes = order.map { changes[$0] }
         return AccessChangesAnswer(from: fromCut.echo(head: head), to: toCut.echo(head: head), changes: changes)
     }
 
     /// The causes of some changes (see `accessChanges`), in their order.
-    private func causes(of changes: [AccessChange], from fromCut: AsOf, to toCut: AsOf) throws -> [[Lineage]] {
+    private func causes(of changes: ArraySlice<AccessChange>, from fromCut: AsOf, to toCut: AsOf) throws -> [[Lineage]] {
         var trails: [Envelope.Subject: [TrailEvent]] = [:]
         var out: [[Lineage]] = []
         out.reserveCapacity(changes.count)

@@ -165,61 +165,66 @@ public final class LedgerQueries: Sendable {
     public func holders(permission: String, asOf: AsOf = .now) throws -> HoldersAnswer {
         let (head, cut) = try horizon(asOf)
         return try projector.accessView(through: cut.lastSeq, time: cut.instant) { view in
-            let state = view.state
-            let universe = state.universe { cut.includes(seq: $0, time: $1) }
-            // The roles granting the permission at the cut, with their grant.
-            var granting: [String: Grant] = [:]
-            for held in try view.holdings(.grantingRole, permission) where !view.replayedRoles.contains(held.member) {
-                granting[held.member] = Grant(scope: held.fact.scope, seq: held.fact.lineage)
-            }
-            for role in state.permissionRolesEver[permission].intersection(view.replayedRoles) {
-                if let held = try view.role(role), held.isLive, let grant = held.grants[permission] { granting[role] = grant }
-            }
-            // Paths from the intervals, for every user not replayed, in the order `ProjectionState.paths`
-            // gives: roles by name, the direct grant, admin levels in order.
-            var found: [(user: String, rank: Int, role: String, path: AccessPath)] = []
-            for (role, grant) in granting {
-                for member in try view.holdings(.membership, role) where !view.replayedUsers.contains(member.member) {
-                    found.append((member.member, 0, role, AccessPath(kind: .role, scope: grant.scope, role: role, seqs: [grant.seq, member.fact.lineage])))
-                }
-            }
-            for held in try view.holdings(.direct, permission) where !view.replayedUsers.contains(held.member) {
-                found.append((held.member, 1, "", AccessPath(kind: .direct, scope: held.fact.scope, seqs: [held.fact.lineage])))
-            }
-            if universe.contains(permission) {
-                for (rank, level) in AdminLevel.covering(permission).enumerated() {
-                    for held in try view.holdings(.admin, level.storedName) where !view.replayedUsers.contains(held.member) {
-                        found.append((held.member, 2 + rank, "", AccessPath(kind: .admin, scope: .all, level: level, seqs: [held.fact.lineage])))
-                    }
-                }
-            }
-            found.sort { ($0.user, $0.rank, $0.role) < ($1.user, $1.rank, $1.role) }
-            var holders: [HoldersAnswer.Holder] = []
-            for entry in found {
-                if holders.last?.user == entry.user {
-                    holders[holders.count - 1].via.append(entry.path)
-                    holders[holders.count - 1].scope = max(holders[holders.count - 1].scope, entry.path.scope)
-                } else {
-                    holders.append(.init(user: entry.user, scope: entry.path.scope, via: [entry.path]))
-                }
-            }
-
-            // The replayed users: their trails, over the roles' grants at the cut.
-            if !view.replayedUsers.isEmpty {
-                let replayedUsers = view.replayedUsers.sorted()
-                // A deleted role's trail takes it from its members as the fold did.
-                let deletedRoles = state.permissionRolesEver[permission].intersection(state.deletedRolesEver[""]).sorted()
-                var replay = Replay(
-                    events: try view.trail(replayedUsers.map { .init(type: "user", id: $0) } + deletedRoles.map { .init(type: "role", id: $0) }))
-                for (role, grant) in granting { replay.state.roles[role] = RoleState(grants: [permission: grant]) }
-                for user in replayedUsers {
-                    let via = replay.state.paths(of: user, to: permission, universe: universe)
-                    if let widest = via.map(\.scope).max() { holders.append(.init(user: user, scope: widest, via: via)) }
-                }
-                holders.sort { $0.user < $1.user }
-            }
-            return HoldersAnswer(permission: permission, asOf: asOf.echo(head: head), holders: holders)
+            HoldersAnswer(permission: permission, asOf: asOf.echo(head: head), holders: try holders(of: permission, in: view, cut: cut))
         }
+    }
+
+    /// The holders of a permission through a view at `cut` (one view serves many permissions).
+    func holders(of permission: String, in view: AccessView, cut: AsOf) throws -> [HoldersAnswer.Holder] {
+        let state = view.state
+        let universe = state.universe { cut.includes(seq: $0, time: $1) }
+        // The roles granting the permission at the cut, with their grant.
+        var granting: [String: Grant] = [:]
+        for held in try view.holdings(.grantingRole, permission) where !view.replayedRoles.contains(held.member) {
+            granting[held.member] = Grant(scope: held.fact.scope, seq: held.fact.lineage)
+        }
+        for role in state.permissionRolesEver[permission].intersection(view.replayedRoles) {
+            if let held = try view.role(role), held.isLive, let grant = held.grants[permission] { granting[role] = grant }
+        }
+        // Paths from the intervals, for every user not replayed, in the order `ProjectionState.paths`
+        // gives: roles by name, the direct grant, admin levels in order.
+        var found: [(user: String, rank: Int, role: String, path: AccessPath)] = []
+        for (role, grant) in granting {
+            for member in try view.holdings(.membership, role) where !view.replayedUsers.contains(member.member) {
+                found.append((member.member, 0, role, AccessPath(kind: .role, scope: grant.scope, role: role, seqs: [grant.seq, member.fact.lineage])))
+            }
+        }
+        for held in try view.holdings(.direct, permission) where !view.replayedUsers.contains(held.member) {
+            found.append((held.member, 1, "", AccessPath(kind: .direct, scope: held.fact.scope, seqs: [held.fact.lineage])))
+        }
+        if universe.contains(permission) {
+            for (rank, level) in AdminLevel.covering(permission).enumerated() {
+                for held in try view.holdings(.admin, level.storedName) where !view.replayedUsers.contains(held.member) {
+                    found.append((held.member, 2 + rank, "", AccessPath(kind: .admin, scope: .all, level: level, seqs: [held.fact.lineage])))
+                }
+            }
+        }
+        found.sort { ($0.user, $0.rank, $0.role) < ($1.user, $1.rank, $1.role) }
+        var holders: [HoldersAnswer.Holder] = []
+        for entry in found {
+            if holders.last?.user == entry.user {
+                holders[holders.count - 1].via.append(entry.path)
+                holders[holders.count - 1].scope = max(holders[holders.count - 1].scope, entry.path.scope)
+            } else {
+                holders.append(.init(user: entry.user, scope: entry.path.scope, via: [entry.path]))
+            }
+        }
+
+        // The replayed users: their trails, over the roles' grants at the cut.
+        if !view.replayedUsers.isEmpty {
+            let replayedUsers = view.replayedUsers.sorted()
+            // A deleted role's trail takes it from its members as the fold did.
+            let deletedRoles = state.permissionRolesEver[permission].intersection(state.deletedRolesEver[""]).sorted()
+            var replay = Replay(
+                events: try view.trail(replayedUsers.map { .init(type: "user", id: $0) } + deletedRoles.map { .init(type: "role", id: $0) }))
+            for (role, grant) in granting { replay.state.roles[role] = RoleState(grants: [permission: grant]) }
+            for user in replayedUsers {
+                let via = replay.state.paths(of: user, to: permission, universe: universe)
+                if let widest = via.map(\.scope).max() { holders.append(.init(user: user, scope: widest, via: via)) }
+            }
+            holders.sort { $0.user < $1.user }
+        }
+        return holders
     }
 
     /// A role's fields, grants and members as of a moment.
