@@ -299,9 +299,10 @@ def show(label, figures):
 
 # --- the run -----------------------------------------------------------------------------------
 
-def spread(runs, key="perSecond", unit="/s", scale=1.0, digits=0):
-    values = [r[key] * scale for r in runs]
-    return f"{statistics.median(values):.{digits}f}{unit} ({min(values):.{digits}f}–{max(values):.{digits}f})"
+def spread(runs, unit=""):
+    """The median of the rounds' rates, with their range."""
+    values = [r["perSecond"] for r in runs]
+    return f"{statistics.median(values):.0f}{unit} ({min(values):.0f}–{max(values):.0f})"
 
 
 def main():
@@ -317,9 +318,8 @@ def main():
     million = os.path.join(args.data, "projection-1000000.ndjson")
     workdir = tempfile.mkdtemp(prefix="bench-e2e-")
     os.chmod(workdir, 0o755)
-    for tool in ("wrk",):
-        if not shutil.which(tool):
-            sys.exit(f"{tool} is missing (make bench-e2e installs it)")
+    if not shutil.which("wrk"):
+        sys.exit("wrk is missing (make bench-e2e installs it)")
 
     # Inputs, prepared before any clock: per round, the batches under fresh ids, as HTTP bodies and as COPY rows.
     rounds = list(range(1, args.rounds + 1))
@@ -443,21 +443,21 @@ def main():
     rss = max(rss_after_load, rss_under_reads)
     table = [
         ("batch ingest over HTTP, 500 events/request, 2 clients, durable", "≥ 2× PostgreSQL COPY",
-         "events/s " + spread(results["batch-ledgerd"], unit=""), "events/s " + spread(results["batch-postgres"], unit=""),
+         "events/s " + spread(results["batch-ledgerd"]), "events/s " + spread(results["batch-postgres"]),
          ratio(batch_ours, batch_pg), batch_ours >= 2 * batch_pg),
         ("… the same, loading 1M events (one run)", "≥ 2× PostgreSQL COPY",
          f"{http_million['perSecond']:.0f} events/s", f"{pg_million['perSecond']:.0f} events/s",
          ratio(http_million["perSecond"], pg_million["perSecond"]), http_million["perSecond"] >= 2 * pg_million["perSecond"]),
         ("single events, 64 clients, durable ack (wrk / pgbench)", "≥ 2× PostgreSQL single-row INSERTs",
-         "events/s " + spread(results["single-ledgerd"], unit="") + f", p99 {median('single-ledgerd', 'p99us') / 1000:.1f} ms",
-         "events/s " + spread(results["single-postgres"], unit="") + f", p99 {median('single-postgres', 'p99us') / 1000:.1f} ms",
+         "events/s " + spread(results["single-ledgerd"]) + f", p99 {median('single-ledgerd', 'p99us') / 1000:.1f} ms",
+         "events/s " + spread(results["single-postgres"]) + f", p99 {median('single-postgres', 'p99us') / 1000:.1f} ms",
          ratio(single_ours, single_pg), single_ours >= 2 * single_pg),
         ("a record's history on 1M events, 16 clients (wrk / pgbench)", "≥ 5× PostgreSQL's queries/s, p99 ≤ PostgreSQL's",
-         "queries/s " + spread(results["history-ledgerd"], unit="") + f", p99 {history_p99_ours / 1000:.1f} ms",
-         "queries/s " + spread(results["history-postgres"], unit="") + f", p99 {history_p99_pg / 1000:.1f} ms",
+         "queries/s " + spread(results["history-ledgerd"]) + f", p99 {history_p99_ours / 1000:.1f} ms",
+         "queries/s " + spread(results["history-postgres"]) + f", p99 {history_p99_pg / 1000:.1f} ms",
          ratio(history_ours, history_pg), history_ours >= 5 * history_pg and history_p99_ours <= history_p99_pg),
         ("… the floor: `GET /healthz` (no token, no storage, a constant answer), 16 clients (wrk)", "—",
-         "requests/s " + spread(results["floor"], unit="") + f", p99 {median('floor', 'p99us') / 1000:.1f} ms", "—", "—", None),
+         "requests/s " + spread(results["floor"]) + f", p99 {median('floor', 'p99us') / 1000:.1f} ms", "—", "—", None),
         ("as-of access at a random past point, 1M events, 4 clients (wrk)", "p99 ≤ 20 ms",
          f"p99 {asof_p99 / 1000:.1f} ms, " + spread(results["asof"], unit=" q/s"), "—", "—", asof_p99 <= 20_000),
         ("full chain verification (chain, Merkle tree, checkpoints), 1M events, over HTTP", "≤ 1 s",

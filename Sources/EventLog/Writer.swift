@@ -268,8 +268,7 @@ final class Writer: @unchecked Sendable {
             for pending in group { pending.fail(failure) }
             return
         }
-        let elapsed = started.duration(to: .now)
-        commitLatency.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        commitLatency.recordElapsed(since: started)
         commitEvents.record(Int(outcome.head - head))
         eventsAppended.increment(by: Int64(outcome.head - head))
         head = outcome.head
@@ -458,7 +457,7 @@ final class Writer: @unchecked Sendable {
         let snapshot = tail.withLock { $0 }
         guard !snapshot.isEmpty else { return }
         let start = ContinuousClock.now
-        defer { foldLatency.recordNanoseconds(Int64((ContinuousClock.now - start) / .nanoseconds(1))) }
+        defer { foldLatency.recordElapsed(since: start) }
         do {
             try store.environment.write { txn in
                 for kind in IndexKind.allCases {

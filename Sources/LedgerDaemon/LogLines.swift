@@ -35,8 +35,7 @@ public struct LogLines: LogHandler {
         for key in merged.keys.sorted() { line += " \(key)=\(merged[key]!)" }
         line += " [\(event.source)] \(event.message)\n"
         Self.output.withLock { fd in
-            var utf8 = line
-            utf8.withUTF8 { bytes in
+            line.withUTF8 { bytes in
                 var offset = 0
                 while offset < bytes.count {
                     let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)

@@ -146,7 +146,7 @@ public struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddlewar
         @Sendable func record(_ status: HTTPResponse.Status) {
             let (count, duration) = handles.handles(route: route, method: request.method.rawValue, status: Int(status.code))
             count.increment()
-            duration.recordNanoseconds(Int64((ContinuousClock.now - start) / .nanoseconds(1)))
+            duration.recordElapsed(since: start)
             handles.inFlight.decrement()
         }
         do {

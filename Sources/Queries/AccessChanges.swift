@@ -89,12 +89,7 @@ extension LedgerQueries {
         // The causes: the events on the access trail in one answer and not the other (between the
         // moments, when the second is later) that bear on each change. Two halves on two threads,
         // each through views of its own (a read transaction serves one thread at a time).
-        let halves = changes.count >= 2_000 ? 2 : 1
-        let size = (changes.count + halves - 1) / max(halves, 1)
-        let snapshot = changes
-        let causes = try inParallel(halves) { half in
-            try self.causes(of: snapshot[(half * size)..<min(snapshot.count, (half + 1) * size)], from: fromCut, to: toCut)
-        }.flatMap { $0 }
+        let causes = try inHalves(changes) { part in try self.causes(of: part, from: fromCut, to: toCut) }.flatMap { $0 }
         for i in changes.indices { changes[i].causes = causes[i] }
         // Sorted through their keys: moving the changes themselves while sorting costs more than finding them.
         let keys = changes.map { ($0.user, $0.kind.rawValue, $0.name) }
@@ -311,8 +306,8 @@ struct TrailEvent {
         }
     }
 
-    /// Of one subject's events that bear on a change (in seq order, as its trail gives them), the last
-    /// one about each fact: the ones that left things as they are at the later moment. A role's grant
+    /// Of one subject's events that bear on a change (its window: two trail reads, so not always in
+    /// seq order), the last one about each fact: the ones that left things as they are at the later moment. A role's grant
     /// toggled a thousand times in between is one cause, not a thousand. Oldest first.
     static func lastOfEachFact(_ events: [TrailEvent]) -> [TrailEvent] {
         guard events.count > 1 else { return events }
@@ -334,11 +329,7 @@ public struct AccessChangesAnswer: Sendable, Equatable {
     /// The bytes `CanonicalJSON.encode(json)` gives, written straight out (an answer can hold tens of thousands of changes).
     public var canonicalJSON: [UInt8] {
         // A large answer is written in two halves on two threads.
-        let halves = changes.count >= 2_000 ? 2 : 1
-        let size = (changes.count + halves - 1) / halves
-        let parts = (try? inParallel(halves) { half in
-            Self.write(changes[(half * size)..<min(changes.count, (half + 1) * size)])
-        }) ?? []
+        let parts = inHalves(changes, Self.write)
         var out: [UInt8] = []
         out.reserveCapacity(64 + parts.reduce(0) { $0 + $1.count })
         out.append(contentsOf: #"{"changes":["#.utf8)
@@ -435,12 +426,12 @@ public struct AccessChangesAnswer: Sendable, Equatable {
 /// `body(0)`…`body(count - 1)` on as many threads at once, in order; the first error is thrown.
 /// For the few big answers a reader thread can split (a read transaction serves one thread at a
 /// time, so each part opens its own views).
-func inParallel<T: Sendable>(_ count: Int, _ body: @Sendable (Int) throws -> T) throws -> [T] {
+func inParallel<T: Sendable, Failure: Error>(_ count: Int, _ body: @Sendable (Int) throws(Failure) -> T) throws(Failure) -> [T] {
     guard count > 1 else { return try (0..<count).map(body) }
     let results = Mutex<[Int: T]>([:])
-    let failure = Mutex<(any Error)?>(nil)
+    let failure = Mutex<Failure?>(nil)
     DispatchQueue.concurrentPerform(iterations: count) { index in
-        do {
+        do throws(Failure) {
             let value = try body(index)
             results.withLock { $0[index] = value }
         } catch {
@@ -449,4 +440,14 @@ func inParallel<T: Sendable>(_ count: Int, _ body: @Sendable (Int) throws -> T) 
     }
     if let error = failure.withLock({ $0 }) { throw error }
     return results.withLock { all in (0..<count).map { all[$0]! } }
+}
+
+/// `body` over the two halves of `items` on two threads, or over all of them on this one when
+/// there are fewer than `minimum` (splitting a small answer costs more than it saves).
+func inHalves<Element: Sendable, T: Sendable, Failure: Error>(
+    _ items: [Element], minimum: Int = 2_000, _ body: @Sendable (ArraySlice<Element>) throws(Failure) -> T
+) throws(Failure) -> [T] {
+    let parts = items.count >= minimum ? 2 : 1
+    let size = (items.count + parts - 1) / parts
+    return try inParallel(parts) { (part) throws(Failure) in try body(items[(part * size)..<min(items.count, (part + 1) * size)]) }
 }
