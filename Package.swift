@@ -110,12 +110,24 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The web console of compliance officers under /ui/: server-rendered pages over the same queries,
+        // escaped by construction, sessions opened with a read or admin token, English and Chinese.
+        .target(
+            name: "Console",
+            dependencies: [
+                "LedgerHTTP", "Queries", "Projector", "EventLog", "EventModel", "Transparency",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // The daemon's runtime and the one composition root (buildApplication): configuration, first-start
         // tokens, the service group, systemd notification, and the router answering in-process for ledgerctl.
         .target(
             name: "LedgerDaemon",
             dependencies: [
-                "LedgerHTTP", "Delivery", "Queries", "Projector", "EventLog", "EventModel", "Transparency",
+                "LedgerHTTP", "Console", "Delivery", "Queries", "Projector", "EventLog", "EventModel", "Transparency",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Configuration", package: "swift-configuration"),

@@ -2,6 +2,7 @@
 """Check an AuditLedger export without trusting the ledger or its code.
 
     verify_export.py EXPORT.ndjson CHECKPOINT.note VERIFIER_KEY
+    verify_export.py --bundle EVIDENCE.json [VERIFIER_KEY]
 
 EXPORT is `ledgerctl export` (or GET /v1/export): one canonical record a line, byte for byte.
 CHECKPOINT is a signed note from `ledgerctl checkpoint` (C2SP tlog-checkpoint). VERIFIER_KEY is the
@@ -10,6 +11,12 @@ note verifier key (`name+keyid+base64(0x01 || ed25519 public key)`, from `ledger
 It recomputes the hash chain (hash(n) = SHA-256(hash(n-1) || record(n)), hash(0) = 32 zero bytes),
 checks that seqs run 1, 2, 3 ... without gaps, recomputes the RFC 6962 Merkle root over the first
 `size` records and compares it with the checkpoint's, and checks the checkpoint's Ed25519 signature.
+
+With --bundle it checks an evidence bundle downloaded from the web console: the signed checkpoint
+note in it, and for each record in it (byte for byte as stored) its RFC 9162 inclusion proof against
+that checkpoint's root. VERIFIER_KEY should be the key the auditor holds; without it the key that
+came inside the bundle is used, and the output says so.
+
 Exit status 0 when everything holds, 1 otherwise, with the reason on standard error.
 Standard library plus the `cryptography` package only.
 """
@@ -99,12 +106,73 @@ def merkle_root(leaves):
     return value
 
 
+def root_from_inclusion(index, size, leaf, proof):
+    """RFC 9162 section 2.1.3.2: the root an inclusion proof leads to, or None."""
+    if index >= size:
+        return None
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            return None
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return r if sn == 0 else None
+
+
+def read_key(arg):
+    return open(arg[1:], encoding="utf-8").read() if arg.startswith("@") else arg
+
+
+def verify_bundle(bundle_path, key_arg):
+    try:
+        with open(bundle_path, encoding="utf-8") as f:
+            bundle = json.load(f)
+    except (OSError, ValueError) as e:
+        fail(f"cannot read the bundle: {e}")
+    if bundle.get("format") != "auditledger-evidence-1":
+        fail("not an AuditLedger evidence bundle (format auditledger-evidence-1)")
+    key_text = read_key(key_arg) if key_arg else bundle["verifierKey"]
+    name, key_id, public_key = parse_verifier_key(key_text)
+    origin, size, root = open_checkpoint(bundle["checkpoint"], name, key_id, public_key)
+    if size != bundle["treeSize"]:
+        fail(f"the bundle says tree size {bundle['treeSize']}, its checkpoint {size}")
+    for item in bundle["records"]:
+        record = item["record"].encode("utf-8")
+        seq = item["seq"]
+        try:
+            stored_seq = json.loads(record)["seq"]
+        except (ValueError, KeyError, TypeError):
+            fail(f"the record given for seq {seq} is not a record with a seq")
+        if stored_seq != seq or item["leafIndex"] != seq - 1:
+            fail(f"the record given for seq {seq} holds seq {stored_seq} (leaf index {item['leafIndex']})")
+        proof = [bytes.fromhex(h) for h in item["proof"]]
+        if root_from_inclusion(seq - 1, size, leaf_hash(record), proof) != root:
+            fail(f"the inclusion proof of seq {seq} does not lead to the checkpoint's root")
+    pending = bundle.get("notYetCheckpointed", [])
+    source = "the key you gave" if key_arg else "the key inside the bundle (compare it with the one you hold)"
+    print(
+        f"ok: {len(bundle['records'])} records proven in the tree of size {size} with root {root.hex()}, "
+        f"as signed by {name} for {origin}, checked with {source}"
+        + (f"; {len(pending)} newer records not yet covered by a checkpoint" if pending else "")
+    )
+
+
 def main():
+    if len(sys.argv) in (3, 4) and sys.argv[1] == "--bundle":
+        verify_bundle(sys.argv[2], sys.argv[3] if len(sys.argv) == 4 else None)
+        return
     if len(sys.argv) != 4:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     export_path, checkpoint_path, key_arg = sys.argv[1:]
-    key_text = open(key_arg[1:], encoding="utf-8").read() if key_arg.startswith("@") else key_arg
+    key_text = read_key(key_arg)
     name, key_id, public_key = parse_verifier_key(key_text)
     origin, size, root = open_checkpoint(open(checkpoint_path, encoding="utf-8").read(), name, key_id, public_key)
 

@@ -1,4 +1,5 @@
 import Configuration
+import Console
 import Delivery
 import LedgerHTTP
 import Projector
@@ -40,6 +41,12 @@ import Projector
 ///   in it stops the start. Each route's cursor is kept in `<storage.path>/delivery`.
 /// - `backup.root` (string, optional): the only directory `POST /v1/admin/backup` writes under;
 ///   without it that endpoint answers 404.
+/// - `ui.enabled` (bool, default true): the web console under `/ui/` on the same port.
+/// - `ui.sessionIdleSeconds` (int, default 1800): a console session unused this long ends.
+/// - `ui.secureCookies` (bool, default false): mark the session cookie `Secure` always (set it
+///   behind a TLS proxy; a proxy that sends `X-Forwarded-Proto: https` gets `Secure` anyway).
+/// - `ui.signInAttemptsPerMinute` (int, default 10): failed console sign-ins a minute from one
+///   address before it must wait.
 public struct DaemonConfiguration: Sendable, Equatable {
     public var host: String
     public var port: Int
@@ -56,6 +63,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var streamStalledWriteSeconds: Int
     public var sinksFile: String?
     public var sinks = SinksFile()
+    public var console = ConsoleSettings()
     /// What the configuration says that cannot be used: the daemon refuses to start on it.
     public var problems: [String] = []
 
@@ -91,6 +99,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
         backupRoot = reader.string(forKey: "backup.root")
         streamHeartbeatSeconds = max(1, reader.int(forKey: "stream.heartbeatSeconds", default: 15))
         streamStalledWriteSeconds = max(1, reader.int(forKey: "stream.stalledWriteSeconds", default: 10))
+        console.enabled = reader.bool(forKey: "ui.enabled", default: true)
+        console.sessionIdle = .seconds(max(1, reader.int(forKey: "ui.sessionIdleSeconds", default: 1800)))
+        console.secureCookies = reader.bool(forKey: "ui.secureCookies", default: false)
+        console.signInAttemptsPerMinute = max(1, reader.int(forKey: "ui.signInAttemptsPerMinute", default: 10))
         sinksFile = reader.string(forKey: "delivery.sinksFile")
         if let sinksFile {
             do {

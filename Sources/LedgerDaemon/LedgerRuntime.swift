@@ -1,3 +1,4 @@
+import Console
 import EventLog
 import Foundation
 import Hummingbird
@@ -19,6 +20,8 @@ public struct LedgerRuntime: Sendable {
     public let verifier: NoteVerifier?
     /// The tokens file the daemon reads again on SIGHUP (nil for a read-only runtime).
     public let tokensFile: String?
+    /// The web console, when `ui.enabled` (never for a read-only runtime).
+    public var console: Console? = nil
 
     /// Opens a data directory for writing, as ledgerd does: the writer lock first (before anything is
     /// written there), then the checkpoint key, the log, the projection and the tokens. Throws
@@ -57,7 +60,9 @@ public struct LedgerRuntime: Sendable {
             checkpointVerifier: signer.verifier, backupRoot: settings.backupRoot, backupFiles: keyFiles)
         api.streamHeartbeat = .seconds(settings.streamHeartbeatSeconds)
         api.streamStalledWrite = .seconds(settings.streamStalledWriteSeconds)
-        return LedgerRuntime(log: log, projector: projector, api: api, verifier: signer.verifier, tokensFile: tokens.path)
+        var runtime = LedgerRuntime(log: log, projector: projector, api: api, verifier: signer.verifier, tokensFile: tokens.path)
+        if settings.console.enabled { runtime.console = Console(api: api, settings: settings.console) }
+        return runtime
     }
 
     /// Opens a data directory read-only, beside a running ledgerd or none (LMDB lets readers in), with
@@ -103,6 +108,7 @@ public struct LedgerRuntime: Sendable {
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: RequestMetricsMiddleware())
         api.addRoutes(to: router)
+        console?.addRoutes(to: router)
         router.add(middleware: UnmatchedRouteMiddleware(routes: router.routes))
         return router
     }

@@ -42,7 +42,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     }
 
     /// What a failure of a lower layer means to a client.
-    static func from(_ error: any Error) -> APIError {
+    public static func from(_ error: any Error) -> APIError {
         switch error {
         case let e as APIError: return e
         case let e as ValidationError:

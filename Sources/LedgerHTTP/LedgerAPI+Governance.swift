@@ -94,22 +94,14 @@ extension LedgerAPI {
 
     /// The report as a spreadsheet: one row a holder.
     static func reportCSV(_ report: ReviewReport) -> String {
-        var lines = ["user,overdue,last_review_seq,last_review_by,last_review_at,last_review_decision,pending_requests,as_of,period"]
+        var csv = CSV(header: ["user", "overdue", "last_review_seq", "last_review_by", "last_review_at", "last_review_decision", "pending_requests", "as_of", "period"])
         for holder in report.holders {
             let review = holder.lastReview
-            lines.append([
+            csv.append([
                 holder.user, holder.overdue ? "yes" : "no", review.map { String($0.lineage.seq) } ?? "", review?.lineage.actor ?? "",
                 review?.lineage.time.utcText ?? "", review?.decision ?? "", holder.pending.map(\.id).joined(separator: " "), report.asOf, report.period,
-            ].map(csvField).joined(separator: ","))
+            ])
         }
-        return lines.joined(separator: "\n") + "\n"
+        return csv.text
     }
-}
-
-func csvField(_ text: String) -> String {
-    text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
-}
-
-func csvResponse(_ text: String) -> Response {
-    Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
 }

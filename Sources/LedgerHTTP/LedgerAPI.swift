@@ -5,6 +5,7 @@ import Hummingbird
 import Projector
 import Prometheus
 import Queries
+import Synchronization
 import Transparency
 
 /// The HTTP API of spec 5 over the log, the projector and the queries.
@@ -25,6 +26,8 @@ public struct LedgerAPI: Sendable {
     /// wait for a client that stopped reading before the stream is cut off.
     public var streamHeartbeat: Duration = .seconds(15)
     public var streamStalledWrite: Duration = .seconds(10)
+    /// The last full verification, by whoever asked for it (the API or the console).
+    public let verifications = VerificationRecord()
 
     public init(
         log: EventLog, queries: LedgerQueries, tokens: TokenRegistry, metrics: PrometheusCollectorRegistry,
@@ -66,7 +69,7 @@ public struct LedgerAPI: Sendable {
         addStreamRoutes(to: read)
         read.get("/vocabulary") { _, _ in jsonResponse(canonical: try await run { CanonicalJSON.encode(try $0.queries.vocabulary().json) }) }
         read.get("/export") { request, _ in try export(request) }
-        read.get("/verify") { request, _ in try await verify(request) }
+        read.get("/verify") { request, context in try await verify(request, caller: context.caller) }
         read.get("/checkpoint") { request, _ in try await checkpoint(request) }
         read.get("/checkpoint/key") { request, _ in try checkpointKey(request) }
         read.get("/checkpoints") { request, _ in try await checkpoints(request) }
@@ -242,10 +245,16 @@ public struct LedgerAPI: Sendable {
 
     /// Chain, Merkle tree, checkpoints (the latest one's signature with this daemon's key) and, unless
     /// `indexes=false`, every index entry.
-    func verify(_ request: Request) async throws -> Response {
+    func verify(_ request: Request, caller: LedgerRequestContext.Caller) async throws -> Response {
         let p = try QueryParameters(request, allowed: ["indexes"])
-        let indexes = try p.bool("indexes") ?? true
-        return jsonResponse(try await run { try $0.log.verify(checkpointVerifier: $0.checkpointVerifier, indexes: indexes) }.json)
+        return jsonResponse(try await verifyLedger(indexes: try p.bool("indexes") ?? true, by: caller.tokenName ?? "-").json)
+    }
+
+    /// Chain, tree, checkpoints and (unless told not to) indexes, remembered as the last verification.
+    public func verifyLedger(indexes: Bool, by tokenName: String) async throws -> ChainReport {
+        let report = try await run { try $0.log.verify(checkpointVerifier: $0.checkpointVerifier, indexes: indexes) }
+        verifications.record(.init(at: .now(), by: tokenName, indexes: indexes, report: report))
+        return report
     }
 
     /// Ready when the store is open and the projection has folded everything the log holds.
@@ -264,7 +273,7 @@ public struct LedgerAPI: Sendable {
     // MARK: - Helpers
 
     /// Runs blocking work on the log's reader threads, turning lower-layer errors into API errors.
-    func run<R: Sendable>(_ body: @escaping @Sendable (LedgerAPI) throws -> R) async throws -> R {
+    public func run<R: Sendable>(_ body: @escaping @Sendable (LedgerAPI) throws -> R) async throws -> R {
         let api = self
         do {
             return try await log.read { _ in
@@ -336,4 +345,22 @@ func eventBytes(_ logged: LoggedEvent) -> [UInt8] {
 
 func rawJSONResponse(_ bytes: [UInt8]) -> Response {
     Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: bytes + [0x0A])))
+}
+
+/// The last verification of the whole ledger and who asked for it, shown by the console.
+public final class VerificationRecord: Sendable {
+    public struct Outcome: Sendable {
+        public let at: Instant
+        public let by: String
+        public let indexes: Bool
+        public let report: ChainReport
+    }
+
+    private let latest = Mutex<Outcome?>(nil)
+
+    public init() {}
+
+    public var last: Outcome? { latest.withLock { $0 } }
+
+    public func record(_ outcome: Outcome) { latest.withLock { $0 = outcome } }
 }

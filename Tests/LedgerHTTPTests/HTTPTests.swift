@@ -26,7 +26,8 @@ struct Server {
     var api: LedgerAPI { ledger.runtime.api }
     var verifier: NoteVerifier { ledger.runtime.verifier! }
 
-    init() throws {
+    /// `extra`: configuration keys beside the usual ones (e.g. `ui.sessionIdleSeconds`).
+    init(extra: [AbsoluteConfigKey: ConfigValue] = [:]) throws {
         let path = Scratch.directory("ledger-http")
         backupRoot = path + "/backups"
         let lines = [
@@ -45,7 +46,7 @@ struct Server {
             "checkpoint.everyEvents": ConfigValue(.int(1_000), isSecret: false),
             "checkpoint.everySeconds": ConfigValue(.int(3_600), isSecret: false),
             "backup.root": ConfigValue(.string(backupRoot), isSecret: false),
-        ]
+        ].merging(extra) { $1 }
         let settings = DaemonConfiguration(reader: ConfigReader(provider: InMemoryProvider(values: values)))
         var logger = Logger(label: "test")
         logger.logLevel = .warning
