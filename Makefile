@@ -18,7 +18,7 @@ TMPFILESDIR  ?= /usr/lib/tmpfiles.d
 CONFIG       ?= release
 DATA_DIR     ?= data
 
-.PHONY: deps build test torture fuzz workload bench bench-restart bench-e2e bench-delivery run install verify-unit clean
+.PHONY: deps build test torture fuzz ui-deps ui-test workload bench bench-restart bench-e2e bench-delivery bench-console run install verify-unit clean
 
 ## deps: install what is missing of liblmdb-dev (with pkg-config), rsyslog with rsyslog-openssl and
 ## openssl (the real syslog receiver of the delivery tests, plain and TLS, and its test certificates),
@@ -62,6 +62,23 @@ fuzz: deps
 	python3 scripts/fuzz.py --ledgerd $$($(SWIFT) build --show-bin-path)/ledgerd \
 		--schemathesis $(FUZZ_VENV)/bin/schemathesis --examples $(FUZZ_EXAMPLES)
 
+## ui-test: the web console in headless Chromium (Debian's chromium and chromium-driver, a CJK font for
+## the Chinese pages; Selenium and axe-core in a virtualenv under .build): the officers' journeys by
+## clicking, every page in English and Chinese screenshotted into .build/ui-artifacts and checked by
+## axe, hostile values, the cookie, sessions, and an evidence bundle through scripts/verify_export.py.
+UI_VENV      ?= .build/ui-venv
+UI_ARTIFACTS ?= .build/ui-artifacts
+ui-deps:
+	@{ command -v chromium && command -v chromedriver && fc-list | grep -qi wqy; } >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver fonts-wqy-zenhei fontconfig; }
+	@python3 -c 'import ensurepip' >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv; }
+	@$(UI_VENV)/bin/python -c 'import selenium, axe_selenium_python, cryptography' >/dev/null 2>&1 || { python3 -m venv $(UI_VENV) && $(UI_VENV)/bin/pip install -q 'selenium>=4.20,<5' 'axe-selenium-python==2.1.6' cryptography; }
+
+ui-test: deps ui-deps
+	$(SWIFT) build --product ledgerd
+	$(SWIFT) build --product ledgerctl
+	$(UI_VENV)/bin/python scripts/ui_test.py --ledgerd $$($(SWIFT) build --show-bin-path)/ledgerd \
+		--ledgerctl $$($(SWIFT) build --show-bin-path)/ledgerctl --artifacts $(UI_ARTIFACTS)
+
 ## workload: the generated event files of the benchmarks (ledgerctl demo: same seed, same bytes), made once.
 RELEASE_BIN = $$($(SWIFT) build -c release --show-bin-path)
 workload: deps
@@ -97,6 +114,14 @@ bench-e2e: workload
 	@python3 -c 'import psycopg2' >/dev/null 2>&1 || python3 -m pip install -q psycopg2-binary
 	$(SWIFT) build -c release --product ledgerd
 	python3 scripts/bench_e2e.py --ledgerd $(RELEASE_BIN)/ledgerd --data $(BENCH_DATA) --update BENCHMARKS.md
+
+## bench-console: the web console (release) on the 1M-event workload: every page kind's time to the last
+## byte (p50, p95, max over random subjects, users and moments) and its DOMContentLoaded in headless Chromium.
+bench-console: workload ui-deps
+	$(SWIFT) build -c release --product ledgerd
+	$(SWIFT) build -c release --product ledger-bench
+	$(UI_VENV)/bin/python scripts/bench_console.py --ledgerd $(RELEASE_BIN)/ledgerd --bench $(RELEASE_BIN)/ledger-bench \
+		--data $(BENCH_DATA) --size $(BENCH_PROJECTION) --python $(UI_VENV)/bin/python
 
 ## bench-delivery: ledgerd (release): p99 from the 201 to the syslog receiver under a steady load, and
 ## ingest (wrk) with a dead sink and a stalled stream client against ingest with neither, alternated.

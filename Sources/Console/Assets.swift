@@ -33,7 +33,7 @@ enum Assets {
         td { overflow-wrap: anywhere; max-width: 40em; }
         .scroll { overflow-x: auto; }
         bdi { unicode-bidi: isolate; }
-        ul.changes, ul.paths { margin: 0; padding-left: 1.1em; }
+        ul.changes, ul.paths, ul.data { margin: 0; padding-left: 1.1em; }
         .via, small, .hint, .empty { color: var(--muted); }
         .problem, .bad, .failure { color: var(--bad); }
         .ok { color: var(--ok); }

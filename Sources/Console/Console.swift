@@ -137,11 +137,14 @@ public struct Console: Sendable {
     }
 
     /// A state-changing request must come from a page of this console: its `Origin` names the host it
-    /// was sent to. (The session cookie is `SameSite=Strict` as well; this holds where a browser ignores that.)
+    /// was sent to. Under `Referrer-Policy: no-referrer` browsers send `Origin: null` even from the same
+    /// page; then `Sec-Fetch-Site: same-origin`, which no page can forge, must vouch for it. (The session
+    /// cookie is `SameSite=Strict` as well; this holds where a browser ignores that.)
     func checkOrigin(_ request: Request) throws {
-        guard let origin = request.headers[.origin], let host = request.head.authority,
-            origin == "http://" + host || origin == "https://" + host
-        else {
+        let origin = request.headers[.origin]
+        let sameSite = request.headers[HTTPField.Name("Sec-Fetch-Site")!] == "same-origin"
+        let matches = request.head.authority.map { origin == "http://" + $0 || origin == "https://" + $0 } ?? false
+        guard matches || (origin == "null" && sameSite) else {
             throw APIError(.forbidden, "bad_origin", "this form must be sent from a page of this console (the Origin header does not match)")
         }
     }

@@ -228,21 +228,27 @@ public final class LedgerQueries: Sendable {
     }
 
     /// A role's fields, grants and members as of a moment.
+    ///
+    /// The role's own events are folded whole (they are few, and carry its fields); its members come
+    /// from folding the access trails (the compact, stored form of the events that change access) of
+    /// everyone it ever had, with the role's own, so a deletion takes it from its members as the fold did.
     public func role(_ id: String, asOf: AsOf = .now) throws -> RoleAnswer {
         let (head, cut) = try horizon(asOf)
-        let members = try projector.read { $0.roleMembersEver[id] }
-        let subjects = [Envelope.Subject(type: "role", id: id)] + members.sorted().map { .init(type: "user", id: $0) }
-        let replay = try Replay(log: log, subjects: subjects, cut: cut)
+        let subject = Envelope.Subject(type: "role", id: id)
+        let replay = try Replay(log: log, subjects: [subject], cut: cut)
         guard let role = replay.state.roles[id], role.isLive else {
             return RoleAnswer(role: id, asOf: asOf.echo(head: head), exists: false, fields: [], grants: [], members: [])
+        }
+        let members = try projector.accessView(through: cut.lastSeq, time: cut.instant) { view -> [RoleAnswer.Member] in
+            let everyone = view.state.roleMembersEver[id].sorted()
+            let trails = Replay(events: try view.trail([subject] + everyone.map { .init(type: "user", id: $0) }))
+            return everyone.compactMap { user in trails.state.users[user]?.roles[id].map { .init(user: user, lineage: trails.lineage($0)) } }
         }
         return RoleAnswer(
             role: id, asOf: asOf.echo(head: head), exists: true,
             fields: role.fields.sorted { $0.key < $1.key }.map { ($0.key, FieldAnswer(value: $0.value.value, lineage: replay.lineage($0.value.seq))) },
             grants: role.grants.sorted { $0.key < $1.key }.map { .init(permission: $0.key, scope: $0.value.scope, lineage: replay.lineage($0.value.seq)) },
-            members: members.sorted().compactMap { user in
-                replay.state.users[user]?.roles[id].map { .init(user: user, lineage: replay.lineage($0)) }
-            })
+            members: members)
     }
 
     // MARK: - Findings

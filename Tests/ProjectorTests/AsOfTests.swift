@@ -59,6 +59,20 @@ import Workload
 
     static func compare(_ queries: LedgerQueries, _ events: [StoredEvent], _ cut: AsOf, users: [String], _ comment: String) throws {
         let expected = Expected(events, cut)
+        // Roles: fields, grants and members (finance_clerk is deleted and re-created in the extra events).
+        for role in expected.state.roles.all.keys.sorted() + ["no-such-role"] {
+            let answer = try queries.role(role, asOf: cut)
+            let want = expected.state.roles[role]
+            #expect(answer.exists == (want?.isLive ?? false), "\(comment) \(cut) \(role)")
+            guard let want, want.isLive else { continue }
+            #expect(answer.grants.map(\.permission) == want.grants.keys.sorted(), "\(comment) \(cut) \(role)")
+            #expect(answer.grants.map(\.lineage.seq) == want.grants.sorted { $0.key < $1.key }.map(\.value.seq), "\(comment) \(cut) \(role)")
+            let members = expected.state.users.all.compactMap { user, state in state.roles[role].map { (user, $0) } }.sorted { $0.0 < $1.0 }
+            #expect(answer.members.map(\.user) == members.map(\.0), "\(comment) \(cut) \(role)")
+            #expect(answer.members.map(\.lineage.seq) == members.map(\.1), "\(comment) \(cut) \(role)")
+            let bySeq = Dictionary(uniqueKeysWithValues: events.map { ($0.seq, $0) })
+            #expect(answer.members.allSatisfy { $0.lineage.actor == bySeq[$0.lineage.seq]?.envelope.actor.id && $0.lineage.time == bySeq[$0.lineage.seq]?.envelope.instant })
+        }
         for permission in permissions {
             let answer = try queries.holders(permission: permission, asOf: cut)
             let want = expected.holders(permission)

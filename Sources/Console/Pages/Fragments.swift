@@ -56,15 +56,24 @@ extension PageContext {
         return "\(userLink(actor.id))\(via.map { HTML(" <span class=\"via\">\(t(.via)) \(value($0))</span>") })"
     }
 
-    /// A table with a caption, and a link that downloads the same rows as CSV.
+    /// Rows a page shows of one table; the CSV has them all.
+    static let rowsShown = 500
+
+    /// A table with a caption, and a link that downloads the same rows as CSV. A table longer than a
+    /// page can usefully show (a role with thousands of members) shows its first rows and says so.
     func table(_ name: String, caption: String, headers: [String], rows: [[HTML]], empty: String? = nil) -> HTML {
         guard !rows.isEmpty else { return "<section><h2>\(caption)</h2><p class=\"empty\">\(empty ?? t(.nothing))</p></section>" }
         let head = headers.map { HTML("<th scope=\"col\">\($0)</th>") }
-        let body = rows.map { row in HTML("<tr>\(row.map { HTML("<td>\($0)</td>") })</tr>") }
+        let body = rows.prefix(Self.rowsShown).map { row in HTML("<tr>\(row.map { HTML("<td>\($0)</td>") })</tr>") }
+        let csv = url(replacing: ["format": "csv", "table": name])
+        let more: HTML =
+            rows.count > Self.rowsShown
+            ? "<p class=\"more\">\(t(.showingFirst)) \(Self.rowsShown) / \(rows.count). <a href=\"\(csv)\">\(t(.allInCSV))</a></p>" : .empty
         return """
             <section><h2>\(caption)</h2>
-            <p class="download"><a href="\(url(replacing: ["format": "csv", "table": name]))">\(t(.downloadCSV))</a></p>
+            <p class="download"><a href="\(csv)">\(t(.downloadCSV))</a></p>
             <div class="scroll"><table><thead><tr>\(head)</tr></thead><tbody>\(body)</tbody></table></div>
+            \(more)
             </section>
             """
     }

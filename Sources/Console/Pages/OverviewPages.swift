@@ -138,6 +138,10 @@ extension Console {
             </li>
             """
         }
+        let list: HTML =
+            page.findings.isEmpty
+            ? "<p class=\"empty\">\(c.t(.noFindings))</p>"
+            : "<p class=\"download\"><a href=\"\(c.url(replacing: ["format": "csv", "table": "findings"]))\">\(c.t(.downloadCSV))</a></p><ol class=\"findings\">\(items)</ol>"
         return c.respond(
             title: c.t(.findingsTitle),
             """
@@ -145,7 +149,7 @@ extension Console {
             <label>\(c.t(.colKind)) <select name="kind"><option value="">\(c.t(.allKinds))</option>\(options)</select></label>
             <button type="submit">\(c.t(.filter))</button>
             </form>
-            \(page.findings.isEmpty ? "<p class=\"empty\">\(c.t(.noFindings))</p>" : "<p class=\"download\"><a href=\"\(c.url(replacing: ["format": "csv", "table": "findings"]))\">\(c.t(.downloadCSV))</a></p><ol class=\"findings\">\(items)</ol>")
+            \(list)
             \(c.nextPage(page.next))
             """)
     }
