@@ -239,16 +239,33 @@ public final class LedgerQueries: Sendable {
         guard let role = replay.state.roles[id], role.isLive else {
             return RoleAnswer(role: id, asOf: asOf.echo(head: head), exists: false, fields: [], grants: [], members: [])
         }
-        let members = try projector.accessView(through: cut.lastSeq, time: cut.instant) { view -> [RoleAnswer.Member] in
-            let everyone = view.state.roleMembersEver[id].sorted()
-            let trails = Replay(events: try view.trail([subject] + everyone.map { .init(type: "user", id: $0) }))
-            return everyone.compactMap { user in trails.state.users[user]?.roles[id].map { .init(user: user, lineage: trails.lineage($0)) } }
-        }
+        let members = try currentMembers(of: id, head: asOf == .now ? head : nil)
+            ?? projector.accessView(through: cut.lastSeq, time: cut.instant) { view -> [RoleAnswer.Member] in
+                let everyone = view.state.roleMembersEver[id].sorted()
+                let trails = Replay(events: try view.trail([subject] + everyone.map { .init(type: "user", id: $0) }))
+                return everyone.compactMap { user in trails.state.users[user]?.roles[id].map { .init(user: user, lineage: trails.lineage($0)) } }
+            }
         return RoleAnswer(
             role: id, asOf: asOf.echo(head: head), exists: true,
             fields: role.fields.sorted { $0.key < $1.key }.map { ($0.key, FieldAnswer(value: $0.value.value, lineage: replay.lineage($0.value.seq))) },
             grants: role.grants.sorted { $0.key < $1.key }.map { .init(permission: $0.key, scope: $0.value.scope, lineage: replay.lineage($0.value.seq)) },
             members: members)
+    }
+
+    /// A role's members now, from the projection itself when it stands exactly at `head` (nil
+    /// otherwise, or for a moment in the past): no trail to fold, one record read per member.
+    private func currentMembers(of role: String, head: UInt64?) throws -> [RoleAnswer.Member]? {
+        guard let head else { return nil }
+        let members = try projector.read { state -> [(user: String, seq: UInt64)]? in
+            guard state.appliedThrough == head else { return nil }
+            return state.roleMembersEver[role].sorted().compactMap { user in state.users[user]?.roles[role].map { (user, $0) } }
+        }
+        return try members?.map { member in
+            guard let logged = try log.event(seq: member.seq), let event = log.decodeOrReport(logged) else {
+                return .init(user: member.user, lineage: Lineage(seq: member.seq, actor: "", time: Instant(seconds: 0)))
+            }
+            return .init(user: member.user, lineage: Lineage(seq: member.seq, actor: event.envelope.actor.id, time: event.envelope.instant))
+        }
     }
 
     // MARK: - Findings
