@@ -203,7 +203,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LedgerHTTPTests",
-            dependencies: ["LedgerDaemon", "TestSupport", "Workload",
+            dependencies: ["LedgerDaemon", "Console", "TestSupport", "Workload",
                 "LedgerHTTP", "Queries", "Projector", "EventLog", "EventModel", "Transparency",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),

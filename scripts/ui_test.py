@@ -372,6 +372,19 @@ def security(b, ledger):
     check("may not read" in b.text() and b.driver.get_cookie("ledger_session") is None, "an ingest token cannot sign in")
 
 
+def sign_in_page(b):
+    """The one page without a session: screenshots and axe in both languages, before signing in."""
+    axe = Axe(b.driver)
+    for language in ["en", "zh"]:
+        b.open("/ui/login?lang=" + language)
+        check(b.driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == ("en" if language == "en" else "zh-Hans"),
+              f"sign-in in {language}")
+        b.screenshot(f"sign-in-{language}")
+        axe.inject()
+        serious = [v for v in axe.run()["violations"] if v.get("impact") in ("serious", "critical")]
+        check(not serious, f"axe on sign-in ({language}): {[v['id'] for v in serious]}")
+
+
 def sign_in(b, token):
     b.open("/ui/")
     check("/ui/login" in b.driver.current_url, "without a session, /ui/ leads to the sign-in page")
@@ -416,6 +429,7 @@ def main():
         status, _, _ = ledger.request("/v1/checkpoint", token="read")
         assert status == 200, "no checkpoint"
         browser = Browser(ledger.base, downloads, arguments.artifacts)
+        sign_in_page(browser)
         sign_in(browser, ledger.tokens["read"])
         journeys(browser, ledger, downloads, os.path.join(ledger.data, "checkpoint.vkey"))
         every_page(browser)

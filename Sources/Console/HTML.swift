@@ -49,6 +49,11 @@ struct HTML: Sendable, ExpressibleByStringInterpolation {
     }
 
     static func escape(_ value: String, into out: inout String) {
+        // Most values have nothing to escape: appended whole.
+        if !value.utf8.contains(where: { $0 == 0x26 || $0 == 0x3C || $0 == 0x3E || $0 == 0x22 || $0 == 0x27 }) {
+            out += value
+            return
+        }
         for scalar in value.unicodeScalars {
             switch scalar {
             case "&": out += "&amp;"

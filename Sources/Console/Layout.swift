@@ -55,7 +55,7 @@ enum Layout {
             <form method="post" action="/ui/login">
             <input type="hidden" name="next" value="\(next)">
             <label for="token">\(t(.token))</label>
-            <input id="token" name="token" type="password" autocomplete="off" required autofocus>
+            <input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
             <button type="submit">\(t(.signIn))</button>
             </form>
             <p class="lang">\(switcher)</p>

@@ -17,17 +17,23 @@ final class SessionStore: Sendable {
 
     private let sessions = Mutex<[String: Session]>([:])
     let idle: Duration
+    private let clock: @Sendable () -> ContinuousClock.Instant
 
-    init(idle: Duration) { self.idle = idle }
+    /// `clock`: the time a session is judged by (a test moves it; the daemon reads the real one).
+    init(idle: Duration, clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
+        self.idle = idle
+        self.clock = clock
+    }
 
     /// A new session for a token that may read; nil for one that may not (an ingest-only token).
     func open(for entry: TokenStore.Entry) -> Session? {
         guard !entry.scopes.isDisjoint(with: [.read, .admin]) else { return nil }
         var generator = SystemRandomNumberGenerator()  // getrandom(2) on Linux: fit for secrets
         let id = (0..<4).map { _ in generator.next() as UInt64 }.map { String($0, radix: 16).leftPadded(to: 16) }.joined()
-        let session = Session(id: id, tokenName: entry.name, tokenHash: entry.hash, scopes: entry.scopes, lastSeen: .now)
+        let now = clock()
+        let session = Session(id: id, tokenName: entry.name, tokenHash: entry.hash, scopes: entry.scopes, lastSeen: now)
         sessions.withLock { all in
-            all = all.filter { ContinuousClock.now - $0.value.lastSeen < idle }  // forget the expired while here
+            all = all.filter { now - $0.value.lastSeen < idle }  // forget the expired while here
             all[id] = session
         }
         return session
@@ -36,7 +42,7 @@ final class SessionStore: Sendable {
     /// The live session with this id, touched; nil when unknown, idle too long, or when its token
     /// is no longer in the tokens file or may no longer read.
     func session(id: String, tokens: TokenRegistry) -> Session? {
-        let now = ContinuousClock.now
+        let now = clock()
         return sessions.withLock { all -> Session? in
             guard var session = all[id] else { return nil }
             guard now - session.lastSeen < idle,

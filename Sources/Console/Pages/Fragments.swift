@@ -59,16 +59,21 @@ extension PageContext {
     /// Rows a page shows of one table; the CSV has them all.
     static let rowsShown = 500
 
+    /// The part of a long answer a page renders (markup for thousands of rows nobody scrolls costs more than the query).
+    func shown<T>(_ items: [T]) -> ArraySlice<T> { items.prefix(Self.rowsShown) }
+
     /// A table with a caption, and a link that downloads the same rows as CSV. A table longer than a
     /// page can usefully show (a role with thousands of members) shows its first rows and says so.
-    func table(_ name: String, caption: String, headers: [String], rows: [[HTML]], empty: String? = nil) -> HTML {
+    /// `total`: how many rows the answer has, when `rows` holds only the first (`shown(_:)`).
+    func table(_ name: String, caption: String, headers: [String], rows: [[HTML]], total: Int? = nil, empty: String? = nil) -> HTML {
         guard !rows.isEmpty else { return "<section><h2>\(caption)</h2><p class=\"empty\">\(empty ?? t(.nothing))</p></section>" }
         let head = headers.map { HTML("<th scope=\"col\">\($0)</th>") }
         let body = rows.prefix(Self.rowsShown).map { row in HTML("<tr>\(row.map { HTML("<td>\($0)</td>") })</tr>") }
         let csv = url(replacing: ["format": "csv", "table": name])
+        let count = max(total ?? rows.count, rows.count)
         let more: HTML =
-            rows.count > Self.rowsShown
-            ? "<p class=\"more\">\(t(.showingFirst)) \(Self.rowsShown) / \(rows.count). <a href=\"\(csv)\">\(t(.allInCSV))</a></p>" : .empty
+            count > Self.rowsShown
+            ? "<p class=\"more\">\(t(.showingFirst)) \(Self.rowsShown) / \(count). <a href=\"\(csv)\">\(t(.allInCSV))</a></p>" : .empty
         return """
             <section><h2>\(caption)</h2>
             <p class="download"><a href="\(csv)">\(t(.downloadCSV))</a></p>
