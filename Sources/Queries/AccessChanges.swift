@@ -27,7 +27,19 @@ extension LedgerQueries {
     public func accessChanges(from: AsOf, to: AsOf, filter: ChangeFilter = ChangeFilter()) throws -> AccessChangesAnswer {
         let head = try log.head().seq
         let (fromCut, toCut) = (from == .now ? AsOf.seq(head) : from, to == .now ? AsOf.seq(head) : to)
-        var changes: [AccessChange] = try filter.user.map { try userChanges(of: $0, from: fromCut, to: toCut) } ?? []
+        if let user = filter.user {
+            // One user: both answers and the causes through the same two views (each view reads the
+            // trail written after its moment, which for an old moment is most of the ledger's).
+            return try projector.accessView(through: toCut.lastSeq, time: toCut.instant) { later in
+                try projector.accessView(through: fromCut.lastSeq, time: fromCut.instant) { earlier in
+                    var changes = try userChanges(of: user, from: fromCut, to: toCut, head: head, earlier: earlier, later: later)
+                    changes = try inDepartment(filter.department, changes, from: fromCut, to: toCut)
+                    let causes = try self.causes(of: changes[...], from: fromCut, to: toCut, later: later, earlier: earlier)
+                    return answer(changes, causes: causes, from: fromCut, to: toCut, head: head)
+                }
+            }
+        }
+        var changes: [AccessChange] = []
 
         // Permissions: each one's holders at both moments.
         let permissions = filter.user != nil ? [] : try filter.permission.map { [$0] }
@@ -39,7 +51,7 @@ extension LedgerQueries {
         }
         // Each moment's holders of every permission through one view (which reads each role's members
         // once), the two moments on two threads.
-        let holdersAt = try inParallel(2) { side in
+        let holdersAt: [[[String: HoldersAnswer.Holder]]] = permissions.isEmpty ? [[], []] : try inParallel(2) { side in
             let cut = side == 0 ? fromCut : toCut
             return try self.projector.accessView(through: cut.lastSeq, time: cut.instant) { view in
                 try permissions.map { permission in
@@ -76,86 +88,101 @@ extension LedgerQueries {
                 }
             }
         }
-        // The department, as the user stood at either moment.
-        if let department = filter.department {
-            var kept: [String: Bool] = [:]
-            changes = try changes.filter { change in
-                if let known = kept[change.user] { return known }
-                let inIt = try [fromCut, toCut].contains { try self.department(of: change.user, at: $0) == department }
-                kept[change.user] = inIt
-                return inIt
-            }
-        }
+        changes = try inDepartment(filter.department, changes, from: fromCut, to: toCut)
         // The causes: the events on the access trail in one answer and not the other (between the
         // moments, when the second is later) that bear on each change. Two halves on two threads,
         // each through views of its own (a read transaction serves one thread at a time).
         let causes = try inHalves(changes) { part in try self.causes(of: part, from: fromCut, to: toCut) }.flatMap { $0 }
+        return answer(changes, causes: causes, from: fromCut, to: toCut, head: head)
+    }
+
+    /// The changes of users in the department, as each stood at either moment (all without one).
+    private func inDepartment(_ department: String?, _ changes: [AccessChange], from fromCut: AsOf, to toCut: AsOf) throws -> [AccessChange] {
+        guard let department else { return changes }
+        var kept: [String: Bool] = [:]
+        return try changes.filter { change in
+            if let known = kept[change.user] { return known }
+            let inIt = try [fromCut, toCut].contains { try self.department(of: change.user, at: $0) == department }
+            kept[change.user] = inIt
+            return inIt
+        }
+    }
+
+    /// The answer: each change with its causes, sorted through their keys (moving the changes
+    /// themselves while sorting costs more than finding them).
+    private func answer(_ found: [AccessChange], causes: [[Lineage]], from fromCut: AsOf, to toCut: AsOf, head: UInt64) -> AccessChangesAnswer {
+        var changes = found
         for i in changes.indices { changes[i].causes = causes[i] }
-        // Sorted through their keys: moving the changes themselves while sorting costs more than finding them.
         let keys = changes.map { ($0.user, $0.kind.rawValue, $0.name) }
         let order = changes.indices.sorted { keys[$0] < keys[$1] }
-        changes = order.map { changes[$0] }
-        return AccessChangesAnswer(from: fromCut.echo(head: head), to: toCut.echo(head: head), changes: changes)
+        return AccessChangesAnswer(from: fromCut.echo(head: head), to: toCut.echo(head: head), changes: order.map { changes[$0] })
     }
 
     /// The causes of some changes (see `accessChanges`), in their order.
     private func causes(of changes: ArraySlice<AccessChange>, from fromCut: AsOf, to toCut: AsOf) throws -> [[Lineage]] {
+        try projector.accessView(through: toCut.lastSeq, time: toCut.instant) { later in
+            try projector.accessView(through: fromCut.lastSeq, time: fromCut.instant) { earlier in
+                try causes(of: changes, from: fromCut, to: toCut, later: later, earlier: earlier)
+            }
+        }
+    }
+
+    /// The causes of some changes through views at the two moments.
+    private func causes(
+        of changes: ArraySlice<AccessChange>, from fromCut: AsOf, to toCut: AsOf, later: AccessView, earlier: AccessView
+    ) throws -> [[Lineage]] {
         var trails: [Envelope.Subject: [TrailEvent]] = [:]
         var out: [[Lineage]] = []
         out.reserveCapacity(changes.count)
-        try projector.accessView(through: toCut.lastSeq, time: toCut.instant) { later in
-            try projector.accessView(through: fromCut.lastSeq, time: fromCut.instant) { earlier in
-                /// The events of a subject's trail between the moments that can bear on some change, digested once.
-                func window(_ subject: Envelope.Subject) throws -> [TrailEvent] {
-                    if let known = trails[subject] { return known }
-                    // Everything up to a view's point is in its answer: each side is read past the other's point only.
-                    let events = try later.trail([subject], after: earlier.point).filter { !fromCut.includes(seq: $0.seq, time: $0.envelope.instant) }
-                        + earlier.trail([subject], after: later.point).filter { !toCut.includes(seq: $0.seq, time: $0.envelope.instant) }
-                    let digested = events.compactMap(TrailEvent.init)
-                    trails[subject] = digested
-                    return digested
-                }
-                // A role's window bears alike on every change of the same kind and name: reduced once.
-                // Facts are per subject, so the user's and each role's reduce apart and merge by seq.
-                struct RoleKey: Hashable {
-                    let role: String
-                    let kind: AccessChange.Kind
-                    let name: String
-                }
-                var roleCauses: [RoleKey: [Lineage]] = [:]
-                var events: [TrailEvent] = []
-                for change in changes {
-                    let roles = change.roles
-                    events.removeAll(keepingCapacity: true)
-                    for event in try window(Envelope.Subject(type: "user", id: change.user)) where event.bears(on: change, roles: roles) {
-                        events.append(event)
-                    }
-                    var causes = TrailEvent.lastOfEachFact(events).map(\.lineage)
-                    var merged = causes.isEmpty ? 0 : 1
-                    for role in roles {
-                        let key = RoleKey(role: role, kind: change.kind, name: change.name)
-                        if roleCauses[key] == nil {
-                            roleCauses[key] = TrailEvent.lastOfEachFact(
-                                try window(Envelope.Subject(type: "role", id: role)).filter { $0.bears(on: change, roles: roles) }
-                            ).map(\.lineage)
-                        }
-                        let found = roleCauses[key]!
-                        guard !found.isEmpty else { continue }
-                        // Alone, a role's causes are shared, not copied (one role's grant reaches thousands).
-                        causes = causes.isEmpty ? found : causes + found
-                        merged += 1
-                    }
-                    if merged > 1 { causes.sort { $0.seq < $1.seq } }
-                    out.append(causes)
-                }
+        /// The events of a subject's trail between the moments that can bear on some change, digested once.
+        func window(_ subject: Envelope.Subject) throws -> [TrailEvent] {
+            if let known = trails[subject] { return known }
+            // Everything up to a view's point is in its answer: each side is read past the other's point only.
+            let events = try later.trail([subject], after: earlier.point).filter { !fromCut.includes(seq: $0.seq, time: $0.envelope.instant) }
+                + earlier.trail([subject], after: later.point).filter { !toCut.includes(seq: $0.seq, time: $0.envelope.instant) }
+            let digested = events.compactMap(TrailEvent.init)
+            trails[subject] = digested
+            return digested
+        }
+        // A role's window bears alike on every change of the same kind and name: reduced once.
+        // Facts are per subject, so the user's and each role's reduce apart and merge by seq.
+        struct RoleKey: Hashable {
+            let role: String
+            let kind: AccessChange.Kind
+            let name: String
+        }
+        var roleCauses: [RoleKey: [Lineage]] = [:]
+        var events: [TrailEvent] = []
+        for change in changes {
+            let roles = change.roles
+            events.removeAll(keepingCapacity: true)
+            for event in try window(Envelope.Subject(type: "user", id: change.user)) where event.bears(on: change, roles: roles) {
+                events.append(event)
             }
+            var causes = TrailEvent.lastOfEachFact(events).map(\.lineage)
+            var merged = causes.isEmpty ? 0 : 1
+            for role in roles {
+                let key = RoleKey(role: role, kind: change.kind, name: change.name)
+                if roleCauses[key] == nil {
+                    roleCauses[key] = TrailEvent.lastOfEachFact(
+                        try window(Envelope.Subject(type: "role", id: role)).filter { $0.bears(on: change, roles: roles) }
+                    ).map(\.lineage)
+                }
+                let found = roleCauses[key]!
+                guard !found.isEmpty else { continue }
+                // Alone, a role's causes are shared, not copied (one role's grant reaches thousands).
+                causes = causes.isEmpty ? found : causes + found
+                merged += 1
+            }
+            if merged > 1 { causes.sort { $0.seq < $1.seq } }
+            out.append(causes)
         }
         return out
     }
 
     /// One user's changes: the difference of their two access answers (roles and levels count while active).
-    private func userChanges(of user: String, from: AsOf, to: AsOf) throws -> [AccessChange] {
-        let (before, after) = (try access(user: user, asOf: from), try access(user: user, asOf: to))
+    private func userChanges(of user: String, from: AsOf, to: AsOf, head: UInt64, earlier: AccessView, later: AccessView) throws -> [AccessChange] {
+        let (before, after) = (try access(user: user, asOf: from, head: head, cut: from, in: earlier), try access(user: user, asOf: to, head: head, cut: to, in: later))
         var out: [AccessChange] = []
         let (was, now) = (Dictionary(uniqueKeysWithValues: before.permissions.map { ($0.permission, $0) }), Dictionary(uniqueKeysWithValues: after.permissions.map { ($0.permission, $0) }))
         for permission in Set(was.keys).union(now.keys) where was[permission]?.scope != now[permission]?.scope {

@@ -138,23 +138,28 @@ public final class LedgerQueries: Sendable {
     public func access(user: String, asOf: AsOf = .now) throws -> AccessAnswer {
         let (head, cut) = try horizon(asOf)
         return try projector.accessView(through: cut.lastSeq, time: cut.instant) { view in
-            let own = try view.trail([Envelope.Subject(type: "user", id: user)])
-            let assigned = Set(own.compactMap { $0.envelope.type == "user.role_assigned" ? $0.envelope.dataString("role") : nil })
-            // A deleted role takes itself from its members: its trail is folded with the user's.
-            let deleted = assigned.intersection(view.state.deletedRolesEver[""]).sorted()
-            var replay = Replay(events: own + (try view.trail(deleted.map { .init(type: "role", id: $0) })))
-            let universe = view.state.universe { cut.includes(seq: $0, time: $1) }
-            guard let state = replay.state.users[user] else {
-                return AccessAnswer(user: user, asOf: asOf.echo(head: head), exists: false, status: nil, adminLevels: [], roles: [], permissions: [])
-            }
-            for role in state.roles.keys where !deleted.contains(role) { replay.state.roles[role] = try view.role(role) }
-            return AccessAnswer(
-                user: user, asOf: asOf.echo(head: head), exists: true, status: state.status,
-                adminLevels: state.admin.sorted { $0.key < $1.key }.map { .init(level: $0.key, lineage: replay.lineage($0.value)) },
-                roles: state.roles.sorted { $0.key < $1.key }.map { .init(role: $0.key, lineage: replay.lineage($0.value)) },
-                permissions: replay.state.access(of: user, universe: universe).map { .init(permission: $0.permission, scope: $0.scope, via: $0.via) },
-                lastReview: state.lastReview.map { .init(decision: $0.decision, lineage: replay.lineage($0.seq)) })
+            try access(user: user, asOf: asOf, head: head, cut: cut, in: view)
         }
+    }
+
+    /// A user's access through a view at the cut (one view can serve several questions).
+    func access(user: String, asOf: AsOf, head: UInt64, cut: AsOf, in view: AccessView) throws -> AccessAnswer {
+        let own = try view.trail([Envelope.Subject(type: "user", id: user)])
+        let assigned = Set(own.compactMap { $0.envelope.type == "user.role_assigned" ? $0.envelope.dataString("role") : nil })
+        // A deleted role takes itself from its members: its trail is folded with the user's.
+        let deleted = assigned.intersection(view.state.deletedRolesEver[""]).sorted()
+        var replay = Replay(events: own + (try view.trail(deleted.map { .init(type: "role", id: $0) })))
+        let universe = view.state.universe { cut.includes(seq: $0, time: $1) }
+        guard let state = replay.state.users[user] else {
+            return AccessAnswer(user: user, asOf: asOf.echo(head: head), exists: false, status: nil, adminLevels: [], roles: [], permissions: [])
+        }
+        for role in state.roles.keys where !deleted.contains(role) { replay.state.roles[role] = try view.role(role) }
+        return AccessAnswer(
+            user: user, asOf: asOf.echo(head: head), exists: true, status: state.status,
+            adminLevels: state.admin.sorted { $0.key < $1.key }.map { .init(level: $0.key, lineage: replay.lineage($0.value)) },
+            roles: state.roles.sorted { $0.key < $1.key }.map { .init(role: $0.key, lineage: replay.lineage($0.value)) },
+            permissions: replay.state.access(of: user, universe: universe).map { .init(permission: $0.permission, scope: $0.scope, via: $0.via) },
+            lastReview: state.lastReview.map { .init(decision: $0.decision, lineage: replay.lineage($0.seq)) })
     }
 
     /// Who held a permission as of a moment, and through which paths.
