@@ -47,6 +47,22 @@ extension EventLog {
         try store.environment.read { txn in try Store.latestCheckpoint(txn, store.checkpoints) }
     }
 
+    /// The `count` checkpoints of the largest trees, newest first (blocking): read from the end, so
+    /// the cost does not grow with the ledger's age.
+    public func latestCheckpoints(_ count: Int) throws -> [StoredCheckpoint] {
+        try store.environment.read { txn in
+            try txn.withCursor(store.checkpoints) { cursor in
+                var out: [StoredCheckpoint] = []
+                var entry = try cursor.get(.last)
+                while let (key, value) = entry, out.count < count {
+                    out.append(StoredCheckpoint.decode(key: key, value: value))
+                    entry = try cursor.get(.previous)
+                }
+                return out
+            }
+        }
+    }
+
     /// Stored checkpoints of trees larger than `afterSize` (nil: every size, the empty tree's included),
     /// signed at or after `since`, oldest first (blocking).
     public func checkpoints(since: Instant?, afterSize: UInt64? = nil, limit: Int) throws -> [StoredCheckpoint] {

@@ -22,7 +22,14 @@ public struct CSV: Sendable {
 
 /// A CSV answer; `filename` makes browsers save it rather than show it.
 public func csvResponse(_ text: String, filename: String? = nil) -> Response {
-    var headers: HTTPFields = [.contentType: "text/csv; charset=utf-8"]
-    if let filename { headers[.contentDisposition] = "attachment; filename=\"\(filename)\"" }
-    return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    let body = ByteBuffer(string: text)
+    guard let filename else { return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8"], body: .init(byteBuffer: body)) }
+    return attachment(body, contentType: "text/csv; charset=utf-8", filename: filename)
+}
+
+/// A download: browsers save it as `filename` rather than show it.
+public func attachment(_ body: ByteBuffer, contentType: String, filename: String) -> Response {
+    Response(
+        status: .ok, headers: [.contentType: contentType, .contentDisposition: "attachment; filename=\"\(filename)\""],
+        body: .init(byteBuffer: body))
 }

@@ -253,7 +253,7 @@ public struct LedgerAPI: Sendable {
     /// Chain, tree, checkpoints and (unless told not to) indexes, remembered as the last verification.
     public func verifyLedger(indexes: Bool, by tokenName: String) async throws -> ChainReport {
         let report = try await run { try $0.log.verify(checkpointVerifier: $0.checkpointVerifier, indexes: indexes) }
-        verifications.record(.init(at: .now(), by: tokenName, indexes: indexes, report: report))
+        verifications.record(.init(at: .now(), by: tokenName, report: report))
         return report
     }
 
@@ -287,13 +287,6 @@ public struct LedgerAPI: Sendable {
         } catch {
             throw APIError.from(error)
         }
-    }
-
-    private func pathString(_ context: some RequestContext, _ name: String, maxLength: Int = 128) throws -> String {
-        guard let value = context.parameters.get(name), !value.isEmpty, value.unicodeScalars.count <= maxLength else {
-            throw APIError(.badRequest, "invalid_parameter", "\(name) must be 1–\(maxLength) characters", field: name)
-        }
-        return value
     }
 }
 
@@ -352,7 +345,6 @@ public final class VerificationRecord: Sendable {
     public struct Outcome: Sendable {
         public let at: Instant
         public let by: String
-        public let indexes: Bool
         public let report: ChainReport
     }
 

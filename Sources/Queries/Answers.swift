@@ -13,6 +13,9 @@ public struct Lineage: Sendable, Equatable {
         self.time = time
     }
 
+    /// An event whose record could not be read: its seq alone.
+    static func unknown(_ seq: UInt64) -> Lineage { Lineage(seq: seq, actor: "", time: Instant(seconds: 0)) }
+
     var members: [JSONMember] {
         [JSONMember("seq", .number(String(seq))), JSONMember("actor", .string(actor)), JSONMember("time", .string(time.utcText))]
     }

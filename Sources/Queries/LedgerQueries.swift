@@ -244,7 +244,7 @@ public final class LedgerQueries: Sendable {
         guard let role = replay.state.roles[id], role.isLive else {
             return RoleAnswer(role: id, asOf: asOf.echo(head: head), exists: false, fields: [], grants: [], members: [])
         }
-        let members = try currentMembers(of: id, head: asOf == .now ? head : nil)
+        let members = try (asOf == .now ? currentMembers(of: id, head: head) : nil)
             ?? projector.accessView(through: cut.lastSeq, time: cut.instant) { view -> [RoleAnswer.Member] in
                 let everyone = view.state.roleMembersEver[id].sorted()
                 let trails = Replay(events: try view.trail([subject] + everyone.map { .init(type: "user", id: $0) }))
@@ -258,16 +258,15 @@ public final class LedgerQueries: Sendable {
     }
 
     /// A role's members now, from the projection itself when it stands exactly at `head` (nil
-    /// otherwise, or for a moment in the past): no trail to fold, one record read per member.
-    private func currentMembers(of role: String, head: UInt64?) throws -> [RoleAnswer.Member]? {
-        guard let head else { return nil }
+    /// otherwise): no trail to fold, one record read per member.
+    private func currentMembers(of role: String, head: UInt64) throws -> [RoleAnswer.Member]? {
         let members = try projector.read { state -> [(user: String, seq: UInt64)]? in
             guard state.appliedThrough == head else { return nil }
             return state.roleMembersEver[role].sorted().compactMap { user in state.users[user]?.roles[role].map { (user, $0) } }
         }
         return try members?.map { member in
             guard let logged = try log.event(seq: member.seq), let event = log.decodeOrReport(logged) else {
-                return .init(user: member.user, lineage: Lineage(seq: member.seq, actor: "", time: Instant(seconds: 0)))
+                return .init(user: member.user, lineage: .unknown(member.seq))
             }
             return .init(user: member.user, lineage: Lineage(seq: member.seq, actor: event.envelope.actor.id, time: event.envelope.instant))
         }
@@ -333,7 +332,7 @@ struct Replay {
     }
 
     func lineage(_ seq: UInt64) -> Lineage {
-        lineages[seq] ?? Lineage(seq: seq, actor: "", time: Instant(seconds: 0))
+        lineages[seq] ?? .unknown(seq)
     }
 
     /// One subject's events up to the cut, oldest first.

@@ -82,6 +82,10 @@ import Transparency
         #expect(try log.latestCheckpoint() == fresh)
         #expect(try await log.signCheckpoint() == fresh)
         #expect(try log.checkpoints(since: nil, afterSize: 120, limit: 1).map(\.treeSize) == [240])
+        // Newest first, read from the end.
+        let all = try log.checkpoints(since: nil, limit: 100)
+        #expect(try log.latestCheckpoints(2) == Array(all.suffix(2).reversed()) && all.count > 2)
+        #expect(try log.latestCheckpoints(1000) == all.reversed())
         #expect(try log.checkpoints(since: Instant.now(), limit: 10).isEmpty)
         let report = try log.verify(checkpointVerifier: Self.signer.verifier, indexes: true)
         #expect(report.ok)

@@ -22,8 +22,8 @@ extension Console {
             subjectType: c["subjectType"], subjectId: c["subjectId"], actor: c["actor"], type: c["type"], field: c["field"], since: since,
             until: until, order: .desc, limit: Self.pageSize, cursor: c["cursor"])
         let page = try await api.run { try $0.log.events(query) }
-        let decoded = try page.events.map { try $0.decode() }
         if c.wantsBundle { return try await bundle(page.events) }
+        let decoded = try page.events.map { try $0.decode() }
         if c.wantsCSV { return try c.download(["events": PageContext.eventsCSV(decoded)]) }
         let filters: [(String, Text, String)] = [
             ("subjectType", .colSubjectType, "sales_order"), ("subjectId", .colSubjectId, "SO-1001"), ("actor", .colActor, "u-wang"),
@@ -125,10 +125,9 @@ extension Console {
             JSONMember("verifierKey", .string(verifier.verifierKey)), JSONMember("records", .array(records)),
             JSONMember("notYetCheckpointed", .array(seqs.filter { $0 > checkpoint.treeSize }.map { .number(String($0)) })),
         ])
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json; charset=utf-8"
-        headers[.contentDisposition] = "attachment; filename=\"evidence-\(checkpoint.treeSize).json\""
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: CanonicalJSON.encode(bundle) + [0x0A])))
+        return attachment(
+            ByteBuffer(bytes: CanonicalJSON.encode(bundle) + [0x0A]), contentType: "application/json; charset=utf-8",
+            filename: "evidence-\(checkpoint.treeSize).json")
     }
 }
 

@@ -14,8 +14,8 @@ extension Console {
         let (latest, counts, checkpoint) = try await api.run { api in
             (try api.log.events(EventQuery(order: .desc, limit: 10)), try api.queries.projector.findingCounts(), try api.log.latestCheckpoint())
         }
-        let events = try latest.events.map { try $0.decode() }
         if c.wantsBundle { return try await bundle(latest.events) }
+        let events = try latest.events.map { try $0.decode() }
         let findingRows = Finding.Kind.allCases.compactMap { kind -> [HTML]? in
             guard let count = counts[kind], count > 0 else { return nil }
             return ["<a href=\"\(URLPath("findings", query: [("kind", kind.rawValue)]))\">\(c.t(.finding(kind)))</a>", "\(count)"]
@@ -156,7 +156,7 @@ extension Console {
 
     func integrity(_ request: Request, _ context: LedgerRequestContext, _ c: PageContext) async throws -> Response {
         try c.allow([])
-        let checkpoints = try await api.run { Array(try $0.log.checkpoints(since: nil, limit: 100_000).suffix(20).reversed()) }
+        let checkpoints = try await api.run { try $0.log.latestCheckpoints(20) }
         if c.wantsCSV {
             return try c.download([
                 "checkpoints": CSVRows(header: ["tree_size", "signed_at"], rows: checkpoints.map { [String($0.treeSize), $0.signedAt.utcText] })
@@ -201,13 +201,13 @@ extension Console {
             return try api.log.checkpoints(since: nil, afterSize: size - 1, limit: 1).first { $0.treeSize == size }?.note
         }
         guard let note else { throw APIError(.notFound, "not_found", size.map { "no checkpoint of tree size \($0) is stored" } ?? "no checkpoint is signed yet") }
-        return download(note, type: "text/plain; charset=utf-8", filename: "checkpoint-\(size.map(String.init) ?? "latest").note")
+        return attachment(ByteBuffer(string: note), contentType: "text/plain; charset=utf-8", filename: "checkpoint-\(size.map(String.init) ?? "latest").note")
     }
 
     func verifierKey(_ request: Request, _ context: LedgerRequestContext, _ c: PageContext) async throws -> Response {
         try c.allow([])
         guard let verifier = api.checkpointVerifier else { throw APIError(.notFound, "unsigned", "no checkpoint signing key is configured") }
-        return download(verifier.verifierKey + "\n", type: "text/plain; charset=utf-8", filename: "checkpoint.vkey")
+        return attachment(ByteBuffer(string: verifier.verifierKey + "\n"), contentType: "text/plain; charset=utf-8", filename: "checkpoint.vkey")
     }
 
     /// Verify now (admin): the whole chain, tree, checkpoints and indexes, as `GET /v1/verify` does.
@@ -219,13 +219,6 @@ extension Console {
         let report = try await api.verifyLedger(indexes: true, by: session.tokenName)
         context.logger.notice("console verification", metadata: ["verify.ok": "\(report.ok)", "auth.token": "\(session.tokenName)"])
         throw ConsoleRedirect(URLPath("integrity"))
-    }
-
-    func download(_ text: String, type: String, filename: String) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = type
-        headers[.contentDisposition] = "attachment; filename=\"\(filename)\""
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 }
 

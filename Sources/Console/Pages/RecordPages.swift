@@ -10,14 +10,14 @@ import Queries
 extension Console {
     func subject(_ request: Request, _ context: LedgerRequestContext, _ c: PageContext) async throws -> Response {
         try c.allow(["asOf", "field", "cursor"])
-        let subject = Envelope.Subject(type: try pathPart(context, "type", maxLength: 64), id: try pathPart(context, "id"))
+        let subject = Envelope.Subject(type: try pathString(context, "type", maxLength: 64), id: try pathString(context, "id"))
         let (asOf, field, cursor) = (try c.moment("asOf"), c["field"], c["cursor"])
         let (state, history) = try await api.run { api in
             (try api.queries.state(subject, asOf: asOf), try api.log.events(
                 EventQuery(subjectType: subject.type, subjectId: subject.id, field: field, order: .desc, limit: Self.pageSize, cursor: cursor)))
         }
-        let events = try history.events.map { try $0.decode() }
         if c.wantsBundle { return try await bundle(history.events) }
+        let events = try history.events.map { try $0.decode() }
         let stateRows = state.fields.map { name, answer -> [HTML] in
             [
                 "<code><bdi>\(name)</bdi></code>", c.value(answer.value.displayText), c.userLink(answer.lineage.actor), c.time(answer.lineage.time),
@@ -50,7 +50,7 @@ extension Console {
 
     func user(_ request: Request, _ context: LedgerRequestContext, _ c: PageContext) async throws -> Response {
         try c.allow(["asOf", "from", "to"])
-        let id = try pathPart(context, "id")
+        let id = try pathString(context, "id")
         let asOf = try c.moment("asOf")
         let compare = c["from"] != nil || c["to"] != nil
         let (from, to) = (try c.zone.parseMoment(c["from"], field: "from", dayStarts: true), try c.moment("to"))
@@ -66,9 +66,9 @@ extension Console {
                 compare ? try api.queries.accessChanges(from: from, to: to, filter: .init(user: id)) : nil
             )
         }
+        if c.wantsBundle { return try await bundle(c["table"] == "did" ? asActor.events : asSubject.events) }
         let did = try asActor.events.map { try $0.decode() }
         let done = try asSubject.events.map { try $0.decode() }
-        if c.wantsBundle { return try await bundle(c["table"] == "did" ? asActor.events : asSubject.events) }
         let permissionRows = access.permissions.map { p -> [HTML] in
             [c.permissionLink(p.permission), "\(p.scope.name)", "<ul class=\"paths\">\(p.via.map { HTML("<li>\(c.path($0))</li>") })</ul>"]
         }
@@ -136,7 +136,7 @@ extension Console {
 
     func permission(_ request: Request, _ context: LedgerRequestContext, _ c: PageContext) async throws -> Response {
         try c.allow(["asOf"])
-        let permission = try pathPart(context, "permission")
+        let permission = try pathString(context, "permission")
         guard Catalog.isPermission(permission) else {
             throw APIError(.badRequest, "invalid_parameter", "a permission is object.action, e.g. sales_order.approve", field: "permission")
         }
@@ -162,7 +162,7 @@ extension Console {
 
     func role(_ request: Request, _ context: LedgerRequestContext, _ c: PageContext) async throws -> Response {
         try c.allow(["asOf"])
-        let id = try pathPart(context, "id")
+        let id = try pathString(context, "id")
         let asOf = try c.moment("asOf")
         let answer = try await api.run { try $0.queries.role(id, asOf: asOf) }
         if c.wantsCSV {
@@ -194,12 +194,5 @@ extension Console {
     func moreLink(_ c: PageContext, _ query: EventQuery) -> HTML {
         let url = URLPath("events", query: [("actor", query.actor), ("subjectType", query.subjectType), ("subjectId", query.subjectId)])
         return "<p class=\"paging\"><a href=\"\(url)\">\(c.t(.allInTimeline))</a></p>"
-    }
-
-    func pathPart(_ context: LedgerRequestContext, _ name: String, maxLength: Int = 128) throws -> String {
-        guard let value = context.parameters.get(name), !value.isEmpty, value.unicodeScalars.count <= maxLength else {
-            throw APIError(.badRequest, "invalid_parameter", "\(name) must be 1–\(maxLength) characters", field: name)
-        }
-        return value
     }
 }
