@@ -64,6 +64,7 @@ def main():
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--python", default=sys.executable, help="a Python with selenium, for DOMContentLoaded")
+    parser.add_argument("--only", help="measure only the page kinds whose name contains this")
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="bench-console-", dir=args.data or None)
@@ -127,10 +128,13 @@ def main():
             + urllib.parse.urlencode({"from": min(moment(i), moment(i + 3)), "to": max(moment(i), moment(i + 3))}),
             "permission holders (sales_order.approve) as of": lambda i: "/ui/permissions/sales_order.approve?asOf=" + urllib.parse.quote(moment(i)),
             "role": lambda i: "/ui/roles/" + urllib.parse.quote(roles[i % len(roles)]),
+            "role as of a moment": lambda i: "/ui/roles/" + urllib.parse.quote(roles[i % len(roles)]) + "?asOf=" + urllib.parse.quote(moment(i)),
             "findings": lambda i: "/ui/findings",
             "integrity": lambda i: "/ui/integrity",
             "search (one match, redirect)": lambda i: "/ui/search?q=" + urllib.parse.quote(orders[i % len(orders)]["subject"]["id"]),
         }
+        if args.only:
+            kinds = {name: make for name, make in kinds.items() if args.only in name}
         rows = []
         for name, make in kinds.items():
             get(base, make(0), session)  # warm

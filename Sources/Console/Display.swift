@@ -41,8 +41,9 @@ struct DisplayZone: Sendable, Equatable {
     /// `2026-03-03 15:45:01 +08:00`, or `2026-03-03 07:45:01 UTC`.
     func format(_ instant: Instant) -> String {
         let offset = offsetSeconds(at: instant)
-        let local = Instant(seconds: instant.seconds + Int64(offset)).rfc3339(fractionDigits: 0)
-        let text = local.dropLast().replacingOccurrences(of: "T", with: " ")
+        var local = Array(Instant(seconds: instant.seconds + Int64(offset)).rfc3339(fractionDigits: 0).utf8.dropLast())
+        local[10] = UInt8(ascii: " ")
+        let text = String(decoding: local, as: UTF8.self)
         guard zone != nil else { return text + " UTC" }
         let sign = offset < 0 ? "-" : "+"
         let minutes = abs(offset) / 60

@@ -50,7 +50,7 @@ enum Text: Sendable {
     case eventsTitle, filter, clearFilters, newestFirst, momentHint, since, until, noEvents, nextPage, nothing, downloadCSV, downloadBundle
     case colSeq, colTime, colType, colSubject, colSubjectType, colSubjectId, colActor, colChanges, colReason, colField, colValue, colEvent
     case colKind, colCount, colPermission, colScope, colLevel, colRole, colUser, colChange, colName
-    case via, failed, showingFirst, allInCSV
+    case via, failed, rows, previousRows, nextRows, allInCSV
     case eventTitle, recordedAt, beforeThisEvent, chainHash, inclusionProof, proofHolds, proofFails, checkpointOf, proofPath, notYetCheckpointed, recordAsStored
     case asOf, show, now, currentState, setBy, fieldHistory, historyTitle, noSuchRecordThen, deletedRecord, onlyField, allFields
     case userTitle, status, lastReview, effectivePermissions, grantedThrough, adminLevels, roles, grantedBy, assignedBy, noSuchUserThen
@@ -142,7 +142,9 @@ enum Text: Sendable {
         case .colChange: "Change"
         case .colName: "Name"
         case .via: "via"
-        case .showingFirst: "Showing the first"
+        case .rows: "Rows"
+        case .previousRows: "← previous rows"
+        case .nextRows: "next rows →"
         case .allInCSV: "The CSV download has every row."
         case .failed: "failed"
         case .eventTitle: "Event"
@@ -311,7 +313,9 @@ enum Text: Sendable {
         case .colChange: "变化"
         case .colName: "名称"
         case .via: "通过"
-        case .showingFirst: "仅显示前"
+        case .rows: "行"
+        case .previousRows: "← 上一页"
+        case .nextRows: "下一页 →"
         case .allInCSV: "下载 CSV 可获得全部行。"
         case .failed: "失败"
         case .eventTitle: "事件"

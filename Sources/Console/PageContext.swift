@@ -45,9 +45,17 @@ struct PageContext: Sendable {
 
     /// Refuses fields this page does not take: a mistyped filter must not silently widen an answer.
     func allow(_ names: Set<String>) throws {
-        for name in fields.keys.sorted() where !names.contains(name) && name != "format" && name != "table" {
+        for name in fields.keys.sorted() where !names.contains(name) && !["format", "table", "offset"].contains(name) {
             throw APIError(.badRequest, "unknown_parameter", "this page does not take \"\(name.prefix(64))\"", field: name)
         }
+        if let offset = fields["offset"], Int(offset).map({ $0 < 0 }) ?? true {
+            throw APIError(.badRequest, "invalid_parameter", "offset must be a row number, 0 or more", field: "offset")
+        }
+    }
+
+    /// Where the reader paged a long table to: `offset` when `table` names it, else its first row.
+    func rowsFrom(_ table: String) -> Int {
+        fields["table"] == table ? fields["offset"].flatMap { Int($0) }.map { max(0, $0) } ?? 0 : 0
     }
 
     subscript(_ name: String) -> String? { fields[name] }
@@ -56,7 +64,8 @@ struct PageContext: Sendable {
 
     /// A time in the reader's zone, its UTC ISO 8601 form on hover and in the markup.
     func time(_ instant: Instant) -> HTML {
-        "<time datetime=\"\(instant.utcText)\" title=\"\(instant.utcText)\">\(zone.format(instant))</time>"
+        let utc = instant.utcText
+        return "<time datetime=\"\(utc)\" title=\"\(utc)\">\(zone.format(instant))</time>"
     }
 
     /// The moment a field names (`asOf`, `from`, `to`), in the reader's zone.

@@ -221,6 +221,28 @@ public final class EventLog: Sendable {
         }
     }
 
+    /// The actor and time of some events, through one snapshot: the lineage of thousands of facts
+    /// (a role's members) without decoding thousands of records. A seq with no record, or one that
+    /// does not decode, is absent.
+    public func actorsAndTimes(seqs: some Sequence<UInt64>) throws -> [UInt64: (actor: String, time: Instant)] {
+        try store.environment.read { txn in
+            // In seq order through one cursor: LMDB finds a key on the page it stands on without a search.
+            try txn.withCursor(store.records) { cursor in
+                var out: [UInt64: (actor: String, time: Instant)] = [:]
+                for seq in Set(seqs).sorted() {
+                    guard let (_, value) = try cursor.get(.key, key: bigEndianBytes(seq)), value.count > 32 else { continue }
+                    let record = UnsafeRawBufferPointer(rebasing: value[32...])
+                    if let found = CanonicalScan.actorAndTime(record) {
+                        out[seq] = found
+                    } else if let event = decodeOrReport(seq: seq, record) {
+                        out[seq] = (event.envelope.actor.id, event.envelope.instant)
+                    }
+                }
+                return out
+            }
+        }
+    }
+
     /// Records with seq > `afterSeq`, in order, at most `limit`, for export and replay (blocking).
     public func events(afterSeq: UInt64, limit: Int) throws -> [LoggedEvent] {
         try store.environment.read { txn in
@@ -252,6 +274,17 @@ public final class EventLog: Sendable {
             return try StoredEvent.decode(record)
         } catch {
             reportUndecodable(seq: seq, error)
+            return nil
+        }
+    }
+
+    /// The same, reading only what a fold reads (`StoredEvent.decodeForFold`): for answers folded
+    /// from a subject's events, which may be thousands.
+    public func decodeForFoldOrReport(_ event: LoggedEvent) -> StoredEvent? {
+        do {
+            return try StoredEvent.decodeForFold(event.record)
+        } catch {
+            reportUndecodable(seq: event.seq, error)
             return nil
         }
     }

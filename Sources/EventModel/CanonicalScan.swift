@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Where the members of a canonical JSON object are, without building anything: for answers spliced
 /// from stored record bytes (which are canonical: no whitespace, keys sorted, strings in one form).
 /// It trusts nothing: input that is not shaped as canonical JSON gives nil, never a crash, and the
@@ -53,8 +57,8 @@ public enum CanonicalScan {
     /// Whether `bytes[range]` holds exactly `text`'s bytes.
     public static func equals(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ text: StaticString) -> Bool {
         guard range.count == text.utf8CodeUnitCount else { return false }
-        let expected = UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount)
-        return bytes[range].elementsEqual(expected)
+        guard let base = bytes.baseAddress, range.count > 0 else { return range.isEmpty }
+        return memcmp(base + range.lowerBound, text.utf8Start, range.count) == 0
     }
 
     /// Just past the string that opens at `start` (a quote), or nil.
@@ -99,5 +103,54 @@ public enum CanonicalScan {
             while i < limit, bytes[i] != UInt8(ascii: ","), bytes[i] != UInt8(ascii: "}"), bytes[i] != UInt8(ascii: "]") { i += 1 }
             return i > start ? i : nil
         }
+    }
+}
+
+extension CanonicalScan {
+    /// The values of some members of a canonical object, walking it in place (no list of its
+    /// members) and stopping once each was found; nil for one that is absent, and nil in all when
+    /// the bytes are not shaped as expected.
+    public static func values(_ record: UnsafeRawBufferPointer, of keys: [StaticString]) -> [Range<Int>?]? {
+        let end = record.count - 1
+        guard end > 0, record[0] == UInt8(ascii: "{"), record[end] == UInt8(ascii: "}") else { return nil }
+        var found = [Range<Int>?](repeating: nil, count: keys.count)
+        var missing = keys.count
+        var i = 1
+        while missing > 0, i < end {
+            guard record[i] == UInt8(ascii: "\""), let keyEnd = stringEnd(record, from: i, limit: end), keyEnd < end,
+                record[keyEnd] == UInt8(ascii: ":"), let valueEnd = valueEnd(record, from: keyEnd + 1, limit: end),
+                valueEnd == end || record[valueEnd] == UInt8(ascii: ",")
+            else { return nil }
+            if let k = keys.firstIndex(where: { equals(record, (i + 1)..<(keyEnd - 1), $0) }), found[k] == nil {
+                found[k] = (keyEnd + 1)..<valueEnd
+                missing -= 1
+            }
+            i = valueEnd + 1
+        }
+        return found
+    }
+
+    /// The text inside a string value with no escape in it, or nil.
+    public static func plainString(_ record: UnsafeRawBufferPointer, _ value: Range<Int>) -> Range<Int>? {
+        guard value.count >= 2, record[value.lowerBound] == UInt8(ascii: "\""), !record[value].dropFirst().dropLast().contains(UInt8(ascii: "\\")) else {
+            return nil
+        }
+        return (value.lowerBound + 1)..<(value.upperBound - 1)
+    }
+
+    /// A record's `time`, read in place.
+    public static func time(_ record: UnsafeRawBufferPointer, _ value: Range<Int>) -> Instant? {
+        plainString(record, value).flatMap { Instant(rfc3339: UnsafeRawBufferPointer(rebasing: record[$0])) }
+    }
+
+    /// A stored record's actor id and time, read in place: the lineage of a fact names them, and an
+    /// answer may name thousands. Nil when the record is not shaped as expected (or the id holds an
+    /// escape); the caller decodes it instead.
+    public static func actorAndTime(_ record: UnsafeRawBufferPointer) -> (actor: String, time: Instant)? {
+        guard let found = values(record, of: ["actor", "time"]), let actorRange = found[0], let time = found[1].flatMap({ Self.time(record, $0) })
+        else { return nil }
+        let actor = UnsafeRawBufferPointer(rebasing: record[actorRange])
+        guard let id = values(actor, of: ["id"])?[0].flatMap({ plainString(actor, $0) }) else { return nil }
+        return (String(decoding: UnsafeRawBufferPointer(rebasing: actor[id]), as: UTF8.self), time)
     }
 }

@@ -6,7 +6,8 @@ import LMDB
 /// a range scan of the facts still open after S, not a replay of thousands of users' trails.
 ///
 /// A user's facts count only while the user is active (disabling closes them, enabling opens them
-/// again), so an interval is exactly "this path existed at S". The fold records, for every event
+/// again), so an interval is exactly "this path existed at S" — except `assignment`, which records a
+/// role's members whatever their status (a role's answer lists disabled members too). The fold records, for every event
 /// on the access trail, the facts of the users and roles it touches before and after, and writes
 /// the difference: a fact that ended is closed at the event's seq, a new or changed one opens there.
 ///
@@ -26,6 +27,8 @@ public enum AccessIntervals {
         case admin = 4
         /// group: permission, member: role (the grants of `roleGrant`, found from the permission).
         case grantingRole = 5
+        /// group: role, member: user, whatever the user's status.
+        case assignment = 6
     }
 
     struct Key: Hashable {
@@ -70,7 +73,9 @@ public enum AccessIntervals {
     static func facts(users: [String], roles: [String], in state: borrowing ProjectionState) -> [Key: Fact] {
         var out: [Key: Fact] = [:]
         for id in users {
-            guard let user = state.users[id], user.status == .active else { continue }
+            guard let user = state.users[id] else { continue }
+            for (role, seq) in user.roles { out[Key(kind: .assignment, group: role, member: id)] = Fact(lineage: seq, scope: .all) }
+            guard user.status == .active else { continue }
             for (role, seq) in user.roles { out[Key(kind: .membership, group: role, member: id)] = Fact(lineage: seq, scope: .all) }
             for (permission, grant) in user.direct { out[Key(kind: .direct, group: permission, member: id)] = Fact(lineage: grant.seq, scope: grant.scope) }
             for (level, seq) in user.admin { out[Key(kind: .admin, group: level.storedName, member: id)] = Fact(lineage: seq, scope: .all) }

@@ -55,6 +55,13 @@ enum AccessTrail {
         return (prefix + bigEndianBytes(event.seq), w.bytes)
     }
 
+    /// Who made an entry's event and when: the first members of the compact form.
+    static func madeBy(_ value: UnsafeRawBufferPointer) throws -> (actor: String, time: Instant) {
+        var r = ByteReader(value)
+        guard try r.int() < types.count else { throw ByteReader.Malformed() }
+        return (try r.string(), try r.instant())
+    }
+
     /// The event back, as much of it as the fold of access reads.
     static func event(_ subject: Envelope.Subject, seq: UInt64, _ value: UnsafeRawBufferPointer) throws -> StoredEvent {
         var r = ByteReader(value)

@@ -104,6 +104,18 @@ public final class AccessView {
         let group: String
     }
 
+    /// Who made some facts and when, from the trail entries of the events that made them: the
+    /// lineage of a role's thousands of members without reading their records. A fact whose event
+    /// is not on its subject's trail is left out.
+    public func madeBy(_ facts: [(subject: Envelope.Subject, seq: UInt64)]) throws -> [UInt64: (actor: String, time: Instant)] {
+        var out = try snapshot?.madeBy(facts) ?? [:]
+        for fact in facts where out[fact.seq] == nil {
+            guard let entry = tail[fact.subject]?.first(where: { $0.seq == fact.seq }) else { continue }
+            out[fact.seq] = try entry.value.withUnsafeBytes { try AccessTrail.madeBy($0) }
+        }
+        return out
+    }
+
     /// The trails of some users and roles past seq `after`, as much of each event as a fold of
     /// access reads, cut as the answer is, merged in seq order.
     public func trail(_ subjects: [Envelope.Subject], after: UInt64 = 0) throws -> [StoredEvent] {
@@ -141,6 +153,21 @@ extension StoreSnapshot {
                     let id = String(decoding: UnsafeRawBufferPointer(rebasing: value[13...]), as: UTF8.self)
                     out.append((time, Envelope.Subject(type: value[12] == 1 ? "user" : "role", id: id)))
                     entry = try cursor.get(.next)
+                }
+                return out
+            }
+        }
+    }
+
+    func madeBy(_ facts: [(subject: Envelope.Subject, seq: UInt64)]) throws -> [UInt64: (actor: String, time: Instant)] {
+        let keys = facts.compactMap { fact in AccessTrail.prefix(fact.subject).map { (key: $0 + bigEndianBytes(fact.seq), seq: fact.seq) } }
+        return try snapshot.read { txn in
+            // In key order through one cursor: LMDB finds a key on the page it stands on without a search.
+            try txn.withCursor(store.trail) { cursor in
+                var out: [UInt64: (actor: String, time: Instant)] = [:]
+                for (key, seq) in keys.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) where out[seq] == nil {
+                    guard let (_, value) = try cursor.get(.key, key: key) else { continue }
+                    out[seq] = try AccessTrail.madeBy(value)
                 }
                 return out
             }

@@ -20,7 +20,7 @@ import LMDB
 /// commit together or not at all, so a kill at any moment leaves a projection of some prefix.
 final class ProjectionStore: @unchecked Sendable {
     /// Bump when the stored form or the rules change: the projection is then rebuilt.
-    static let format: [UInt8] = Array("projection-5".utf8)
+    static let format: [UInt8] = Array("projection-6".utf8)
 
     struct Watermark: Equatable, Sendable {
         var seq: UInt64

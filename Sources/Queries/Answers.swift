@@ -13,6 +13,9 @@ public struct Lineage: Sendable, Equatable {
         self.time = time
     }
 
+    /// The event that made the fact.
+    init(of event: StoredEvent) { self.init(seq: event.seq, actor: event.envelope.actor.id, time: event.envelope.instant) }
+
     /// An event whose record could not be read: its seq alone.
     static func unknown(_ seq: UInt64) -> Lineage { Lineage(seq: seq, actor: "", time: Instant(seconds: 0)) }
 

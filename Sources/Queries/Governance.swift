@@ -160,7 +160,7 @@ extension LedgerQueries {
             state.apply(event, policy: policy, findings: &findings)
             let after = facts(state)
             var changes: [AccessChange] = []
-            let cause = Lineage(seq: event.seq, actor: e.actor.id, time: e.instant)
+            let cause = Lineage(of: event)
             for user in users {
                 let (was, now) = (before[user] ?? [:], after[user] ?? [:])
                 for fact in Set(was.keys).union(now.keys).sorted() where was[fact]?.scope != now[fact]?.scope {

@@ -234,42 +234,51 @@ public final class LedgerQueries: Sendable {
 
     /// A role's fields, grants and members as of a moment.
     ///
-    /// The role's own events are folded whole (they are few, and carry its fields); its members come
-    /// from folding the access trails (the compact, stored form of the events that change access) of
-    /// everyone it ever had, with the role's own, so a deletion takes it from its members as the fold did.
+    /// The role's own events are folded for its fields and whether it is live, less its grant churn
+    /// (a busy role has thousands of grants and revocations): once the role exists they change
+    /// neither, so they are passed over undecoded. Its grants and members are read from the stored
+    /// intervals at the cut (`AccessView`; members whatever their status), with the trails of the
+    /// users the intervals cannot answer for folded instead (`AccessView.replayedUsers`).
     public func role(_ id: String, asOf: AsOf = .now) throws -> RoleAnswer {
         let (head, cut) = try horizon(asOf)
         let subject = Envelope.Subject(type: "role", id: id)
-        let replay = try Replay(log: log, subjects: [subject], cut: cut)
-        guard let role = replay.state.roles[id], role.isLive else {
+        var exists = false
+        let own = try Replay(events: Replay.events(log: log, subject: subject, cut: cut) { seq, record in
+            guard let found = CanonicalScan.values(record, of: ["time", "type"]), let type = found[1],
+                let time = found[0].flatMap({ CanonicalScan.time(record, $0) })
+            else { return false }
+            guard cut.includes(seq: seq, time: time) else { return true }
+            let revoked = CanonicalScan.equals(record, type, "\"role.permission_revoked\"")
+            if exists && (revoked || CanonicalScan.equals(record, type, "\"role.permission_granted\"")) { return true }
+            // Anything else, even a grant, makes the role exist; a revocation of nothing does not.
+            if !revoked { exists = true }
+            return false
+        })
+        guard let role = own.state.roles[id], role.isLive else {
             return RoleAnswer(role: id, asOf: asOf.echo(head: head), exists: false, fields: [], grants: [], members: [])
         }
-        let members = try (asOf == .now ? currentMembers(of: id, head: head) : nil)
-            ?? projector.accessView(through: cut.lastSeq, time: cut.instant) { view -> [RoleAnswer.Member] in
-                let everyone = view.state.roleMembersEver[id].sorted()
-                let trails = Replay(events: try view.trail([subject] + everyone.map { .init(type: "user", id: $0) }))
-                return everyone.compactMap { user in trails.state.users[user]?.roles[id].map { .init(user: user, lineage: trails.lineage($0)) } }
+        let (grants, assigned, trailMadeBy) = try projector.accessView(through: cut.lastSeq, time: cut.instant) { view in
+            var members: [(user: String, seq: UInt64)] = try view.holdings(.assignment, id)
+                .filter { !view.replayedUsers.contains($0.member) }.map { ($0.member, $0.fact.lineage) }
+            if !view.replayedUsers.isEmpty {
+                let replayed = view.replayedUsers.intersection(view.state.roleMembersEver[id]).sorted()
+                let trails = Replay(events: try view.trail([subject] + replayed.map { .init(type: "user", id: $0) }))
+                members += replayed.compactMap { user in trails.state.users[user]?.roles[id].map { (user: user, seq: $0) } }
             }
+            let grants = try view.role(id)?.grants ?? [:]
+            let made = try view.madeBy(grants.values.map { (subject, $0.seq) } + members.map { (Envelope.Subject(type: "user", id: $0.user), $0.seq) })
+            return (grants, members.sorted { $0.user < $1.user }, made)
+        }
+        // A fact the trail does not know (none should be): read from its record.
+        var madeBy = trailMadeBy
+        let unknown = grants.values.map(\.seq).filter { madeBy[$0] == nil } + assigned.map(\.seq).filter { madeBy[$0] == nil }
+        if !unknown.isEmpty { madeBy.merge(try log.actorsAndTimes(seqs: unknown)) { found, _ in found } }
+        func lineage(_ seq: UInt64) -> Lineage { madeBy[seq].map { Lineage(seq: seq, actor: $0.actor, time: $0.time) } ?? .unknown(seq) }
         return RoleAnswer(
             role: id, asOf: asOf.echo(head: head), exists: true,
-            fields: role.fields.sorted { $0.key < $1.key }.map { ($0.key, FieldAnswer(value: $0.value.value, lineage: replay.lineage($0.value.seq))) },
-            grants: role.grants.sorted { $0.key < $1.key }.map { .init(permission: $0.key, scope: $0.value.scope, lineage: replay.lineage($0.value.seq)) },
-            members: members)
-    }
-
-    /// A role's members now, from the projection itself when it stands exactly at `head` (nil
-    /// otherwise): no trail to fold, one record read per member.
-    private func currentMembers(of role: String, head: UInt64) throws -> [RoleAnswer.Member]? {
-        let members = try projector.read { state -> [(user: String, seq: UInt64)]? in
-            guard state.appliedThrough == head else { return nil }
-            return state.roleMembersEver[role].sorted().compactMap { user in state.users[user]?.roles[role].map { (user, $0) } }
-        }
-        return try members?.map { member in
-            guard let logged = try log.event(seq: member.seq), let event = log.decodeOrReport(logged) else {
-                return .init(user: member.user, lineage: .unknown(member.seq))
-            }
-            return .init(user: member.user, lineage: Lineage(seq: member.seq, actor: event.envelope.actor.id, time: event.envelope.instant))
-        }
+            fields: role.fields.sorted { $0.key < $1.key }.map { ($0.key, FieldAnswer(value: $0.value.value, lineage: own.lineage($0.value.seq))) },
+            grants: grants.sorted { $0.key < $1.key }.map { .init(permission: $0.key, scope: $0.value.scope, lineage: lineage($0.value.seq)) },
+            members: assigned.map { .init(user: $0.user, lineage: lineage($0.seq)) })
     }
 
     // MARK: - Findings
@@ -327,7 +336,7 @@ struct Replay {
         events = LiveProjector.mergedInSeqOrder(given)
         for event in events {
             state.apply(event)
-            lineages[event.seq] = Lineage(seq: event.seq, actor: event.envelope.actor.id, time: event.envelope.instant)
+            lineages[event.seq] = Lineage(of: event)
         }
     }
 
@@ -335,8 +344,11 @@ struct Replay {
         lineages[seq] ?? .unknown(seq)
     }
 
-    /// One subject's events up to the cut, oldest first.
-    static func events(log: EventLog, subject: Envelope.Subject, cut: AsOf) throws -> [StoredEvent] {
+    /// One subject's events up to the cut, oldest first, as much of each as a fold reads; those
+    /// `passOver` takes (given the seq and the stored record) are not decoded.
+    static func events(
+        log: EventLog, subject: Envelope.Subject, cut: AsOf, passOver: (UInt64, UnsafeRawBufferPointer) -> Bool = { _, _ in false }
+    ) throws -> [StoredEvent] {
         var out: [StoredEvent] = []
         var query = EventQuery(subjectType: subject.type, subjectId: subject.id, limit: 1000)
         if case .seq(let n) = cut, n == 0 { return [] }
@@ -344,7 +356,8 @@ struct Replay {
             let page = try log.events(query)
             for logged in page.events {
                 if case .seq(let n) = cut, logged.seq > n { return out }
-                guard let event = log.decodeOrReport(logged) else { continue }
+                if logged.record.withUnsafeBytes({ passOver(logged.seq, $0) }) { continue }
+                guard let event = log.decodeForFoldOrReport(logged) else { continue }
                 if cut.includes(seq: event.seq, time: event.envelope.instant) { out.append(event) }
             }
             guard let next = page.next else { return out }

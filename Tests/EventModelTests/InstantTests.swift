@@ -33,5 +33,25 @@ import Testing
         #expect(Instant(rfc3339: b.rfc3339()) == b)
         #expect(a.sortableBytes.lexicographicallyPrecedes(b.sortableBytes))
         #expect(a.sortableBytes.withUnsafeBytes { Instant(sortableBytes: $0) } == a)
+        #expect(a.rfc3339(fractionDigits: 9) == "1969-12-31T23:59:55.000000001Z")
+        #expect(Instant(seconds: 0).rfc3339(fractionDigits: 0) == "1970-01-01T00:00:00Z")
+    }
+
+    /// Every year 0–9999 and every precision: the text parses back to the instant, cut to that precision.
+    @Test func formatsWhatItParses() {
+        var generator = SystemRandomNumberGenerator()
+        let first = Instant(rfc3339: "0000-01-01T00:00:00Z")!.seconds
+        let last = Instant(rfc3339: "9999-12-31T23:59:59Z")!.seconds
+        for _ in 0..<2_000 {
+            let instant = Instant(seconds: Int64.random(in: first...last, using: &generator), nanoseconds: Int32.random(in: 0..<1_000_000_000, using: &generator))
+            for digits in 0...9 {
+                let text = instant.rfc3339(fractionDigits: digits)
+                var cut = Int64(instant.nanoseconds)
+                for _ in 0..<(9 - digits) { cut /= 10 }
+                for _ in 0..<(9 - digits) { cut *= 10 }
+                #expect(text.utf8.count == 20 + (digits > 0 ? digits + 1 : 0), "\(text)")
+                #expect(Instant(rfc3339: text) == Instant(seconds: instant.seconds, nanoseconds: Int32(cut)), "\(text)")
+            }
+        }
     }
 }

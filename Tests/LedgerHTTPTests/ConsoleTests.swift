@@ -175,6 +175,36 @@ import Workload
         }
     }
 
+    /// A role with 250 members shows them a hundred at a time, with links between the pages, and
+    /// the CSV has every one.
+    @Test func longTablesArePagedAndTheirCSVHasEveryRow() async throws {
+        var lines = [#"{"id":"r","type":"role.created","time":"2026-03-01T00:00:00Z","actor":{"id":"u-root"},"subject":{"type":"role","id":"clerk"},"changes":[{"field":"name","new":"Clerk"}]}"#]
+        for i in 0..<250 {
+            let user = "u-" + String(1000 + i)
+            lines.append(#"{"id":"a-\#(i)","type":"user.role_assigned","time":"2026-03-02T00:00:00Z","actor":{"id":"u-root"},"subject":{"type":"user","id":"\#(user)"},"data":{"role":"clerk"}}"#)
+        }
+        let events = try lines.map { try JSONParser.parse(Array($0.utf8)) }
+        try await Server().run { client in
+            try await Self.load(client, events)
+            let (cookie, _) = try await Self.signIn(client, token: Server.tokens["read"]!)
+            let first = try await Self.get(client, "/ui/roles/clerk", cookie: cookie).text
+            #expect(first.contains("<bdi>u-1000</bdi>") && first.contains("<bdi>u-1099</bdi>") && !first.contains("<bdi>u-1100</bdi>"))
+            #expect(first.contains("Rows 1–100 / 250.") && first.contains("href=\"/ui/roles/clerk?offset=100&amp;table=members#members\">next rows →"))
+            #expect(!first.contains("previous rows"))
+            let middle = try await Self.get(client, "/ui/roles/clerk?offset=100&table=members", cookie: cookie).text
+            #expect(middle.contains("<bdi>u-1100</bdi>") && middle.contains("<bdi>u-1199</bdi>") && !middle.contains("<bdi>u-1099</bdi>"))
+            #expect(middle.contains("Rows 101–200 / 250.") && middle.contains("previous rows") && middle.contains("next rows"))
+            let last = try await Self.get(client, "/ui/roles/clerk?offset=200&table=members", cookie: cookie).text
+            #expect(last.contains("Rows 201–250 / 250.") && last.contains("<bdi>u-1249</bdi>") && !last.contains("next rows"))
+            let csv = try await Self.get(client, "/ui/roles/clerk?offset=200&table=members&format=csv", cookie: cookie).text
+            #expect(csv.split(whereSeparator: \.isNewline).count == 251 && csv.contains("u-1000,u-root"), "\(csv.prefix(300))")
+            for bad in ["-1", "x", "1.5"] {
+                let response = try await Self.get(client, "/ui/roles/clerk?table=members&offset=\(bad)", cookie: cookie)
+                #expect(response.status == .badRequest && response.text.contains("offset"), "\(bad)")
+            }
+        }
+    }
+
     @Test func pagesAnswerTheDemoStoryInBothLanguagesAndRefuseBadInput() async throws {
         try await Server().run { client in
             try await Self.load(client, DemoStory.events)

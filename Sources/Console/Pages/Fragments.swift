@@ -56,26 +56,43 @@ extension PageContext {
         return "\(userLink(actor.id))\(via.map { HTML(" <span class=\"via\">\(t(.via)) \(value($0))</span>") })"
     }
 
-    /// Rows a page shows of one table; the CSV has them all.
-    static let rowsShown = 500
+    /// Rows a page shows of one table at a time; the CSV has them all.
+    static let rowsShown = 100
 
-    /// The part of a long answer a page renders (markup for thousands of rows nobody scrolls costs more than the query).
-    func shown<T>(_ items: [T]) -> ArraySlice<T> { items.prefix(Self.rowsShown) }
+    /// The rows of a long answer a page renders: a hundred, from where the reader paged to
+    /// (`table=NAME&offset=N`). Markup for thousands of rows nobody scrolls costs more than the query.
+    func shown<T>(_ items: [T], in table: String) -> ArraySlice<T> {
+        let from = firstShown(table, of: items.count)
+        return items[from..<min(from + Self.rowsShown, items.count)]
+    }
 
-    /// A table with a caption, and a link that downloads the same rows as CSV. A table longer than a
-    /// page can usefully show (a role with thousands of members) shows its first rows and says so.
-    /// `total`: how many rows the answer has, when `rows` holds only the first (`shown(_:)`).
+    /// The first row shown of a table of `count` rows: where the reader paged to, within the table.
+    private func firstShown(_ table: String, of count: Int) -> Int { min(rowsFrom(table), max(0, count - 1)) }
+
+    /// A table with a caption, and a link that downloads every row as CSV. A table longer than a
+    /// page can usefully show (a role with thousands of members) is paged: `rows` holds the shown
+    /// part (`shown(_:in:)`) and `total` how many the answer has.
     func table(_ name: String, caption: String, headers: [String], rows: [[HTML]], total: Int? = nil, empty: String? = nil) -> HTML {
-        guard !rows.isEmpty else { return "<section><h2>\(caption)</h2><p class=\"empty\">\(empty ?? t(.nothing))</p></section>" }
-        let head = headers.map { HTML("<th scope=\"col\">\($0)</th>") }
-        let body = rows.prefix(Self.rowsShown).map { row in HTML("<tr>\(row.map { HTML("<td>\($0)</td>") })</tr>") }
-        let csv = url(replacing: ["format": "csv", "table": name])
         let count = max(total ?? rows.count, rows.count)
-        let more: HTML =
-            count > Self.rowsShown
-            ? "<p class=\"more\">\(t(.showingFirst)) \(Self.rowsShown) / \(count). <a href=\"\(csv)\">\(t(.allInCSV))</a></p>" : .empty
+        guard count > 0 else { return "<section><h2>\(caption)</h2><p class=\"empty\">\(empty ?? t(.nothing))</p></section>" }
+        let head = headers.map { HTML("<th scope=\"col\">\($0)</th>") }
+        let visible = total == nil ? shown(rows, in: name) : rows.prefix(Self.rowsShown)
+        let body = visible.map { row in HTML("<tr>\(row.map { HTML("<td>\($0)</td>") })</tr>") }
+        let csv = url(replacing: ["format": "csv", "table": name, "offset": nil])
+        var more: HTML = .empty
+        if count > Self.rowsShown {
+            let from = firstShown(name, of: count)
+            func page(_ start: Int, _ label: Text) -> HTML {
+                "<a href=\"\(url(replacing: ["table": name, "offset": String(start), "format": nil]))#\(name)\">\(t(label))</a>"
+            }
+            let links = [
+                from > 0 ? page(max(0, from - Self.rowsShown), .previousRows) : nil,
+                from + Self.rowsShown < count ? page(from + Self.rowsShown, .nextRows) : nil,
+            ].compactMap { $0 }
+            more = "<p class=\"more\">\(t(.rows)) \(from + 1)–\(from + visible.count) / \(count). \(HTML(joining: links, separator: " · ")) · \(t(.allInCSV))</p>"
+        }
         return """
-            <section><h2>\(caption)</h2>
+            <section id="\(name)"><h2>\(caption)</h2>
             <p class="download"><a href="\(csv)">\(t(.downloadCSV))</a></p>
             <div class="scroll"><table><thead><tr>\(head)</tr></thead><tbody>\(body)</tbody></table></div>
             \(more)

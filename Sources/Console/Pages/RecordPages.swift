@@ -148,7 +148,7 @@ extension Console {
                     header: ["user", "scope", "via"], rows: answer.holders.map { [$0.user, $0.scope.name, $0.via.map(PageContext.pathText).joined(separator: "; ")] })
             ])
         }
-        let rows = c.shown(answer.holders).map { h -> [HTML] in
+        let rows = c.shown(answer.holders, in: "holders").map { h -> [HTML] in
             [c.userLink(h.user), "\(h.scope.name)", "<ul class=\"paths\">\(h.via.map { HTML("<li>\(c.path($0))</li>") })</ul>"]
         }
         return c.respond(
@@ -176,7 +176,7 @@ extension Console {
             ])
         }
         let grants = answer.grants.map { g -> [HTML] in [c.permissionLink(g.permission), "\(g.scope.name)", c.userLink(g.lineage.actor), c.time(g.lineage.time), c.eventLink(g.lineage.seq)] }
-        let members = c.shown(answer.members).map { m -> [HTML] in [c.userLink(m.user), c.userLink(m.lineage.actor), c.time(m.lineage.time), c.eventLink(m.lineage.seq)] }
+        let members = c.shown(answer.members, in: "members").map { m -> [HTML] in [c.userLink(m.user), c.userLink(m.lineage.actor), c.time(m.lineage.time), c.eventLink(m.lineage.seq)] }
         let facts = answer.fields.map { name, field in HTML("<dt><bdi>\(name)</bdi></dt><dd>\(c.value(field.value.displayText)) <small>\(c.eventLink(field.lineage.seq))</small></dd>") }
         return c.respond(
             title: "\(c.t(.roleTitle)) \(id)",
