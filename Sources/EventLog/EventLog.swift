@@ -243,6 +243,23 @@ public final class EventLog: Sendable {
         }
     }
 
+    /// The records of some seqs, as much of each as a fold reads (`StoredEvent.decodeForFold`),
+    /// through one snapshot, in the order given. A seq with no record, or one that does not decode,
+    /// is left out.
+    public func foldedEvents(seqs: [UInt64]) throws -> [StoredEvent] {
+        try store.environment.read { txn in
+            try seqs.compactMap { seq in
+                guard let value = try txn.get(store.records, bigEndianBytes(seq)), value.count > 32 else { return nil }
+                do {
+                    return try StoredEvent.decodeForFold(UnsafeRawBufferPointer(rebasing: value[32...]))
+                } catch {
+                    reportUndecodable(seq: seq, error)
+                    return nil
+                }
+            }
+        }
+    }
+
     /// Records with seq > `afterSeq`, in order, at most `limit`, for export and replay (blocking).
     public func events(afterSeq: UInt64, limit: Int) throws -> [LoggedEvent] {
         try store.environment.read { txn in

@@ -55,11 +55,12 @@ enum AccessTrail {
         return (prefix + bigEndianBytes(event.seq), w.bytes)
     }
 
-    /// Who made an entry's event and when: the first members of the compact form.
-    static func madeBy(_ value: UnsafeRawBufferPointer) throws -> (actor: String, time: Instant) {
+    /// An entry's event type, who made it and when: the first members of the compact form.
+    static func header(_ value: UnsafeRawBufferPointer) throws -> (type: String, actor: String, time: Instant) {
         var r = ByteReader(value)
-        guard try r.int() < types.count else { throw ByteReader.Malformed() }
-        return (try r.string(), try r.instant())
+        let code = try r.int()
+        guard code < types.count else { throw ByteReader.Malformed() }
+        return (types[code], try r.string(), try r.instant())
     }
 
     /// The event back, as much of it as the fold of access reads.

@@ -111,7 +111,18 @@ public final class AccessView {
         var out = try snapshot?.madeBy(facts) ?? [:]
         for fact in facts where out[fact.seq] == nil {
             guard let entry = tail[fact.subject]?.first(where: { $0.seq == fact.seq }) else { continue }
-            out[fact.seq] = try entry.value.withUnsafeBytes { try AccessTrail.madeBy($0) }
+            let header = try entry.value.withUnsafeBytes { try AccessTrail.header($0) }
+            out[fact.seq] = (header.actor, header.time)
+        }
+        return out
+    }
+
+    /// The seqs and types of a subject's events on its trail that the answer includes, oldest
+    /// first, without decoding the events: which of a role's thousands of events to read.
+    public func trailTypes(_ subject: Envelope.Subject) throws -> [(seq: UInt64, type: String)] {
+        var out = try snapshot?.trailTypes(subject, through: through, includes: includes) ?? []
+        for entry in tail[subject] ?? [] where includes(seq: entry.seq, time: entry.time) {
+            out.append((entry.seq, try entry.value.withUnsafeBytes { try AccessTrail.header($0).type }))
         }
         return out
     }
@@ -167,7 +178,8 @@ extension StoreSnapshot {
                 var out: [UInt64: (actor: String, time: Instant)] = [:]
                 for (key, seq) in keys.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) where out[seq] == nil {
                     guard let (_, value) = try cursor.get(.key, key: key) else { continue }
-                    out[seq] = try AccessTrail.madeBy(value)
+                    let header = try AccessTrail.header(value)
+                    out[seq] = (header.actor, header.time)
                 }
                 return out
             }

@@ -330,21 +330,40 @@ final class StoreSnapshot: ProjectionSource, @unchecked Sendable {
         }
     }
 
+    /// The seqs and types of a subject's stored trail through seq `through` that `includes` lets in.
+    func trailTypes(_ subject: Envelope.Subject, through: UInt64, includes: (UInt64, Instant) -> Bool) throws -> [(seq: UInt64, type: String)] {
+        var out: [(seq: UInt64, type: String)] = []
+        try walkTrail(subject, after: 0, through: through) { seq, value in
+            let header = try AccessTrail.header(value)
+            if includes(seq, header.time) { out.append((seq, header.type)) }
+        }
+        return out
+    }
+
     /// A subject's stored trail through seq `through`, the events `includes` lets in, oldest first.
     func trail(_ subject: Envelope.Subject, after: UInt64 = 0, through: UInt64, includes: (UInt64, Instant) -> Bool) throws -> [StoredEvent] {
-        guard let prefix = AccessTrail.prefix(subject) else { return [] }
-        return try snapshot.read { txn in
+        var out: [StoredEvent] = []
+        try walkTrail(subject, after: after, through: through) { seq, value in
+            let event = try AccessTrail.event(subject, seq: seq, value)
+            if includes(seq, event.envelope.instant) { out.append(event) }
+        }
+        return out
+    }
+
+    /// Each stored trail entry of a subject in `(after, through]`, in seq order.
+    private func walkTrail(
+        _ subject: Envelope.Subject, after: UInt64, through: UInt64, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Void
+    ) throws {
+        guard let prefix = AccessTrail.prefix(subject) else { return }
+        try snapshot.read { txn in
             try txn.withCursor(store.trail) { cursor in
-                var out: [StoredEvent] = []
                 var entry = try cursor.get(.keyRange, key: prefix + bigEndianBytes(after &+ 1))
                 while let (key, value) = entry, key.count == prefix.count + 8, key.starts(with: prefix) {
                     let seq = readBigEndianUInt64(UnsafeRawBufferPointer(rebasing: key[prefix.count...]))
                     if seq > through { break }
-                    let event = try AccessTrail.event(subject, seq: seq, value)
-                    if includes(seq, event.envelope.instant) { out.append(event) }
+                    try body(seq, value)
                     entry = try cursor.get(.next)
                 }
-                return out
             }
         }
     }

@@ -190,11 +190,16 @@ public struct RoleAnswer: Sendable, Equatable {
     public var exists: Bool
     public var fields: [(name: String, field: FieldAnswer)]
     public var grants: [GrantAnswer]
+    /// The members asked for (all of them unless a window was given), in user order.
     public var members: [Member]
+    /// How many members the role has, and where `members` starts among them.
+    public var memberCount: Int
+    public var membersOffset: Int
 
     public static func == (a: Self, b: Self) -> Bool {
         a.role == b.role && a.asOf == b.asOf && a.exists == b.exists && a.fields.map(\.name) == b.fields.map(\.name)
             && a.fields.map(\.field) == b.fields.map(\.field) && a.grants == b.grants && a.members == b.members
+            && a.memberCount == b.memberCount && a.membersOffset == b.membersOffset
     }
 
     public var json: JSONValue {

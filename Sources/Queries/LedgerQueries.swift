@@ -84,9 +84,18 @@ public final class LedgerQueries: Sendable {
     }
 
     /// A record's fields as of a moment, each with the event that set it.
+    ///
+    /// A user's or role's own events are picked from its trail (`stateEvents`): an administrator
+    /// with thousands of role assignments has a handful that its fields depend on.
     public func state(_ subject: Envelope.Subject, asOf: AsOf = .now) throws -> RecordStateAnswer {
         let (head, cut) = try horizon(asOf)
-        let replay = try Replay(log: log, subjects: [subject], cut: cut)
+        let replay: Replay
+        if subject.type == "user" || subject.type == "role" {
+            let seqs = try projector.accessView(through: cut.lastSeq, time: cut.instant) { view in Self.stateEvents(try view.trailTypes(subject)) }
+            replay = Replay(events: try log.foldedEvents(seqs: seqs))
+        } else {
+            replay = try Replay(log: log, subjects: [subject], cut: cut)
+        }
         var exists = false
         var deleted = false
         var fields: [String: Fact] = [:]
@@ -232,32 +241,33 @@ public final class LedgerQueries: Sendable {
         return holders
     }
 
-    /// A role's fields, grants and members as of a moment.
+    /// Which of a user's or role's own events (its trail, cut as the answer is) its record state
+    /// depends on: its fields change only through `*.created` and `*.updated`, whether a role is live
+    /// through `role.created` and `role.deleted`, and it exists from its first event that is not a
+    /// revocation (a revocation of nothing creates nothing). The rest need not be read.
+    static func stateEvents(_ trail: [(seq: UInt64, type: String)]) -> [UInt64] {
+        var exists = false
+        return trail.filter { entry in
+            let revocation = entry.type.hasSuffix("_revoked")
+            defer { if !revocation { exists = true } }
+            return (!exists && !revocation) || entry.type.hasSuffix(".created") || entry.type.hasSuffix(".updated") || entry.type == "role.deleted"
+        }.map(\.seq)
+    }
+
+    /// A role's fields, grants and members as of a moment; `window` (positions in user order)
+    /// limits which members are answered with their lineage, for a page that shows some of thousands.
     ///
-    /// The role's own events are folded for its fields and whether it is live, less its grant churn
-    /// (a busy role has thousands of grants and revocations): once the role exists they change
-    /// neither, so they are passed over undecoded. Its grants and members are read from the stored
-    /// intervals at the cut (`AccessView`; members whatever their status), with the trails of the
-    /// users the intervals cannot answer for folded instead (`AccessView.replayedUsers`).
-    public func role(_ id: String, asOf: AsOf = .now) throws -> RoleAnswer {
+    /// All from one access view at the cut. The role's own events are read from the records for its
+    /// fields and whether it is live, less its grant churn (a busy role has thousands of grants and
+    /// revocations), which changes neither (`stateEvents`).
+    /// Its grants and members come from the stored intervals (members whatever their status), with
+    /// the trails of the users the intervals cannot answer for folded instead (`replayedUsers`), and
+    /// their lineage from the trail entries of the events that made them.
+    public func role(_ id: String, asOf: AsOf = .now, members window: Range<Int>? = nil) throws -> RoleAnswer {
         let (head, cut) = try horizon(asOf)
         let subject = Envelope.Subject(type: "role", id: id)
-        var exists = false
-        let own = try Replay(events: Replay.events(log: log, subject: subject, cut: cut) { seq, record in
-            guard let found = CanonicalScan.values(record, of: ["time", "type"]), let type = found[1],
-                let time = found[0].flatMap({ CanonicalScan.time(record, $0) })
-            else { return false }
-            guard cut.includes(seq: seq, time: time) else { return true }
-            let revoked = CanonicalScan.equals(record, type, "\"role.permission_revoked\"")
-            if exists && (revoked || CanonicalScan.equals(record, type, "\"role.permission_granted\"")) { return true }
-            // Anything else, even a grant, makes the role exist; a revocation of nothing does not.
-            if !revoked { exists = true }
-            return false
-        })
-        guard let role = own.state.roles[id], role.isLive else {
-            return RoleAnswer(role: id, asOf: asOf.echo(head: head), exists: false, fields: [], grants: [], members: [])
-        }
-        let (grants, assigned, trailMadeBy) = try projector.accessView(through: cut.lastSeq, time: cut.instant) { view in
+        let found = try projector.accessView(through: cut.lastSeq, time: cut.instant) { view in
+            let own = Self.stateEvents(try view.trailTypes(subject))
             var members: [(user: String, seq: UInt64)] = try view.holdings(.assignment, id)
                 .filter { !view.replayedUsers.contains($0.member) }.map { ($0.member, $0.fact.lineage) }
             if !view.replayedUsers.isEmpty {
@@ -265,20 +275,28 @@ public final class LedgerQueries: Sendable {
                 let trails = Replay(events: try view.trail([subject] + replayed.map { .init(type: "user", id: $0) }))
                 members += replayed.compactMap { user in trails.state.users[user]?.roles[id].map { (user: user, seq: $0) } }
             }
+            members.sort { $0.user < $1.user }
+            let count = members.count
+            let shown = window.map { members[min($0.lowerBound, count)..<min(max($0.upperBound, $0.lowerBound), count)] } ?? members[...]
             let grants = try view.role(id)?.grants ?? [:]
-            let made = try view.madeBy(grants.values.map { (subject, $0.seq) } + members.map { (Envelope.Subject(type: "user", id: $0.user), $0.seq) })
-            return (grants, members.sorted { $0.user < $1.user }, made)
+            let made = try view.madeBy(grants.values.map { (subject, $0.seq) } + shown.map { (Envelope.Subject(type: "user", id: $0.user), $0.seq) })
+            return (own: own, grants: grants, members: shown, count: count, madeBy: made)
+        }
+        let own = Replay(events: try log.foldedEvents(seqs: found.own))
+        guard let role = own.state.roles[id], role.isLive else {
+            return RoleAnswer(role: id, asOf: asOf.echo(head: head), exists: false, fields: [], grants: [], members: [], memberCount: 0, membersOffset: 0)
         }
         // A fact the trail does not know (none should be): read from its record.
-        var madeBy = trailMadeBy
-        let unknown = grants.values.map(\.seq).filter { madeBy[$0] == nil } + assigned.map(\.seq).filter { madeBy[$0] == nil }
+        var madeBy = found.madeBy
+        let unknown = (found.grants.values.map(\.seq) + found.members.map(\.seq)).filter { madeBy[$0] == nil }
         if !unknown.isEmpty { madeBy.merge(try log.actorsAndTimes(seqs: unknown)) { found, _ in found } }
         func lineage(_ seq: UInt64) -> Lineage { madeBy[seq].map { Lineage(seq: seq, actor: $0.actor, time: $0.time) } ?? .unknown(seq) }
         return RoleAnswer(
             role: id, asOf: asOf.echo(head: head), exists: true,
             fields: role.fields.sorted { $0.key < $1.key }.map { ($0.key, FieldAnswer(value: $0.value.value, lineage: own.lineage($0.value.seq))) },
-            grants: grants.sorted { $0.key < $1.key }.map { .init(permission: $0.key, scope: $0.value.scope, lineage: lineage($0.value.seq)) },
-            members: assigned.map { .init(user: $0.user, lineage: lineage($0.seq)) })
+            grants: found.grants.sorted { $0.key < $1.key }.map { .init(permission: $0.key, scope: $0.value.scope, lineage: lineage($0.value.seq)) },
+            members: found.members.map { .init(user: $0.user, lineage: lineage($0.seq)) }, memberCount: found.count,
+            membersOffset: found.members.startIndex)
     }
 
     // MARK: - Findings
@@ -344,11 +362,8 @@ struct Replay {
         lineages[seq] ?? .unknown(seq)
     }
 
-    /// One subject's events up to the cut, oldest first, as much of each as a fold reads; those
-    /// `passOver` takes (given the seq and the stored record) are not decoded.
-    static func events(
-        log: EventLog, subject: Envelope.Subject, cut: AsOf, passOver: (UInt64, UnsafeRawBufferPointer) -> Bool = { _, _ in false }
-    ) throws -> [StoredEvent] {
+    /// One subject's events up to the cut, oldest first, as much of each as a fold reads.
+    static func events(log: EventLog, subject: Envelope.Subject, cut: AsOf) throws -> [StoredEvent] {
         var out: [StoredEvent] = []
         var query = EventQuery(subjectType: subject.type, subjectId: subject.id, limit: 1000)
         if case .seq(let n) = cut, n == 0 { return [] }
@@ -356,7 +371,6 @@ struct Replay {
             let page = try log.events(query)
             for logged in page.events {
                 if case .seq(let n) = cut, logged.seq > n { return out }
-                if logged.record.withUnsafeBytes({ passOver(logged.seq, $0) }) { continue }
                 guard let event = log.decodeForFoldOrReport(logged) else { continue }
                 if cut.includes(seq: event.seq, time: event.envelope.instant) { out.append(event) }
             }

@@ -1,5 +1,6 @@
 import EventModel
 import Foundation
+import LedgerHTTP
 
 /// How answers are shown: an aligned table for people, JSON or CSV for machines.
 enum Format: String, CaseIterable {
@@ -60,9 +61,9 @@ struct Renderer {
         print(fields.map { Self.csvField($0.1) }.joined(separator: ","))
     }
 
-    static func csvField(_ text: String) -> String {
-        text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
-    }
+    /// The console's CSV cell: RFC 4180 quoting, and a leading `'` on a value a spreadsheet would
+    /// run as a formula (CRM values are hostile to spreadsheets too).
+    static func csvField(_ text: String) -> String { CSV.cell(text) }
 
     /// A time from the API (RFC 3339 UTC) as people read it: `2026-03-01 17:00:00 +08:00`, or `…Z` in UTC.
     func time(_ value: JSONValue?) -> String {

@@ -67,6 +67,11 @@ import Testing
         // CSV and JSON keep the values byte for byte.
         let (_, json) = try ctl.ctl(["history", "sales_order", "SO-1", "--format", "json"], token: read, url: daemon.url)
         #expect(json.contains(String(decoding: CanonicalJSON.encode(.string(Self.hostile[1])), as: UTF8.self)))
+        // A value a spreadsheet would run as a formula is inert in CSV, as in the console's downloads.
+        let formula = #"{"id":"f1","type":"sales_order.updated","time":"2026-03-01T11:00:00Z","actor":{"id":"u-root"},"subject":{"type":"sales_order","id":"SO-F"},"changes":[{"field":"customer","new":"=HYPERLINK(\"http://evil\")"}]}"#
+        #expect(try ctl.ctl(["append", "-"], token: daemon.tokens["ingest"], url: daemon.url, stdin: formula).0 == 0)
+        let (_, csv) = try ctl.ctl(["state", "sales_order", "SO-F", "--format", "csv"], token: read, url: daemon.url)
+        #expect(csv.contains(#""'=HYPERLINK(""http://evil"")""#) && !csv.contains(#","=HYPERLINK"#), "\(csv)")
     }
 }
 

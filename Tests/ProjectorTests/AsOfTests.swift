@@ -59,6 +59,20 @@ import Workload
 
     static func compare(_ queries: LedgerQueries, _ events: [StoredEvent], _ cut: AsOf, users: [String], _ comment: String) throws {
         let expected = Expected(events, cut)
+        // Record state of users and roles (the few events it depends on, picked from their trails).
+        func fields(_ facts: [String: Fact]?) -> [String] { (facts ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.value)@\($0.value.seq)" } }
+        for user in users + ["no-such-user"] {
+            let answer = try queries.state(.init(type: "user", id: user), asOf: cut)
+            let want = expected.state.users[user]
+            #expect(answer.exists == (want != nil) && !answer.deleted, "\(comment) \(cut) \(user)")
+            #expect(answer.fields.map { "\($0.name)=\($0.field.value)@\($0.field.lineage.seq)" } == fields(want?.fields), "\(comment) \(cut) \(user)")
+        }
+        for role in expected.state.roles.all.keys.sorted() {
+            let answer = try queries.state(.init(type: "role", id: role), asOf: cut)
+            let want = expected.state.roles[role]
+            #expect(answer.exists == (want?.isLive ?? false) && answer.deleted == (want?.deletedSeq != nil), "\(comment) \(cut) \(role)")
+            #expect(answer.fields.map { "\($0.name)=\($0.field.value)@\($0.field.lineage.seq)" } == fields(want?.fields), "\(comment) \(cut) \(role)")
+        }
         // Roles: fields, grants and members (finance_clerk is deleted and re-created in the extra events).
         for role in expected.state.roles.all.keys.sorted() + ["no-such-role"] {
             let answer = try queries.role(role, asOf: cut)
@@ -70,6 +84,11 @@ import Workload
             let members = expected.state.users.all.compactMap { user, state in state.roles[role].map { (user, $0) } }.sorted { $0.0 < $1.0 }
             #expect(answer.members.map(\.user) == members.map(\.0), "\(comment) \(cut) \(role)")
             #expect(answer.members.map(\.lineage.seq) == members.map(\.1), "\(comment) \(cut) \(role)")
+            // A window of members (a page of them) is that slice of the whole answer.
+            let part = try queries.role(role, asOf: cut, members: 1..<3)
+            #expect(part.members == Array(answer.members.dropFirst().prefix(2)) && part.memberCount == answer.members.count, "\(comment) \(cut) \(role)")
+            #expect(part.membersOffset == min(1, answer.members.count) && part.fields.map(\.name) == answer.fields.map(\.name) && part.grants == answer.grants)
+            #expect(try queries.role(role, asOf: cut, members: 10_000..<10_100).members.isEmpty)
             let bySeq = Dictionary(uniqueKeysWithValues: events.map { ($0.seq, $0) })
             #expect(answer.members.allSatisfy { $0.lineage.actor == bySeq[$0.lineage.seq]?.envelope.actor.id && $0.lineage.time == bySeq[$0.lineage.seq]?.envelope.instant })
         }

@@ -61,35 +61,33 @@ extension PageContext {
 
     /// The rows of a long answer a page renders: a hundred, from where the reader paged to
     /// (`table=NAME&offset=N`). Markup for thousands of rows nobody scrolls costs more than the query.
-    func shown<T>(_ items: [T], in table: String) -> ArraySlice<T> {
-        let from = firstShown(table, of: items.count)
-        return items[from..<min(from + Self.rowsShown, items.count)]
-    }
+    func shown<T>(_ items: [T], in table: String) -> ArraySlice<T> { items[window(table).clamped(to: items.indices)] }
 
-    /// The first row shown of a table of `count` rows: where the reader paged to, within the table.
-    private func firstShown(_ table: String, of count: Int) -> Int { min(rowsFrom(table), max(0, count - 1)) }
+    /// The positions of the rows a page shows of a table, for a query that answers only those.
+    func window(_ table: String) -> Range<Int> { rowsFrom(table)..<(rowsFrom(table) + Self.rowsShown) }
 
     /// A table with a caption, and a link that downloads every row as CSV. A table longer than a
-    /// page can usefully show (a role with thousands of members) is paged: `rows` holds the shown
-    /// part (`shown(_:in:)`) and `total` how many the answer has.
-    func table(_ name: String, caption: String, headers: [String], rows: [[HTML]], total: Int? = nil, empty: String? = nil) -> HTML {
+    /// page can usefully show (a role with thousands of members) is paged: either `rows` holds every
+    /// row, or it holds the shown part (`shown(_:in:)`, `window(_:)`), from `offset` of `total`.
+    func table(_ name: String, caption: String, headers: [String], rows: [[HTML]], total: Int? = nil, offset: Int = 0, empty: String? = nil) -> HTML {
         let count = max(total ?? rows.count, rows.count)
         guard count > 0 else { return "<section><h2>\(caption)</h2><p class=\"empty\">\(empty ?? t(.nothing))</p></section>" }
         let head = headers.map { HTML("<th scope=\"col\">\($0)</th>") }
         let visible = total == nil ? shown(rows, in: name) : rows.prefix(Self.rowsShown)
+        let from = total == nil ? visible.startIndex : offset
         let body = visible.map { row in HTML("<tr>\(row.map { HTML("<td>\($0)</td>") })</tr>") }
         let csv = url(replacing: ["format": "csv", "table": name, "offset": nil])
         var more: HTML = .empty
-        if count > Self.rowsShown {
-            let from = firstShown(name, of: count)
+        if count > Self.rowsShown || from > 0 {
             func page(_ start: Int, _ label: Text) -> HTML {
                 "<a href=\"\(url(replacing: ["table": name, "offset": String(start), "format": nil]))#\(name)\">\(t(label))</a>"
             }
             let links = [
-                from > 0 ? page(max(0, from - Self.rowsShown), .previousRows) : nil,
+                from > 0 ? page(max(0, min(from, count) - Self.rowsShown), .previousRows) : nil,
                 from + Self.rowsShown < count ? page(from + Self.rowsShown, .nextRows) : nil,
             ].compactMap { $0 }
-            more = "<p class=\"more\">\(t(.rows)) \(from + 1)–\(from + visible.count) / \(count). \(HTML(joining: links, separator: " · ")) · \(t(.allInCSV))</p>"
+            let range = visible.isEmpty ? "—" : "\(from + 1)–\(from + visible.count)"
+            more = "<p class=\"more\">\(t(.rows)) \(range) / \(count). \(HTML(joining: links, separator: " · ")) · \(t(.allInCSV))</p>"
         }
         return """
             <section id="\(name)"><h2>\(caption)</h2>

@@ -148,7 +148,8 @@ extension Console {
                     header: ["user", "scope", "via"], rows: answer.holders.map { [$0.user, $0.scope.name, $0.via.map(PageContext.pathText).joined(separator: "; ")] })
             ])
         }
-        let rows = c.shown(answer.holders, in: "holders").map { h -> [HTML] in
+        let shown = c.shown(answer.holders, in: "holders")
+        let rows = shown.map { h -> [HTML] in
             [c.userLink(h.user), "\(h.scope.name)", "<ul class=\"paths\">\(h.via.map { HTML("<li>\(c.path($0))</li>") })</ul>"]
         }
         return c.respond(
@@ -156,7 +157,7 @@ extension Console {
             """
             \(c.asOfForm())
             <p class="asof-shown">\(c.t(.asOf)): \(c.asOfText(asOf, echo: answer.asOf)) · \(answer.holders.count) \(c.t(.holdersCount))</p>
-            \(c.table("holders", caption: c.t(.holders), headers: [c.t(.colUser), c.t(.colScope), c.t(.grantedThrough)], rows: rows, total: answer.holders.count, empty: c.t(.noHolders)))
+            \(c.table("holders", caption: c.t(.holders), headers: [c.t(.colUser), c.t(.colScope), c.t(.grantedThrough)], rows: rows, total: answer.holders.count, offset: shown.startIndex, empty: c.t(.noHolders)))
             """)
     }
 
@@ -164,7 +165,8 @@ extension Console {
         try c.allow(["asOf"])
         let id = try pathString(context, "id")
         let asOf = try c.moment("asOf")
-        let answer = try await api.run { try $0.queries.role(id, asOf: asOf) }
+        let window = c.wantsCSV ? nil : c.window("members")
+        let answer = try await api.run { try $0.queries.role(id, asOf: asOf, members: window) }
         if c.wantsCSV {
             return try c.download([
                 "grants": CSVRows(
@@ -176,7 +178,7 @@ extension Console {
             ])
         }
         let grants = answer.grants.map { g -> [HTML] in [c.permissionLink(g.permission), "\(g.scope.name)", c.userLink(g.lineage.actor), c.time(g.lineage.time), c.eventLink(g.lineage.seq)] }
-        let members = c.shown(answer.members, in: "members").map { m -> [HTML] in [c.userLink(m.user), c.userLink(m.lineage.actor), c.time(m.lineage.time), c.eventLink(m.lineage.seq)] }
+        let members = answer.members.map { m -> [HTML] in [c.userLink(m.user), c.userLink(m.lineage.actor), c.time(m.lineage.time), c.eventLink(m.lineage.seq)] }
         let facts = answer.fields.map { name, field in HTML("<dt><bdi>\(name)</bdi></dt><dd>\(c.value(field.value.displayText)) <small>\(c.eventLink(field.lineage.seq))</small></dd>") }
         return c.respond(
             title: "\(c.t(.roleTitle)) \(id)",
@@ -185,7 +187,7 @@ extension Console {
             <p class="asof-shown">\(c.t(.asOf)): \(c.asOfText(asOf, echo: answer.asOf))</p>
             \(answer.exists ? HTML("<dl class=\"facts\">\(facts)</dl>") : "<p class=\"empty\">\(c.t(.noSuchRoleThen))</p>")
             \(c.table("grants", caption: c.t(.grants), headers: [c.t(.colPermission), c.t(.colScope), c.t(.grantedBy), c.t(.colTime), c.t(.colEvent)], rows: grants))
-            \(c.table("members", caption: c.t(.members), headers: [c.t(.colUser), c.t(.assignedBy), c.t(.colTime), c.t(.colEvent)], rows: members, total: answer.members.count))
+            \(c.table("members", caption: c.t(.members), headers: [c.t(.colUser), c.t(.assignedBy), c.t(.colTime), c.t(.colEvent)], rows: members, total: answer.memberCount, offset: answer.membersOffset))
             <p><a href="\(URLPath("subjects", "role", id))">\(c.t(.historyTitle))</a></p>
             """)
     }
