@@ -63,15 +63,25 @@ enum AccessTrail {
         return (types[code], try r.string(), try r.instant())
     }
 
-    /// The event back, as much of it as the fold of access reads.
-    static func event(_ subject: Envelope.Subject, seq: UInt64, _ value: UnsafeRawBufferPointer) throws -> StoredEvent {
+    /// An entry as its compact form holds it, without building the event.
+    static func entry(seq: UInt64, _ value: UnsafeRawBufferPointer) throws -> TrailEntry {
         var r = ByteReader(value)
+        return try readEntry(seq: seq, &r)
+    }
+
+    private static func readEntry(seq: UInt64, _ r: inout ByteReader) throws -> TrailEntry {
         let code = try r.int()
         guard code < types.count else { throw ByteReader.Malformed() }
         let actor = try r.string()
         let instant = try r.instant()
-        var data: [JSONMember] = []
-        for key in dataKeys { if let value = try r.optionalString() { data.append(JSONMember(key, .string(value))) } }
+        let data = try dataKeys.map { _ in try r.optionalString() }
+        return TrailEntry(seq: seq, type: types[code], actor: actor, time: instant, data: data)
+    }
+
+    /// The event back, as much of it as the fold of access reads.
+    static func event(_ subject: Envelope.Subject, seq: UInt64, _ value: UnsafeRawBufferPointer) throws -> StoredEvent {
+        var r = ByteReader(value)
+        let entry = try readEntry(seq: seq, &r)
         var changes: [Envelope.Change] = []
         switch try r.uint64() {
         case 0: break
@@ -79,8 +89,26 @@ enum AccessTrail {
         case 2: changes.append(Envelope.Change(field: "department"))
         default: throw ByteReader.Malformed()
         }
-        let envelope = Envelope(folding: types[code], instant: instant, actor: actor, subject: subject, changes: changes, data: data)
+        let data = zip(dataKeys, entry.data).compactMap { key, value in value.map { JSONMember(key, .string($0)) } }
+        let envelope = Envelope(folding: entry.type, instant: entry.time, actor: entry.actor, subject: subject, changes: changes, data: data)
         return StoredEvent(seq: seq, recordedAt: "", envelope: envelope)
+    }
+}
+
+/// An event on the access trail as its compact form holds it: what, who, when, and the `data`
+/// members the fold of access reads — for answers that look at thousands (the causes of a change)
+/// without building each event.
+public struct TrailEntry: Sendable {
+    public let seq: UInt64
+    public let type: String
+    public let actor: String
+    public let time: Instant
+    /// In `AccessTrail.dataKeys` order.
+    let data: [String?]
+
+    /// A `data` member the fold reads (`role`, `permission`, `scope`, `level`, `module`, `decision`).
+    public func dataString(_ key: String) -> String? {
+        AccessTrail.dataKeys.firstIndex(of: key).flatMap { data[$0] }
     }
 }
 

@@ -132,13 +132,34 @@ public final class AccessView {
     public func trail(_ subjects: [Envelope.Subject], after: UInt64 = 0) throws -> [StoredEvent] {
         var out: [StoredEvent] = []
         for subject in subjects {
-            if let snapshot { out += try snapshot.trail(subject, after: after, through: through, includes: includes) }
-            for entry in tail[subject] ?? [] where entry.seq > after && includes(seq: entry.seq, time: entry.time) {
-                out.append(try entry.value.withUnsafeBytes { try AccessTrail.event(subject, seq: entry.seq, $0) })
+            if let whole = wholeTrailsRead[subject] {
+                out += after == 0 ? whole : whole.filter { $0.seq > after }
+                continue
             }
+            var events: [StoredEvent] = []
+            if let snapshot { events += try snapshot.trail(subject, after: after, through: through, includes: includes) }
+            for entry in tail[subject] ?? [] where entry.seq > after && includes(seq: entry.seq, time: entry.time) {
+                events.append(try entry.value.withUnsafeBytes { try AccessTrail.event(subject, seq: entry.seq, $0) })
+            }
+            if after == 0 { wholeTrailsRead[subject] = events }
+            out += events
         }
         return LiveProjector.mergedInSeqOrder(out)
     }
+
+    /// A subject's trail entries past seq `after` that the answer includes, oldest first, without
+    /// building the events.
+    public func trailEntries(_ subject: Envelope.Subject, after: UInt64) throws -> [TrailEntry] {
+        var out = try snapshot?.trailEntries(subject, after: after, through: through, includes: includes) ?? []
+        for entry in tail[subject] ?? [] where entry.seq > after && includes(seq: entry.seq, time: entry.time) {
+            out.append(try entry.value.withUnsafeBytes { try AccessTrail.entry(seq: entry.seq, $0) })
+        }
+        return out
+    }
+
+    /// Whole trails already read through this view: a question that folds a user at a moment and
+    /// then looks for the causes of what changed reads an administrator's thousand events once.
+    private var wholeTrailsRead: [Envelope.Subject: [StoredEvent]] = [:]
 }
 
 extension StoreSnapshot {

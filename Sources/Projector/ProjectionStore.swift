@@ -340,6 +340,16 @@ final class StoreSnapshot: ProjectionSource, @unchecked Sendable {
         return out
     }
 
+    /// A subject's stored trail entries in `(after, through]` that `includes` lets in.
+    func trailEntries(_ subject: Envelope.Subject, after: UInt64, through: UInt64, includes: (UInt64, Instant) -> Bool) throws -> [TrailEntry] {
+        var out: [TrailEntry] = []
+        try walkTrail(subject, after: after, through: through) { seq, value in
+            let entry = try AccessTrail.entry(seq: seq, value)
+            if includes(seq, entry.time) { out.append(entry) }
+        }
+        return out
+    }
+
     /// A subject's stored trail through seq `through`, the events `includes` lets in, oldest first.
     func trail(_ subject: Envelope.Subject, after: UInt64 = 0, through: UInt64, includes: (UInt64, Instant) -> Bool) throws -> [StoredEvent] {
         var out: [StoredEvent] = []

@@ -138,9 +138,9 @@ extension LedgerQueries {
         func window(_ subject: Envelope.Subject) throws -> [TrailEvent] {
             if let known = trails[subject] { return known }
             // Everything up to a view's point is in its answer: each side is read past the other's point only.
-            let events = try later.trail([subject], after: earlier.point).filter { !fromCut.includes(seq: $0.seq, time: $0.envelope.instant) }
-                + earlier.trail([subject], after: later.point).filter { !toCut.includes(seq: $0.seq, time: $0.envelope.instant) }
-            let digested = events.compactMap(TrailEvent.init)
+            let entries = try later.trailEntries(subject, after: earlier.point).filter { !fromCut.includes(seq: $0.seq, time: $0.time) }
+                + earlier.trailEntries(subject, after: later.point).filter { !toCut.includes(seq: $0.seq, time: $0.time) }
+            let digested = entries.compactMap(TrailEvent.init)
             trails[subject] = digested
             return digested
         }
@@ -298,8 +298,7 @@ struct TrailEvent {
     var lineage: Lineage { Lineage(seq: seq, actor: actor, time: time) }
 
     /// Nil for an event that bears on no change of access.
-    init?(_ event: StoredEvent) {
-        let e = event.envelope
+    init?(_ e: TrailEntry) {
         var level: AdminLevel?
         switch e.type {
         case "user.created", "user.disabled", "user.enabled", "user.offboarded": fact = .status
@@ -317,7 +316,7 @@ struct TrailEvent {
             level = AdminLevel(level: name, module: name == "module_admin" ? module : nil)
         default: return nil
         }
-        (seq, actor, time, self.level) = (event.seq, e.actor.id, e.instant, level)
+        (seq, actor, time, self.level) = (e.seq, e.actor, e.time, level)
     }
 
     /// Whether this event, on the trail of the change's user or of one of its roles (`change.roles`), bears on it.
