@@ -15,13 +15,14 @@ import json
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
 import urllib.request
+
+from ledgerd_process import free_port
 
 
 class NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -30,12 +31,6 @@ class NoRedirects(urllib.request.HTTPRedirectHandler):
 
 
 OPENER = urllib.request.build_opener(NoRedirects)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(base, path, headers):

@@ -35,7 +35,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -46,6 +45,8 @@ import urllib.parse
 import urllib.error
 import urllib.request
 
+from ledgerd_process import free_port, wait_until_serving
+
 PG_BIN = "/usr/lib/postgresql/15/bin"
 SCHEMA = """
 CREATE TABLE audit_log (seq bigserial PRIMARY KEY, type text NOT NULL, occurred_at timestamptz NOT NULL,
@@ -54,12 +55,6 @@ CREATE INDEX audit_log_subject ON audit_log (subject_type, subject_id, seq);
 CREATE INDEX audit_log_actor ON audit_log (actor, seq);
 CREATE INDEX audit_log_type ON audit_log (type, seq);
 """
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def as_postgres(command):
@@ -117,13 +112,8 @@ class Ledgerd:
         self.process = subprocess.Popen([binary, "--data-dir", self.data, "--port", str(self.port), "--tokens-file", tokens],
                                         stdout=subprocess.DEVNULL, stderr=self.log)
         self.url = f"http://127.0.0.1:{self.port}"
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(self.url + "/healthz", timeout=1)
-                return
-            except Exception:
-                time.sleep(0.1)
-        sys.exit("ledgerd did not start")
+        if not wait_until_serving(self.url, 60):
+            sys.exit("ledgerd did not start")
 
     def get(self, path):
         request = urllib.request.Request(self.url + path, headers={"Authorization": f"Bearer {self.token}"})

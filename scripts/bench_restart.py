@@ -35,11 +35,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from ledgerd_process import free_port
 
 
 class Daemon:

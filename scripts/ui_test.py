@@ -17,7 +17,6 @@ import glob
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,8 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 from axe_selenium_python import Axe
 
+from ledgerd_process import free_port, wait_until_serving
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 failures = []
 
@@ -42,12 +43,6 @@ def check(condition, what):
     print(("  ok    " if condition else "  FAIL  ") + what)
     if not condition:
         failures.append(what)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -74,13 +69,7 @@ class Ledger:
             command += ["--config", config_file]
         self.log = open(os.path.join(directory, "ledgerd.log"), "w")
         self.process = subprocess.Popen(command, stdout=self.log, stderr=self.log)
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(self.base + "/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
+        if not wait_until_serving(self.base, 30):
             raise RuntimeError("ledgerd did not start")
         self.tokens = {}
         for line in open(os.path.join(self.data, "initial-tokens")):

@@ -221,28 +221,6 @@ public final class EventLog: Sendable {
         }
     }
 
-    /// The actor and time of some events, through one snapshot: the lineage of thousands of facts
-    /// (a role's members) without decoding thousands of records. A seq with no record, or one that
-    /// does not decode, is absent.
-    public func actorsAndTimes(seqs: some Sequence<UInt64>) throws -> [UInt64: (actor: String, time: Instant)] {
-        try store.environment.read { txn in
-            // In seq order through one cursor: LMDB finds a key on the page it stands on without a search.
-            try txn.withCursor(store.records) { cursor in
-                var out: [UInt64: (actor: String, time: Instant)] = [:]
-                for seq in Set(seqs).sorted() {
-                    guard let (_, value) = try cursor.get(.key, key: bigEndianBytes(seq)), value.count > 32 else { continue }
-                    let record = UnsafeRawBufferPointer(rebasing: value[32...])
-                    if let found = CanonicalScan.actorAndTime(record) {
-                        out[seq] = found
-                    } else if let event = decodeOrReport(seq: seq, record) {
-                        out[seq] = (event.envelope.actor.id, event.envelope.instant)
-                    }
-                }
-                return out
-            }
-        }
-    }
-
     /// The records of some seqs, as much of each as a fold reads (`StoredEvent.decodeForFold`),
     /// through one snapshot, in the order given. A seq with no record, or one that does not decode,
     /// is left out.
@@ -250,12 +228,7 @@ public final class EventLog: Sendable {
         try store.environment.read { txn in
             try seqs.compactMap { seq in
                 guard let value = try txn.get(store.records, bigEndianBytes(seq)), value.count > 32 else { return nil }
-                do {
-                    return try StoredEvent.decodeForFold(UnsafeRawBufferPointer(rebasing: value[32...]))
-                } catch {
-                    reportUndecodable(seq: seq, error)
-                    return nil
-                }
+                return decodeForFoldOrReport(seq: seq, UnsafeRawBufferPointer(rebasing: value[32...]))
             }
         }
     }
@@ -298,10 +271,14 @@ public final class EventLog: Sendable {
     /// The same, reading only what a fold reads (`StoredEvent.decodeForFold`): for answers folded
     /// from a subject's events, which may be thousands.
     public func decodeForFoldOrReport(_ event: LoggedEvent) -> StoredEvent? {
+        event.record.withUnsafeBytes { decodeForFoldOrReport(seq: event.seq, $0) }
+    }
+
+    func decodeForFoldOrReport(seq: UInt64, _ record: UnsafeRawBufferPointer) -> StoredEvent? {
         do {
-            return try StoredEvent.decodeForFold(event.record)
+            return try StoredEvent.decodeForFold(record)
         } catch {
-            reportUndecodable(seq: event.seq, error)
+            reportUndecodable(seq: seq, error)
             return nil
         }
     }

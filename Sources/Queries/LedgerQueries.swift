@@ -89,13 +89,10 @@ public final class LedgerQueries: Sendable {
     /// with thousands of role assignments has a handful that its fields depend on.
     public func state(_ subject: Envelope.Subject, asOf: AsOf = .now) throws -> RecordStateAnswer {
         let (head, cut) = try horizon(asOf)
-        let replay: Replay
-        if subject.type == "user" || subject.type == "role" {
-            let seqs = try projector.accessView(through: cut.lastSeq, time: cut.instant) { view in Self.stateEvents(try view.trailTypes(subject)) }
-            replay = Replay(events: try log.foldedEvents(seqs: seqs))
-        } else {
-            replay = try Replay(log: log, subjects: [subject], cut: cut)
-        }
+        let replay =
+            subject.type == "user" || subject.type == "role"
+            ? try projector.accessView(through: cut.lastSeq, time: cut.instant) { view in try recordReplay(subject, in: view) }
+            : try Replay(log: log, subjects: [subject], cut: cut)
         var exists = false
         var deleted = false
         var fields: [String: Fact] = [:]
@@ -254,6 +251,11 @@ public final class LedgerQueries: Sendable {
         }.map(\.seq)
     }
 
+    /// A user's or role's own events that its record state depends on (`stateEvents`), folded.
+    private func recordReplay(_ subject: Envelope.Subject, in view: AccessView) throws -> Replay {
+        Replay(events: try log.foldedEvents(seqs: Self.stateEvents(try view.trailTypes(subject))))
+    }
+
     /// A role's fields, grants and members as of a moment; `window` (positions in user order)
     /// limits which members are answered with their lineage, for a page that shows some of thousands.
     ///
@@ -267,7 +269,7 @@ public final class LedgerQueries: Sendable {
         let (head, cut) = try horizon(asOf)
         let subject = Envelope.Subject(type: "role", id: id)
         let found = try projector.accessView(through: cut.lastSeq, time: cut.instant) { view in
-            let own = Self.stateEvents(try view.trailTypes(subject))
+            let own = try recordReplay(subject, in: view)
             var members: [(user: String, seq: UInt64)] = try view.holdings(.assignment, id)
                 .filter { !view.replayedUsers.contains($0.member) }.map { ($0.member, $0.fact.lineage) }
             if !view.replayedUsers.isEmpty {
@@ -277,23 +279,22 @@ public final class LedgerQueries: Sendable {
             }
             members.sort { $0.user < $1.user }
             let count = members.count
-            let shown = window.map { members[min($0.lowerBound, count)..<min(max($0.upperBound, $0.lowerBound), count)] } ?? members[...]
+            let shown = window.map { members[$0.clamped(to: members.indices)] } ?? members[...]
             let grants = try view.role(id)?.grants ?? [:]
             let made = try view.madeBy(grants.values.map { (subject, $0.seq) } + shown.map { (Envelope.Subject(type: "user", id: $0.user), $0.seq) })
             return (own: own, grants: grants, members: shown, count: count, madeBy: made)
         }
-        let own = Replay(events: try log.foldedEvents(seqs: found.own))
-        guard let role = own.state.roles[id], role.isLive else {
+        guard let role = found.own.state.roles[id], role.isLive else {
             return RoleAnswer(role: id, asOf: asOf.echo(head: head), exists: false, fields: [], grants: [], members: [], memberCount: 0, membersOffset: 0)
         }
         // A fact the trail does not know (none should be): read from its record.
         var madeBy = found.madeBy
         let unknown = (found.grants.values.map(\.seq) + found.members.map(\.seq)).filter { madeBy[$0] == nil }
-        if !unknown.isEmpty { madeBy.merge(try log.actorsAndTimes(seqs: unknown)) { found, _ in found } }
+        for event in try log.foldedEvents(seqs: unknown) { madeBy[event.seq] = (event.envelope.actor.id, event.envelope.instant) }
         func lineage(_ seq: UInt64) -> Lineage { madeBy[seq].map { Lineage(seq: seq, actor: $0.actor, time: $0.time) } ?? .unknown(seq) }
         return RoleAnswer(
             role: id, asOf: asOf.echo(head: head), exists: true,
-            fields: role.fields.sorted { $0.key < $1.key }.map { ($0.key, FieldAnswer(value: $0.value.value, lineage: own.lineage($0.value.seq))) },
+            fields: role.fields.sorted { $0.key < $1.key }.map { ($0.key, FieldAnswer(value: $0.value.value, lineage: found.own.lineage($0.value.seq))) },
             grants: found.grants.sorted { $0.key < $1.key }.map { .init(permission: $0.key, scope: $0.value.scope, lineage: lineage($0.value.seq)) },
             members: found.members.map { .init(user: $0.user, lineage: lineage($0.seq)) }, memberCount: found.count,
             membersOffset: found.members.startIndex)

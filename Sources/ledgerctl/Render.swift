@@ -41,8 +41,8 @@ struct Renderer {
 
     /// CSV rows, values byte for byte (no terminal escaping).
     func csv(_ items: [JSONValue], columns: [CSVColumn], header: Bool = true) {
-        if header { print(columns.map { Self.csvField($0.name) }.joined(separator: ",")) }
-        for item in items { print(columns.map { Self.csvField($0.value(item)) }.joined(separator: ",")) }
+        if header { print(columns.map { CSV.cell($0.name) }.joined(separator: ",")) }
+        for item in items { print(columns.map { CSV.cell($0.value(item)) }.joined(separator: ",")) }
     }
 
     /// One object as one CSV row: nested objects flattened with dotted names, lists as JSON.
@@ -57,13 +57,9 @@ struct Renderer {
             }
         }
         walk(value, "")
-        print(fields.map { Self.csvField($0.0) }.joined(separator: ","))
-        print(fields.map { Self.csvField($0.1) }.joined(separator: ","))
+        print(fields.map { CSV.cell($0.0) }.joined(separator: ","))
+        print(fields.map { CSV.cell($0.1) }.joined(separator: ","))
     }
-
-    /// The console's CSV cell: RFC 4180 quoting, and a leading `'` on a value a spreadsheet would
-    /// run as a formula (CRM values are hostile to spreadsheets too).
-    static func csvField(_ text: String) -> String { CSV.cell(text) }
 
     /// A time from the API (RFC 3339 UTC) as people read it: `2026-03-01 17:00:00 +08:00`, or `…Z` in UTC.
     func time(_ value: JSONValue?) -> String {

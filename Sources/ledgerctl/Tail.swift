@@ -1,6 +1,7 @@
 import ArgumentParser
 import EventModel
 import Foundation
+import LedgerHTTP
 import Projector
 
 /// `ledgerctl tail [-f]`: the last events (or findings) of the ledger, and with `-f` the new ones as
@@ -133,7 +134,7 @@ struct FollowedLines {
     func start() {
         switch renderer.format {
         case .table: printLine(header.map { TerminalText.cell($0) }.joined(separator: "  "))
-        case .csv: printLine(csvColumns.map { Renderer.csvField($0.name) }.joined(separator: ","))
+        case .csv: printLine(csvColumns.map { CSV.cell($0.name) }.joined(separator: ","))
         case .json: break
         }
     }
@@ -142,7 +143,7 @@ struct FollowedLines {
     func show(_ item: JSONValue) {
         switch renderer.format {
         case .table: printLine(row(item).map { TerminalText.cell($0) }.joined(separator: "  "))
-        case .csv: printLine(csvColumns.map { Renderer.csvField($0.value(item)) }.joined(separator: ","))
+        case .csv: printLine(csvColumns.map { CSV.cell($0.value(item)) }.joined(separator: ","))
         case .json: printLine(String(decoding: CanonicalJSON.encode(item), as: UTF8.self))
         }
     }

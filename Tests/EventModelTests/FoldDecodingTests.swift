@@ -69,32 +69,6 @@ import Testing
         #expect(accepted > 500 && refused > 5_000)
     }
 
-    /// `CanonicalScan.actorAndTime` (a fact's lineage, read in place) reads what the decoder reads,
-    /// on every record and every altered one the decoder accepts; an id with an escape is left to it.
-    @Test func actorAndTimeInPlaceReadWhatTheDecoderReads() throws {
-        var read = 0
-        for (i, json) in Self.events.enumerated() {
-            let record = try Self.record(json, seq: UInt64(i + 1))
-            var variants = [record]
-            for position in record.indices {
-                var altered = record
-                altered[position] = UInt8(ascii: "7")
-                variants.append(altered)
-            }
-            for bytes in variants {
-                guard let full = try? StoredEvent.decode(bytes) else { continue }
-                guard let found = bytes.withUnsafeBytes({ CanonicalScan.actorAndTime($0) }) else { continue }
-                #expect(found.actor == full.envelope.actor.id && found.time == full.envelope.instant, "\(String(decoding: bytes, as: UTF8.self))")
-                read += 1
-            }
-            #expect(record.withUnsafeBytes { CanonicalScan.actorAndTime($0) } != nil)
-        }
-        #expect(read > 100)
-        let escaped = try Self.record(#"{"id":"e","type":"x.y","time":"2026-03-01T09:00:00Z","actor":{"id":"a\"b"},"subject":{"type":"t","id":"i"}}"#, seq: 9)
-        #expect(escaped.withUnsafeBytes { CanonicalScan.actorAndTime($0) } == nil)
-        #expect(try StoredEvent.decode(escaped).envelope.actor.id == "a\"b")
-    }
-
     @Test func duplicateKeysUnsortedKeysAndEscapedKeysAreJudgedAsTheParserJudgesThem() throws {
         let cases = [
             #"{"seq":1,"recordedAt":"t","id":"a","type":"x.y","time":"2026-03-01T09:00:00Z","actor":{"id":"a"},"subject":{"type":"t","id":"i"},"id":"b"}"#,
