@@ -155,7 +155,9 @@ class Browser:
         page = self.driver.find_element(By.TAG_NAME, "html")
         element.click()
         if navigates:
-            WebDriverWait(self.driver, 15).until(expected_conditions.staleness_of(page))
+            # Generous: a shared CI host can stall for many seconds; page speed is judged by
+            # DOMContentLoaded and make bench-console, not here.
+            WebDriverWait(self.driver, 60).until(expected_conditions.staleness_of(page))
 
     def link(self, text):
         return self.driver.find_element(By.PARTIAL_LINK_TEXT, text)
