@@ -25,7 +25,7 @@ import urllib.error
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -155,9 +155,18 @@ class Browser:
         page = self.driver.find_element(By.TAG_NAME, "html")
         element.click()
         if navigates:
+            def gone(driver):
+                # Mid-navigation chromedriver may answer "node does not belong to the document"
+                # rather than a stale reference (what `staleness_of` alone expects): both mean gone.
+                try:
+                    page.is_enabled()
+                    return False
+                except WebDriverException:
+                    return True
+
             # Generous: a shared CI host can stall for many seconds; page speed is judged by
             # DOMContentLoaded and make bench-console, not here.
-            WebDriverWait(self.driver, 60).until(expected_conditions.staleness_of(page))
+            WebDriverWait(self.driver, 60).until(gone)
 
     def link(self, text):
         return self.driver.find_element(By.PARTIAL_LINK_TEXT, text)
