@@ -55,6 +55,20 @@ public enum CanonicalJSON {
         return sorted ? members : members.sorted { utf8Compare($0.key, $1.key) < 0 }
     }
 
+    /// A number's decimal digits, without making a `String` of them (answers write hundreds of thousands of seqs).
+    public static func writeInteger(_ value: UInt64, into out: inout [UInt8]) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 20 digits at most, kept off the heap
+        let count = withUnsafeMutableBytes(of: &digits) { buffer in
+            var (n, count) = (value, 0)
+            repeat {
+                buffer[buffer.count - 1 - count] = UInt8(ascii: "0") + UInt8(n % 10)
+                (n, count) = (n / 10, count + 1)
+            } while n > 0
+            return count
+        }
+        withUnsafeBytes(of: &digits) { out.append(contentsOf: $0.suffix(count)) }
+    }
+
     public static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var s = s

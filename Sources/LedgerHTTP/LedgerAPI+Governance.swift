@@ -25,7 +25,7 @@ extension LedgerAPI {
         guard [filter.user, filter.permission, filter.role, filter.department].compactMap({ $0 }).count <= 1 else {
             throw APIError(.badRequest, "invalid_parameter", "give at most one of user, permission, role, department")
         }
-        return jsonResponse(canonical: try await run { try $0.queries.accessChanges(from: from, to: to, filter: filter).canonicalJSON })
+        return jsonResponse(body: try await run { jsonBody(try $0.queries.accessChanges(from: from, to: to, filter: filter).canonicalJSONParts) })
     }
 
     func reviewReport(_ request: Request) async throws -> Response {

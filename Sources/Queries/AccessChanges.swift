@@ -33,7 +33,7 @@ extension LedgerQueries {
             return try projector.accessView(through: toCut.lastSeq, time: toCut.instant) { later in
                 try projector.accessView(through: fromCut.lastSeq, time: fromCut.instant) { earlier in
                     var changes = try userChanges(of: user, from: fromCut, to: toCut, head: head, earlier: earlier, later: later)
-                    changes = try inDepartment(filter.department, changes, from: fromCut, to: toCut)
+                    changes = Self.inAnswerOrder(try inDepartment(filter.department, changes, from: fromCut, to: toCut))
                     let causes = try self.causes(of: changes[...], from: fromCut, to: toCut, later: later, earlier: earlier)
                     return answer(changes, causes: causes, from: fromCut, to: toCut, head: head)
                 }
@@ -41,57 +41,67 @@ extension LedgerQueries {
         }
         var changes: [AccessChange] = []
 
-        // Permissions: each one's holders at both moments.
-        let permissions = filter.user != nil ? [] : try filter.permission.map { [$0] }
+        // What the question covers: every permission in either moment's universe (or the one asked
+        // about), and unless it is about one permission, every admin level and role ever held.
+        let permissions = try filter.permission.map { [$0] }
             ?? Array(try projector.read { state in
                 state.universe { fromCut.includes(seq: $0, time: $1) || toCut.includes(seq: $0, time: $1) }
             }).sorted()
-        let users: Set<String>? = try filter.role.map { role in
-            try members(of: role, at: fromCut).keys.reduce(into: Set(try members(of: role, at: toCut).keys)) { $0.insert($1) }
+        let (levels, roles) = filter.permission != nil ? ([], []) : try projector.read { state in
+            (
+                filter.role != nil ? [] : Set(state.adminLevelsEver.all.values.joined()).sorted().map(AdminLevel.init(storedName:)),
+                state.roleMembersEver.all.keys.sorted().filter { role in filter.role.map { $0 == role } ?? true }
+            )
         }
-        // Each moment's holders of every permission through one view (which reads each role's members
-        // once), the two moments on two threads.
-        let holdersAt: [[[String: HoldersAnswer.Holder]]] = permissions.isEmpty ? [[], []] : try inParallel(2) { side in
+        // Each moment's answer through one view (which reads each role's members once), the two
+        // moments on two threads; every list sorted by user.
+        struct Moment {
+            var holders: [[HoldersAnswer.Holder]]
+            var levelHolders: [[String]]
+            var roleMembers: [[String]]
+        }
+        let moments = try inParallel(2) { side throws -> Moment in
             let cut = side == 0 ? fromCut : toCut
             return try self.projector.accessView(through: cut.lastSeq, time: cut.instant) { view in
-                try permissions.map { permission in
-                    Dictionary(uniqueKeysWithValues: try self.holders(of: permission, in: view, cut: cut).map { ($0.user, $0) })
-                }
+                let replayed = try self.replayedUsers(view)
+                return Moment(
+                    holders: try permissions.map { try self.holders(of: $0, in: view, cut: cut) },
+                    levelHolders: try levels.map { try self.holders(of: $0, in: view, replayed: replayed) },
+                    roleMembers: try roles.map { try self.members(of: $0, in: view, replayed: replayed) })
+            }
+        }
+        let (before, after) = (moments[0], moments[1])
+        // A role's question covers its members at either moment.
+        let users: Set<String>? = filter.role == nil ? nil : Set((before.roleMembers.first ?? []) + (after.roleMembers.first ?? []))
+        for (index, level) in levels.enumerated() {
+            mergeByUser(before.levelHolders[index], after.levelHolders[index], user: { $0 }) { was, now in
+                let user = (was ?? now)!
+                guard (was == nil) != (now == nil), users?.contains(user) ?? true else { return }
+                changes.append(AccessChange(user: user, kind: .adminLevel, name: level.storedName, heldBefore: was != nil, heldAfter: now != nil))
             }
         }
         for (index, permission) in permissions.enumerated() {
-            let (before, after) = (holdersAt[0][index], holdersAt[1][index])
-            for user in Set(before.keys).union(after.keys) where users?.contains(user) ?? true {
-                let (was, now) = (before[user], after[user])
-                guard was?.scope != now?.scope else { continue }
+            mergeByUser(before.holders[index], after.holders[index], user: { (holder: HoldersAnswer.Holder) in holder.user }) { was, now in
+                let user = (was ?? now)!.user
+                guard was?.scope != now?.scope, users?.contains(user) ?? true else { return }
                 changes.append(
                     AccessChange(
                         user: user, kind: .permission, name: permission, heldBefore: was != nil, heldAfter: now != nil, scopeBefore: was?.scope,
                         scopeAfter: now?.scope, pathsBefore: was?.via ?? [], pathsAfter: now?.via ?? [], causes: []))
             }
         }
-        // Admin levels and role memberships, unless the question is about one permission (or one user, done above).
-        if filter.permission == nil && filter.user == nil {
-            let (levels, roles) = try projector.read { state in
-                (Set(state.adminLevelsEver.all.values.joined()).sorted(), state.roleMembersEver.all.keys.sorted())
-            }
-            for level in levels.map(AdminLevel.init(storedName:)) where filter.role == nil {
-                let (before, after) = (try holders(of: level, at: fromCut), try holders(of: level, at: toCut))
-                for user in Set(before.keys).symmetricDifference(after.keys) where users?.contains(user) ?? true {
-                    changes.append(AccessChange(user: user, kind: .adminLevel, name: level.storedName, heldBefore: before[user] != nil, heldAfter: after[user] != nil))
-                }
-            }
-            for role in roles where filter.role.map({ $0 == role }) ?? true {
-                let (before, after) = (try members(of: role, at: fromCut), try members(of: role, at: toCut))
-                for user in Set(before.keys).symmetricDifference(after.keys) where users?.contains(user) ?? true {
-                    changes.append(AccessChange(user: user, kind: .role, name: role, heldBefore: before[user] != nil, heldAfter: after[user] != nil))
-                }
+        for (index, role) in roles.enumerated() {
+            mergeByUser(before.roleMembers[index], after.roleMembers[index], user: { $0 }) { was, now in
+                let user = (was ?? now)!
+                guard (was == nil) != (now == nil), users?.contains(user) ?? true else { return }
+                changes.append(AccessChange(user: user, kind: .role, name: role, heldBefore: was != nil, heldAfter: now != nil))
             }
         }
-        changes = try inDepartment(filter.department, changes, from: fromCut, to: toCut)
+        changes = Self.inAnswerOrder(try inDepartment(filter.department, changes, from: fromCut, to: toCut))
         // The causes: the events on the access trail in one answer and not the other (between the
-        // moments, when the second is later) that bear on each change. Two halves on two threads,
-        // each through views of its own (a read transaction serves one thread at a time).
+        // moments, when the second is later) that bear on each change. Two halves on two threads
+        // (in answer order: each user's changes together, mostly in one half), each through views
+        // of its own (a read transaction serves one thread at a time).
         let causes = try inHalves(changes) { part in try self.causes(of: part, from: fromCut, to: toCut) }.flatMap { $0 }
         return answer(changes, causes: causes, from: fromCut, to: toCut, head: head)
     }
@@ -108,14 +118,31 @@ extension LedgerQueries {
         }
     }
 
-    /// The answer: each change with its causes, sorted through their keys (moving the changes
-    /// themselves while sorting costs more than finding them).
+    /// Changes sorted as the answer lists them, by user, kind and name, through their keys (moving
+    /// the changes themselves while sorting costs more than finding them). Changes come in runs of
+    /// one kind and name, so those are ranked once per run and the sort compares a user and a number.
+    private static func inAnswerOrder(_ changes: [AccessChange]) -> [AccessChange] {
+        var runs: [(kind: String, name: String)] = []
+        let runOf = changes.map { change in
+            if runs.last?.kind != change.kind.rawValue || runs.last?.name != change.name { runs.append((change.kind.rawValue, change.name)) }
+            return runs.count - 1
+        }
+        var rankOfRun = Array(repeating: 0, count: runs.count)
+        let runOrder = runs.indices.sorted { (runs[$0].kind, runs[$0].name) < (runs[$1].kind, runs[$1].name) }
+        for (position, run) in runOrder.enumerated() {
+            let previous = position > 0 ? runOrder[position - 1] : nil
+            let tied = previous.map { runs[$0].kind == runs[run].kind && runs[$0].name == runs[run].name } ?? false
+            rankOfRun[run] = tied ? rankOfRun[previous!] : position
+        }
+        let keys = changes.indices.map { (changes[$0].user, rankOfRun[runOf[$0]]) }
+        return changes.indices.sorted { keys[$0] < keys[$1] }.map { changes[$0] }
+    }
+
+    /// The answer: each change (in answer order) with its causes.
     private func answer(_ found: [AccessChange], causes: [[Lineage]], from fromCut: AsOf, to toCut: AsOf, head: UInt64) -> AccessChangesAnswer {
         var changes = found
         for i in changes.indices { changes[i].causes = causes[i] }
-        let keys = changes.map { ($0.user, $0.kind.rawValue, $0.name) }
-        let order = changes.indices.sorted { keys[$0] < keys[$1] }
-        return AccessChangesAnswer(from: fromCut.echo(head: head), to: toCut.echo(head: head), changes: order.map { changes[$0] })
+        return AccessChangesAnswer(from: fromCut.echo(head: head), to: toCut.echo(head: head), changes: changes)
     }
 
     /// The causes of some changes (see `accessChanges`), in their order.
@@ -127,21 +154,26 @@ extension LedgerQueries {
         }
     }
 
-    /// The causes of some changes through views at the two moments.
+    /// The causes of some changes (in answer order) through views at the two moments.
     private func causes(
         of changes: ArraySlice<AccessChange>, from fromCut: AsOf, to toCut: AsOf, later: AccessView, earlier: AccessView
     ) throws -> [[Lineage]] {
-        var trails: [Envelope.Subject: [TrailEvent]] = [:]
+        var trails: [Envelope.Subject: [TrailEvent]] = [:]  // roles'
         var out: [[Lineage]] = []
         out.reserveCapacity(changes.count)
-        /// The events of a subject's trail between the moments that can bear on some change, digested once.
+        // Changes come in user order: a user's window is read once, and kept while their changes last.
+        var lastUser: (id: String, window: [TrailEvent])?
+        /// The last event about each fact on a subject's trail between the moments, digested once,
+        /// oldest first. Whether an event bears on a change depends on its fact alone, so the last
+        /// event of each fact that bears on a change is one of these (`TrailEvent.lastOfEachFact`).
         func window(_ subject: Envelope.Subject) throws -> [TrailEvent] {
+            if subject.type == "user", let lastUser, lastUser.id == subject.id { return lastUser.window }
             if let known = trails[subject] { return known }
             // Everything up to a view's point is in its answer: each side is read past the other's point only.
             let entries = try later.trailEntries(subject, after: earlier.point).filter { !fromCut.includes(seq: $0.seq, time: $0.time) }
                 + earlier.trailEntries(subject, after: later.point).filter { !toCut.includes(seq: $0.seq, time: $0.time) }
-            let digested = entries.compactMap(TrailEvent.init)
-            trails[subject] = digested
+            let digested = TrailEvent.lastOfEachFact(entries.compactMap(TrailEvent.init))
+            if subject.type == "user" { lastUser = (subject.id, digested) } else { trails[subject] = digested }
             return digested
         }
         // A role's window bears alike on every change of the same kind and name: reduced once.
@@ -159,14 +191,12 @@ extension LedgerQueries {
             for event in try window(Envelope.Subject(type: "user", id: change.user)) where event.bears(on: change, roles: roles) {
                 events.append(event)
             }
-            var causes = TrailEvent.lastOfEachFact(events).map(\.lineage)
+            var causes = events.map(\.lineage)
             var merged = causes.isEmpty ? 0 : 1
             for role in roles {
                 let key = RoleKey(role: role, kind: change.kind, name: change.name)
                 if roleCauses[key] == nil {
-                    roleCauses[key] = TrailEvent.lastOfEachFact(
-                        try window(Envelope.Subject(type: "role", id: role)).filter { $0.bears(on: change, roles: roles) }
-                    ).map(\.lineage)
+                    roleCauses[key] = try window(Envelope.Subject(type: "role", id: role)).filter { $0.bears(on: change, roles: roles) }.map(\.lineage)
                 }
                 let found = roleCauses[key]!
                 guard !found.isEmpty else { continue }
@@ -204,28 +234,34 @@ extension LedgerQueries {
         return out
     }
 
-    /// Users who held an admin level at a moment (while active), with the grant's seq.
-    func holders(of level: AdminLevel, at cut: AsOf) throws -> [String: UInt64] {
-        try projector.accessView(through: cut.lastSeq, time: cut.instant) { view in
-            var out: [String: UInt64] = [:]
-            for held in try view.holdings(.admin, level.storedName) where !view.replayedUsers.contains(held.member) { out[held.member] = held.fact.lineage }
-            for (user, state) in try replayedUsers(view) where state.status == .active {
-                if let seq = state.admin[level] { out[user] = seq }
-            }
-            return out
-        }
+    /// Users who held an admin level at a moment (while active), sorted.
+    func holders(of level: AdminLevel, at cut: AsOf) throws -> [String] {
+        try projector.accessView(through: cut.lastSeq, time: cut.instant) { view in try holders(of: level, in: view, replayed: try replayedUsers(view)) }
     }
 
-    /// Members of a role at a moment (while active), with the assignment's seq.
-    func members(of role: String, at cut: AsOf) throws -> [String: UInt64] {
-        try projector.accessView(through: cut.lastSeq, time: cut.instant) { view in
-            var out: [String: UInt64] = [:]
-            for held in try view.holdings(.membership, role) where !view.replayedUsers.contains(held.member) { out[held.member] = held.fact.lineage }
-            for (user, state) in try replayedUsers(view) where state.status == .active {
-                if let seq = state.roles[role] { out[user] = seq }
-            }
-            return out
-        }
+    /// Members of a role at a moment (while active), sorted.
+    func members(of role: String, at cut: AsOf) throws -> [String] {
+        try projector.accessView(through: cut.lastSeq, time: cut.instant) { view in try members(of: role, in: view, replayed: try replayedUsers(view)) }
+    }
+
+    /// `holders(of:at:)` through a view; `replayed` is `replayedUsers(view)`, worked out once for many levels.
+    private func holders(of level: AdminLevel, in view: AccessView, replayed: [(String, UserState)]) throws -> [String] {
+        try users(holding: .admin, level.storedName, in: view, replayed: replayed) { $0.admin[level] != nil }
+    }
+
+    /// `members(of:at:)` through a view; `replayed` is `replayedUsers(view)`, worked out once for many roles.
+    private func members(of role: String, in view: AccessView, replayed: [(String, UserState)]) throws -> [String] {
+        try users(holding: .membership, role, in: view, replayed: replayed) { $0.roles[role] != nil }
+    }
+
+    /// The users in a group of stored holdings at a view's point, but for the replayed ones, who are
+    /// in it when their state at the cut `holds` it (and they are active), sorted.
+    private func users(
+        holding kind: AccessIntervals.Kind, _ group: String, in view: AccessView, replayed: [(String, UserState)], holds: (UserState) -> Bool
+    ) throws -> [String] {
+        var out = try view.holdings(kind, group).map(\.member).filter { !view.replayedUsers.contains($0) }
+        for (user, state) in replayed where state.status == .active && holds(state) { out.append(user) }
+        return Set(out).sorted()
     }
 
     /// The replayed users' states at the view's cut (their trails, with the ever-deleted roles' that take members away).
@@ -319,7 +355,8 @@ struct TrailEvent {
         (seq, actor, time, self.level) = (e.seq, e.actor, e.time, level)
     }
 
-    /// Whether this event, on the trail of the change's user or of one of its roles (`change.roles`), bears on it.
+    /// Whether this event, on the trail of the change's user or of one of its roles (`change.roles`),
+    /// bears on it: a question about the event's fact alone (`level` follows from the fact).
     func bears(on change: AccessChange, roles: [String]) -> Bool {
         switch fact {
         case .status: return true
@@ -332,9 +369,9 @@ struct TrailEvent {
         }
     }
 
-    /// Of one subject's events that bear on a change (its window: two trail reads, so not always in
-    /// seq order), the last one about each fact: the ones that left things as they are at the later moment. A role's grant
-    /// toggled a thousand times in between is one cause, not a thousand. Oldest first.
+    /// Of one subject's events (its window: two trail reads, so not always in seq order), the last
+    /// one about each fact: the ones that left things as they are at the later moment. A role's
+    /// grant toggled a thousand times in between is one cause, not a thousand. Oldest first.
     static func lastOfEachFact(_ events: [TrailEvent]) -> [TrailEvent] {
         guard events.count > 1 else { return events }
         var seen = Set<Fact>()
@@ -353,28 +390,30 @@ public struct AccessChangesAnswer: Sendable, Equatable {
     public var changes: [AccessChange]
 
     /// The bytes `CanonicalJSON.encode(json)` gives, written straight out (an answer can hold tens of thousands of changes).
-    public var canonicalJSON: [UInt8] {
-        // A large answer is written in two halves on two threads.
-        let parts = inHalves(changes, Self.write)
-        var out: [UInt8] = []
-        out.reserveCapacity(64 + parts.reduce(0) { $0 + $1.count })
-        out.append(contentsOf: #"{"changes":["#.utf8)
-        for (i, part) in parts.enumerated() where !part.isEmpty {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: part)
+    public var canonicalJSON: [UInt8] { Array(canonicalJSONParts.joined()) }
+
+    /// `canonicalJSON` in the parts it is written in, for a caller that copies them anyway (a
+    /// response body): a large answer is written in two halves on two threads, and joining tens
+    /// of megabytes costs as much as writing them.
+    public var canonicalJSONParts: [[UInt8]] {
+        var parts = [Array(#"{"changes":["#.utf8)]
+        for part in inHalves(changes, Self.write) where !part.isEmpty {
+            if parts.count > 1 { parts.append([UInt8(ascii: ",")]) }
+            parts.append(part)
         }
-        out.append(contentsOf: #"],"from":"#.utf8)
-        CanonicalJSON.writeString(from, into: &out)
-        out.append(contentsOf: #","to":"#.utf8)
-        CanonicalJSON.writeString(to, into: &out)
-        out.append(UInt8(ascii: "}"))
-        return out
+        var end = Array(#"],"from":"#.utf8)
+        CanonicalJSON.writeString(from, into: &end)
+        end.append(contentsOf: #","to":"#.utf8)
+        CanonicalJSON.writeString(to, into: &end)
+        end.append(UInt8(ascii: "}"))
+        parts.append(end)
+        return parts
     }
 
     /// Changes as the comma-separated members of the answer's array.
     private static func write(_ changes: ArraySlice<AccessChange>) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(changes.count * 240)
+        out.reserveCapacity(changes.count * 400)
         // Many changes share causes (a role's grant reaches all its members): each is written once.
         var written: [UInt64: [UInt8]] = [:]
         for (i, change) in changes.enumerated() {
@@ -389,7 +428,7 @@ public struct AccessChangesAnswer: Sendable, Equatable {
                 var bytes = Array(#"{"actor":"#.utf8)
                 CanonicalJSON.writeString(cause.actor, into: &bytes)
                 bytes.append(contentsOf: #","seq":"#.utf8)
-                bytes.append(contentsOf: String(cause.seq).utf8)
+                CanonicalJSON.writeInteger(cause.seq, into: &bytes)
                 bytes.append(contentsOf: #","time":"#.utf8)
                 CanonicalJSON.writeString(cause.time.utcText, into: &bytes)
                 bytes.append(UInt8(ascii: "}"))
@@ -403,24 +442,33 @@ public struct AccessChangesAnswer: Sendable, Equatable {
             out.append(contentsOf: #"","name":"#.utf8)
             CanonicalJSON.writeString(change.name, into: &out)
             if change.kind == .permission {
-                for (label, paths) in [(#","pathsAfter":["#, change.pathsAfter), (#","pathsBefore":["#, change.pathsBefore)] {
-                    out.append(contentsOf: label.utf8)
-                    for (j, path) in paths.enumerated() {
-                        if j > 0 { out.append(UInt8(ascii: ",")) }
-                        PathAnswer(path: path).write(into: &out)
-                    }
-                    out.append(UInt8(ascii: "]"))
-                }
-                for (label, scope) in [(#","scopeAfter":"#, change.scopeAfter), (#","scopeBefore":"#, change.scopeBefore)] {
-                    out.append(contentsOf: label.utf8)
-                    out.append(contentsOf: (scope.map { "\"\($0.name)\"" } ?? "null").utf8)
-                }
+                writePaths(#","pathsAfter":["#, change.pathsAfter, into: &out)
+                writePaths(#","pathsBefore":["#, change.pathsBefore, into: &out)
+                writeScope(#","scopeAfter":"#, change.scopeAfter, into: &out)
+                writeScope(#","scopeBefore":"#, change.scopeBefore, into: &out)
             }
             out.append(contentsOf: #","user":"#.utf8)
             CanonicalJSON.writeString(change.user, into: &out)
             out.append(UInt8(ascii: "}"))
         }
         return out
+    }
+
+    private static func writePaths(_ label: StaticString, _ paths: [AccessPath], into out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: label.utf8Start, count: label.utf8CodeUnitCount))
+        for (j, path) in paths.enumerated() {
+            if j > 0 { out.append(UInt8(ascii: ",")) }
+            PathAnswer(path: path).write(into: &out)
+        }
+        out.append(UInt8(ascii: "]"))
+    }
+
+    private static func writeScope(_ label: StaticString, _ scope: Scope?, into out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: label.utf8Start, count: label.utf8CodeUnitCount))
+        guard let scope else { return out.append(contentsOf: "null".utf8) }
+        out.append(UInt8(ascii: "\""))
+        out.append(contentsOf: scope.name.utf8)
+        out.append(UInt8(ascii: "\""))
     }
 
     public var json: JSONValue {
@@ -476,4 +524,22 @@ func inHalves<Element: Sendable, T: Sendable, Failure: Error>(
     let parts = items.count >= minimum ? 2 : 1
     let size = (items.count + parts - 1) / parts
     return try inParallel(parts) { (part) throws(Failure) in try body(items[(part * size)..<min(items.count, (part + 1) * size)]) }
+}
+
+/// Walks two lists sorted by user (each user once in each) together: `body(a, b)` once for every
+/// user, with the user's item in each list or nil.
+func mergeByUser<T>(_ first: [T], _ second: [T], user: (T) -> String, _ body: (T?, T?) -> Void) {
+    var (i, j) = (first.startIndex, second.startIndex)
+    while i < first.endIndex || j < second.endIndex {
+        if j == second.endIndex || (i < first.endIndex && user(first[i]) < user(second[j])) {
+            body(first[i], nil)
+            i += 1
+        } else if i == first.endIndex || user(second[j]) < user(first[i]) {
+            body(nil, second[j])
+            j += 1
+        } else {
+            body(first[i], second[j])
+            (i, j) = (i + 1, j + 1)
+        }
+    }
 }

@@ -89,7 +89,7 @@ public struct PathAnswer: Sendable, Equatable {
         out.append(contentsOf: #"","seqs":["#.utf8)
         for (i, seq) in path.seqs.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: String(seq).utf8)
+            CanonicalJSON.writeInteger(seq, into: &out)
         }
         out.append(contentsOf: "]}".utf8)
     }

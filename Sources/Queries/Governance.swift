@@ -41,8 +41,8 @@ extension LedgerQueries {
         var users: [String]
         switch scope {
         case .permission(let permission): users = try holders(permission: permission, asOf: cut).holders.map(\.user)
-        case .role(let role): users = try members(of: role, at: cut).keys.sorted()
-        case .adminLevel(let level): users = try holders(of: level, at: cut).keys.sorted()
+        case .role(let role): users = try members(of: role, at: cut)
+        case .adminLevel(let level): users = try holders(of: level, at: cut)
         case .department(let department):
             let candidates = try projector.read { $0.departmentMembersEver[department] }
             users = try candidates.sorted().filter { user in

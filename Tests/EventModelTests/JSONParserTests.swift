@@ -136,6 +136,13 @@ import Testing
         #expect(String(decoding: CanonicalJSON.encode(a), as: UTF8.self) == #"{"arr":[{"j":2,"k":1}],"n":1.50,"x":"中"}"#)
     }
 
+    @Test(arguments: [0, 7, 10, 99, 1_000_000, 1 << 53, UInt64.max - 1, UInt64.max] as [UInt64])
+    func writesIntegersAsTheirDecimalDigits(value: UInt64) {
+        var out = Array("x".utf8)
+        CanonicalJSON.writeInteger(value, into: &out)
+        #expect(String(decoding: out, as: UTF8.self) == "x" + String(value))
+    }
+
     @Test func roundTripsThroughTheParser() throws {
         let text = #"{"a":[true,false,null,-0.5e10,"\"\\\n"],"b":{"c":{}}}"#
         let value = try JSONParser.parse(Array(text.utf8))
