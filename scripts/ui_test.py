@@ -30,7 +30,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 from axe_selenium_python import Axe
 
 from ledgerd_process import free_port, wait_until_serving
@@ -260,6 +260,30 @@ def journeys(b, ledger, downloads, key_file):
     check("u-zhao" in b.text() and "ar-9" in b.text(), "u-zhao approved their own request ar-9")
     b.end("self approval")
 
+    b.journey("who gained or lost access across the organization between two dates")
+    b.click(b.driver.find_element(By.CSS_SELECTOR, "nav").find_element(By.LINK_TEXT, "Access changes"))
+    b.field("from").send_keys("2026-03-03")
+    b.type_and_submit("to", "2026-03-05")
+    gained = b.driver.find_element(By.XPATH, "//tr[td/a/bdi[text()='u-li']][td/a/bdi[text()='sales_order.approve']]")
+    check("gained" in gained.text and "#27" in gained.text, "across the organization, u-li gained sales_order.approve through #27")
+    b.end("organization changes")
+
+    b.journey("whose review of approving orders is overdue, in a signed report")
+    b.click(b.driver.find_element(By.CSS_SELECTOR, "nav").find_element(By.LINK_TEXT, "Reviews"))
+    b.type_and_submit("permission", "sales_order.approve")
+    holders = [e.text for e in b.driver.find_elements(By.XPATH, "//table//tr/td[1]//bdi")]
+    check("u-li" in holders and "Signed with the checkpoint key" in b.text(), f"the report lists {holders}, signed")
+    b.end("review report")
+
+    b.journey("a permission request that was rejected, and why")
+    b.click(b.driver.find_element(By.CSS_SELECTOR, "nav").find_element(By.LINK_TEXT, "Requests"))
+    Select(b.field("status")).select_by_value("rejected")
+    b.click(b.field("status").find_element(By.XPATH, "ancestor::form//button[@type='submit']"))
+    row = row_with(b, "ar-1")
+    check("u-admin" in row.text and "more than the cover needs" in row.text, "ar-1 was rejected by u-admin, with the reason")
+    check(not b.driver.find_elements(By.XPATH, "//td//bdi[text()='ar-2']"), "approved ar-2 is not listed")
+    b.end("rejected request")
+
     b.journey("the evidence behind a finding")
     b.click(b.link("Admin rights granted by someone who is not a super admin"))
     b.click(b.driver.find_element(By.CSS_SELECTOR, "li.finding p.evidence a"))
@@ -300,6 +324,8 @@ PAGES = [
     ("user-compare", "/ui/users/u-li?from=2026-03-03&to=2026-03-05"), ("permission", "/ui/permissions/sales_order.approve"),
     ("role", "/ui/roles/sales_manager"), ("findings", "/ui/findings"), ("integrity", "/ui/integrity"),
     ("hostile", "/ui/subjects/sales_order/SO-EVIL"), ("search-results", "/ui/search?q=nobody"),
+    ("access-changes", "/ui/access/changes?from=2026-03-01&to=2026-03-31"), ("reviews", "/ui/reviews?permission=sales_order.approve"),
+    ("requests", "/ui/requests"),
 ]
 
 

@@ -55,6 +55,9 @@ public struct Console: Sendable {
         ui.get("permissions/:permission") { request, context in try await page(request, context) { try await permission($0, $1, $2) } }
         ui.get("roles/:id") { request, context in try await page(request, context) { try await role($0, $1, $2) } }
         ui.get("findings") { request, context in try await page(request, context, findings) }
+        ui.get("access/changes") { request, context in try await page(request, context, accessChanges) }
+        ui.get("reviews") { request, context in try await page(request, context, reviewReport) }
+        ui.get("requests") { request, context in try await page(request, context, requests) }
         ui.get("integrity") { request, context in try await page(request, context, integrity) }
         ui.get("integrity/checkpoint.note") { request, context in try await page(request, context, checkpointNote) }
         ui.get("integrity/checkpoint.vkey") { request, context in try await page(request, context, verifierKey) }

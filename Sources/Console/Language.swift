@@ -62,6 +62,11 @@ enum Text: Sendable {
     case finding(Finding.Kind)
     case integrityTitle, verifyNow, verifyNowHint, verifyNeedsAdmin, verifierKey, downloadKey, checkpoints, signedAt, downloadNote
     case offlineCheck, offlineCheckExplain, offlineBundleExplain
+    case navAccessChanges, navReviews, navRequests, accessChangesTitle, accessChangesExplain, colDepartment
+    case reviewsTitle, reviewsExplain, period, overdue, yes, no, never, pendingRequests, neverReviewed, judgedAt, merkleRoot
+    case signedWithCheckpointKey, notSigned, downloadSignedReport
+    case requestsTitle, requestsExplain, anyStatus, requestStatus(RequestState.Outcome), olderThan, decidedBy
+    case colRequest, colRequestedBy, colFor, colAskedFor, colJustification, colSubmitted, colAge, colDecided, noRequests
 
     var english: String {
         switch self {
@@ -231,6 +236,48 @@ enum Text: Sendable {
         case .offlineCheck: "Check the ledger offline"
         case .offlineCheckExplain: "With the verifier key you hold (compare it with the one above), an auditor checks every record without ledger code:"
         case .offlineBundleExplain: "An evidence bundle downloaded from any view of events is checked the same way:"
+        case .navAccessChanges: "Access changes"
+        case .navReviews: "Reviews"
+        case .navRequests: "Requests"
+        case .accessChangesTitle: "Who gained or lost access between two moments"
+        case .accessChangesExplain:
+            "Every permission, admin level and role membership gained or lost, with the events that caused it. Leave user, permission, role and department empty for the whole organization, or fill in one of them."
+        case .colDepartment: "Department"
+        case .reviewsTitle: "Review report"
+        case .reviewsExplain:
+            "Every holder of a permission, a role, an admin level or everyone in a department as of a moment: their last completed review, and whether it is overdue for the period. Fill in one of the four. The JSON download is signed with the checkpoint key at the tree size and root shown."
+        case .period: "Period (90d, 12w)"
+        case .overdue: "Overdue"
+        case .yes: "yes"
+        case .no: "no"
+        case .never: "never"
+        case .pendingRequests: "Pending requests"
+        case .neverReviewed: "Never reviewed"
+        case .judgedAt: "Overdue judged at"
+        case .merkleRoot: "Root"
+        case .signedWithCheckpointKey: "Signed with the checkpoint key."
+        case .notSigned: "Not signed: no checkpoint key is configured."
+        case .downloadSignedReport: "Download the signed report (JSON)"
+        case .requestsTitle: "Permission requests"
+        case .requestsExplain: "Who asked for what and why, and how it was decided."
+        case .anyStatus: "Any status"
+        case .requestStatus(let status):
+            switch status {
+            case .pending: "pending"
+            case .approved: "approved"
+            case .rejected: "rejected"
+            }
+        case .olderThan: "Older than (7d, 12h)"
+        case .decidedBy: "Decided by"
+        case .colRequest: "Request"
+        case .colRequestedBy: "Requested by"
+        case .colFor: "For"
+        case .colAskedFor: "Asked for"
+        case .colJustification: "Justification"
+        case .colSubmitted: "Submitted"
+        case .colAge: "Age"
+        case .colDecided: "Decided"
+        case .noRequests: "No requests."
         }
     }
 
@@ -402,6 +449,46 @@ enum Text: Sendable {
         case .offlineCheck: "离线校验账本"
         case .offlineCheckExplain: "审计人员使用自己持有的验证公钥（请与上面的比对），无需账本代码即可校验每条记录："
         case .offlineBundleExplain: "从任何事件视图下载的证据包也用同样方式校验："
+        case .navAccessChanges: "权限变更"
+        case .navReviews: "权限审查"
+        case .navRequests: "权限申请"
+        case .accessChangesTitle: "两个时刻之间谁获得或失去了权限"
+        case .accessChangesExplain: "获得或失去的每一项权限、管理员级别和角色成员资格，以及导致变更的事件。用户、权限、角色和部门都留空即查看整个组织，或只填写其中一项。"
+        case .colDepartment: "部门"
+        case .reviewsTitle: "审查报告"
+        case .reviewsExplain: "某一时刻某项权限、某个角色、某个管理员级别或某个部门的每一位持有者：其最近一次完成的审查，以及按审查周期是否已逾期。四项中只填写一项。JSON 下载由检查点密钥签名，对应所示的树大小和根哈希。"
+        case .period: "审查周期（90d、12w）"
+        case .overdue: "已逾期"
+        case .yes: "是"
+        case .no: "否"
+        case .never: "从未"
+        case .pendingRequests: "待处理的申请"
+        case .neverReviewed: "从未审查"
+        case .judgedAt: "逾期判定时间"
+        case .merkleRoot: "根哈希"
+        case .signedWithCheckpointKey: "已用检查点密钥签名。"
+        case .notSigned: "未签名：没有配置检查点密钥。"
+        case .downloadSignedReport: "下载已签名的报告（JSON）"
+        case .requestsTitle: "权限申请"
+        case .requestsExplain: "谁申请了什么、理由是什么，以及如何决定的。"
+        case .anyStatus: "全部状态"
+        case .requestStatus(let status):
+            switch status {
+            case .pending: "待处理"
+            case .approved: "已批准"
+            case .rejected: "已拒绝"
+            }
+        case .olderThan: "提交已超过（7d、12h）"
+        case .decidedBy: "决定人"
+        case .colRequest: "申请"
+        case .colRequestedBy: "申请人"
+        case .colFor: "对象"
+        case .colAskedFor: "申请内容"
+        case .colJustification: "理由"
+        case .colSubmitted: "提交时间"
+        case .colAge: "时长"
+        case .colDecided: "决定时间"
+        case .noRequests: "没有申请。"
         }
     }
 }

@@ -16,7 +16,10 @@ enum Layout {
         let zones = DisplayZone.offered.map { zone in
             HTML("<option value=\"\(zone.identifier)\"\(zone == c.zone ? HTML(" selected") : .empty)>\(zone.identifier)</option>")
         }
-        let nav: [(String, Text)] = [("/ui/", .navHome), ("/ui/events", .navEvents), ("/ui/findings", .navFindings), ("/ui/integrity", .navIntegrity)]
+        let nav: [(String, Text)] = [
+            ("/ui/", .navHome), ("/ui/events", .navEvents), ("/ui/findings", .navFindings), ("/ui/access/changes", .navAccessChanges),
+            ("/ui/reviews", .navReviews), ("/ui/requests", .navRequests), ("/ui/integrity", .navIntegrity),
+        ]
         let links = nav.map { href, key in
             HTML("<li><a href=\"\(href)\"\(c.path == href || (href != "/ui/" && c.path.hasPrefix(href)) ? HTML(" aria-current=\"page\"") : .empty)>\(c.t(key))</a></li>")
         }

@@ -19,57 +19,22 @@ extension LedgerAPI {
         guard let from = try p.cut("from") else {
             throw APIError(.badRequest, "invalid_parameter", "from is required: an RFC 3339 instant or seq:N", field: "from")
         }
-        let to = try p.cut("to") ?? .now
-        let filter = LedgerQueries.ChangeFilter(
-            user: try p.string("user"), permission: try p.permission("permission"), role: try p.string("role"), department: try p.string("department"))
-        guard [filter.user, filter.permission, filter.role, filter.department].compactMap({ $0 }).count <= 1 else {
-            throw APIError(.badRequest, "invalid_parameter", "give at most one of user, permission, role, department")
-        }
+        let (to, filter) = (try p.cut("to") ?? .now, try p.changeFilter())
         return jsonResponse(body: try await run { jsonBody(try $0.queries.accessChanges(from: from, to: to, filter: filter).canonicalJSONParts) })
     }
 
     func reviewReport(_ request: Request) async throws -> Response {
         let p = try QueryParameters(request, allowed: ["asOf", "period", "permission", "role", "adminLevel", "department", "format"])
-        let asOf = try p.asOf()
-        let periodText = try p.string("period", maxLength: 16) ?? "90d"
-        guard let period = QueryParameters.seconds(periodText), period > 0 else {
-            throw APIError(.badRequest, "invalid_parameter", "period must be a length such as 90d, 12w, 24h", field: "period")
-        }
-        var scopes: [LedgerQueries.ReviewScope] = []
-        if let permission = try p.permission("permission") { scopes.append(.permission(permission)) }
-        if let role = try p.string("role") { scopes.append(.role(role)) }
-        if let text = try p.string("adminLevel") {
-            guard let duty = Policy.Duty(text), case .level(let level) = duty else {
-                throw APIError(.badRequest, "invalid_parameter", "adminLevel must be super_admin, admin or module_admin:MODULE", field: "adminLevel")
-            }
-            scopes.append(.adminLevel(level))
-        }
-        if let department = try p.string("department") { scopes.append(.department(department)) }
-        guard scopes.count == 1, let scope = scopes.first else {
-            throw APIError(.badRequest, "invalid_parameter", "give exactly one scope: permission, role, adminLevel or department")
-        }
+        let (asOf, period, scope) = (try p.asOf(), try p.reviewPeriod(), try p.reviewScope())
         let csv = try p.format()
-        let report = try await run { try $0.queries.reviewReport(asOf: asOf, periodSeconds: period, period: periodText, scope: scope) }
+        let report = try await run { try $0.queries.reviewReport(asOf: asOf, periodSeconds: period.seconds, period: period.text, scope: scope) }
         if csv { return csvResponse(Self.reportCSV(report)) }
         return jsonResponse(canonical: try await run { try $0.queries.signedReport(report) })
     }
 
     func accessRequests(_ request: Request) async throws -> Response {
         let p = try QueryParameters(request, allowed: ["status", "olderThan", "approver", "limit", "cursor"])
-        var filter = LedgerQueries.RequestFilter(approver: try p.string("approver"))
-        if let status = try p.string("status", maxLength: 16) {
-            guard let outcome = RequestState.Outcome(rawValue: status) else {
-                throw APIError(.badRequest, "invalid_parameter", "status must be pending, approved or rejected", field: "status")
-            }
-            filter.status = outcome
-        }
-        if let older = try p.string("olderThan", maxLength: 16) {
-            guard let seconds = QueryParameters.seconds(older) else {
-                throw APIError(.badRequest, "invalid_parameter", "olderThan must be a length such as 7d or 12h", field: "olderThan")
-            }
-            filter.olderThanSeconds = seconds
-        }
-        let (limit, cursor, query) = (try p.limit(), try p.string("cursor"), filter)
+        let (limit, cursor, query) = (try p.limit(), try p.string("cursor"), try p.requestFilter())
         return jsonResponse(canonical: try await run { CanonicalJSON.encode(try $0.queries.accessRequests(query, limit: limit, cursor: cursor).json) })
     }
 
@@ -93,15 +58,23 @@ extension LedgerAPI {
     }
 
     /// The report as a spreadsheet: one row a holder.
-    static func reportCSV(_ report: ReviewReport) -> String {
-        var csv = CSV(header: ["user", "overdue", "last_review_seq", "last_review_by", "last_review_at", "last_review_decision", "pending_requests", "as_of", "period"])
-        for holder in report.holders {
+    public static func reportCSV(_ report: ReviewReport) -> String {
+        let (header, rows) = reportRows(report)
+        var csv = CSV(header: header)
+        for row in rows { csv.append(row) }
+        return csv.text
+    }
+
+    /// The report's header and rows for a spreadsheet, one row a holder.
+    public static func reportRows(_ report: ReviewReport) -> (header: [String], rows: [[String]]) {
+        let header = ["user", "overdue", "last_review_seq", "last_review_by", "last_review_at", "last_review_decision", "pending_requests", "as_of", "period"]
+        let rows = report.holders.map { holder in
             let review = holder.lastReview
-            csv.append([
+            return [
                 holder.user, holder.overdue ? "yes" : "no", review.map { String($0.lineage.seq) } ?? "", review?.lineage.actor ?? "",
                 review?.lineage.time.utcText ?? "", review?.decision ?? "", holder.pending.map(\.id).joined(separator: " "), report.asOf, report.period,
-            ])
+            ]
         }
-        return csv.text
+        return (header, rows)
     }
 }

@@ -6,8 +6,11 @@ import Queries
 
 /// The query string of one request, checked: unknown or repeated parameters are refused (a typo
 /// must not silently widen a compliance query), and every value is parsed with an error naming it.
-struct QueryParameters {
+public struct QueryParameters {
     private var values: [String: String] = [:]
+
+    /// Values already checked for unknown and repeated names (the console's form fields).
+    public init(values: [String: String]) { self.values = values }
 
     init(_ request: Request, allowed: Set<String>) throws {
         for (key, value) in request.uri.queryParameters {
@@ -23,7 +26,7 @@ struct QueryParameters {
         }
     }
 
-    func string(_ name: String, maxLength: Int = 128) throws -> String? {
+    public func string(_ name: String, maxLength: Int = 128) throws -> String? {
         guard let value = values[name] else { return nil }
         guard !value.isEmpty, value.unicodeScalars.count <= maxLength else {
             throw APIError(.badRequest, "invalid_parameter", "\(name) must be 1–\(maxLength) characters", field: name)
@@ -109,7 +112,7 @@ struct QueryParameters {
         }
     }
 
-    func permission(_ name: String) throws -> String? {
+    public func permission(_ name: String) throws -> String? {
         guard let value = try string(name) else { return nil }
         guard Catalog.isPermission(value) else {
             throw APIError(.badRequest, "invalid_parameter", "\(name) must be object.action, e.g. sales_order.approve", field: name)
@@ -127,7 +130,7 @@ struct QueryParameters {
     }
 
     /// A length of time as people write it: `90d`, `12w`, `24h`, `30m`, `45s`.
-    static func seconds(_ text: String) -> Int64? {
+    public static func seconds(_ text: String) -> Int64? {
         guard let unit = text.last, let count = Int64(text.dropLast()), count >= 0 else { return nil }
         let multiplier: Int64
         switch unit {
@@ -150,6 +153,64 @@ struct QueryParameters {
     }
 }
 typealias EventQueryOrder = EventQuery.Order
+
+/// The governance questions' parameters, read alike by the API and the console.
+extension QueryParameters {
+    /// `user`, `permission`, `role` or `department`: at most one narrows the access changes.
+    public func changeFilter() throws -> LedgerQueries.ChangeFilter {
+        let filter = LedgerQueries.ChangeFilter(
+            user: try string("user"), permission: try permission("permission"), role: try string("role"), department: try string("department"))
+        guard [filter.user, filter.permission, filter.role, filter.department].compactMap({ $0 }).count <= 1 else {
+            throw APIError(.badRequest, "invalid_parameter", "give at most one of user, permission, role, department")
+        }
+        return filter
+    }
+
+    /// `period`: how long a review holds, as written (`90d` unless given) and in seconds.
+    public func reviewPeriod() throws -> (text: String, seconds: Int64) {
+        let text = try string("period", maxLength: 16) ?? "90d"
+        guard let seconds = Self.seconds(text), seconds > 0 else {
+            throw APIError(.badRequest, "invalid_parameter", "period must be a length such as 90d, 12w, 24h", field: "period")
+        }
+        return (text, seconds)
+    }
+
+    /// Exactly one of `permission`, `role`, `adminLevel` or `department`: whose review a report covers.
+    public func reviewScope() throws -> LedgerQueries.ReviewScope {
+        var scopes: [LedgerQueries.ReviewScope] = []
+        if let permission = try permission("permission") { scopes.append(.permission(permission)) }
+        if let role = try string("role") { scopes.append(.role(role)) }
+        if let text = try string("adminLevel") {
+            guard let duty = Policy.Duty(text), case .level(let level) = duty else {
+                throw APIError(.badRequest, "invalid_parameter", "adminLevel must be super_admin, admin or module_admin:MODULE", field: "adminLevel")
+            }
+            scopes.append(.adminLevel(level))
+        }
+        if let department = try string("department") { scopes.append(.department(department)) }
+        guard scopes.count == 1, let scope = scopes.first else {
+            throw APIError(.badRequest, "invalid_parameter", "give exactly one scope: permission, role, adminLevel or department")
+        }
+        return scope
+    }
+
+    /// `status`, `olderThan` and `approver`: which access requests to list.
+    public func requestFilter() throws -> LedgerQueries.RequestFilter {
+        var filter = LedgerQueries.RequestFilter(approver: try string("approver"))
+        if let status = try string("status", maxLength: 16) {
+            guard let outcome = RequestState.Outcome(rawValue: status) else {
+                throw APIError(.badRequest, "invalid_parameter", "status must be pending, approved or rejected", field: "status")
+            }
+            filter.status = outcome
+        }
+        if let older = try string("olderThan", maxLength: 16) {
+            guard let seconds = Self.seconds(older) else {
+                throw APIError(.badRequest, "invalid_parameter", "olderThan must be a length such as 7d or 12h", field: "olderThan")
+            }
+            filter.olderThanSeconds = seconds
+        }
+        return filter
+    }
+}
 
 /// A path parameter, 1–`maxLength` characters, or a 400 naming it: for the API's routes and the console's pages alike.
 public func pathString(_ context: some RequestContext, _ name: String, maxLength: Int = 128) throws -> String {

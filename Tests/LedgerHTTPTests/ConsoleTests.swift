@@ -24,6 +24,9 @@ import Workload
         "/ui/permissions/sales_order.approve", "/ui/permissions/sales_order.approve?asOf=2026-03-03&format=csv&table=holders",
         "/ui/roles/sales_manager", "/ui/findings", "/ui/findings?kind=admin_granted_by_non_super_admin&format=csv&table=findings",
         "/ui/integrity", "/ui/integrity/checkpoint.note", "/ui/integrity/checkpoint.vkey",
+        "/ui/access/changes?from=seq:25&to=seq:33", "/ui/access/changes?from=seq:25&format=csv&table=changes",
+        "/ui/reviews?permission=sales_order.approve", "/ui/reviews?permission=sales_order.approve&format=json",
+        "/ui/reviews?role=sales_manager&format=csv&table=holders", "/ui/requests", "/ui/requests?status=rejected&format=csv&table=requests",
     ]
 
     static func load(_ client: any TestClientProtocol, _ events: [JSONValue]) async throws {
@@ -243,6 +246,49 @@ import Workload
             #expect(try await Self.get(client, "/ui/search?q=nobody-at-all", cookie: cookie).status == .notFound)
             let search = try await Self.get(client, "/ui/search?q=sales_order.approve", cookie: cookie)
             #expect(search.headers[.location] == "/ui/permissions/sales_order.approve")
+        }
+    }
+
+    /// The governance pages answer what the API answers: the same changes, the same signed report
+    /// byte for byte, the same requests; and they refuse what the API refuses.
+    @Test func governancePagesAnswerAsTheAPIDoes() async throws {
+        try await Server().run { client in
+            try await Self.load(client, DemoStory.events)
+            let (cookie, _) = try await Self.signIn(client, token: Server.tokens["read"]!)
+            // Every change the API lists between seq 25 and 33, one CSV row each; u-li's approval on the page with its cause.
+            let api = try await client.execute(uri: "/v1/access/changes?from=seq:25&to=seq:33", method: .get, headers: auth("read")).json
+            let changes = (api["changes"] ?? .null).list
+            let csv = try await Self.get(client, "/ui/access/changes?from=seq:25&to=seq:33&format=csv&table=changes", cookie: cookie).text
+            let rows = csv.split(whereSeparator: \.isNewline).dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).prefix(4).joined(separator: ",") }
+            #expect(!changes.isEmpty && rows == changes.map { c in ["user", "change", "kind", "name"].map { c[$0]?.stringValue ?? "" }.joined(separator: ",") })
+            let page = try await Self.get(client, "/ui/access/changes?from=seq:25&to=seq:33", cookie: cookie).text
+            #expect(page.contains("<td><a href=\"/ui/users/u-li\"><bdi>u-li</bdi></a></td><td><strong>gained</strong></td><td>permission</td>"))
+            #expect(page.contains("<a href=\"/ui/events/27\">#27</a>") && page.contains("aria-current=\"page\""))
+            let narrowed = try await Self.get(client, "/ui/access/changes?from=seq:25&to=seq:33&permission=sales_order.approve&format=csv&table=changes", cookie: cookie)
+            #expect(narrowed.text.split(whereSeparator: \.isNewline).dropFirst().allSatisfy { $0.contains(",sales_order.approve,") })
+            // The signed review report: the console's download is the API's answer, byte for byte.
+            let report = "permission=sales_order.approve&asOf=seq:40"
+            let signed = try await client.execute(uri: "/v1/reviews/report?\(report)", method: .get, headers: auth("read"))
+            let download = try await Self.get(client, "/ui/reviews?\(report)&format=json", cookie: cookie)
+            #expect(download.status == .ok && download.headers[.contentDisposition]?.contains("review-report.json") == true)
+            #expect(download.text == signed.text && download.text.contains("\"signature\":"))
+            let reportPage = try await Self.get(client, "/ui/reviews?\(report)", cookie: cookie).text
+            let holders = ((signed.json["report"] ?? .null)["holders"] ?? .null).list.compactMap { $0["user"]?.stringValue }
+            #expect(!holders.isEmpty && holders.allSatisfy { reportPage.contains("<a href=\"/ui/users/\($0)\"><bdi>\($0)</bdi></a>") })
+            // The requests: ar-1 rejected with its reason, ar-2 approved; in Chinese on request.
+            let requests = try await Self.get(client, "/ui/requests?status=rejected", cookie: cookie).text
+            #expect(requests.contains("<bdi>ar-1</bdi>") && !requests.contains("<bdi>ar-2</bdi>") && requests.contains("the whole manager role is more than the cover needs"))
+            let zh = try await Self.get(client, "/ui/requests?lang=zh", cookie: cookie).text
+            #expect(zh.contains("已拒绝") && zh.contains("已批准") && zh.contains("权限变更"))
+            for (uri, field) in [
+                ("/ui/access/changes?from=seq:1&user=a&role=b", "at most one"), ("/ui/access/changes?to=seq:3", "from"),
+                ("/ui/access/changes?from=seq:1&permission=nope", "permission"), ("/ui/reviews?permission=sales_order.approve&role=r", "exactly one"),
+                ("/ui/reviews?format=json", "exactly one"), ("/ui/reviews?role=r&period=soon", "period"), ("/ui/reviews?adminLevel=boss", "adminLevel"),
+                ("/ui/requests?status=maybe", "status"), ("/ui/requests?olderThan=old", "olderThan"), ("/ui/requests?colour=red", "colour"),
+            ] {
+                let response = try await Self.get(client, uri, cookie: cookie)
+                #expect(response.status == .badRequest && response.text.contains(field), "\(uri): \(response.status)")
+            }
         }
     }
 

@@ -158,6 +158,29 @@ extension PageContext {
         return "\(how) (\(path.scope.name)) " + path.seqs.map { "#\($0)" }.joined(separator: " ")
     }
 
+    /// One access change as a table row: what was gained or lost, the scope before and after, and the
+    /// events that caused it; led by whose access it was when the table lists many users.
+    func changeRow(_ change: AccessChange, withUser: Bool) -> [HTML] {
+        let direction: Text = change.direction == .gained ? .gained : change.direction == .lost ? .lost : .changedScope
+        let name = change.kind == .permission ? permissionLink(change.name) : change.kind == .role ? roleLink(change.name) : value(change.name)
+        let row: [HTML] = [
+            "<strong>\(t(direction))</strong>", "\(change.kind.rawValue)", name, "\(change.scopeBefore?.name ?? "—") → \(change.scopeAfter?.name ?? "—")",
+            eventLinks(change.causes.map(\.seq)),
+        ]
+        return withUser ? [userLink(change.user)] + row : row
+    }
+
+    /// Access changes as CSV rows, every one of them.
+    static func changesCSV(_ changes: [AccessChange], withUser: Bool) -> CSVRows {
+        CSVRows(
+            header: (withUser ? ["user"] : []) + ["direction", "kind", "name", "scope_before", "scope_after", "causes"],
+            rows: changes.map { change in
+                (withUser ? [change.user] : [])
+                    + [change.direction.rawValue, change.kind.rawValue, change.name, change.scopeBefore?.name ?? "", change.scopeAfter?.name ?? "",
+                        change.causes.map { "#\($0.seq)" }.joined(separator: " ")]
+            })
+    }
+
     /// The moment an answer is for, as the reader set it.
     func asOfText(_ asOf: AsOf, echo: String) -> String {
         if case .now = asOf { return t(.now) + " (\(echo))" }

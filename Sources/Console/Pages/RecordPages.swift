@@ -74,13 +74,7 @@ extension Console {
         }
         let levelRows = access.adminLevels.map { l -> [HTML] in [c.value(levelName(l.level)), c.userLink(l.lineage.actor), c.time(l.lineage.time), c.eventLink(l.lineage.seq)] }
         let roleRows = access.roles.map { r -> [HTML] in [c.roleLink(r.role), c.userLink(r.lineage.actor), c.time(r.lineage.time), c.eventLink(r.lineage.seq)] }
-        let changeRows = (changes?.changes ?? []).map { change -> [HTML] in
-            [
-                "<strong>\(c.t(change.direction == .gained ? .gained : change.direction == .lost ? .lost : .changedScope))</strong>",
-                "\(change.kind.rawValue)", change.kind == .permission ? c.permissionLink(change.name) : change.kind == .role ? c.roleLink(change.name) : c.value(change.name),
-                "\(change.scopeBefore?.name ?? "—") → \(change.scopeAfter?.name ?? "—")", c.eventLinks(change.causes.map(\.seq)),
-            ]
-        }
+        let changeRows = (changes?.changes ?? []).map { c.changeRow($0, withUser: false) }
         if c.wantsCSV {
             return try c.download([
                 "permissions": CSVRows(
@@ -92,11 +86,7 @@ extension Console {
                 "roles": CSVRows(
                     header: ["role", "assigned_by", "assigned_at", "seq"],
                     rows: access.roles.map { [$0.role, $0.lineage.actor, $0.lineage.time.utcText, String($0.lineage.seq)] }),
-                "changes": CSVRows(
-                    header: ["direction", "kind", "name", "scope_before", "scope_after", "causes"],
-                    rows: (changes?.changes ?? []).map {
-                        [$0.direction.rawValue, $0.kind.rawValue, $0.name, $0.scopeBefore?.name ?? "", $0.scopeAfter?.name ?? "", $0.causes.map { "#\($0.seq)" }.joined(separator: " ")]
-                    }),
+                "changes": PageContext.changesCSV(changes?.changes ?? [], withUser: false),
                 "did": PageContext.eventsCSV(did), "done": PageContext.eventsCSV(done),
             ])
         }
