@@ -73,13 +73,6 @@ extension LedgerQueries {
         let (before, after) = (moments[0], moments[1])
         // A role's question covers its members at either moment.
         let users: Set<String>? = filter.role == nil ? nil : Set((before.roleMembers.first ?? []) + (after.roleMembers.first ?? []))
-        for (index, level) in levels.enumerated() {
-            mergeByUser(before.levelHolders[index], after.levelHolders[index], user: { $0 }) { was, now in
-                let user = (was ?? now)!
-                guard (was == nil) != (now == nil), users?.contains(user) ?? true else { return }
-                changes.append(AccessChange(user: user, kind: .adminLevel, name: level.storedName, heldBefore: was != nil, heldAfter: now != nil))
-            }
-        }
         for (index, permission) in permissions.enumerated() {
             mergeByUser(before.holders[index], after.holders[index], user: { (holder: HoldersAnswer.Holder) in holder.user }) { was, now in
                 let user = (was ?? now)!.user
@@ -90,11 +83,17 @@ extension LedgerQueries {
                         scopeAfter: now?.scope, pathsBefore: was?.via ?? [], pathsAfter: now?.via ?? [], causes: []))
             }
         }
-        for (index, role) in roles.enumerated() {
-            mergeByUser(before.roleMembers[index], after.roleMembers[index], user: { $0 }) { was, now in
-                let user = (was ?? now)!
-                guard (was == nil) != (now == nil), users?.contains(user) ?? true else { return }
-                changes.append(AccessChange(user: user, kind: .role, name: role, heldBefore: was != nil, heldAfter: now != nil))
+        // Admin levels and role memberships: held or not, without a scope.
+        for (kind, names, heldBefore, heldAfter) in [
+            (AccessChange.Kind.adminLevel, levels.map(\.storedName), before.levelHolders, after.levelHolders),
+            (.role, roles, before.roleMembers, after.roleMembers),
+        ] {
+            for (index, name) in names.enumerated() {
+                mergeByUser(heldBefore[index], heldAfter[index], user: { $0 }) { was, now in
+                    let user = (was ?? now)!
+                    guard (was == nil) != (now == nil), users?.contains(user) ?? true else { return }
+                    changes.append(AccessChange(user: user, kind: kind, name: name, heldBefore: was != nil, heldAfter: now != nil))
+                }
             }
         }
         changes = Self.inAnswerOrder(try inDepartment(filter.department, changes, from: fromCut, to: toCut))
