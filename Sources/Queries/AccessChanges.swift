@@ -53,6 +53,9 @@ extension LedgerQueries {
                 state.roleMembersEver.all.keys.sorted().filter { role in filter.role.map { $0 == role } ?? true }
             )
         }
+        // A role's question covers its members at either moment: found first, so that each moment's
+        // holders are worked out for them alone.
+        let users: Set<String>? = try filter.role.map { role in Set(try members(of: role, at: fromCut) + members(of: role, at: toCut)) }
         // Each moment's answer through one view (which reads each role's members once), the two
         // moments on two threads; every list sorted by user.
         struct Moment {
@@ -65,14 +68,12 @@ extension LedgerQueries {
             return try self.projector.accessView(through: cut.lastSeq, time: cut.instant) { view in
                 let replayed = try self.replayedUsers(view)
                 return Moment(
-                    holders: try permissions.map { try self.holders(of: $0, in: view, cut: cut) },
+                    holders: try permissions.map { try self.holders(of: $0, in: view, cut: cut, among: users) },
                     levelHolders: try levels.map { try self.holders(of: $0, in: view, replayed: replayed) },
                     roleMembers: try roles.map { try self.members(of: $0, in: view, replayed: replayed) })
             }
         }
         let (before, after) = (moments[0], moments[1])
-        // A role's question covers its members at either moment.
-        let users: Set<String>? = filter.role == nil ? nil : Set((before.roleMembers.first ?? []) + (after.roleMembers.first ?? []))
         for (index, permission) in permissions.enumerated() {
             mergeByUser(before.holders[index], after.holders[index], user: { (holder: HoldersAnswer.Holder) in holder.user }) { was, now in
                 let user = (was ?? now)!.user

@@ -180,8 +180,10 @@ public final class LedgerQueries: Sendable {
         }
     }
 
-    /// The holders of a permission through a view at `cut` (one view serves many permissions).
-    func holders(of permission: String, in view: AccessView, cut: AsOf) throws -> [HoldersAnswer.Holder] {
+    /// The holders of a permission through a view at `cut` (one view serves many permissions);
+    /// among `users` only, when given (a question about a role's members).
+    func holders(of permission: String, in view: AccessView, cut: AsOf, among users: Set<String>? = nil) throws -> [HoldersAnswer.Holder] {
+        func asked(_ user: String) -> Bool { users?.contains(user) ?? true }
         let state = view.state
         let universe = state.universe { cut.includes(seq: $0, time: $1) }
         // The roles granting the permission at the cut, with their grant.
@@ -196,16 +198,16 @@ public final class LedgerQueries: Sendable {
         // gives: roles by name, the direct grant, admin levels in order.
         var found: [(user: String, rank: Int, role: String, path: AccessPath)] = []
         for (role, grant) in granting {
-            for member in try view.holdings(.membership, role) where !view.replayedUsers.contains(member.member) {
+            for member in try view.holdings(.membership, role) where asked(member.member) && !view.replayedUsers.contains(member.member) {
                 found.append((member.member, 0, role, AccessPath(kind: .role, scope: grant.scope, role: role, seqs: [grant.seq, member.fact.lineage])))
             }
         }
-        for held in try view.holdings(.direct, permission) where !view.replayedUsers.contains(held.member) {
+        for held in try view.holdings(.direct, permission) where asked(held.member) && !view.replayedUsers.contains(held.member) {
             found.append((held.member, 1, "", AccessPath(kind: .direct, scope: held.fact.scope, seqs: [held.fact.lineage])))
         }
         if universe.contains(permission) {
             for (rank, level) in AdminLevel.covering(permission).enumerated() {
-                for held in try view.holdings(.admin, level.storedName) where !view.replayedUsers.contains(held.member) {
+                for held in try view.holdings(.admin, level.storedName) where asked(held.member) && !view.replayedUsers.contains(held.member) {
                     found.append((held.member, 2 + rank, "", AccessPath(kind: .admin, scope: .all, level: level, seqs: [held.fact.lineage])))
                 }
             }
@@ -222,8 +224,8 @@ public final class LedgerQueries: Sendable {
         }
 
         // The replayed users: their trails, over the roles' grants at the cut.
-        if !view.replayedUsers.isEmpty {
-            let replayedUsers = view.replayedUsers.sorted()
+        let replayedUsers = view.replayedUsers.filter(asked).sorted()
+        if !replayedUsers.isEmpty {
             // A deleted role's trail takes it from its members as the fold did.
             let deletedRoles = state.permissionRolesEver[permission].intersection(state.deletedRolesEver[""]).sorted()
             var replay = Replay(

@@ -228,6 +228,13 @@ import Workload
             == all.filter { $0.user == oneUser }.map(\.name).sorted())
         #expect(try ledger.queries.accessChanges(from: from, to: to, filter: .init(permission: "sales_order.approve")).changes
             == all.filter { $0.kind == .permission && $0.name == "sales_order.approve" })
+        // A role's question: its (active) members at either moment, their permissions and their
+        // membership in it (not their admin levels or other roles).
+        let role = all.first { $0.kind == .role }!.name
+        let members = Set([from, .seq(head)].flatMap { cut in effective(cut).filter { $0.value["role " + role] != nil }.map(\.key) })
+        let ofRole = try ledger.queries.accessChanges(from: from, to: to, filter: .init(role: role)).changes
+        let wanted = all.filter { members.contains($0.user) && ($0.kind == .permission || ($0.kind == .role && $0.name == role)) }
+        #expect(!ofRole.isEmpty && ofRole == wanted, "\(role): \(ofRole.count) changes, \(wanted.count) wanted")
         try await ledger.close()
     }
 
