@@ -205,6 +205,7 @@ let package = Package(
             name: "LedgerHTTPTests",
             dependencies: ["LedgerDaemon", "Console", "TestSupport", "Workload",
                 "LedgerHTTP", "Queries", "Projector", "EventLog", "EventModel", "Transparency",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
