@@ -183,6 +183,14 @@ class Browser:
     def search(self, text):
         self.type_and_submit("q", text)
 
+    def nav(self, text):
+        return self.driver.find_element(By.CSS_SELECTOR, "nav").find_element(By.LINK_TEXT, text)
+
+    def between(self, since, until):
+        """Fills a page's from and to, and submits them."""
+        self.field("from").send_keys(since)
+        self.type_and_submit("to", until)
+
     def text(self):
         return self.driver.find_element(By.TAG_NAME, "body").text
 
@@ -244,8 +252,7 @@ def journeys(b, ledger, downloads, key_file):
 
     b.journey("what a user gained between two dates")
     b.search("u-li")
-    b.field("from").send_keys("2026-03-03")
-    b.type_and_submit("to", "2026-03-05")
+    b.between("2026-03-03", "2026-03-05")
     gained = b.driver.find_element(By.XPATH, "//tr[td/a/bdi[text()='sales_order.approve']][td/strong]")
     check("gained" in gained.text and "#27" in gained.text, "u-li gained sales_order.approve through #27")
     b.end("compare")
@@ -261,22 +268,21 @@ def journeys(b, ledger, downloads, key_file):
     b.end("self approval")
 
     b.journey("who gained or lost access across the organization between two dates")
-    b.click(b.driver.find_element(By.CSS_SELECTOR, "nav").find_element(By.LINK_TEXT, "Access changes"))
-    b.field("from").send_keys("2026-03-03")
-    b.type_and_submit("to", "2026-03-05")
+    b.click(b.nav("Access changes"))
+    b.between("2026-03-03", "2026-03-05")
     gained = b.driver.find_element(By.XPATH, "//tr[td/a/bdi[text()='u-li']][td/a/bdi[text()='sales_order.approve']]")
     check("gained" in gained.text and "#27" in gained.text, "across the organization, u-li gained sales_order.approve through #27")
     b.end("organization changes")
 
     b.journey("whose review of approving orders is overdue, in a signed report")
-    b.click(b.driver.find_element(By.CSS_SELECTOR, "nav").find_element(By.LINK_TEXT, "Reviews"))
+    b.click(b.nav("Reviews"))
     b.type_and_submit("permission", "sales_order.approve")
     holders = [e.text for e in b.driver.find_elements(By.XPATH, "//table//tr/td[1]//bdi")]
     check("u-li" in holders and "Signed with the checkpoint key" in b.text(), f"the report lists {holders}, signed")
     b.end("review report")
 
     b.journey("a permission request that was rejected, and why")
-    b.click(b.driver.find_element(By.CSS_SELECTOR, "nav").find_element(By.LINK_TEXT, "Requests"))
+    b.click(b.nav("Requests"))
     Select(b.field("status")).select_by_value("rejected")
     b.click(b.field("status").find_element(By.XPATH, "ancestor::form//button[@type='submit']"))
     row = row_with(b, "ar-1")
@@ -299,7 +305,7 @@ def journeys(b, ledger, downloads, key_file):
 
     b.journey("the integrity status, and an evidence bundle the verifier accepts")
     check("Latest signed checkpoint" in b.text() and "Tree size" in b.text(), "the home page shows the latest checkpoint")
-    b.click(b.driver.find_element(By.CSS_SELECTOR, "nav").find_element(By.LINK_TEXT, "Events"))
+    b.click(b.nav("Events"))
     for old in glob.glob(os.path.join(downloads, "*")):
         os.remove(old)
     b.click(b.link("Download evidence bundle"), navigates=False)

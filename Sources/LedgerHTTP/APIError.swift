@@ -83,7 +83,7 @@ func jsonResponse(body: ByteBuffer, status: HTTPResponse.Status = .ok) -> Respon
 
 /// A JSON body from the parts of canonical JSON bytes and a final newline, copied once: make it
 /// where the parts were made (off the event loop) when they run to megabytes.
-func jsonBody(_ parts: [[UInt8]]) -> ByteBuffer {
+public func jsonBody(_ parts: [[UInt8]]) -> ByteBuffer {
     var body = ByteBufferAllocator().buffer(capacity: parts.reduce(1) { $0 + $1.count })
     for part in parts { body.writeBytes(part) }
     body.writeInteger(UInt8(ascii: "\n"))

@@ -58,7 +58,7 @@ extension LedgerAPI {
     }
 
     /// The report as a spreadsheet: one row a holder.
-    public static func reportCSV(_ report: ReviewReport) -> String {
+    static func reportCSV(_ report: ReviewReport) -> String {
         let (header, rows) = reportRows(report)
         var csv = CSV(header: header)
         for row in rows { csv.append(row) }

@@ -26,7 +26,7 @@ public struct QueryParameters {
         }
     }
 
-    public func string(_ name: String, maxLength: Int = 128) throws -> String? {
+    func string(_ name: String, maxLength: Int = 128) throws -> String? {
         guard let value = values[name] else { return nil }
         guard !value.isEmpty, value.unicodeScalars.count <= maxLength else {
             throw APIError(.badRequest, "invalid_parameter", "\(name) must be 1–\(maxLength) characters", field: name)
@@ -112,7 +112,7 @@ public struct QueryParameters {
         }
     }
 
-    public func permission(_ name: String) throws -> String? {
+    func permission(_ name: String) throws -> String? {
         guard let value = try string(name) else { return nil }
         guard Catalog.isPermission(value) else {
             throw APIError(.badRequest, "invalid_parameter", "\(name) must be object.action, e.g. sales_order.approve", field: name)
@@ -130,7 +130,7 @@ public struct QueryParameters {
     }
 
     /// A length of time as people write it: `90d`, `12w`, `24h`, `30m`, `45s`.
-    public static func seconds(_ text: String) -> Int64? {
+    static func seconds(_ text: String) -> Int64? {
         guard let unit = text.last, let count = Int64(text.dropLast()), count >= 0 else { return nil }
         let multiplier: Int64
         switch unit {

@@ -55,7 +55,8 @@ extension LedgerQueries {
         }
         // A role's question covers its members at either moment: found first, so that each moment's
         // holders are worked out for them alone.
-        let users: Set<String>? = try filter.role.map { role in Set(try members(of: role, at: fromCut) + members(of: role, at: toCut)) }
+        let roleMembersAt = try filter.role.map { role in try [fromCut, toCut].map { try members(of: role, at: $0) } }
+        let users = roleMembersAt.map { Set($0.joined()) }
         // Each moment's answer through one view (which reads each role's members once), the two
         // moments on two threads; every list sorted by user.
         struct Moment {
@@ -70,7 +71,7 @@ extension LedgerQueries {
                 return Moment(
                     holders: try permissions.map { try self.holders(of: $0, in: view, cut: cut, among: users) },
                     levelHolders: try levels.map { try self.holders(of: $0, in: view, replayed: replayed) },
-                    roleMembers: try roles.map { try self.members(of: $0, in: view, replayed: replayed) })
+                    roleMembers: try roles.map { try roleMembersAt?[side] ?? self.members(of: $0, in: view, replayed: replayed) })
             }
         }
         let (before, after) = (moments[0], moments[1])
@@ -120,7 +121,8 @@ extension LedgerQueries {
 
     /// Changes sorted as the answer lists them, by user, kind and name, through their keys (moving
     /// the changes themselves while sorting costs more than finding them). Changes come in runs of
-    /// one kind and name, so those are ranked once per run and the sort compares a user and a number.
+    /// one kind and name, so those are ranked once per run and the sort compares a user and a number
+    /// (a user has one change of a kind and name at most, so two runs of the same need no tie).
     private static func inAnswerOrder(_ changes: [AccessChange]) -> [AccessChange] {
         var runs: [(kind: String, name: String)] = []
         let runOf = changes.map { change in
@@ -128,11 +130,8 @@ extension LedgerQueries {
             return runs.count - 1
         }
         var rankOfRun = Array(repeating: 0, count: runs.count)
-        let runOrder = runs.indices.sorted { (runs[$0].kind, runs[$0].name) < (runs[$1].kind, runs[$1].name) }
-        for (position, run) in runOrder.enumerated() {
-            let previous = position > 0 ? runOrder[position - 1] : nil
-            let tied = previous.map { runs[$0].kind == runs[run].kind && runs[$0].name == runs[run].name } ?? false
-            rankOfRun[run] = tied ? rankOfRun[previous!] : position
+        for (position, run) in runs.indices.sorted(by: { (runs[$0].kind, runs[$0].name) < (runs[$1].kind, runs[$1].name) }).enumerated() {
+            rankOfRun[run] = position
         }
         let keys = changes.indices.map { (changes[$0].user, rankOfRun[runOf[$0]]) }
         return changes.indices.sorted { keys[$0] < keys[$1] }.map { changes[$0] }

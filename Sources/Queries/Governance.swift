@@ -217,7 +217,7 @@ public struct ReviewReport: Sendable, Equatable {
             })),
             JSONMember("judgedAt", .string(reference.utcText)),
             JSONMember("period", .string(period)),
-            JSONMember("root", .string(root.map { String(format: "%02x", $0) }.joined())),
+            JSONMember("root", .string(hexString(root))),
             JSONMember("scope", scope.json),
             JSONMember("summary", .object([
                 JSONMember("holders", .number(String(holders.count))), JSONMember("neverReviewed", .number(String(holders.filter { $0.lastReview == nil }.count))),

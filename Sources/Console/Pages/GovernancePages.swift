@@ -1,5 +1,4 @@
 import EventModel
-import Foundation
 import Hummingbird
 import LedgerHTTP
 import Projector
@@ -55,7 +54,7 @@ extension Console {
         }
         if c["format"] == "json", let report {
             let signed = try await api.run { try $0.queries.signedReport(report) }
-            return attachment(ByteBuffer(bytes: signed + [UInt8(ascii: "\n")]), contentType: "application/json", filename: "review-report.json")
+            return attachment(jsonBody([signed]), contentType: "application/json", filename: "review-report.json")
         }
         if c.wantsCSV {
             let (header, rows) = report.map(LedgerAPI.reportRows) ?? ([], [])
@@ -87,7 +86,7 @@ extension Console {
                 <dt>\(c.t(.overdue))</dt><dd>\(report.holders.filter(\.overdue).count)</dd>
                 <dt>\(c.t(.neverReviewed))</dt><dd>\(report.holders.filter { $0.lastReview == nil }.count)</dd>
                 <dt>\(c.t(.treeSize))</dt><dd>\(report.treeSize)</dd>
-                <dt>\(c.t(.merkleRoot))</dt><dd><code class="key">\(report.root.map { String(format: "%02x", $0) }.joined())</code></dd>
+                <dt>\(c.t(.merkleRoot))</dt><dd><code class="key">\(hexString(report.root))</code></dd>
                 </dl>
                 <p>\(signature) <a href="\(c.url(replacing: ["format": "json", "table": nil, "offset": nil]))">\(c.t(.downloadSignedReport))</a></p>
                 \(c.table("holders", caption: c.t(.holders), headers: [c.t(.colUser), c.t(.lastReview), c.t(.overdue), c.t(.pendingRequests)], rows: rows, total: report.holders.count, offset: shown.startIndex, empty: c.t(.noHolders)))
