@@ -1,7 +1,8 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-/// Dependencies point one way: executables → HTTP → queries → projector → event log → LMDB layer → C shim;
+/// Dependencies point one way: executables → HTTP → queries → projector → event log → LMDB layer → C shim
+/// (and the log → the zstd layer → its C shim);
 /// the log also stands on the event model and on Transparency (Merkle trees, signed notes).
 /// Nothing below knows what stands above it.
 let strict: [SwiftSetting] = [
@@ -40,6 +41,14 @@ let package = Package(
             pkgConfig: "lmdb",
             providers: [.apt(["liblmdb-dev"])]
         ),
+        // The C library from Debian's libzstd-dev: records compressed under dictionaries trained on the ledger.
+        .systemLibrary(
+            name: "CZstd",
+            pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]
+        ),
+        // A small safe layer over zstd: trained dictionaries, compression and decompression contexts. Knows no events.
+        .target(name: "Zstd", dependencies: ["CZstd"], swiftSettings: strict),
         // A small safe layer over LMDB: environment, scoped transactions, cursors, errors. Knows no events.
         .target(name: "LMDB", dependencies: ["CLMDB"], swiftSettings: strict),
         // The envelope of spec 3.1, its validation, the catalog of 3.3 and the canonical record of 3.2.
@@ -58,7 +67,7 @@ let package = Package(
         .target(
             name: "EventLog",
             dependencies: [
-                "LMDB", "EventModel", "Transparency",
+                "LMDB", "Zstd", "EventModel", "Transparency",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -77,11 +77,11 @@ extension EventLog {
                     if let horizon, query.order == .asc ? seq > horizon : seq < horizon { break }
                     if query.order == .desc && seq <= lower { break rounds }
                     guard let value = try txn.get(store.records, bigEndianBytes(seq)) else { continue }
-                    let record = UnsafeRawBufferPointer(rebasing: value[32...])
+                    let record = store.forms.canonical(UnsafeRawBufferPointer(rebasing: value[32...]))
                     if needsCheck {
-                        guard let event = decodeOrReport(seq: seq, record), query.matches(event.envelope) else { continue }
+                        guard let event = record.withUnsafeBytes({ decodeOrReport(seq: seq, $0) }), query.matches(event.envelope) else { continue }
                     }
-                    found.append(LoggedEvent(seq: seq, hash: Array(value.prefix(32)), record: Array(record)))
+                    found.append(LoggedEvent(seq: seq, hash: Array(value.prefix(32)), record: record))
                     if found.count > limit { break rounds }
                 }
                 guard let horizon else { break }

@@ -105,20 +105,24 @@ extension EventLog {
                         report.fail(at: seq, "record \(seq) is truncated")
                         return
                     }
-                    var hasher = SHA256()
-                    previous.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-                    hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: value[32...]))
-                    let matches = hasher.finalize().withUnsafeBytes { computed in
-                        guard memcmp(computed.baseAddress!, value.baseAddress!, 32) == 0 else { return false }
-                        previous.withUnsafeMutableBytes { $0.copyMemory(from: computed) }
-                        return true
+                    let hashesLeaf = LeafExchange.chainHashesLeaves(ofChunk: (seq - 1) / LeafExchange.chunkSize)
+                    let (matches, leaf) = store.forms.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...])) { record in
+                        var hasher = SHA256()
+                        previous.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+                        hasher.update(bufferPointer: record)
+                        let matches = hasher.finalize().withUnsafeBytes { computed in
+                            guard memcmp(computed.baseAddress!, value.baseAddress!, 32) == 0 else { return false }
+                            previous.withUnsafeMutableBytes { $0.copyMemory(from: computed) }
+                            return true
+                        }
+                        return (matches, matches && hashesLeaf ? MerkleTree.leafHash(record) : nil)
                     }
                     guard matches else {
                         report.fail(at: seq, "record \(seq) does not match its chain hash")
                         return
                     }
-                    if LeafExchange.chainHashesLeaves(ofChunk: (seq - 1) / LeafExchange.chunkSize) {
-                        chunk.append(MerkleTree.leafHash(UnsafeRawBufferPointer(rebasing: value[32...])))
+                    if let leaf {
+                        chunk.append(leaf)
                         if chunk.count == LeafExchange.chunkSize || seq == head {
                             leaves.put(chunk: (seq - 1) / LeafExchange.chunkSize, chunk)
                             chunk.removeAll(keepingCapacity: true)
@@ -178,7 +182,7 @@ extension EventLog {
                         guard offset < given.count else { return }  // the chain stopped at a bad record
                         leaf = given[offset]
                     } else {
-                        leaf = MerkleTree.leafHash(UnsafeRawBufferPointer(rebasing: value[32...]))
+                        leaf = store.forms.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...])) { MerkleTree.leafHash($0) }
                     }
                     for node in MerkleNodes.append(leafHash: leaf, to: &frontier) {
                         let storedNode = try txn.get(store.merkle, node.key)
@@ -238,7 +242,7 @@ extension EventLog {
                     let seq = readBigEndianUInt64(key)
                     if seq > watermark { break }
                     let seqBytes = bigEndianBytes(seq)
-                    guard let event = try? StoredEvent.decode(UnsafeRawBufferPointer(rebasing: value[32...])) else {
+                    guard let event = try? store.forms.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...]), StoredEvent.decode) else {
                         check.firstBadSeq = seq
                         check.problem = "record \(seq) does not decode"
                         return
@@ -276,7 +280,7 @@ extension EventLog {
                 let seq = readBigEndianUInt64(value)
                 if seq < (worst?.seq ?? .max) {
                     let implied = try txn.get(store.records, bigEndianBytes(seq))
-                        .flatMap { try? StoredEvent.decode(UnsafeRawBufferPointer(rebasing: $0[32...])) }
+                        .flatMap { try? store.forms.withCanonical(UnsafeRawBufferPointer(rebasing: $0[32...]), StoredEvent.decode) }
                         .map { IndexKeys.entries(for: $0.envelope).contains { $0.0 == kind && $0.1.elementsEqual(key) } } ?? false
                     if !implied || seq > watermark {
                         worst = (seq, "index \(kind.databaseName) has an entry for record \(seq) that the record does not imply")

@@ -58,7 +58,7 @@ public final class EventLog: Sendable {
             let start = Writer.Start(
                 head: head, headHash: hash,
                 lastRecordedAt: try txn.get(store.records, bigEndianBytes(head))
-                    .flatMap { try? StoredEvent.decode(UnsafeRawBufferPointer(rebasing: $0[32...])) }
+                    .flatMap { try? store.forms.withCanonical(UnsafeRawBufferPointer(rebasing: $0[32...]), StoredEvent.decode) }
                     .flatMap { Instant(rfc3339: $0.recordedAt) } ?? Instant(seconds: 0),
                 frontier: Result { try MerkleNodes.frontier(size: head, txn, store) }.mapError { LogError.storage($0) },
                 lastCheckpoint: try Store.latestCheckpoint(txn, store.checkpoints))
@@ -71,7 +71,7 @@ public final class EventLog: Sendable {
                     while let (key, value) = entry {
                         let seq = readBigEndianUInt64(key)
                         do {
-                            let event = try StoredEvent.decode(UnsafeRawBufferPointer(rebasing: value[32...]))
+                            let event = try store.forms.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...]), StoredEvent.decode)
                             tail.add(seq: seq, entries: IndexKeys.entries(for: event.envelope))
                         } catch {
                             // Altered on disk: left out of the indexes (see `decodeOrReport`); the ledger still opens.
@@ -97,12 +97,12 @@ public final class EventLog: Sendable {
         if configuration.readOnly {
             writer = nil
         } else {
-            let writer = Writer(
+            let writer = try Writer(
                 store: store, tail: self.tail, start: start,
                 settings: .init(
                     foldThreshold: configuration.foldThreshold, foldIdleMilliseconds: configuration.foldIdleMilliseconds,
                     staleReaderCheckSeconds: configuration.staleReaderCheckSeconds, foldOnClose: configuration.foldOnClose,
-                    checkpoints: configuration.checkpoints),
+                    checkpoints: configuration.checkpoints, dictionaries: configuration.dictionaries),
                 logger: logger)
             writer.start()
             self.writer = writer
@@ -217,7 +217,7 @@ public final class EventLog: Sendable {
     public func event(seq: UInt64) throws -> LoggedEvent? {
         try store.environment.read { txn in
             guard let value = try txn.get(store.records, bigEndianBytes(seq)), value.count > 32 else { return nil }
-            return LoggedEvent(seq: seq, hash: Array(value.prefix(32)), record: Array(value[32...]))
+            return LoggedEvent(seq: seq, hash: Array(value.prefix(32)), record: store.forms.canonical(UnsafeRawBufferPointer(rebasing: value[32...])))
         }
     }
 
@@ -228,7 +228,7 @@ public final class EventLog: Sendable {
         try store.environment.read { txn in
             try seqs.compactMap { seq in
                 guard let value = try txn.get(store.records, bigEndianBytes(seq)), value.count > 32 else { return nil }
-                return decodeForFoldOrReport(seq: seq, UnsafeRawBufferPointer(rebasing: value[32...]))
+                return store.forms.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...])) { decodeForFoldOrReport(seq: seq, $0) }
             }
         }
     }
@@ -241,7 +241,10 @@ public final class EventLog: Sendable {
                 var entry = try cursor.get(.keyRange, key: bigEndianBytes(afterSeq &+ 1))
                 if afterSeq == .max { entry = nil }
                 while let (key, value) = entry, out.count < limit {
-                    out.append(LoggedEvent(seq: readBigEndianUInt64(key), hash: Array(value.prefix(32)), record: Array(value[32...])))
+                    out.append(
+                        LoggedEvent(
+                            seq: readBigEndianUInt64(key), hash: Array(value.prefix(32)),
+                            record: store.forms.canonical(UnsafeRawBufferPointer(rebasing: value[32...]))))
                     entry = try cursor.get(.next)
                 }
                 return out

@@ -18,6 +18,8 @@ public struct LogConfiguration: Sendable {
     public var foldOnClose: Bool = true
     /// Signs checkpoints of the Merkle tree with this key and schedule; nil signs none.
     public var checkpoints: CheckpointPolicy?
+    /// When the writer trains the dictionaries that compress records (`RecordForms`); nil trains none.
+    public var dictionaries: DictionarySchedule? = DictionarySchedule()
 
     public init(path: String) {
         self.path = path

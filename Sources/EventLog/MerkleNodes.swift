@@ -30,7 +30,7 @@ enum MerkleNodes {
             var entry = try cursor.get(.key, key: bigEndianBytes(first))
             while let (key, value) = entry, hashes.count < count {
                 guard readBigEndianUInt64(key) == first + UInt64(hashes.count), value.count > 32 else { break }
-                hashes.append(MerkleTree.leafHash(UnsafeRawBufferPointer(rebasing: value[32...])))
+                hashes.append(store.forms.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...])) { MerkleTree.leafHash($0) })
                 entry = try cursor.get(.next)
             }
         }
@@ -70,7 +70,7 @@ enum MerkleNodes {
         try txn.withCursor(store.records) { cursor in
             var entry = try cursor.get(.first)
             while let (_, value) = entry {
-                let leaf = MerkleTree.leafHash(UnsafeRawBufferPointer(rebasing: value[32...]))
+                let leaf = store.forms.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...])) { MerkleTree.leafHash($0) }
                 nodes += append(leafHash: leaf, to: &frontier).map { ($0.key, $0.hash) }
                 entry = try cursor.get(.next)
             }

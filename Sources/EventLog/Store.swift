@@ -2,16 +2,19 @@ import LMDB
 
 /// The LMDB environment and the databases the log keeps in it.
 ///
-/// - `records`: seq (8 bytes, big-endian, written with `MDB_APPEND`) → chain hash (32 bytes) ‖ canonical record
-/// - `ids`: event id → seq (8) ‖ SHA-256 of the canonical envelope (32), for idempotent retries
-/// - `meta`: `indexedThrough` → seq W: every event ≤ W is in the indexes
+/// - `records`: seq (8 bytes, big-endian, written with `MDB_APPEND`) → chain hash (32 bytes) ‖ canonical
+///   record, as it is or compressed (`RecordForms`)
+/// - `ids`: event id → seq (8), for idempotent retries (a retry is compared with the record itself;
+///   stores before format 3 kept SHA-256 of the canonical envelope (32) after the seq)
+/// - `meta`: `indexedThrough` → seq W: every event ≤ W is in the indexes; `format`; `dictionary/` ‖
+///   number (2) → the compression dictionaries of records
 /// - `merkle`: leaf count at completion (8, big-endian) ‖ level (1) → hash of a perfect subtree of the
 ///   RFC 6962 tree, for levels ≥ `MerkleNodes.storedLevel`, appended in the transaction that appends
 ///   its last record
 /// - `checkpoints`: tree size (8, big-endian) → signing time (12, `Instant.sortableBytes`) ‖ signed note
 /// - one duplicate-sorted database per `IndexKind`: key → seqs
 final class Store: @unchecked Sendable {
-    static let formatVersion: [UInt8] = Array("2".utf8)
+    static let formatVersion: [UInt8] = Array("3".utf8)
     static let indexedThroughKey: [UInt8] = Array("indexedThrough".utf8)
     static let formatKey: [UInt8] = Array("format".utf8)
 
@@ -22,6 +25,7 @@ final class Store: @unchecked Sendable {
     let merkle: Database
     let checkpoints: Database
     let indexes: [Database]
+    let forms: RecordForms
 
     init(_ configuration: Environment.Configuration) throws {
         environment = try Environment(configuration)
@@ -35,10 +39,12 @@ final class Store: @unchecked Sendable {
         merkle = databases[3]
         checkpoints = databases[4]
         indexes = Array(databases[5...])
+        forms = RecordForms(environment: environment, meta: meta)
         if !configuration.readOnly { try upgrade() }
     }
 
-    /// Format 1 had no Merkle tree: it is built from the records once, then the store is format 2.
+    /// Format 1 had no Merkle tree: it is built from the records once. Format 2 had no compressed records:
+    /// it reads as it is, and is marked 3 so that an older ledgerd refuses what it could not read.
     private func upgrade() throws {
         let format = try environment.read { txn in try txn.get(meta, Store.formatKey).map { Array($0) } }
         switch format {
@@ -50,10 +56,10 @@ final class Store: @unchecked Sendable {
                 for (key, hash) in nodes { try txn.put(merkle, key: key, value: hash, flags: .append) }
                 try txn.put(meta, key: Store.formatKey, value: Store.formatVersion)
             }
-        case nil:
+        case Array("2".utf8)?, nil:
             try environment.write { txn in try txn.put(meta, key: Store.formatKey, value: Store.formatVersion) }
         case let other?:
-            throw LogError(.corrupt, "the store has format \(String(decoding: other, as: UTF8.self)); this ledgerd reads formats 1 and 2")
+            throw LogError(.corrupt, "the store has format \(String(decoding: other, as: UTF8.self)); this ledgerd reads formats 1 to 3")
         }
     }
 

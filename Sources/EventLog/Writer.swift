@@ -50,6 +50,8 @@ final class Writer: @unchecked Sendable {
         var staleReaderCheckSeconds: Int64
         var foldOnClose: Bool
         var checkpoints: CheckpointPolicy?
+        /// When to train compression dictionaries; nil stores every record as it is.
+        var dictionaries: DictionarySchedule?
     }
 
     private let store: Store
@@ -57,6 +59,8 @@ final class Writer: @unchecked Sendable {
     private let queue = AppendQueue<Pending>()
     private let settings: Settings
     private let logger: Logger
+    /// Compresses records and trains their dictionaries.
+    private let compressor: RecordCompressor
     /// Head and hash as committed; touched only by the writer thread after start-up.
     private var head: UInt64
     private var headHash: [UInt8]
@@ -94,7 +98,7 @@ final class Writer: @unchecked Sendable {
         var lastCheckpoint: StoredCheckpoint?
     }
 
-    init(store: Store, tail: SharedTail, start: Start, settings: Settings, logger: Logger) {
+    init(store: Store, tail: SharedTail, start: Start, settings: Settings, logger: Logger) throws {
         self.store = store
         self.tail = tail
         self.head = start.head
@@ -113,6 +117,7 @@ final class Writer: @unchecked Sendable {
         self.lastCheckpoint = start.lastCheckpoint
         self.settings = settings
         self.logger = logger
+        self.compressor = try RecordCompressor(store: store, schedule: settings.dictionaries, logger: logger)
         headSeq.record(Double(start.head))
     }
 
@@ -149,6 +154,7 @@ final class Writer: @unchecked Sendable {
         queue.close()
         if let thread { pthread_join(thread, nil) }
         thread = nil
+        compressor.stop()
     }
 
     // MARK: - The loop
@@ -199,6 +205,8 @@ final class Writer: @unchecked Sendable {
         var frontier: MerkleFrontier
         var checkpoint: StoredCheckpoint?
         var appended: [(seq: UInt64, entries: [(IndexKind, [UInt8])])]
+        /// A newly trained dictionary stored by this transaction, which compresses its records.
+        var installed: RecordCompressor.Installed?
     }
 
     /// True when the time-based checkpoint is due: new records and a full `everySeconds` since the last
@@ -275,6 +283,8 @@ final class Writer: @unchecked Sendable {
         headHash = outcome.headHash
         lastRecordedAt = outcome.lastRecordedAt
         frontier = outcome.frontier
+        if let installed = outcome.installed { compressor.adopt(installed) }
+        compressor.trainIfDue(head: head)
         if let checkpoint = outcome.checkpoint {
             lastCheckpoint = checkpoint
             logger.debug("checkpoint signed", metadata: ["ledger.checkpoint.size": "\(checkpoint.treeSize)"])
@@ -306,7 +316,13 @@ final class Writer: @unchecked Sendable {
     private func write(_ group: [Pending], recordedAt now: Instant, _ txn: borrowing WriteTransaction) throws -> GroupOutcome {
         try verifyHead(try Store.head(txn, store.records))
         var outcome = GroupOutcome(
-            results: [], head: head, headHash: headHash, lastRecordedAt: lastRecordedAt, frontier: frontier, checkpoint: nil, appended: [])
+            results: [], head: head, headHash: headHash, lastRecordedAt: lastRecordedAt, frontier: frontier, checkpoint: nil, appended: [],
+            installed: compressor.waiting())
+        if let installed = outcome.installed {
+            try txn.put(
+                store.meta, key: RecordForms.dictionaryKey(installed.number),
+                value: RecordForms.dictionaryValue(trainedThrough: installed.trainedThrough, installed.dictionary.bytes))
+        }
         var stamp: (at: Instant, text: String)?
         var checkpointRequested = false
         for pending in group {
@@ -362,13 +378,17 @@ final class Writer: @unchecked Sendable {
         hasher.update(data: outcome.headHash)
         hasher.update(data: record)
         let hash = Array(hasher.finalize())
-        try key.withUnsafeBytes { k in
-            try txn.putReserving(store.records, key: k, count: 32 + record.count, flags: .append) { out in
-                hash.withUnsafeBytes { out.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: 32) }
-                record.withUnsafeBytes { out.baseAddress!.advanced(by: 32).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        let dictionary = outcome.installed.map { ($0.number, $0.dictionary) } ?? compressor.current
+        try compressor.withStoredForm(record, dictionary) { prefix, stored in
+            try key.withUnsafeBytes { k in
+                try txn.putReserving(store.records, key: k, count: 32 + prefix.count + stored.count, flags: .append) { out in
+                    hash.withUnsafeBytes { out.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: 32) }
+                    prefix.withUnsafeBytes { out.baseAddress!.advanced(by: 32).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                    out.baseAddress!.advanced(by: 32 + prefix.count).copyMemory(from: stored.baseAddress!, byteCount: stored.count)
+                }
             }
         }
-        try txn.put(store.ids, key: IndexKeys.eventId(event.envelope.id), value: key + event.digest)
+        try txn.put(store.ids, key: IndexKeys.eventId(event.envelope.id), value: key)
         for node in MerkleNodes.append(leafHash: MerkleTree.leafHash(record), to: &outcome.frontier) {
             try txn.put(store.merkle, key: node.key, value: node.hash, flags: .append)
         }
@@ -430,13 +450,13 @@ final class Writer: @unchecked Sendable {
         for (index, event) in events.enumerated() {
             let key = IndexKeys.eventId(event.envelope.id)
             if let existing = try txn.get(store.ids, key) {
-                guard existing.count == 40, Array(existing[8..<40]) == event.digest else {
+                guard try isStored(event, at: existing, txn) else {
                     throw LogError(
                         .conflict, "event id \"\(event.envelope.id)\" is already in the ledger with other content", index: index)
                 }
                 plan.append(.duplicate(seq: readBigEndianUInt64(existing)))
             } else if let earlier = positions[key] {
-                guard events[earlier].digest == event.digest else {
+                guard events[earlier].body == event.body else {
                     throw LogError(
                         .conflict, "event id \"\(event.envelope.id)\" appears twice in the batch with other content", index: index)
                 }
@@ -447,6 +467,17 @@ final class Writer: @unchecked Sendable {
             }
         }
         return plan
+    }
+
+    /// True when the record an id names holds `event`'s content: it is the record `event` would have
+    /// made at that seq and recordedAt. (Stores before format 3 also kept SHA-256 of the content beside the seq.)
+    private func isStored(_ event: PreparedEvent, at idValue: UnsafeRawBufferPointer, _ txn: borrowing WriteTransaction) throws -> Bool {
+        if idValue.count == 40 { return idValue[8..<40].elementsEqual(SHA256.hash(data: event.body)) }
+        guard idValue.count == 8, let value = try txn.get(store.records, Array(idValue)), value.count > 32 else { return false }
+        return store.forms.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...])) { record in
+            guard let stored = try? StoredEvent.decode(record) else { return false }
+            return record.elementsEqual(CanonicalRecord.make(seq: stored.seq, recordedAt: stored.recordedAt, body: event.body))
+        }
     }
 
     // MARK: - Folding the tail into the indexes

@@ -1,19 +1,14 @@
-import Crypto
-
-/// An event ready to append: validated, in canonical form, with the digest that tells a
-/// retry (same id, same content) from a conflict (same id, other content).
+/// An event ready to append: validated and in canonical form, so that a retry (same id, same content)
+/// is told from a conflict (same id, other content) by comparing bytes.
 public struct PreparedEvent: Sendable {
     public let envelope: Envelope
     /// The canonical envelope, without the `seq` and `recordedAt` the ledger adds.
     public let body: [UInt8]
-    /// SHA-256 of `body`.
-    public let digest: [UInt8]
 
     /// `sizeHint`: the bytes the client sent for it, which the canonical form rarely exceeds by much.
     public init(_ envelope: Envelope, sizeHint: Int = 256) {
         self.envelope = envelope
         self.body = CanonicalJSON.encode(.object(envelope.members), capacity: sizeHint + 64)
-        self.digest = Array(SHA256.hash(data: body))
     }
 }
 

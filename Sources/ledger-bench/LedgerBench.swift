@@ -112,7 +112,7 @@ struct LedgerBench: AsyncParsableCommand {
         // 1. Raw LMDB: same bytes, keys and batching, C API, no validation; then the same with the
         // Merkle work, twice each, alternating, so the tree's cost is read side by side.
         let rawInputs = prepared.map { batch in
-            batch.map { ($0.body, IndexKeys.eventId($0.envelope.id), $0.digest, IndexKeys.entries(for: $0.envelope)) }
+            batch.map { ($0.body, IndexKeys.eventId($0.envelope.id), IndexKeys.entries(for: $0.envelope)) }
         }
         let stamp = Instant.now().rfc3339()
         var rawLedgers: [RawLedger] = []
@@ -152,7 +152,7 @@ struct LedgerBench: AsyncParsableCommand {
         // 4. Single events: raw commits one by one vs the log's group commit under 64 tasks.
         var rawSingleLatencies: [Duration] = []
         let rawSingleInputs = singlesPrepared.prefix(rawSingles).map {
-            [($0.body, IndexKeys.eventId($0.envelope.id), $0.digest, IndexKeys.entries(for: $0.envelope))]
+            [($0.body, IndexKeys.eventId($0.envelope.id), IndexKeys.entries(for: $0.envelope))]
         }
         let rawSingleStart = ContinuousClock.now
         for event in rawSingleInputs {

@@ -45,7 +45,7 @@ final class RawLedger {
     deinit { mdb_env_close(env) }
 
     /// One commit: records (hash ‖ record) with MDB_APPEND and the id table; index entries wait for `fold`.
-    func append(_ batch: [(body: [UInt8], idKey: [UInt8], digest: [UInt8], entries: [(IndexKind, [UInt8])])], recordedAt: String, foldEvery: Int) {
+    func append(_ batch: [(body: [UInt8], idKey: [UInt8], entries: [(IndexKind, [UInt8])])], recordedAt: String, foldEvery: Int) {
         write { txn in
             for event in batch {
                 head += 1
@@ -56,7 +56,7 @@ final class RawLedger {
                 hasher.update(data: record)
                 chain = Array(hasher.finalize())
                 put(txn, records, key, chain + record, flags: UInt32(MDB_APPEND))
-                put(txn, ids, event.idKey, key + event.digest, flags: 0)
+                put(txn, ids, event.idKey, key, flags: 0)
                 if merkle {
                     var completed: [(Int, UInt64, [UInt8])] = []
                     frontier.append(leafHash: MerkleTree.leafHash(record)) { level, index, hash in

@@ -104,7 +104,6 @@ func validationError(_ json: String) -> ValidationError? {
             #"{"source":"crm-prod","requestId":"req-88","reason":"CR-42 customer renegotiated","outcome":"success","data":{},"changes":[{"new":1200,"old":1000,"field":"amount"}],"subject":{"id":"SO-2026-000123","type":"sales_order"},"actor":{"onBehalfOf":"u-2002","via":"web","ip":"10.1.2.3","name":"\u738b\u82b3","id":"u-1001"},"time":"2026-03-13T07:45:01.123Z","type":"sales_order.updated","id":"evt-1"}"#
         )
         #expect(spaced.body == reordered.body)
-        #expect(spaced.digest == reordered.digest)
         let expected = #"{"actor":{"id":"u-1001","ip":"10.1.2.3","name":"王芳","onBehalfOf":"u-2002","via":"web"},"changes":[{"field":"amount","new":1200,"old":1000}],"data":{},"id":"evt-1","outcome":"success","reason":"CR-42 customer renegotiated","requestId":"req-88","source":"crm-prod","subject":{"id":"SO-2026-000123","type":"sales_order"},"time":"2026-03-13T07:45:01.123Z","type":"sales_order.updated"}"#
         #expect(String(decoding: spaced.body, as: UTF8.self) == expected)
     }

@@ -19,10 +19,17 @@ import TestSupport
         return process.terminationStatus
     }
 
+    /// Batches whose reasons are 1,000 pseudo-random characters each: records compress (RecordForms),
+    /// and repeated text would take almost no room, so the disk would not fill.
     static func batch(_ first: Int, _ count: Int) -> String {
-        let reason = String(repeating: "磁盘已满测试", count: 80)
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
         return "[" + (first..<first + count).map { i in
-            #"{"id":"full-\#(i)","type":"sales_order.updated","time":"2026-03-03T08:00:00Z","actor":{"id":"u-\#(i % 11)"},"subject":{"type":"sales_order","id":"SO-\#(i % 97)"},"changes":[{"field":"amount","new":\#(i)}],"reason":"\#(reason)"}"#
+            var state = UInt64(i) &* 6364136223846793005 &+ 1442695040888963407
+            let reason = String((0..<1000).map { _ in
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                return alphabet[Int(state >> 58)]
+            })
+            return #"{"id":"full-\#(i)","type":"sales_order.updated","time":"2026-03-03T08:00:00Z","actor":{"id":"u-\#(i % 11)"},"subject":{"type":"sales_order","id":"SO-\#(i % 97)"},"changes":[{"field":"amount","new":\#(i)}],"reason":"\#(reason)"}"#
         }.joined(separator: ",") + "]"
     }
 
