@@ -17,12 +17,15 @@ final class TestLedger: @unchecked Sendable {
     /// 2026-03-01T09:00:00Z
     static let start: Int64 = 1_772_355_600
 
-    init(policy: Policy = Policy(), path: String? = nil, projectionBatch: Int = 20_000) throws {
+    init(
+        policy: Policy = Policy(), path: String? = nil, projectionBatch: Int = 20_000, dictionaries: DictionarySchedule? = DictionarySchedule()
+    ) throws {
         self.path = path ?? Scratch.directory("ledger-projector")
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         var configuration = LogConfiguration(path: self.path)
         configuration.mapSize = 64 << 20
+        configuration.dictionaries = dictionaries
         log = try EventLog(configuration, logger: logger)
         var projection = LiveProjector.Configuration(path: self.path + "/projection", policy: policy)
         projection.batchSize = projectionBatch
