@@ -71,6 +71,12 @@ extension EventLog {
         report.checkpointsChecked = tree.checkpointsChecked
         if let bad = tree.firstBad, bad.seq < (report.firstBadSeq ?? .max) {
             report.fail(at: bad.seq, bad.problem)
+            // A broken link found by the tree thread ends the good records as one found by the chain does.
+            if let previousHash = bad.previousHash {
+                report.count = bad.seq - 1
+                report.headSeq = bad.seq - 1
+                report.headHash = previousHash
+            }
         }
         guard report.ok, let latest = tree.latest else { return report }
         report.latestCheckpointSize = latest.treeSize
@@ -85,13 +91,16 @@ extension EventLog {
         return report
     }
 
-    /// `hash(n) = SHA-256(hash(n-1) ‖ record(n))` for seqs 1…`through`, with no gaps. It also hashes the
-    /// leaves of every other chunk for the tree thread, so both threads carry about the same work.
+    /// `hash(n) = SHA-256(hash(n-1) ‖ record(n))` for seqs 1…`through`, with no gaps. Each link stands on
+    /// the stored hash before it, so the links of every other chunk are checked by the tree thread, which
+    /// decompresses those records for their leaves anyway; here, those of the other chunks, and their leaves
+    /// for the tree thread. So both threads carry about the same work.
     private func checkChain(through head: UInt64, _ leaves: LeafExchange) throws -> ChainReport {
         try store.environment.read { txn in
             var previous = [UInt8](repeating: 0, count: 32)
             var report = ChainReport(ok: true, count: 0, headSeq: 0, headHash: previous)
             var chunk: [[UInt8]] = []
+            let reader = store.forms.reader()
             try txn.withCursor(store.records) { cursor in
                 var expected: UInt64 = 1
                 var entry = try cursor.get(.first)
@@ -105,29 +114,20 @@ extension EventLog {
                         report.fail(at: seq, "record \(seq) is truncated")
                         return
                     }
-                    let hashesLeaf = LeafExchange.chainHashesLeaves(ofChunk: (seq - 1) / LeafExchange.chunkSize)
-                    let (matches, leaf) = store.forms.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...])) { record in
-                        var hasher = SHA256()
-                        previous.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-                        hasher.update(bufferPointer: record)
-                        let matches = hasher.finalize().withUnsafeBytes { computed in
-                            guard memcmp(computed.baseAddress!, value.baseAddress!, 32) == 0 else { return false }
-                            previous.withUnsafeMutableBytes { $0.copyMemory(from: computed) }
-                            return true
+                    let chunkIndex = (seq - 1) / LeafExchange.chunkSize
+                    // The links of the other chunks are the tree thread's to check.
+                    if LeafExchange.chainHashesLeaves(ofChunk: chunkIndex) {
+                        guard let leaf = linkedLeaf(value, after: previous, reader) else {
+                            report.fail(at: seq, "record \(seq) does not match its chain hash")
+                            return
                         }
-                        return (matches, matches && hashesLeaf ? MerkleTree.leafHash(record) : nil)
-                    }
-                    guard matches else {
-                        report.fail(at: seq, "record \(seq) does not match its chain hash")
-                        return
-                    }
-                    if let leaf {
                         chunk.append(leaf)
                         if chunk.count == LeafExchange.chunkSize || seq == head {
-                            leaves.put(chunk: (seq - 1) / LeafExchange.chunkSize, chunk)
+                            leaves.put(chunk: chunkIndex, chunk)
                             chunk.removeAll(keepingCapacity: true)
                         }
                     }
+                    previous.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: value[..<32])) }
                     report.count += 1
                     report.headSeq = seq
                     expected = seq + 1
@@ -139,15 +139,28 @@ extension EventLog {
         }
     }
 
+    /// The record's leaf hash when its stored chain hash is SHA-256(`previous` ‖ its canonical bytes); nil otherwise.
+    private func linkedLeaf(_ value: UnsafeRawBufferPointer, after previous: [UInt8], _ reader: RecordReader) -> [UInt8]? {
+        reader.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...])) { record in
+            var hasher = SHA256()
+            previous.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+            hasher.update(bufferPointer: record)
+            let matches = hasher.finalize().withUnsafeBytes { memcmp($0.baseAddress!, value.baseAddress!, 32) == 0 }
+            return matches ? MerkleTree.leafHash(record) : nil
+        }
+    }
+
     struct TreeCheck {
         var root: [UInt8]
         var checkpointsChecked = 0
         var latest: StoredCheckpoint?
-        var firstBad: (seq: UInt64, problem: String)?
+        /// `previousHash`: set when the problem is a broken chain link, the stored hash before it.
+        var firstBad: (seq: UInt64, problem: String, previousHash: [UInt8]?)?
     }
 
     /// The RFC 6962 tree over records 1…`through`, recomputed: every stored node compared as it is
-    /// completed, and the root at every stored checkpoint's size. A gap stops it (the chain names it).
+    /// completed, and the root at every stored checkpoint's size; and the chain links of the chunks whose
+    /// leaves it hashes. A gap stops it (the chain names it).
     private func checkTree(through head: UInt64, _ leaves: LeafExchange) throws -> TreeCheck {
         try store.environment.read { txn in
             var frontier = MerkleFrontier()
@@ -159,7 +172,7 @@ extension EventLog {
                 while next < stored.count, stored[next].treeSize == frontier.size {
                     let checked = checkedCheckpoint(stored[next], root: frontier.root, verifier: nil)
                     if !checked.ok {
-                        check.firstBad = (max(stored[next].treeSize, 1), checked.problem)
+                        check.firstBad = (max(stored[next].treeSize, 1), checked.problem, nil)
                         return false
                     }
                     check.checkpointsChecked += 1
@@ -169,6 +182,8 @@ extension EventLog {
             }
             guard checkpointsHold() else { return check }
             var given: [[UInt8]] = []
+            var previous = [UInt8](repeating: 0, count: 32)
+            let reader = store.forms.reader()
             try txn.withCursor(store.records) { cursor in
                 var entry = try cursor.get(.first)
                 while let (key, value) = entry, frontier.size < head {
@@ -182,12 +197,17 @@ extension EventLog {
                         guard offset < given.count else { return }  // the chain stopped at a bad record
                         leaf = given[offset]
                     } else {
-                        leaf = store.forms.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...])) { MerkleTree.leafHash($0) }
+                        guard let linked = linkedLeaf(value, after: previous, reader) else {
+                            check.firstBad = (seq, "record \(seq) does not match its chain hash", previous)
+                            return
+                        }
+                        leaf = linked
                     }
+                    previous.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: value[..<32])) }
                     for node in MerkleNodes.append(leafHash: leaf, to: &frontier) {
                         let storedNode = try txn.get(store.merkle, node.key)
                         if storedNode.map({ !$0.elementsEqual(node.hash) }) ?? true {
-                            check.firstBad = (seq, "Merkle node (level \(node.level), index \(node.index)) ending at record \(seq) is \(storedNode == nil ? "missing" : "altered")")
+                            check.firstBad = (seq, "Merkle node (level \(node.level), index \(node.index)) ending at record \(seq) is \(storedNode == nil ? "missing" : "altered")", nil)
                             return
                         }
                     }
@@ -201,7 +221,7 @@ extension EventLog {
                 let beyond = stored[stored.count - 1].treeSize
                 let stillThere = try txn.get(store.records, bigEndianBytes(beyond)) != nil
                 if !stillThere {
-                    check.firstBad = (try Store.head(txn, store.records).seq + 1, "a checkpoint covers \(beyond) records but the log holds fewer")
+                    check.firstBad = (try Store.head(txn, store.records).seq + 1, "a checkpoint covers \(beyond) records but the log holds fewer", nil)
                 }
             }
             return check
@@ -236,13 +256,14 @@ extension EventLog {
             let watermark = Store.indexedThrough(try txn.get(store.meta, Store.indexedThroughKey))
             var expectedCounts = [Int](repeating: 0, count: IndexKind.allCases.count)
             var check = IndexCheck(entries: 0)
+            let reader = store.forms.reader()
             try txn.withCursor(store.records) { records in
                 var entry = try records.get(.first)
                 while let (key, value) = entry {
                     let seq = readBigEndianUInt64(key)
                     if seq > watermark { break }
                     let seqBytes = bigEndianBytes(seq)
-                    guard let event = try? store.forms.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...]), StoredEvent.decode) else {
+                    guard let event = try? reader.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...]), StoredEvent.decode) else {
                         check.firstBadSeq = seq
                         check.problem = "record \(seq) does not decode"
                         return

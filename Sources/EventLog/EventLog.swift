@@ -66,12 +66,13 @@ public final class EventLog: Sendable {
             var tail = TailIndex(base: indexed)
             var undecodable: [UInt64] = []
             if head > indexed {
+                let reader = store.forms.reader()
                 try txn.withCursor(store.records) { cursor in
                     var entry = try cursor.get(.key, key: bigEndianBytes(indexed + 1))
                     while let (key, value) = entry {
                         let seq = readBigEndianUInt64(key)
                         do {
-                            let event = try store.forms.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...]), StoredEvent.decode)
+                            let event = try reader.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...]), StoredEvent.decode)
                             tail.add(seq: seq, entries: IndexKeys.entries(for: event.envelope))
                         } catch {
                             // Altered on disk: left out of the indexes (see `decodeOrReport`); the ledger still opens.
@@ -225,17 +226,19 @@ public final class EventLog: Sendable {
     /// through one snapshot, in the order given. A seq with no record, or one that does not decode,
     /// is left out.
     public func foldedEvents(seqs: [UInt64]) throws -> [StoredEvent] {
-        try store.environment.read { txn in
+        let reader = store.forms.reader()
+        return try store.environment.read { txn in
             try seqs.compactMap { seq in
                 guard let value = try txn.get(store.records, bigEndianBytes(seq)), value.count > 32 else { return nil }
-                return store.forms.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...])) { decodeForFoldOrReport(seq: seq, $0) }
+                return reader.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...])) { decodeForFoldOrReport(seq: seq, $0) }
             }
         }
     }
 
     /// Records with seq > `afterSeq`, in order, at most `limit`, for export and replay (blocking).
     public func events(afterSeq: UInt64, limit: Int) throws -> [LoggedEvent] {
-        try store.environment.read { txn in
+        let reader = store.forms.reader()
+        return try store.environment.read { txn in
             try txn.withCursor(store.records) { cursor in
                 var out: [LoggedEvent] = []
                 var entry = try cursor.get(.keyRange, key: bigEndianBytes(afterSeq &+ 1))
@@ -244,7 +247,7 @@ public final class EventLog: Sendable {
                     out.append(
                         LoggedEvent(
                             seq: readBigEndianUInt64(key), hash: Array(value.prefix(32)),
-                            record: store.forms.canonical(UnsafeRawBufferPointer(rebasing: value[32...]))))
+                            record: reader.canonical(UnsafeRawBufferPointer(rebasing: value[32...]))))
                     entry = try cursor.get(.next)
                 }
                 return out

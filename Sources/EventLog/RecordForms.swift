@@ -23,8 +23,8 @@ final class RecordForms: @unchecked Sendable {
     private let environment: Environment
     private let meta: Database
     private let dictionaries = Mutex<[UInt16: ZstdDictionary]>([:])
-    /// Decompression contexts, borrowed one per read: each is used by one thread at a time.
-    private let decompressors = Mutex<[ZstdDecompressor]>([])
+    /// Readers lent to single reads, one thread at a time each.
+    private let readers = Mutex<[RecordReader]>([])
 
     init(environment: Environment, meta: Database) {
         self.environment = environment
@@ -62,23 +62,22 @@ final class RecordForms: @unchecked Sendable {
     /// The canonical bytes of a record stored as `stored` (the value after its chain hash), inside `body`.
     /// A compressed form that does not decompress (altered on disk, or its dictionary gone) is handed
     /// over as stored: it never starts with `{`, so it fails to decode and to hash like any damaged record.
+    /// A scan of many records on one thread takes a `reader()` instead: no lock per record.
     func withCanonical<R>(_ stored: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        guard stored.count > 3, stored[0] == Self.compressedTag,
-            let dictionary = dictionary(UInt16(stored[1]) << 8 | UInt16(stored[2]))
-        else { return try body(stored) }
-        let decompressor = decompressors.withLock { $0.popLast() } ?? ZstdDecompressor(limit: Self.largestRecord)
-        defer { decompressors.withLock { $0.append(decompressor) } }
-        guard let canonical = try? decompressor.decompress(UnsafeRawBufferPointer(rebasing: stored[3...]), dictionary: dictionary) else {
-            return try body(stored)
-        }
-        return try body(canonical)
+        guard stored.first == Self.compressedTag else { return try body(stored) }
+        let reader = readers.withLock { $0.popLast() } ?? RecordReader(self)
+        defer { readers.withLock { $0.append(reader) } }
+        return try reader.withCanonical(stored, body)
     }
+
+    /// A reader for one thread's scan.
+    func reader() -> RecordReader { RecordReader(self) }
 
     /// The canonical bytes of a record as an array.
     func canonical(_ stored: UnsafeRawBufferPointer) -> [UInt8] { withCanonical(stored) { Array($0) } }
 
     /// A dictionary by number: from memory, else from `meta` (another process may have written it since).
-    private func dictionary(_ number: UInt16) -> ZstdDictionary? {
+    fileprivate func dictionary(_ number: UInt16) -> ZstdDictionary? {
         if let known = dictionaries.withLock({ $0[number] }) { return known }
         let loaded = try? environment.read { txn in
             try txn.get(meta, Self.dictionaryKey(number)).flatMap { value in
@@ -89,6 +88,37 @@ final class RecordForms: @unchecked Sendable {
         dictionaries.withLock { $0[number] = loaded }
         return loaded
     }
+}
+
+/// Reads records' canonical bytes on one thread at a time: its own decompressor, and the dictionaries
+/// it met, so a scan of a million records takes no lock per record.
+final class RecordReader: @unchecked Sendable {
+    private let forms: RecordForms
+    private let decompressor = ZstdDecompressor(limit: RecordForms.largestRecord)
+    private var dictionaries: [UInt16: ZstdDictionary] = [:]
+
+    fileprivate init(_ forms: RecordForms) { self.forms = forms }
+
+    /// As `RecordForms.withCanonical`.
+    func withCanonical<R>(_ stored: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        guard stored.count > 3, stored[0] == RecordForms.compressedTag else { return try body(stored) }
+        let number = UInt16(stored[1]) << 8 | UInt16(stored[2])
+        let dictionary: ZstdDictionary
+        if let known = dictionaries[number] {
+            dictionary = known
+        } else if let loaded = forms.dictionary(number) {
+            dictionaries[number] = loaded
+            dictionary = loaded
+        } else {
+            return try body(stored)
+        }
+        guard let canonical = try? decompressor.decompress(UnsafeRawBufferPointer(rebasing: stored[3...]), dictionary: dictionary) else {
+            return try body(stored)
+        }
+        return try body(canonical)
+    }
+
+    func canonical(_ stored: UnsafeRawBufferPointer) -> [UInt8] { withCanonical(stored) { Array($0) } }
 }
 
 /// When the writer trains a dictionary, and how big. The records before the first one stay as they are.
@@ -208,9 +238,10 @@ final class RecordCompressor {
         try store.environment.read { txn in
             try txn.withCursor(store.records) { cursor in
                 var samples: [[UInt8]] = []
+                let reader = store.forms.reader()
                 var entry = try cursor.get(.keyRange, key: bigEndianBytes(head - min(UInt64(count), head) + 1))
                 while let (key, value) = entry, readBigEndianUInt64(key) <= head {
-                    samples.append(store.forms.canonical(UnsafeRawBufferPointer(rebasing: value[32...])))
+                    samples.append(reader.canonical(UnsafeRawBufferPointer(rebasing: value[32...])))
                     entry = try cursor.get(.next)
                 }
                 return samples

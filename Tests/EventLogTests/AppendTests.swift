@@ -154,6 +154,28 @@ import Testing
         try await reopened.close()
     }
 
+    /// Verification checks the links of alternate chunks of 4,096 records on its two threads: a forged
+    /// record is named the same way, with the same last good record, whichever thread meets it.
+    @Test(arguments: [UInt64(4_100), 8_195])
+    func aForgedRecordPastTheFirstChunksIsFoundAtItsSeq(_ forged: UInt64) async throws {
+        let path = temporaryDirectory()
+        var factory = EventFactory(seed: 5)
+        let log = try openLog(path) { $0.dictionaries = nil }
+        for round in 0..<41 { _ = try await log.append(factory.events(200, idPrefix: "f\(round)")) }
+        let lastGood = try #require(try log.event(seq: forged - 1))
+        try await log.close()
+
+        try forge(path: path, seq: forged) { record in record[60] ^= 0x01 }
+        let reopened = try openLog(path)
+        let report = try reopened.verifyChain()
+        #expect(!report.ok)
+        #expect(report.firstBadSeq == forged)
+        #expect(report.problem == "record \(forged) does not match its chain hash")
+        #expect(report.count == forged - 1 && report.headSeq == forged - 1)
+        #expect(report.headHash == lastGood.hash)
+        try await reopened.close()
+    }
+
     @Test func aRecordAlteredBeyondDecodingStillLetsTheLedgerOpen() async throws {
         let path = temporaryDirectory()
         var factory = EventFactory(seed: 6)
