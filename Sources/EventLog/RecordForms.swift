@@ -36,21 +36,28 @@ final class RecordForms: @unchecked Sendable {
     /// The stored value of a dictionary: the seq it was trained through (8 bytes), then its bytes.
     static func dictionaryValue(trainedThrough: UInt64, _ bytes: [UInt8]) -> [UInt8] { bigEndianBytes(trainedThrough) + bytes }
 
-    /// The newest dictionary and the seq it was trained through, for the writer to go on with.
-    func newest(_ txn: borrowing ReadTransaction) throws -> (number: UInt16, trainedThrough: UInt64, dictionary: ZstdDictionary)? {
-        try txn.withCursor(meta) { cursor -> (UInt16, UInt64, ZstdDictionary)? in
-            var newest: (UInt16, UInt64, ZstdDictionary)?
+    /// The newest dictionary that loads, with the seq it was trained through, for the writer to go on
+    /// with; and the highest number stored, so a new dictionary never takes the place of a damaged one.
+    func newest(_ txn: borrowing ReadTransaction) throws -> (
+        highestNumber: UInt16, newest: (number: UInt16, trainedThrough: UInt64, dictionary: ZstdDictionary)?
+    ) {
+        try txn.withCursor(meta) { cursor in
+            var highest: UInt16 = 0
+            var newest: (number: UInt16, trainedThrough: UInt64, dictionary: ZstdDictionary)?
             var entry = try cursor.get(.keyRange, key: Self.dictionaryKeyPrefix)
             while let (key, value) = entry, key.starts(with: Self.dictionaryKeyPrefix) {
-                if key.count == Self.dictionaryKeyPrefix.count + 2, value.count > 8 {
+                if key.count == Self.dictionaryKeyPrefix.count + 2 {
                     let number = UInt16(key[key.count - 2]) << 8 | UInt16(key[key.count - 1])
-                    let dictionary = try ZstdDictionary(bytes: Array(value[8...]))
-                    dictionaries.withLock { $0[number] = dictionary }
-                    newest = (number, readBigEndianUInt64(value), dictionary)
+                    highest = max(highest, number)
+                    // A damaged one is left out: its records read as damaged, and verify names them.
+                    if value.count > 8, let dictionary = try? ZstdDictionary(bytes: Array(value[8...])) {
+                        dictionaries.withLock { $0[number] = dictionary }
+                        newest = (number, readBigEndianUInt64(value), dictionary)
+                    }
                 }
                 entry = try cursor.get(.next)
             }
-            return newest
+            return (highest, newest)
         }
     }
 
@@ -153,6 +160,8 @@ final class RecordCompressor {
     private let compressor = ZstdCompressor()
     private let logger: Logger
     private(set) var current: (number: UInt16, dictionary: ZstdDictionary)?
+    /// The highest dictionary number stored; the next one takes the number after it.
+    private var highestNumber: UInt16
     private var nextTraining: UInt64
     private var training: (thread: pthread_t, state: Training)?
 
@@ -160,7 +169,8 @@ final class RecordCompressor {
         self.store = store
         self.schedule = schedule
         self.logger = logger
-        let newest = try store.environment.read { txn in try store.forms.newest(txn) }
+        let (highestNumber, newest) = try store.environment.read { txn in try store.forms.newest(txn) }
+        self.highestNumber = highestNumber
         current = newest.map { ($0.number, $0.dictionary) }
         nextTraining = schedule.map { schedule in newest.map { $0.trainedThrough + schedule.every } ?? schedule.firstAfter } ?? .max
     }
@@ -170,7 +180,8 @@ final class RecordCompressor {
     func waiting() -> Installed? {
         guard let state = training?.state, let (through, bytes) = state.result.withLock({ $0 }) else { return nil }
         do {
-            return ((current?.number ?? 0) + 1, through, try ZstdDictionary(bytes: bytes))
+            guard highestNumber < .max else { return nil }
+            return (highestNumber + 1, through, try ZstdDictionary(bytes: bytes))
         } catch {
             logger.error("a trained dictionary does not load; records stay as they are", metadata: ["ledger.error": "\(error)"])
             state.result.withLock { $0 = nil }
@@ -181,6 +192,7 @@ final class RecordCompressor {
     /// After the commit that stored it.
     func adopt(_ installed: Installed) {
         training?.state.result.withLock { $0 = nil }
+        highestNumber = installed.number
         current = (installed.number, installed.dictionary)
         store.forms.adopt(installed.number, installed.dictionary)
     }

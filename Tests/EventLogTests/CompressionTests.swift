@@ -25,10 +25,12 @@ import Transparency
 
     /// Appends batches until `count` records are stored compressed after a dictionary was trained (training
     /// runs on a thread of its own, so the test waits for it by appending on, as a live ledger would).
-    static func appendUntilCompressed(_ log: EventLog, _ factory: inout EventFactory, atLeast count: Int) async throws -> Int {
+    static func appendUntilCompressed(
+        _ log: EventLog, _ factory: inout EventFactory, atLeast count: Int, tag: String = "c"
+    ) async throws -> Int {
         var appended = 0
         for round in 0..<400 {
-            _ = try await log.append(factory.events(50, idPrefix: "c\(round)"))
+            _ = try await log.append(factory.events(50, idPrefix: "\(tag)\(round)"))
             appended += 50
             if try storedForms(log).compressed >= count { return appended }
             try await Task.sleep(for: .milliseconds(20))
@@ -189,6 +191,34 @@ import Transparency
         var other = EventFactory(seed: 98)
         await #expect(throws: LogError.self) { try await log.append([prepared(other.json(id: batch[3].envelope.id))]) }
         #expect(try log.store.environment.read { txn in try txn.get(log.store.meta, Array("format".utf8)).map(Array.init) } == Array("3".utf8))
+        try await log.close()
+    }
+
+    @Test func aDamagedDictionaryLetsTheLedgerOpenNamesItsRecordsAndIsNotReplaced() async throws {
+        let path = temporaryDirectory()
+        var factory = EventFactory(seed: 48)
+        var log = try Self.open(path)
+        _ = try await Self.appendUntilCompressed(log, &factory, atLeast: 50)
+        let firstCompressed = try log.store.environment.read { txn in
+            try txn.withCursor(log.store.records) { cursor in
+                var entry = try cursor.get(.first)
+                while let (key, value) = entry, value[32] != RecordForms.compressedTag { entry = try cursor.get(.next) }
+                return entry.map { readBigEndianUInt64($0.key) }
+            }
+        }
+        try await log.close()
+        let environment = try Environment(.init(path: path))
+        let meta = try environment.openDatabases([("meta", [])])[0]
+        try environment.write { txn in try txn.put(meta, key: RecordForms.dictionaryKey(1), value: bigEndianBytes(1)) }
+        environment.close()
+
+        log = try Self.open(path)
+        let report = try log.verifyChain()
+        #expect(report.firstBadSeq == firstCompressed)
+        _ = try await Self.appendUntilCompressed(log, &factory, atLeast: 100, tag: "again")
+        #expect(try Self.storedForms(log).dictionaries.contains(2))
+        let kept = try log.store.environment.read { txn in try txn.get(log.store.meta, RecordForms.dictionaryKey(1)).map(Array.init) }
+        #expect(kept == bigEndianBytes(1))
         try await log.close()
     }
 
