@@ -22,6 +22,9 @@ struct LedgerBench: AsyncParsableCommand {
     @Option(help: "Only append the --projection workload into this data directory (the log alone, as ledgerd finds it after an import), then stop.")
     var fill: String?
 
+    @Flag(help: "With --fill: store the records as they are, without training a dictionary (to compare).")
+    var uncompressed = false
+
     @Option(help: "Scratch directory for the ledgers (emptied first).")
     var directory: String = "/tmp/ledger-bench"
 
@@ -60,7 +63,9 @@ struct LedgerBench: AsyncParsableCommand {
             guard let projection else { throw ValidationError("--fill needs --projection FILE") }
             var logger = Logger(label: "bench")
             logger.logLevel = .warning
-            let log = try EventLog(LogConfiguration(path: fill), logger: logger)
+            var configuration = LogConfiguration(path: fill)
+            if uncompressed { configuration.dictionaries = nil }
+            let log = try EventLog(configuration, logger: logger)
             let start = ContinuousClock.now
             try await appendAll(of: projection, to: log)
             print("filled \(fill): \(try log.head().seq) events in \(ContinuousClock.now - start)")
