@@ -175,7 +175,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // `make bench`: the log against raw LMDB on the genevents.py workload.
+        // `make bench`: the log against raw LMDB on the generated workload; and the floor of HTTP in Swift.
         .executableTarget(
             name: "ledger-bench",
             dependencies: [
@@ -183,6 +183,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

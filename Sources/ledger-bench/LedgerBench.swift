@@ -58,7 +58,14 @@ struct LedgerBench: AsyncParsableCommand {
     @Option(help: "Events the projection folds per transaction, for --rebuild.")
     var projectionBatch: Int = LiveProjector.Configuration(path: "").batchSize
 
+    @Option(help: "Only answer every HTTP request on this port with a constant, through swift-nio alone (the floor of HTTP in Swift), until stopped.")
+    var httpFloor: Int?
+
     mutating func run() async throws {
+        if let httpFloor {
+            try await HTTPFloor.serve(port: httpFloor)
+            return
+        }
         if let fill {
             guard let projection else { throw ValidationError("--fill needs --projection FILE") }
             var logger = Logger(label: "bench")
