@@ -34,6 +34,7 @@ extension EventLog {
             case .allRecords: (tail.head, [])
             }
         }
+        let reader = store.forms.reader()
         return try store.environment.read { txn in
             let watermark = Store.indexedThrough(try txn.get(store.meta, Store.indexedThroughKey))
             let visible = max(tailHead, watermark)
@@ -77,11 +78,15 @@ extension EventLog {
                     if let horizon, query.order == .asc ? seq > horizon : seq < horizon { break }
                     if query.order == .desc && seq <= lower { break rounds }
                     guard let value = try txn.get(store.records, bigEndianBytes(seq)) else { continue }
-                    let record = store.forms.canonical(UnsafeRawBufferPointer(rebasing: value[32...]))
-                    if needsCheck {
-                        guard let event = record.withUnsafeBytes({ decodeOrReport(seq: seq, $0) }), query.matches(event.envelope) else { continue }
+                    // A candidate the residual check turns down is decoded in place, never copied.
+                    let match = reader.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...])) { record -> LoggedEvent? in
+                        if needsCheck {
+                            guard let event = decodeOrReport(seq: seq, record), query.matches(event.envelope) else { return nil }
+                        }
+                        return LoggedEvent(seq: seq, hash: Array(value.prefix(32)), record: Array(record))
                     }
-                    found.append(LoggedEvent(seq: seq, hash: Array(value.prefix(32)), record: record))
+                    guard let match else { continue }
+                    found.append(match)
                     if found.count > limit { break rounds }
                 }
                 guard let horizon else { break }

@@ -140,7 +140,7 @@ extension EventLog {
     }
 
     /// The record's leaf hash when its stored chain hash is SHA-256(`previous` ‖ its canonical bytes); nil otherwise.
-    private func linkedLeaf(_ value: UnsafeRawBufferPointer, after previous: [UInt8], _ reader: RecordReader) -> [UInt8]? {
+    private func linkedLeaf(_ value: UnsafeRawBufferPointer, after previous: [UInt8], _ reader: borrowing RecordReader) -> [UInt8]? {
         reader.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...])) { record in
             var hasher = SHA256()
             previous.withUnsafeBytes { hasher.update(bufferPointer: $0) }

@@ -26,12 +26,11 @@ enum MerkleNodes {
         let count = 1 << level
         var hashes: [[UInt8]] = []
         hashes.reserveCapacity(count)
-        let reader = store.forms.reader()
         try txn.withCursor(store.records) { cursor in
             var entry = try cursor.get(.key, key: bigEndianBytes(first))
             while let (key, value) = entry, hashes.count < count {
                 guard readBigEndianUInt64(key) == first + UInt64(hashes.count), value.count > 32 else { break }
-                hashes.append(reader.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...])) { MerkleTree.leafHash($0) })
+                hashes.append(store.forms.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...])) { MerkleTree.leafHash($0) })
                 entry = try cursor.get(.next)
             }
         }
@@ -68,11 +67,10 @@ enum MerkleNodes {
     static func buildAll(_ txn: borrowing ReadTransaction, _ store: Store) throws -> [(key: [UInt8], hash: [UInt8])] {
         var frontier = MerkleFrontier()
         var nodes: [(key: [UInt8], hash: [UInt8])] = []
-        let reader = store.forms.reader()
         try txn.withCursor(store.records) { cursor in
             var entry = try cursor.get(.first)
             while let (_, value) = entry {
-                let leaf = reader.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...])) { MerkleTree.leafHash($0) }
+                let leaf = store.forms.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...])) { MerkleTree.leafHash($0) }
                 nodes += append(leafHash: leaf, to: &frontier).map { ($0.key, $0.hash) }
                 entry = try cursor.get(.next)
             }

@@ -23,8 +23,8 @@ final class RecordForms: @unchecked Sendable {
     private let environment: Environment
     private let meta: Database
     private let dictionaries = Mutex<[UInt16: ZstdDictionary]>([:])
-    /// Readers lent to single reads, one thread at a time each.
-    private let readers = Mutex<[RecordReader]>([])
+    /// Decoders lent to readers (a zstd context each): as many as reads ever ran at once.
+    private let decoders = Mutex<[RecordDecoder]>([])
 
     init(environment: Environment, meta: Database) {
         self.environment = environment
@@ -35,6 +35,11 @@ final class RecordForms: @unchecked Sendable {
 
     /// The stored value of a dictionary: the seq it was trained through (8 bytes), then its bytes.
     static func dictionaryValue(trainedThrough: UInt64, _ bytes: [UInt8]) -> [UInt8] { bigEndianBytes(trainedThrough) + bytes }
+
+    /// A stored dictionary value (`dictionaryValue`) loaded; nil when it is damaged.
+    private static func dictionary(stored value: UnsafeRawBufferPointer) -> ZstdDictionary? {
+        value.count > 8 ? try? ZstdDictionary(bytes: Array(value[8...])) : nil
+    }
 
     /// The newest dictionary that loads, with the seq it was trained through, for the writer to go on
     /// with; and the highest number stored, so a new dictionary never takes the place of a damaged one.
@@ -50,7 +55,7 @@ final class RecordForms: @unchecked Sendable {
                     let number = UInt16(key[key.count - 2]) << 8 | UInt16(key[key.count - 1])
                     highest = max(highest, number)
                     // A damaged one is left out: its records read as damaged, and verify names them.
-                    if value.count > 8, let dictionary = try? ZstdDictionary(bytes: Array(value[8...])) {
+                    if let dictionary = Self.dictionary(stored: value) {
                         dictionaries.withLock { $0[number] = dictionary }
                         newest = (number, readBigEndianUInt64(value), dictionary)
                     }
@@ -69,16 +74,18 @@ final class RecordForms: @unchecked Sendable {
     /// The canonical bytes of a record stored as `stored` (the value after its chain hash), inside `body`.
     /// A compressed form that does not decompress (altered on disk, or its dictionary gone) is handed
     /// over as stored: it never starts with `{`, so it fails to decode and to hash like any damaged record.
-    /// A scan of many records on one thread takes a `reader()` instead: no lock per record.
+    /// A scan of many records takes one `reader()` for all of them: no lock per record.
     func withCanonical<R>(_ stored: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         guard stored.first == Self.compressedTag else { return try body(stored) }
-        let reader = readers.withLock { $0.popLast() } ?? RecordReader(self)
-        defer { readers.withLock { $0.append(reader) } }
-        return try reader.withCanonical(stored, body)
+        return try reader().withCanonical(stored, body)
     }
 
-    /// A reader for one thread's scan.
-    func reader() -> RecordReader { RecordReader(self) }
+    /// A reader for one thread's scan; its decoder goes back to the pool when the reader goes out of scope.
+    func reader() -> RecordReader {
+        RecordReader(decoder: decoders.withLock { $0.popLast() } ?? RecordDecoder(self), forms: self)
+    }
+
+    fileprivate func giveBack(_ decoder: RecordDecoder) { decoders.withLock { $0.append(decoder) } }
 
     /// The canonical bytes of a record as an array.
     func canonical(_ stored: UnsafeRawBufferPointer) -> [UInt8] { withCanonical(stored) { Array($0) } }
@@ -86,27 +93,38 @@ final class RecordForms: @unchecked Sendable {
     /// A dictionary by number: from memory, else from `meta` (another process may have written it since).
     fileprivate func dictionary(_ number: UInt16) -> ZstdDictionary? {
         if let known = dictionaries.withLock({ $0[number] }) { return known }
-        let loaded = try? environment.read { txn in
-            try txn.get(meta, Self.dictionaryKey(number)).flatMap { value in
-                value.count > 8 ? try ZstdDictionary(bytes: Array(value[8...])) : nil
-            }
-        }
+        let loaded = try? environment.read { txn in try txn.get(meta, Self.dictionaryKey(number)).flatMap(Self.dictionary(stored:)) }
         guard let loaded else { return nil }
         dictionaries.withLock { $0[number] = loaded }
         return loaded
     }
 }
 
-/// Reads records' canonical bytes on one thread at a time: its own decompressor, and the dictionaries
-/// it met, so a scan of a million records takes no lock per record.
-final class RecordReader: @unchecked Sendable {
+/// Reads records' canonical bytes on one thread, through a decoder lent from the pool and given back
+/// when the reader ends: it cannot outlive its scan, nor be shared by two threads.
+struct RecordReader: ~Copyable {
+    fileprivate let decoder: RecordDecoder
+    fileprivate let forms: RecordForms
+
+    deinit { forms.giveBack(decoder) }
+
+    /// As `RecordForms.withCanonical`.
+    func withCanonical<R>(_ stored: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try decoder.withCanonical(stored, body)
+    }
+
+    func canonical(_ stored: UnsafeRawBufferPointer) -> [UInt8] { withCanonical(stored) { Array($0) } }
+}
+
+/// A zstd context and the dictionaries it met, so a scan of a million records takes no lock per record.
+/// Used by one reader at a time.
+private final class RecordDecoder: @unchecked Sendable {
     private let forms: RecordForms
     private let decompressor = ZstdDecompressor(limit: RecordForms.largestRecord)
     private var dictionaries: [UInt16: ZstdDictionary] = [:]
 
-    fileprivate init(_ forms: RecordForms) { self.forms = forms }
+    init(_ forms: RecordForms) { self.forms = forms }
 
-    /// As `RecordForms.withCanonical`.
     func withCanonical<R>(_ stored: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         guard stored.count > 3, stored[0] == RecordForms.compressedTag else { return try body(stored) }
         let number = UInt16(stored[1]) << 8 | UInt16(stored[2])
@@ -124,8 +142,6 @@ final class RecordReader: @unchecked Sendable {
         }
         return try body(canonical)
     }
-
-    func canonical(_ stored: UnsafeRawBufferPointer) -> [UInt8] { withCanonical(stored) { Array($0) } }
 }
 
 /// When the writer trains a dictionary, and how big. The records before the first one stay as they are.
@@ -148,8 +164,8 @@ final class RecordCompressor {
 
     /// What the training thread hands back.
     private final class Training: Sendable {
-        /// The seq it was trained through and the dictionary's bytes, until the writer stores them.
-        let result = Mutex<(UInt64, [UInt8])?>(nil)
+        /// The seq it was trained through and the dictionary, until the writer stores it.
+        let result = Mutex<(UInt64, ZstdDictionary)?>(nil)
         let finished = Atomic<Bool>(false)
         let failed = Atomic<Bool>(false)
     }
@@ -178,15 +194,8 @@ final class RecordCompressor {
     /// A dictionary trained and not yet stored, numbered after the current one: the writer stores it in
     /// the transaction it is about to write, and compresses that transaction's records with it.
     func waiting() -> Installed? {
-        guard let state = training?.state, let (through, bytes) = state.result.withLock({ $0 }) else { return nil }
-        do {
-            guard highestNumber < .max else { return nil }
-            return (highestNumber + 1, through, try ZstdDictionary(bytes: bytes))
-        } catch {
-            logger.error("a trained dictionary does not load; records stay as they are", metadata: ["ledger.error": "\(error)"])
-            state.result.withLock { $0 = nil }
-            return nil
-        }
+        guard highestNumber < .max, let (through, dictionary) = training?.state.result.withLock({ $0 }) else { return nil }
+        return (highestNumber + 1, through, dictionary)
     }
 
     /// After the commit that stored it.
@@ -227,11 +236,11 @@ final class RecordCompressor {
             defer { state.finished.store(true, ordering: .releasing) }
             do {
                 let samples = try Self.latestRecords(schedule.samples, through: head, store)
-                let bytes = try ZstdDictionary.train(samples: samples, capacity: schedule.capacity)
-                state.result.withLock { $0 = (head, bytes) }
+                let dictionary = try ZstdDictionary(bytes: ZstdDictionary.train(samples: samples, capacity: schedule.capacity))
+                state.result.withLock { $0 = (head, dictionary) }
                 logger.info(
                     "trained a dictionary for the records that follow",
-                    metadata: ["ledger.dictionary.bytes": "\(bytes.count)", "ledger.dictionary.samples": "\(samples.count)", "ledger.seq": "\(head)"])
+                    metadata: ["ledger.dictionary.bytes": "\(dictionary.bytes.count)", "ledger.dictionary.samples": "\(samples.count)", "ledger.seq": "\(head)"])
             } catch {
                 state.failed.store(true, ordering: .relaxed)
                 logger.warning("training a dictionary failed; records stay as they are until the next try", metadata: ["ledger.error": "\(error)"])
@@ -250,10 +259,9 @@ final class RecordCompressor {
         try store.environment.read { txn in
             try txn.withCursor(store.records) { cursor in
                 var samples: [[UInt8]] = []
-                let reader = store.forms.reader()
                 var entry = try cursor.get(.keyRange, key: bigEndianBytes(head - min(UInt64(count), head) + 1))
                 while let (key, value) = entry, readBigEndianUInt64(key) <= head {
-                    samples.append(reader.canonical(UnsafeRawBufferPointer(rebasing: value[32...])))
+                    samples.append(store.forms.canonical(UnsafeRawBufferPointer(rebasing: value[32...])))
                     entry = try cursor.get(.next)
                 }
                 return samples

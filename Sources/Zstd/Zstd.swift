@@ -21,31 +21,22 @@ public struct ZstdError: Error, CustomStringConvertible, Sendable {
     }
 }
 
-/// A dictionary trained on samples of the data it will compress, digested once for both directions.
-/// Immutable after init, so one instance serves every thread.
+/// A dictionary trained on samples of the data it will compress, digested once for decompression.
+/// Immutable after init, so one instance serves every thread. Only a compressor digests it for
+/// compression (`ZstdCompressor`), which takes far more memory: readers never pay for that.
 public final class ZstdDictionary: @unchecked Sendable {
     public let bytes: [UInt8]
-    fileprivate let compression: OpaquePointer
     fileprivate let decompression: OpaquePointer
 
-    public init(bytes: [UInt8], level: Int32 = 3) throws(ZstdError) {
-        let digested = bytes.withUnsafeBytes { raw in
-            (ZSTD_createCDict(raw.baseAddress, raw.count, level), ZSTD_createDDict(raw.baseAddress, raw.count))
-        }
-        guard let compression = digested.0, let decompression = digested.1 else {
-            ZSTD_freeCDict(digested.0)
-            ZSTD_freeDDict(digested.1)
+    public init(bytes: [UInt8]) throws(ZstdError) {
+        guard let decompression = bytes.withUnsafeBytes({ ZSTD_createDDict($0.baseAddress, $0.count) }) else {
             throw ZstdError(.dictionary, "a dictionary of \(bytes.count) bytes could not be loaded")
         }
         self.bytes = bytes
-        self.compression = compression
         self.decompression = decompression
     }
 
-    deinit {
-        ZSTD_freeCDict(compression)
-        ZSTD_freeDDict(decompression)
-    }
+    deinit { ZSTD_freeDDict(decompression) }
 
     /// Trains a dictionary of at most `capacity` bytes on the samples (ZDICT's default trainer).
     /// Fails when the samples are too few or too alike to teach anything.
@@ -71,29 +62,49 @@ public final class ZstdDictionary: @unchecked Sendable {
 /// Holds a zstd context: one thread at a time.
 public final class ZstdCompressor {
     private let context: OpaquePointer
+    private let level: Int32
     private var output: [UInt8] = []
+    /// The dictionary it compresses with, digested for compression (kept while it is the one in use).
+    private var digested: (dictionary: ZstdDictionary, compression: OpaquePointer)?
 
-    public init() {
+    public init(level: Int32 = 3) {
+        self.level = level
         context = ZSTD_createCCtx()
         _ = ZSTD_CCtx_setParameter(context, ZSTD_c_experimentalParam2, Int32(ZSTD_f_zstd1_magicless.rawValue))
         _ = ZSTD_CCtx_setParameter(context, ZSTD_c_dictIDFlag, 0)
         _ = ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 0)
     }
 
-    deinit { ZSTD_freeCCtx(context) }
+    deinit {
+        ZSTD_freeCCtx(context)
+        ZSTD_freeCDict(digested?.compression)
+    }
 
-    /// The frame of `input` under `dictionary`, valid until the next call.
+    /// The frame of `input` under `dictionary`, inside `body`.
     public func compress<R>(
         _ input: UnsafeRawBufferPointer, dictionary: ZstdDictionary, _ body: (UnsafeRawBufferPointer) throws -> R
     ) throws -> R {
         let bound = ZSTD_compressBound(input.count)
         if output.count < bound { output = [UInt8](repeating: 0, count: bound) }
-        _ = try ZstdError.check(ZSTD_CCtx_refCDict(context, dictionary.compression), .compression, "ZSTD_CCtx_refCDict")
+        _ = try ZstdError.check(ZSTD_CCtx_refCDict(context, try digestedForCompression(dictionary)), .compression, "ZSTD_CCtx_refCDict")
         return try output.withUnsafeMutableBytes { out in
             let size = try ZstdError.check(
                 ZSTD_compress2(context, out.baseAddress, out.count, input.baseAddress, input.count), .compression, "ZSTD_compress2")
             return try body(UnsafeRawBufferPointer(rebasing: out[..<size]))
         }
+    }
+
+    private func digestedForCompression(_ dictionary: ZstdDictionary) throws(ZstdError) -> OpaquePointer {
+        if let digested, digested.dictionary === dictionary { return digested.compression }
+        guard let compression = dictionary.bytes.withUnsafeBytes({ ZSTD_createCDict($0.baseAddress, $0.count, level) }) else {
+            throw ZstdError(.dictionary, "a dictionary of \(dictionary.bytes.count) bytes could not be digested for compression")
+        }
+        if let previous = digested?.compression {
+            _ = ZSTD_CCtx_refCDict(context, nil)
+            ZSTD_freeCDict(previous)
+        }
+        digested = (dictionary, compression)
+        return compression
     }
 }
 

@@ -39,6 +39,14 @@ import Transparency
         return appended
     }
 
+    /// Changes a closed ledger's databases in place, as someone with the files could.
+    static func alter(_ path: String, _ names: [String], _ change: ([Database], borrowing WriteTransaction) throws -> Void) throws {
+        let environment = try Environment(.init(path: path))
+        defer { environment.close() }
+        let databases = try environment.openDatabases(names.map { ($0, []) })
+        try environment.write { txn in try change(databases, txn) }
+    }
+
     /// How the records sit on disk: compressed ones, their dictionary numbers, stored and canonical bytes.
     static func storedForms(_ log: EventLog) throws -> (compressed: Int, dictionaries: Set<UInt16>, stored: Int, canonical: Int) {
         try log.store.environment.read { txn in
@@ -134,14 +142,11 @@ import Transparency
         let last = try log.head().seq
         try await log.close()
         // Cut the last record's frame in half.
-        let environment = try Environment(.init(path: path))
-        let records = try environment.openDatabases([("records", [])])[0]
-        try environment.write { txn in
-            var value = Array(try txn.get(records, bigEndianBytes(last))!)
+        try Self.alter(path, ["records"]) { dbs, txn in
+            let value = Array(try txn.get(dbs[0], bigEndianBytes(last))!)
             #expect(value[32] == RecordForms.compressedTag)
-            try txn.put(records, key: bigEndianBytes(last), value: Array(value.prefix(35 + (value.count - 35) / 2)))
+            try txn.put(dbs[0], key: bigEndianBytes(last), value: Array(value.prefix(35 + (value.count - 35) / 2)))
         }
-        environment.close()
         log = try Self.open(path)
         let report = try log.verifyChain()
         #expect(!report.ok)
@@ -175,16 +180,13 @@ import Transparency
         let batch = factory.events(20)
         let first = try await log.append(batch)
         try await log.close()
-        let environment = try Environment(.init(path: path))
-        let dbs = try environment.openDatabases([("ids", []), ("meta", [])])
-        try environment.write { txn in
+        try Self.alter(path, ["ids", "meta"]) { dbs, txn in
             for (event, result) in zip(batch, first) {
                 let digest = Array(SHA256.hash(data: event.body))
                 try txn.put(dbs[0], key: IndexKeys.eventId(event.envelope.id), value: bigEndianBytes(result.seq) + digest)
             }
             try txn.put(dbs[1], key: Array("format".utf8), value: Array("2".utf8))
         }
-        environment.close()
         log = try Self.open(path, nil)
         let again = try await log.append(batch)
         #expect(again.map(\.seq) == first.map(\.seq) && again.allSatisfy(\.duplicate))
@@ -207,10 +209,7 @@ import Transparency
             }
         }
         try await log.close()
-        let environment = try Environment(.init(path: path))
-        let meta = try environment.openDatabases([("meta", [])])[0]
-        try environment.write { txn in try txn.put(meta, key: RecordForms.dictionaryKey(1), value: bigEndianBytes(1)) }
-        environment.close()
+        try Self.alter(path, ["meta"]) { dbs, txn in try txn.put(dbs[0], key: RecordForms.dictionaryKey(1), value: bigEndianBytes(1)) }
 
         log = try Self.open(path)
         let report = try log.verifyChain()
