@@ -21,10 +21,14 @@ public final class Environment: @unchecked Sendable {
         public var maxReaders: UInt32
         public var maxDatabases: UInt32
         public var readOnly: Bool
+        /// `MDB_NOMETASYNC`: a commit syncs its data pages but not the meta page that points at them,
+        /// which the next commit's sync carries. A system crash may then undo the last commit, never
+        /// tear the database. Only for data that can be derived again (the projection), not the log.
+        public var lastCommitMayBeUndone: Bool
 
         public init(
             path: String, mapSize: Int = 16 << 30, growthFactor: Double = 2, maxReaders: UInt32 = 256,
-            maxDatabases: UInt32 = 16, readOnly: Bool = false
+            maxDatabases: UInt32 = 16, readOnly: Bool = false, lastCommitMayBeUndone: Bool = false
         ) {
             self.path = path
             self.mapSize = mapSize
@@ -32,6 +36,7 @@ public final class Environment: @unchecked Sendable {
             self.maxReaders = maxReaders
             self.maxDatabases = maxDatabases
             self.readOnly = readOnly
+            self.lastCommitMayBeUndone = lastCommitMayBeUndone
         }
     }
 
@@ -63,6 +68,7 @@ public final class Environment: @unchecked Sendable {
             }
             var flags = UInt32(MDB_NOTLS)
             if configuration.readOnly { flags |= UInt32(MDB_RDONLY) }
+            if configuration.lastCommitMayBeUndone { flags |= UInt32(MDB_NOMETASYNC) }
             try LMDBError.check(mdb_env_open(env, configuration.path, flags, 0o640), "mdb_env_open \(configuration.path)")
         } catch {
             mdb_env_close(env)

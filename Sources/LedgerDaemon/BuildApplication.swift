@@ -46,8 +46,11 @@ public func buildApplication(
         ? nil
         : DeliveryService(
             settings.sinks, log: runtime.log, projector: runtime.projector, directory: settings.dataDirectory + "/delivery", logger: logger)
+    let (api, requestMetrics) = (runtime.api, runtime.requestMetrics)
     let application = Application(
         router: runtime.router(),
+        server: .http1(
+            configuration: .init(additionalChannelHandlers: api.eventLoopHandlers(metrics: requestMetrics, logger: logger, serverName: "ledgerd"))),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "ledgerd"),
         onServerRunning: { channel in
             logger.info("listening", metadata: ["http.address": "\(channel.localAddress?.description ?? "?")"])

@@ -22,6 +22,8 @@ public struct LedgerRuntime: Sendable {
     public let tokensFile: String?
     /// The web console, when `ui.enabled` (never for a read-only runtime).
     public var console: Console? = nil
+    /// Request counts and durations, shared by the router and the handlers that answer on the event loop.
+    let requestMetrics = RequestMetricHandles()
 
     /// Opens a data directory for writing, as ledgerd does: the writer lock first (before anything is
     /// written there), then the checkpoint key, the log, the projection and the tokens. Throws
@@ -106,7 +108,7 @@ public struct LedgerRuntime: Sendable {
     public func router() -> Router<LedgerRequestContext> {
         let router = Router(context: LedgerRequestContext.self)
         router.add(middleware: RequestLogMiddleware())
-        router.add(middleware: RequestMetricsMiddleware())
+        router.add(middleware: RequestMetricsMiddleware(handles: requestMetrics))
         api.addRoutes(to: router)
         console?.addRoutes(to: router)
         router.add(middleware: UnmatchedRouteMiddleware(routes: router.routes))

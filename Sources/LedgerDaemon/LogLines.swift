@@ -1,3 +1,4 @@
+import EventLog
 import EventModel
 import Glibc
 import Logging
@@ -6,15 +7,15 @@ import Synchronization
 /// The daemon's log handler: one line per entry on standard error (journald under systemd), as
 /// `2026-03-13T07:45:01.123Z info ledgerd: http.path=/v1/events http.status=201 [LedgerHTTP] request`.
 /// Every request logs a line, so it is cheap: the time in UTC without the C library's time-zone
-/// lookups, the line built in one buffer and written with one `write(2)`, metadata sorted by key.
+/// lookups, metadata sorted by key without building a merged dictionary, and the line handed to a
+/// thread of its own (`LineWriter`) that writes whatever has queued up with one `write(2)`, so an
+/// event loop never waits on journald. Lines at `error` and above are written before `log` returns,
+/// behind every line queued before them.
 public struct LogLines: LogHandler {
     public var logLevel: Logger.Level = .info
     public var metadata: Logger.Metadata = [:]
     public var metadataProvider: Logger.MetadataProvider?
     private let label: String
-
-    /// One line at a time, so that lines longer than a pipe's atomic write never interleave.
-    private static let output = Mutex<Int32>(STDERR_FILENO)
 
     public init(label: String, metadataProvider: Logger.MetadataProvider? = nil) {
         self.label = label
@@ -27,25 +28,84 @@ public struct LogLines: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var merged = metadata
-        if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
-        if let explicit = event.metadata { merged.merge(explicit) { $1 } }
+        // Later sources win for a key given twice: handler, then provider, then the entry's own.
+        var pairs: [(key: String, value: Logger.Metadata.Value, rank: Int)] = []
+        pairs.reserveCapacity(metadata.count + (event.metadata?.count ?? 0))
+        for (key, value) in metadata { pairs.append((key, value, 0)) }
+        if let provided = metadataProvider?.get() { for (key, value) in provided { pairs.append((key, value, 1)) } }
+        if let explicit = event.metadata { for (key, value) in explicit { pairs.append((key, value, 2)) } }
+        pairs.sort { $0.key != $1.key ? $0.key < $1.key : $0.rank < $1.rank }
         var line = Instant.now().rfc3339(fractionDigits: 3)
         line += " \(event.level) \(label):"
-        for key in merged.keys.sorted() { line += " \(key)=\(merged[key]!)" }
+        for (index, pair) in pairs.enumerated() where index + 1 == pairs.count || pairs[index + 1].key != pair.key {
+            line += " \(pair.key)=\(pair.value)"
+        }
         line += " [\(event.source)] \(event.message)\n"
-        Self.output.withLock { fd in
-            line.withUTF8 { bytes in
-                var offset = 0
-                while offset < bytes.count {
-                    let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-                    if written > 0 {
-                        offset += written
-                    } else if written < 0 && errno == EINTR {
-                        continue
-                    } else {
-                        return  // standard error is gone: nothing better to do with the line
-                    }
+        if event.level >= .error {
+            LineWriter.shared.writeNow(line)
+        } else {
+            LineWriter.shared.enqueue(line)
+        }
+    }
+}
+
+/// Standard error's one writer: a thread that sleeps until lines are queued, then writes them all;
+/// at exit, what is still queued is written. Writes happen under `output`, so a line written at once
+/// never overtakes one queued before it.
+final class LineWriter: Sendable {
+    static let shared: LineWriter = {
+        let writer = LineWriter()
+        _ = startThread { writer.run() }
+        atexit { LineWriter.shared.writeNow("") }
+        return writer
+    }()
+
+    /// Lines not yet written, and how many times the queue went from empty to not.
+    private let pending = Mutex<(bytes: [UInt8], batches: UInt64)>(([], 0))
+    /// The batch count, for the thread to wait on.
+    private let batches = ProgressSignal(0)
+    private let output = Mutex<Int32>(STDERR_FILENO)
+
+    func enqueue(_ line: String) {
+        let batch = pending.withLock { queue -> UInt64? in
+            let wasEmpty = queue.bytes.isEmpty
+            queue.bytes.append(contentsOf: line.utf8)
+            guard wasEmpty else { return nil }  // the thread is already on its way: this line rides along
+            queue.batches += 1
+            return queue.batches
+        }
+        if let batch { batches.advance(to: batch) }
+    }
+
+    /// Writes what is queued, then `line`, before returning.
+    func writeNow(_ line: String) {
+        output.withLock { fd in
+            var bytes: [UInt8] = []
+            pending.withLock { swap(&bytes, &$0.bytes) }
+            bytes.append(contentsOf: line.utf8)
+            if !bytes.isEmpty { Self.write(fd, bytes) }
+        }
+    }
+
+    private func run() {
+        var seen: UInt64 = 0
+        while true {
+            seen = batches.wait(beyond: seen, timeoutMilliseconds: 60_000)
+            writeNow("")
+        }
+    }
+
+    private static func write(_ fd: Int32, _ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if written > 0 {
+                    offset += written
+                } else if written < 0 && errno == EINTR {
+                    continue
+                } else {
+                    return  // standard error is gone: nothing better to do with the lines
                 }
             }
         }

@@ -13,11 +13,7 @@ public struct AuthMiddleware: RouterMiddleware {
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        // The scheme is case-insensitive (RFC 7235): `bearer` and `BEARER` are `Bearer`.
-        guard let header = request.headers[.authorization], let space = header.firstIndex(of: " "),
-            header[..<space].lowercased() == "bearer",
-            let entry = tokens.store.authenticate(String(header[header.index(after: space)...].drop(while: { $0 == " " })))
-        else {
+        guard let entry = tokens.entry(authorization: request.headers[.authorization]) else {
             throw APIError(.unauthorized, "unauthorized", "a valid bearer token is required (Authorization: Bearer <token>)")
         }
         context.caller.tokenName = entry.name

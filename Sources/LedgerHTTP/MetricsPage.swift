@@ -134,9 +134,10 @@ struct ProcessStat {
 /// The handles are made once per route, method and status and kept: making one goes through the
 /// metrics factory's registry (a lock, the label set built and looked up), too much for every request.
 public struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
-    private let handles = RequestMetricHandles()
+    private let handles: RequestMetricHandles
 
-    public init() {}
+    /// `handles`: shared with `EventLoopHistory`, so both count into the same series.
+    public init(handles: RequestMetricHandles = RequestMetricHandles()) { self.handles = handles }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
@@ -144,9 +145,7 @@ public struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddlewar
         handles.inFlight.increment()
         let route = context.endpointPath ?? "unmatched"
         @Sendable func record(_ status: HTTPResponse.Status) {
-            let (count, duration) = handles.handles(route: route, method: request.method.rawValue, status: Int(status.code))
-            count.increment()
-            duration.recordElapsed(since: start)
+            handles.record(route: route, method: request.method, status: status, since: start)
             handles.inFlight.decrement()
         }
         do {
@@ -167,7 +166,7 @@ public struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddlewar
 }
 
 /// The request metrics' handles, made on first use of each route, method and status.
-final class RequestMetricHandles: Sendable {
+public final class RequestMetricHandles: Sendable {
     struct Key: Hashable {
         let route: String
         let method: String
@@ -176,6 +175,15 @@ final class RequestMetricHandles: Sendable {
 
     let inFlight = Meter(label: "ledger_http_requests_in_flight")
     private let made = Mutex<[Key: (Metrics.Counter, Metrics.Timer)]>([:])
+
+    public init() {}
+
+    /// One request answered: its count and its duration.
+    func record(route: String, method: HTTPRequest.Method, status: HTTPResponse.Status, since start: ContinuousClock.Instant) {
+        let (count, duration) = handles(route: route, method: method.rawValue, status: Int(status.code))
+        count.increment()
+        duration.recordElapsed(since: start)
+    }
 
     func handles(route: String, method: String, status: Int) -> (Metrics.Counter, Metrics.Timer) {
         made.withLock { made in

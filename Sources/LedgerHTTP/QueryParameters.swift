@@ -214,7 +214,11 @@ extension QueryParameters {
 
 /// A path parameter, 1–`maxLength` characters, or a 400 naming it: for the API's routes and the console's pages alike.
 public func pathString(_ context: some RequestContext, _ name: String, maxLength: Int = 128) throws -> String {
-    guard let value = context.parameters.get(name), !value.isEmpty, value.unicodeScalars.count <= maxLength else {
+    try pathString(context.parameters.get(name), name, maxLength: maxLength)
+}
+
+func pathString(_ value: String?, _ name: String, maxLength: Int = 128) throws -> String {
+    guard let value, !value.isEmpty, value.unicodeScalars.count <= maxLength else {
         throw APIError(.badRequest, "invalid_parameter", "\(name) must be 1–\(maxLength) characters", field: name)
     }
     return value

@@ -53,14 +53,22 @@ public struct RequestLogMiddleware: RouterMiddleware {
             response = try failure.response(from: request, context: context)
         }
         response.headers[Self.requestIdHeader] = context.id
+        Self.log(context.logger, request.method, request.uri.path, response.status, since: start, token: context.caller.tokenName)
+        return response
+    }
+
+    /// The request's line (also written by `EventLoopHistory` for the answers it gives).
+    static func log(
+        _ logger: Logger, _ method: HTTPRequest.Method, _ path: String, _ status: HTTPResponse.Status, since start: ContinuousClock.Instant,
+        token: String?
+    ) {
         let elapsed = ContinuousClock.now - start
-        context.logger.info(
+        logger.info(
             "request",
             metadata: [
-                "http.method": "\(request.method)", "http.path": "\(request.uri.path)", "http.status": "\(response.status.code)",
+                "http.method": "\(method)", "http.path": "\(path)", "http.status": "\(status.code)",
                 "http.duration_ms": "\(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)",
-                "auth.token": "\(context.caller.tokenName ?? "-")",
+                "auth.token": "\(token ?? "-")",
             ])
-        return response
     }
 }

@@ -80,6 +80,13 @@ public final class TokenRegistry: Sendable {
     public var store: TokenStore { current.withLock { $0 } }
 
     public func replace(with store: TokenStore) { current.withLock { $0 = store } }
+
+    /// The token an `Authorization` header presents, if it is one of ours. The scheme is
+    /// case-insensitive (RFC 7235): `bearer` and `BEARER` are `Bearer`.
+    public func entry(authorization header: String?) -> TokenStore.Entry? {
+        guard let header, let space = header.firstIndex(of: " "), header[..<space].lowercased() == "bearer" else { return nil }
+        return store.authenticate(String(header[header.index(after: space)...].drop(while: { $0 == " " })))
+    }
 }
 
 func hexBytes(_ text: String) -> [UInt8]? {

@@ -59,9 +59,11 @@ final class ProjectionStore: @unchecked Sendable {
     let findings: Database
     let meta: Database
 
+    /// Commits sync their pages but not the meta page: a system crash may undo the last batch, whose
+    /// watermark then names an earlier seq of the same log, and the follower folds from there again.
     init(path: String, readOnly: Bool) throws {
         environment = try Environment(
-            .init(path: path, mapSize: 4 << 30, maxReaders: 256, maxDatabases: 16, readOnly: readOnly))
+            .init(path: path, mapSize: 4 << 30, maxReaders: 256, maxDatabases: 16, readOnly: readOnly, lastCommitMayBeUndone: true))
         let others = ["sets", "trail", "trailTimes", "lateTrail", "intervals", "findings", "meta"]
         let names = ProjectionTable.allCases.map(\.rawValue) + others
         let databases = try environment.openDatabases(names.map { ($0, []) })

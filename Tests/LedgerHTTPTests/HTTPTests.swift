@@ -236,13 +236,13 @@ func event(_ id: String, type: String = "sales_order.updated", subject: String =
             let onePath = try await client.execute(uri: "/v1/events/3", method: .post, headers: auth("all"))
             #expect(onePath.status == .methodNotAllowed && onePath.headers[.allow] == "GET")
 
-            for contentType in ["text/plain", "application/x-www-form-urlencoded", "application/jsonx"] {
+            for contentType in ["text/plain", "application/x-www-form-urlencoded", "application/jsonx", "application/ json", "", "+json"] {
                 let refused = try await client.execute(
                     uri: "/v1/events", method: .post, headers: auth("ingest") + [.contentType: contentType], body: ByteBuffer(string: event("ct")))
                 #expect(refused.status == .unsupportedMediaType, "\(contentType)")
                 #expect(refused.json["error"]?["code"] == .string("unsupported_media_type"))
             }
-            for contentType in ["application/json", "application/json; charset=utf-8", "Application/JSON"] {
+            for contentType in ["application/json", "application/json; charset=utf-8", "Application/JSON", "\tapplication/json ;charset=utf-8", "application/vnd.ledger+json"] {
                 let accepted = try await client.execute(
                     uri: "/v1/events", method: .post, headers: auth("ingest") + [.contentType: contentType], body: ByteBuffer(string: event("ok")))
                 #expect(accepted.status.code < 300, "\(contentType)")

@@ -15,6 +15,12 @@ import Workload
     static let requests = [
         "/healthz", "/v1/events", "/v1/events?type=user.*&order=desc&limit=5", "/v1/events?subjectType=sales_order&subjectId=SO-1001&field=amount",
         "/v1/events/3", "/v1/events/999", "/v1/subjects/sales_order/SO-1001/history?field=amount",
+        // Histories are answered on the event loop when they can be (EventLoopHistory), else by the router.
+        "/v1/subjects/sales_order/SO-1001/history", "/v1/subjects/sales_order/SO-1001/history?limit=2",
+        "/v1/subjects/sales_order/SO-1001/history?since=2026-03-02T00%3A00%3A00Z&until=2026-03-09T00:00:00Z",
+        "/v1/subjects/user/u-li/history?limit=1&cursor=garbage", "/v1/subjects/sales_order/SO-%31001/history",
+        "/v1/subjects/sales_order/no-such-order/history", "/v1/subjects/sales_order/SO-1001/history?limit=0",
+        "/v1/subjects/sales_order/SO-1001/history?lmit=2", "/v1/subjects/sales_order/SO-1001/history/",
         "/v1/subjects/sales_order/SO-1001/state?asOf=seq:22", "/v1/actors/u-wang/activity?since=2026-03-03T00:00:00Z",
         "/v1/users/u-li/access", "/v1/users/u-li/access?asOf=2026-03-04T00:00:00Z", "/v1/permissions/sales_order.approve/holders",
         "/v1/roles/sales_manager", "/v1/findings", "/v1/findings?kind=state_mismatch", "/v1/export", "/v1/export?afterSeq=30",
@@ -52,6 +58,14 @@ import Workload
             #expect(localStatus == httpStatus, "\(path)")
             #expect(localBody == httpBody, "\(path): \(String(decoding: localBody.prefix(200), as: UTF8.self)) vs \(String(decoding: httpBody.prefix(200), as: UTF8.self))")
         }
+        // The second page of a history, through the cursor the first page gave.
+        let firstPage = try JSONParser.parse(try await fetch(.GET, "/v1/subjects/sales_order/SO-1001/history?limit=2", token: read).1)
+        guard case .string(let next)? = firstPage["next"] else { Issue.record("no next cursor: \(firstPage)"); return }
+        let secondPage = "/v1/subjects/sales_order/SO-1001/history?limit=2&cursor="
+            + next.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        let (httpStatus, httpBody) = try await fetch(.GET, secondPage, token: read)
+        #expect(httpStatus == 200)
+        #expect(try await local.get(secondPage).body == httpBody)
         // A process-local token is the only way in: no other token opens the in-process router.
         let anonymous = InProcessClient(runtime: runtime, token: "not-a-token", logger: logger)
         #expect(try await anonymous.get("/v1/events").status == 401)
