@@ -137,10 +137,18 @@ public final class EventLog: Sendable {
     /// Same id and content as an event in the ledger: not appended again, `duplicate` true.
     /// Same id, other content: throws `.conflict` and appends nothing.
     public func append(_ events: [PreparedEvent]) async throws -> [AppendResult] {
-        guard let writer else { throw LogError(.closed, "the ledger is open read-only") }
-        guard !closed.load(ordering: .relaxed) else { throw LogError(.closed, "the ledger is shutting down") }
-        if events.isEmpty { return [] }
-        return try await writer.append(events)
+        try await withCheckedThrowingContinuation { continuation in
+            append(events) { continuation.resume(with: $0.mapError { $0 as any Error }) }
+        }
+    }
+
+    /// `append` for a caller that cannot wait in a task (an event loop): `completion` runs once, on
+    /// the writer's thread (or the caller's, when the ledger refuses at once), after the commit.
+    public func append(_ events: [PreparedEvent], completion: @escaping AppendCompletion) {
+        guard let writer else { return completion(.failure(LogError(.closed, "the ledger is open read-only"))) }
+        guard !closed.load(ordering: .relaxed) else { return completion(.failure(LogError(.closed, "the ledger is shutting down"))) }
+        if events.isEmpty { return completion(.success([])) }
+        writer.append(events, completion: completion)
     }
 
     /// Seconds since the epoch when the writer last went round its loop (nil when read-only).

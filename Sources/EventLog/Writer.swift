@@ -9,6 +9,9 @@ import Transparency
 import Glibc
 #endif
 
+/// What an append's caller hears once: the events' results, or why none was appended.
+public typealias AppendCompletion = @Sendable (Result<[AppendResult], LogError>) -> Void
+
 /// What the ledger answers for one appended event.
 public struct AppendResult: Sendable, Equatable {
     public var seq: UInt64
@@ -35,7 +38,7 @@ struct ImportedEvent: Sendable {
 /// Checkpoints are signed here too, so a signed root only ever covers committed records.
 final class Writer: @unchecked Sendable {
     enum Pending {
-        case append([PreparedEvent], CheckedContinuation<[AppendResult], any Error>)
+        case append([PreparedEvent], AppendCompletion)
         /// Records of an export, kept byte for byte: only into an empty ledger, in order.
         case importing([ImportedEvent], CheckedContinuation<[AppendResult], any Error>)
         case checkpoint(CheckedContinuation<StoredCheckpoint, any Error>)
@@ -125,11 +128,10 @@ final class Writer: @unchecked Sendable {
         thread = startThread { [self] in run() }
     }
 
-    /// Queues events for the next commit; resumes once they are durable.
-    func append(_ events: [PreparedEvent]) async throws -> [AppendResult] {
-        try await withCheckedThrowingContinuation { continuation in
-            enqueue(.append(events, continuation)) { continuation.resume(throwing: $0) }
-        }
+    /// Queues events for the next commit; `completion` runs on the writer's thread once they are
+    /// durable (or refused).
+    func append(_ events: [PreparedEvent], completion: @escaping AppendCompletion) {
+        enqueue(.append(events, completion)) { completion(.failure($0)) }
     }
 
     func importRecords(_ events: [ImportedEvent]) async throws -> [AppendResult] {
@@ -297,9 +299,9 @@ final class Writer: @unchecked Sendable {
         var results = outcome.results.makeIterator()
         for pending in group {
             switch pending {
-            case .append(let events, let continuation):
+            case .append(let events, let completion):
                 requestSizes.record(events.count)
-                continuation.resume(with: results.next()!.mapError { $0 as any Error })
+                completion(results.next()!)
             case .importing(_, let continuation):
                 continuation.resume(with: results.next()!.mapError { $0 as any Error })
             case .checkpoint(let continuation):
@@ -527,7 +529,8 @@ final class Writer: @unchecked Sendable {
 extension Writer.Pending {
     func fail(_ error: LogError) {
         switch self {
-        case .append(_, let continuation), .importing(_, let continuation): continuation.resume(throwing: error)
+        case .append(_, let completion): completion(.failure(error))
+        case .importing(_, let continuation): continuation.resume(throwing: error)
         case .checkpoint(let continuation): continuation.resume(throwing: error)
         }
     }

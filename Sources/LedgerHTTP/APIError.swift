@@ -35,10 +35,22 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        var response = jsonResponse(json, status: status)
-        for field in headers { response.headers.append(field) }
-        if status == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer" }
-        return response
+        Response(status: status, headers: responseHeaders, body: .init(byteBuffer: jsonBody([CanonicalJSON.encode(json)])))
+    }
+
+    /// The answer's headers: its JSON type, then any of its own.
+    var responseHeaders: HTTPFields {
+        var fields: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+        for field in headers { fields.append(field) }
+        if status == .unauthorized { fields[.wwwAuthenticate] = "Bearer" }
+        return fields
+    }
+
+    /// A 500's message names the request, whose id the server log has the cause under.
+    func naming(requestID: String) -> APIError {
+        var named = self
+        named.message += " (request id \(requestID); the server log has the cause)"
+        return named
     }
 
     /// What a failure of a lower layer means to a client.

@@ -1,11 +1,9 @@
 import EventModel
-import Glibc
 import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
 import NIOHTTPTypes
-import Synchronization
 
 /// `GET /v1/subjects/{type}/{id}/history` answered on the connection's event loop, in the channel
 /// pipeline ahead of Hummingbird. A history is a few index reads and a copy of stored bytes (tens of
@@ -26,10 +24,7 @@ final class EventLoopHistory: ChannelDuplexHandler, RemovableChannelHandler {
     /// The route as the router names it in metrics.
     static let route = "/v1/subjects/{type}/{id}/history"
 
-    private let api: LedgerAPI
-    private let metrics: RequestMetricHandles
-    private let logger: Logger
-    private let serverName: String
+    private let responder: EventLoopResponder
 
     private enum State {
         case idle
@@ -43,12 +38,7 @@ final class EventLoopHistory: ChannelDuplexHandler, RemovableChannelHandler {
     private var awaitingAnswers = 0
     private var needsFlush = false
 
-    init(api: LedgerAPI, metrics: RequestMetricHandles, logger: Logger, serverName: String) {
-        self.api = api
-        self.metrics = metrics
-        self.logger = logger
-        self.serverName = serverName
-    }
+    init(_ responder: EventLoopResponder) { self.responder = responder }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch (state, unwrapInboundIn(data)) {
@@ -98,33 +88,18 @@ final class EventLoopHistory: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Writes the answer and true, or false (nothing written) when the router should answer instead.
     private func answer(_ context: ChannelHandlerContext, _ head: HTTPRequest, start: ContinuousClock.Instant) -> Bool {
-        guard let caller = api.tokens.entry(authorization: head.headerFields[.authorization]), caller.scopes.contains(.read),
+        guard let caller = responder.api.tokens.entry(authorization: head.headerFields[.authorization]), caller.scopes.contains(.read),
             let (type, id) = Self.subject(of: head.path)
         else { return false }
         let bytes: [UInt8]
         do {
             let question = try LedgerAPI.HistoryQuestion(Request(head: head, body: RequestBody(buffer: ByteBuffer())), type: type, id: id)
-            bytes = try question.answer(api.queries)
+            bytes = try question.answer(responder.api.queries)
         } catch {
             return false
         }
-        let body = jsonBody([bytes])
-        let requestID = RequestID().description
-        var fields = HTTPFields()
-        fields[.contentType] = "application/json; charset=utf-8"
-        fields[.contentLength] = String(body.readableBytes)
-        fields[RequestLogMiddleware.requestIdHeader] = requestID
-        fields[.date] = HTTPDate.now
-        fields[.server] = serverName
-        context.write(wrapOutboundOut(.head(HTTPResponse(status: .ok, headerFields: fields))), promise: nil)
-        context.write(wrapOutboundOut(.body(body)), promise: nil)
-        context.write(wrapOutboundOut(.end(nil)), promise: nil)
+        responder.write(context, .ok, jsonBody([bytes]), to: head, route: Self.route, start: start, token: caller.name)
         needsFlush = true
-        metrics.record(route: Self.route, method: .get, status: .ok, since: start)
-        var requestLogger = logger
-        requestLogger[metadataKey: "hb.request.id"] = .string(requestID)
-        let path = head.path.map { $0.prefix { $0 != "?" } }.map(String.init) ?? ""
-        RequestLogMiddleware.log(requestLogger, .get, path, .ok, since: start, token: caller.name)
         return true
     }
 
@@ -142,35 +117,3 @@ final class EventLoopHistory: ChannelDuplexHandler, RemovableChannelHandler {
     }
 }
 
-/// The `Date` header's value (RFC 9110's IMF-fixdate), made at most once a second.
-enum HTTPDate {
-    private static let cache = Mutex<(second: Int, text: String)>((-1, ""))
-    private static let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-
-    static var now: String {
-        var clock = timespec()
-        clock_gettime(CLOCK_REALTIME, &clock)
-        let second = clock.tv_sec
-        return cache.withLock { cached in
-            if cached.second != second { cached = (second, format(second)) }
-            return cached.text
-        }
-    }
-
-    static func format(_ secondsSince1970: Int) -> String {
-        var time = time_t(secondsSince1970)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
-            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
-    }
-}
-
-extension LedgerAPI {
-    /// The handlers that answer in the channel pipeline, one set per connection.
-    public func eventLoopHandlers(metrics: RequestMetricHandles, logger: Logger, serverName: String) -> [any RemovableChannelHandler] {
-        [EventLoopHistory(api: self, metrics: metrics, logger: logger, serverName: serverName)]
-    }
-}

@@ -92,6 +92,12 @@ public struct LedgerAPI: Sendable {
         } catch {
             throw APIError.from(error)
         }
+        let (status, answer) = Self.ingestAnswer(results)
+        return jsonResponse(canonical: answer, status: status)
+    }
+
+    /// The answer to an append: 201 when any event is new, 200 when every one was already there.
+    static func ingestAnswer(_ results: [AppendResult]) -> (HTTPResponse.Status, [UInt8]) {
         let items = results.map { r in
             JSONValue.object([
                 JSONMember("seq", .number(String(r.seq))), JSONMember("id", .string(r.id)),
@@ -99,17 +105,19 @@ public struct LedgerAPI: Sendable {
             ])
         }
         let allDuplicates = results.allSatisfy(\.duplicate)
-        return jsonResponse(.object([JSONMember("results", .array(items))]), status: allDuplicates ? .ok : .created)
+        return (allDuplicates ? .ok : .created, CanonicalJSON.encode(.object([JSONMember("results", .array(items))])))
     }
 
     /// A body must be JSON: `application/json` (or `…+json`), or no Content-Type at all. Anything else
     /// is a 415, so a form or a text file is never taken for events.
     func requireJSON(_ request: Request) throws {
-        guard let declared = request.headers[.contentType] else { return }
-        let media = Self.mediaType(declared)
-        guard media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json")) else {
-            throw APIError(.unsupportedMediaType, "unsupported_media_type", "the body must be application/json, not \(declared)")
-        }
+        guard let declared = request.headers[.contentType], !Self.isJSON(contentType: declared) else { return }
+        throw APIError(.unsupportedMediaType, "unsupported_media_type", "the body must be application/json, not \(declared)")
+    }
+
+    static func isJSON(contentType declared: String) -> Bool {
+        let media = mediaType(declared)
+        return media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json"))
     }
 
     /// The media type of a Content-Type value: before its parameters, without the blanks around

@@ -43,12 +43,8 @@ public struct RequestLogMiddleware: RouterMiddleware {
         } catch {
             var failure = error as? any HTTPResponseError ?? APIError.from(error)
             if failure.status == .internalServerError {
-                let cause = (failure as? APIError)?.cause ?? "\(error)"
-                context.logger.error("internal error", metadata: ["http.path": "\(request.uri.path)", "error.cause": "\(cause)"])
-                if var api = failure as? APIError {
-                    api.message += " (request id \(context.id); the server log has the cause)"
-                    failure = api
-                }
+                Self.logInternalError(cause: (failure as? APIError)?.cause ?? "\(error)", context.logger, request.uri.path)
+                if let api = failure as? APIError { failure = api.naming(requestID: context.id) }
             }
             response = try failure.response(from: request, context: context)
         }
@@ -57,7 +53,12 @@ public struct RequestLogMiddleware: RouterMiddleware {
         return response
     }
 
-    /// The request's line (also written by `EventLoopHistory` for the answers it gives).
+    /// A 500's cause, for the operator: the client sees only the request id.
+    static func logInternalError(cause: String, _ logger: Logger, _ path: String) {
+        logger.error("internal error", metadata: ["http.path": "\(path)", "error.cause": "\(cause)"])
+    }
+
+    /// The request's line (also written by the handlers that answer on the event loop).
     static func log(
         _ logger: Logger, _ method: HTTPRequest.Method, _ path: String, _ status: HTTPResponse.Status, since start: ContinuousClock.Instant,
         token: String?
