@@ -143,10 +143,14 @@ final class EventLoopIngest: ChannelDuplexHandler, RemovableChannelHandler {
         }
         context.flush()
         state = .idle
+        let replayed = !backlog.isEmpty
         while !backlog.isEmpty {
             if case .appending = state { break }
             take(context, backlog.removeFirst())
         }
+        // Outside NIO's read loop: the handlers behind (the router's) deliver what they were passed
+        // at the end of a read, so tell them it ended.
+        if replayed { context.fireChannelReadComplete() }
         if case .appending = state { return }
         if readHeld {
             readHeld = false

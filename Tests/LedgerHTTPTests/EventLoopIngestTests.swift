@@ -1,4 +1,6 @@
 import EventModel
+import Foundation
+import Glibc
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -116,5 +118,98 @@ import Testing
             #expect(server.log.committedHead == 0)
             _ = try await channel.finish(acceptAlreadyClosed: true)
         }
+    }
+}
+
+/// Over a real socket, through the whole pipeline: requests sent in one write, some answered on the
+/// event loop and some by the router, come back in the order they were sent.
+@Suite struct PipelinedRequestsTests {
+    @Test func answersLeaveInTheOrderTheRequestsCame() async throws {
+        let server = try Server()
+        try await server.run { client in
+            let port = try #require(client.port)
+            let token = Server.tokens["all"]!
+            func request(_ method: String, _ path: String, _ body: String = "") -> String {
+                "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n"
+                    + (body.isEmpty ? "" : "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n") + "\r\n" + body
+            }
+            let history = "/v1/subjects/sales_order/SO-1/history"
+            let requests = [
+                request("POST", "/v1/events", event("q-1")), request("GET", history), request("GET", "/v1/events?limit=5"),
+                request("POST", "/v1/events", "{nope"), request("GET", history), request("POST", "/v1/events", event("q-2", minute: 2)),
+                request("POST", "/v1/events", event("q-3", minute: 3)), request("GET", history),
+            ]
+            // On a thread of its own: blocking reads on the cooperative pool would starve the server.
+            let bytes = requests.joined()
+            let answers = try await withCheckedThrowingContinuation { continuation in
+                Thread { continuation.resume(with: Result { try RawHTTP.exchange(port: port, bytes, answers: requests.count) }) }.start()
+            }
+            #expect(answers.map(\.status) == [201, 200, 200, 400, 200, 201, 201, 200])
+            func entries(_ body: String) -> Int {
+                if case .array(let list)? = try? JSONParser.parse(Array(body.utf8))["entries"] { list.count } else { -1 }
+            }
+            #expect(entries(answers[1].body) == 1 && entries(answers[4].body) == 1 && entries(answers[7].body) == 3)
+            #expect(answers[3].body.hasPrefix(#"{"error":{"code":"#), "\(answers[3].body)")
+        }
+    }
+}
+
+/// A bare HTTP/1.1 client: sends bytes as they are and reads whole answers (Content-Length framed).
+enum RawHTTP {
+    struct Unanswered: Error, CustomStringConvertible { let description: String }
+
+    static func exchange(port: Int, _ bytes: String, answers count: Int) throws -> [(status: Int, body: String)] {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
+        let out = Array(bytes.utf8)
+        var sent = 0
+        while sent < out.count {
+            let n = out[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { throw POSIXError(.EPIPE) }
+            sent += n
+        }
+        var buffer: [UInt8] = []
+        var answers: [(status: Int, body: String)] = []
+        let deadline = ContinuousClock.now + .seconds(20)
+        while answers.count < count {
+            if let (answer, used) = parse(buffer) {
+                answers.append(answer)
+                buffer.removeFirst(used)
+                continue
+            }
+            guard ContinuousClock.now < deadline else {
+                throw Unanswered(description: "\(answers.count) of \(count) answers in 20 s: \(answers.map(\.status)), then \(buffer.count) bytes")
+            }
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 1000) > 0 else { continue }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let n = recv(fd, &chunk, chunk.count, 0)
+            guard n > 0 else { throw POSIXError(.ECONNRESET) }
+            buffer += chunk[0..<n]
+        }
+        return answers
+    }
+
+    /// One whole answer at the start of `buffer`, and how many bytes it took.
+    private static func parse(_ buffer: [UInt8]) -> ((status: Int, body: String), Int)? {
+        let separator: [UInt8] = [13, 10, 13, 10]
+        guard let end = (0..<max(0, buffer.count - 3)).first(where: { Array(buffer[$0..<$0 + 4]) == separator }) else { return nil }
+        let head = String(decoding: buffer[..<end], as: UTF8.self).split(separator: "\r\n")
+        guard let statusLine = head.first, let status = Int(statusLine.split(separator: " ")[1]) else { return nil }
+        let length = head.dropFirst().compactMap { line -> Int? in
+            let parts = line.split(separator: ":", maxSplits: 1)
+            return parts.count == 2 && parts[0].lowercased() == "content-length" ? Int(parts[1].trimmingCharacters(in: .whitespaces)) : nil
+        }.first ?? 0
+        let bodyStart = end + 4
+        guard buffer.count >= bodyStart + length else { return nil }
+        return ((status, String(decoding: buffer[bodyStart..<bodyStart + length], as: UTF8.self)), bodyStart + length)
     }
 }

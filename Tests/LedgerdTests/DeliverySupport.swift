@@ -199,12 +199,14 @@ func acceptsConnections(_ port: Int) -> Bool {
     } == 0
 }
 
-/// Waits until `done` holds, checking every 50 ms; false when `seconds` pass first.
-func eventually(within seconds: Double, _ done: () -> Bool) -> Bool {
+/// Waits until `done` holds, checking every 50 ms; false when `seconds` pass first. It sleeps as a
+/// task, never blocking a thread: the cooperative pool has two (one a core), and a test that held one
+/// for a minute starved every in-process server of the test run (the webhook receiver, the HTTP tests).
+func eventually(within seconds: Double, _ done: () -> Bool) async -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
         if done() { return true }
-        usleep(50_000)
+        try? await Task.sleep(for: .milliseconds(50))
     }
     return done()
 }

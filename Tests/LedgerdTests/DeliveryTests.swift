@@ -62,7 +62,7 @@ import TestSupport
         #expect(export.count == 3000)
 
         // Syslog: everything the export holds, byte for byte, in seq order.
-        #expect(eventually(within: 60) { rsyslog.deliveredRecords().records.count == export.count })
+        #expect(await eventually(within: 60) { rsyslog.deliveredRecords().records.count == export.count })
         let (records, skipped) = rsyslog.deliveredRecords()
         #expect(skipped.isEmpty)
         #expect(records == export)
@@ -77,7 +77,7 @@ import TestSupport
         func accepted(_ type: String) -> [String] {
             webhook.deliveries.filter { $0.status == 200 }.flatMap(\.lines).filter { $0.hasPrefix(#"{"type":"\#(type)""#) }
         }
-        #expect(eventually(within: 60) { accepted("event").count >= userEvents.count && accepted("finding").count >= expectedFindings })
+        #expect(await eventually(within: 60) { accepted("event").count >= userEvents.count && accepted("finding").count >= expectedFindings })
         let deliveries = webhook.deliveries
         #expect(deliveries.allSatisfy { $0.signatureValid })
         #expect(deliveries.filter { $0.status == 503 }.count == 2)
@@ -132,7 +132,7 @@ import TestSupport
         try Self.append(daemon, count: 20_000, seed: 7)
         daemon.stop()
         daemon = try LedgerctlTests.Daemon(dataDirectory: data, environment: ["LEDGERD_DELIVERY_SINKS_FILE": sinks])
-        #expect(eventually(within: 60) { rsyslog.received().count >= 2_000 })
+        #expect(await eventually(within: 60) { rsyslog.received().count >= 2_000 })
         kill(daemon.process.processIdentifier, SIGKILL)
         daemon.process.waitUntilExit()
         let atKill = rsyslog.deliveredRecords().records.count
@@ -140,7 +140,7 @@ import TestSupport
 
         daemon = try LedgerctlTests.Daemon(dataDirectory: data, environment: ["LEDGERD_DELIVERY_SINKS_FILE": sinks])
         defer { daemon.stop() }
-        #expect(eventually(within: 120) { rsyslog.deliveredRecords().records.count == 20_000 })
+        #expect(await eventually(within: 120) { rsyslog.deliveredRecords().records.count == 20_000 })
         var (records, skipped) = rsyslog.deliveredRecords()
         #expect(skipped.isEmpty)
         #expect(records == (try Self.export(daemon)))
@@ -161,7 +161,7 @@ import TestSupport
         #expect(!metrics.contains(#"ledger_delivery_lag_seconds{sink="siem",route="events"} 0.0"#))
         // Back: it catches up from its cursor.
         try rsyslog.start()
-        #expect(eventually(within: 90) { rsyslog.deliveredRecords().records.count == 21_000 })
+        #expect(await eventually(within: 90) { rsyslog.deliveredRecords().records.count == 21_000 })
         (records, skipped) = rsyslog.deliveredRecords()
         #expect(skipped.isEmpty)
         #expect(records == (try Self.export(daemon)))
@@ -182,7 +182,7 @@ import TestSupport
         defer { daemon.stop() }
         try Self.append(daemon, count: 500, seed: 6)
         let export = try Self.export(daemon)
-        #expect(eventually(within: 60) { rsyslog.deliveredRecords().records.count == export.count })
+        #expect(await eventually(within: 60) { rsyslog.deliveredRecords().records.count == export.count })
         let (records, skipped) = rsyslog.deliveredRecords()
         #expect(skipped.isEmpty)
         #expect(records == export)
