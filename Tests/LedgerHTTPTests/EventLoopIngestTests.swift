@@ -10,6 +10,7 @@ import NIOCore
 import NIOEmbedded
 import NIOHTTPTypes
 import Testing
+import TestSupport
 
 /// The ingest handler in the channel pipeline takes only small, well-formed appends, answers them
 /// after the commit as the router would, and keeps the connection's answers in order.
@@ -159,16 +160,8 @@ enum RawHTTP {
     struct Unanswered: Error, CustomStringConvertible { let description: String }
 
     static func exchange(port: Int, _ bytes: String, answers count: Int) throws -> [(status: Int, body: String)] {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard let fd = connectToLoopback(port: port) else { throw POSIXError(.ECONNREFUSED) }
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
         let out = Array(bytes.utf8)
         var sent = 0
         while sent < out.count {

@@ -2,6 +2,7 @@ import EventModel
 import Foundation
 import Glibc
 import Testing
+import TestSupport
 
 /// A Server-Sent Events client on a plain socket: it reads what the daemon sends, as it comes, and
 /// can stop reading altogether (a slow client).
@@ -10,19 +11,9 @@ final class SSEClient {
     private var buffer: [UInt8] = []
 
     init(port: Int, path: String, token: String, lastEventID: String? = nil) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        // A small receive buffer (set before connecting, so the window is small), so a client that
-        // stops reading is felt soon.
-        var size: Int32 = 4096
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
+        // A small receive buffer, so a client that stops reading is felt soon.
+        guard let fd = connectToLoopback(port: port, receiveBuffer: 4096) else { throw POSIXError(.ECONNREFUSED) }
+        self.fd = fd
         var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\nAccept: text/event-stream\r\n"
         if let lastEventID { request += "Last-Event-ID: \(lastEventID)\r\n" }
         request += "\r\n"
