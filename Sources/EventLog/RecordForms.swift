@@ -256,12 +256,13 @@ final class RecordCompressor {
     }
 
     private static func latestRecords(_ count: Int, through head: UInt64, _ store: Store) throws -> [[UInt8]] {
-        try store.environment.read { txn in
+        let reader = store.forms.reader()
+        return try store.environment.read { txn in
             try txn.withCursor(store.records) { cursor in
                 var samples: [[UInt8]] = []
                 var entry = try cursor.get(.keyRange, key: bigEndianBytes(head - min(UInt64(count), head) + 1))
                 while let (key, value) = entry, readBigEndianUInt64(key) <= head {
-                    samples.append(store.forms.canonical(UnsafeRawBufferPointer(rebasing: value[32...])))
+                    samples.append(reader.canonical(UnsafeRawBufferPointer(rebasing: value[32...])))
                     entry = try cursor.get(.next)
                 }
                 return samples

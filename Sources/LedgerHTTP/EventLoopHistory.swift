@@ -1,93 +1,22 @@
-import EventModel
 import HTTPTypes
 import Hummingbird
-import Logging
 import NIOCore
-import NIOHTTPTypes
 
-/// `GET /v1/subjects/{type}/{id}/history` answered on the connection's event loop, in the channel
-/// pipeline ahead of Hummingbird. A history is a few index reads and a copy of stored bytes (tens of
-/// microseconds); through the router it also paid a hand-off to a task, one to the reader pool and
-/// back, and the middleware chain, several times the query itself (BENCHMARKS.md, issue 11).
-///
-/// Only a plain success is answered here: a valid read token, a path without escapes, parameters
-/// that check, no body, no `Connection` header, and no earlier request of the connection still
-/// waiting for its answer (so answers never overtake each other). Every other request, and any
-/// whose question fails, goes on to the router untouched, which answers it as it always did. The
-/// answer is the router's byte for byte (SameAnswersTests), with the same log line and metrics.
-final class EventLoopHistory: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias InboundOut = HTTPRequestPart
-    typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
-
+/// `GET /v1/subjects/{type}/{id}/history` on the event loop (`EventLoopAnswers`): a history is a few
+/// index reads and a copy of stored bytes, tens of microseconds. Answered here only with a read token,
+/// a path without escapes, parameters that check (`HistoryQuestion`, the route's own), no body and
+/// no `Connection` header; anything else is the router's.
+extension EventLoopAnswers {
     /// The route as the router names it in metrics.
-    static let route = "/v1/subjects/{type}/{id}/history"
+    static let historyRoute = "/v1/subjects/{type}/{id}/history"
 
-    private let responder: EventLoopResponder
-
-    private enum State {
-        case idle
-        /// A request this handler may answer, held until its end arrives.
-        case held(HTTPRequest, start: ContinuousClock.Instant)
-        /// Passing the parts of a request on to the router.
-        case passing
-    }
-    private var state = State.idle
-    /// Requests passed on whose answers have not all gone out yet.
-    private var awaitingAnswers = 0
-    private var needsFlush = false
-
-    init(_ responder: EventLoopResponder) { self.responder = responder }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch (state, unwrapInboundIn(data)) {
-        case (.idle, .head(let head)):
-            if awaitingAnswers == 0, head.method == .get, head.headerFields[.connection] == nil, Self.subject(of: head.path) != nil {
-                state = .held(head, start: .now)
-            } else {
-                passOn(context, .head(head))
-                state = .passing
-            }
-        case (.held(let head, let start), .end):
-            state = .idle
-            if !answer(context, head, start: start) {
-                passOn(context, .head(head))
-                passOn(context, .end(nil))
-            }
-        case (.held(let head, _), let part):
-            passOn(context, .head(head))
-            passOn(context, part)
-            state = .passing
-        case (.passing, let part):
-            if case .end = part { state = .idle }
-            passOn(context, part)
-        case (.idle, let part):
-            passOn(context, part)
-        }
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        if needsFlush {
-            needsFlush = false
-            context.flush()
-        }
-        context.fireChannelReadComplete()
-    }
-
-    /// The router's answers pass here on their way out: the last part of each settles one request.
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data), awaitingAnswers > 0 { awaitingAnswers -= 1 }
-        context.write(data, promise: promise)
-    }
-
-    private func passOn(_ context: ChannelHandlerContext, _ part: HTTPRequestPart) {
-        if case .head = part { awaitingAnswers += 1 }
-        context.fireChannelRead(wrapInboundOut(part))
+    /// Whether the head is one to hold for an answer here (the token and parameters are checked at its end).
+    static func mayAnswerHistory(_ head: HTTPRequest) -> Bool {
+        head.method == .get && head.headerFields[.connection] == nil && subject(of: head.path) != nil
     }
 
     /// Writes the answer and true, or false (nothing written) when the router should answer instead.
-    private func answer(_ context: ChannelHandlerContext, _ head: HTTPRequest, start: ContinuousClock.Instant) -> Bool {
+    func answerHistory(_ context: ChannelHandlerContext, _ head: HTTPRequest, start: ContinuousClock.Instant) -> Bool {
         guard let caller = responder.api.tokens.entry(authorization: head.headerFields[.authorization]), caller.scopes.contains(.read),
             let (type, id) = Self.subject(of: head.path)
         else { return false }
@@ -98,8 +27,7 @@ final class EventLoopHistory: ChannelDuplexHandler, RemovableChannelHandler {
         } catch {
             return false
         }
-        responder.write(context, .ok, jsonBody([bytes]), to: head, route: Self.route, start: start, token: caller.name)
-        needsFlush = true
+        responder.write(context, .ok, jsonBody([bytes]), to: head, route: Self.historyRoute, start: start, token: caller.name)
         return true
     }
 
@@ -116,4 +44,3 @@ final class EventLoopHistory: ChannelDuplexHandler, RemovableChannelHandler {
         return (String(decoding: segments[3], as: UTF8.self), String(decoding: segments[4], as: UTF8.self))
     }
 }
-

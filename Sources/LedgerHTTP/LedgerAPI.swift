@@ -185,7 +185,7 @@ public struct LedgerAPI: Sendable {
         return jsonResponse(canonical: try await run { try question.answer($0.queries) })
     }
 
-    /// A history request, checked: the route and `EventLoopHistory` ask the same question.
+    /// A history request, checked: the route and `EventLoopAnswers` ask the same question.
     struct HistoryQuestion: Sendable {
         let subject: Envelope.Subject
         let field: String?

@@ -136,7 +136,7 @@ struct ProcessStat {
 public struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     private let handles: RequestMetricHandles
 
-    /// `handles`: shared with `EventLoopHistory`, so both count into the same series.
+    /// `handles`: shared with `EventLoopAnswers`, so both count into the same series.
     public init(handles: RequestMetricHandles = RequestMetricHandles()) { self.handles = handles }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {

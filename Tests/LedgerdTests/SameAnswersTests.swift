@@ -15,7 +15,7 @@ import Workload
     static let requests = [
         "/healthz", "/v1/events", "/v1/events?type=user.*&order=desc&limit=5", "/v1/events?subjectType=sales_order&subjectId=SO-1001&field=amount",
         "/v1/events/3", "/v1/events/999", "/v1/subjects/sales_order/SO-1001/history?field=amount",
-        // Histories are answered on the event loop when they can be (EventLoopHistory), else by the router.
+        // Histories are answered on the event loop when they can be (EventLoopAnswers), else by the router.
         "/v1/subjects/sales_order/SO-1001/history", "/v1/subjects/sales_order/SO-1001/history?limit=2",
         "/v1/subjects/sales_order/SO-1001/history?since=2026-03-02T00%3A00%3A00Z&until=2026-03-09T00:00:00Z",
         "/v1/subjects/user/u-li/history?limit=1&cursor=garbage", "/v1/subjects/sales_order/SO-%31001/history",
