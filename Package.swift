@@ -48,6 +48,9 @@ let package = Package(
             pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]
         ),
+        // The daemon's allocator, Debian's libjemalloc-dev, with its compiled-in options (malloc_conf.c).
+        // Linked into ledgerd (and ledger-bench, to measure what the daemon runs): it replaces glibc's malloc for the whole process.
+        .target(name: "CJemalloc", linkerSettings: [.linkedLibrary("jemalloc")]),
         // A small safe layer over zstd: trained dictionaries, compression and decompression contexts. Knows no events.
         .target(name: "Zstd", dependencies: ["CZstd"], swiftSettings: strict),
         // A small safe layer over LMDB: environment, scoped transactions, cursors, errors. Knows no events.
@@ -154,7 +157,7 @@ let package = Package(
         .executableTarget(
             name: "ledgerd",
             dependencies: [
-                "LedgerDaemon", "EventLog",
+                "LedgerDaemon", "EventLog", "CJemalloc",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -181,7 +184,7 @@ let package = Package(
         .executableTarget(
             name: "ledger-bench",
             dependencies: [
-                "EventLog", "EventModel", "LMDB", "CLMDB", "Projector", "Queries", "Transparency", "Workload",
+                "CJemalloc", "EventLog", "EventModel", "LMDB", "CLMDB", "Projector", "Queries", "Transparency", "Workload",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

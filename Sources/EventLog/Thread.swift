@@ -21,31 +21,35 @@ public func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
     return thread
 }
 
-/// Hands memory that was freed back to the system. glibc keeps what a thread's arena freed (request
-/// bodies, decoded batches, a folded tail) for reuse, so without this the daemon's resident
-/// memory stays at its peak long after the peak; called after large transient work only.
+/// Hands memory that was freed back to the system, after large transient work only (request
+/// bodies, decoded batches, a folded tail), so that resident memory does not stay at its peak.
+/// ledgerd runs on jemalloc (the `CJemalloc` target), whose background thread does this within a
+/// second anyway; here its arenas are purged at once. Elsewhere (ledgerctl, the tests) glibc's
+/// malloc keeps what a thread's arena freed until `malloc_trim`.
 public func releaseFreedMemory() {
     #if canImport(Glibc)
-    _ = glibcMallocTrim(0)
-    #endif
-}
-
-/// Caps glibc's malloc arenas at two for the whole process. By default every thread that allocates
-/// may get an arena of its own (8 per core); the reader pool's threads each keep what their queries
-/// freed, and a daemon that answered a few hundred large as-of questions holds 300 MiB it no longer
-/// uses (measured at 1M events; 80 MiB with one arena). Call first thing, before other threads start.
-public func limitMallocArenas() {
-    #if canImport(Glibc)
-    _ = glibcMallopt(-8 /* M_ARENA_MAX */, 2)
+    if let mallctl = jemallocControl {
+        // "arena.<MALLCTL_ARENAS_ALL>.purge": every arena's unused dirty pages back to the system.
+        _ = mallctl("arena.4096.purge", nil, nil, nil, 0)
+    } else {
+        _ = glibcMallocTrim(0)
+    }
     #endif
 }
 
 #if canImport(Glibc)
+/// `int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)`, when
+/// jemalloc is the process's allocator; looked up rather than linked, so that this module knows no
+/// allocator.
+private typealias MallocControl = @convention(c) (
+    UnsafePointer<CChar>, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int>?, UnsafeMutableRawPointer?, Int
+) -> Int32
+
+private let jemallocControl: MallocControl? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallctl").map {
+    unsafeBitCast($0, to: MallocControl.self)
+}
+
 /// `int malloc_trim(size_t pad)` from <malloc.h>, which the Glibc module does not export.
 @_silgen_name("malloc_trim")
 private func glibcMallocTrim(_ pad: Int) -> Int32
-
-/// `int mallopt(int param, int value)` from <malloc.h>.
-@_silgen_name("mallopt")
-private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
 #endif

@@ -35,7 +35,6 @@ struct Ledgerd: AsyncParsableCommand {
     static let dataDirectoryInUse: Int32 = 6
 
     func run() async throws {
-        limitMallocArenas()
         LoggingSystem.bootstrap { label in LogLines(label: label) }
         let logger = Logger(label: "ledgerd")
         let registry = PrometheusCollectorRegistry()
