@@ -97,16 +97,31 @@ public struct LedgerAPI: Sendable {
     }
 
     /// The answer to an append: 201 when any event is new, 200 when every one was already there.
+    /// Canonical JSON written straight into bytes, each result's members in key order (`duplicate`,
+    /// `hash`, `id`, `seq`): as a tree of values to sort and encode, a 500-event batch's answer took
+    /// 6% of the daemon's CPU under batch ingest.
     static func ingestAnswer(_ results: [AppendResult]) -> (HTTPResponse.Status, [UInt8]) {
-        let items = results.map { r in
-            JSONValue.object([
-                JSONMember("seq", .number(String(r.seq))), JSONMember("id", .string(r.id)),
-                JSONMember("hash", .string(r.hashHex)), JSONMember("duplicate", .bool(r.duplicate)),
-            ])
+        var out: [UInt8] = []
+        out.reserveCapacity(16 + results.count * (120 + (results.first?.id.utf8.count ?? 0)))
+        out.append(contentsOf: #"{"results":["#.utf8)
+        for (index, result) in results.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: result.duplicate ? #"{"duplicate":true,"hash":""#.utf8 : #"{"duplicate":false,"hash":""#.utf8)
+            for byte in result.hash {
+                out.append(hexDigits[Int(byte >> 4)])
+                out.append(hexDigits[Int(byte & 0x0F)])
+            }
+            out.append(contentsOf: #"","id":"#.utf8)
+            CanonicalJSON.writeString(result.id, into: &out)
+            out.append(contentsOf: #","seq":"#.utf8)
+            CanonicalJSON.writeInteger(result.seq, into: &out)
+            out.append(UInt8(ascii: "}"))
         }
-        let allDuplicates = results.allSatisfy(\.duplicate)
-        return (allDuplicates ? .ok : .created, CanonicalJSON.encode(.object([JSONMember("results", .array(items))])))
+        out.append(contentsOf: "]}".utf8)
+        return (results.allSatisfy(\.duplicate) ? .ok : .created, out)
     }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// A body must be JSON: `application/json` (or `…+json`), or no Content-Type at all. Anything else
     /// is a 415, so a form or a text file is never taken for events.
