@@ -20,8 +20,6 @@ public struct AppendResult: Sendable, Equatable {
     public var hash: [UInt8]
     /// True when an event with this id and content was already in the ledger: nothing was appended.
     public var duplicate: Bool
-
-    public var hashHex: String { hexString(hash) }
 }
 
 /// An exported record on its way back in: its place and time as exported, and its validated content.

@@ -1,14 +1,23 @@
 /// Lowercase hex, as every hash in the API.
 public func hexString(_ bytes: some Sequence<UInt8>) -> String {
-    let digits = Array("0123456789abcdef".utf8)
     var out = [UInt8]()
     out.reserveCapacity(bytes.underestimatedCount * 2)
-    for byte in bytes {
-        out.append(digits[Int(byte >> 4)])
-        out.append(digits[Int(byte & 0x0F)])
-    }
+    writeHex(bytes, into: &out)
     return String(decoding: out, as: UTF8.self)
 }
+
+/// The same digits written into a buffer: answers that carry many hashes make no string for each.
+/// Inlinable, so that callers in other modules get it specialized rather than generic per byte.
+@inlinable
+public func writeHex(_ bytes: some Sequence<UInt8>, into out: inout [UInt8]) {
+    for byte in bytes {
+        out.append(lowercaseHexDigit(byte >> 4))
+        out.append(lowercaseHexDigit(byte & 0x0F))
+    }
+}
+
+@usableFromInline
+func lowercaseHexDigit(_ nibble: UInt8) -> UInt8 { nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") - 10 + nibble }
 
 /// The bytes of lowercase or uppercase hex; nil for anything else (an odd length, a non-hex digit).
 public func hexBytes(_ text: some StringProtocol) -> [UInt8]? {

@@ -35,12 +35,15 @@ public struct APIError: Error, HTTPResponseError, Sendable {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        Response(status: status, headers: responseHeaders, body: .init(byteBuffer: jsonBody([CanonicalJSON.encode(json)])))
+        Response(status: status, headers: responseHeaders, body: .init(byteBuffer: responseBody))
     }
+
+    /// The answer's body: `json`, canonical, with a final newline.
+    var responseBody: ByteBuffer { jsonBody([CanonicalJSON.encode(json)]) }
 
     /// The answer's headers: its JSON type, then any of its own.
     var responseHeaders: HTTPFields {
-        var fields: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+        var fields = jsonHeaders
         for field in headers { fields.append(field) }
         if status == .unauthorized { fields[.wwwAuthenticate] = "Bearer" }
         return fields
@@ -90,8 +93,11 @@ func jsonResponse(canonical: [UInt8], status: HTTPResponse.Status = .ok) -> Resp
 
 /// A response of a JSON body already made.
 func jsonResponse(body: ByteBuffer, status: HTTPResponse.Status = .ok) -> Response {
-    Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: body))
+    Response(status: status, headers: jsonHeaders, body: .init(byteBuffer: body))
 }
+
+/// The headers of every JSON answer.
+let jsonHeaders: HTTPFields = [.contentType: "application/json; charset=utf-8"]
 
 /// A JSON body from the parts of canonical JSON bytes and a final newline, copied once: make it
 /// where the parts were made (off the event loop) when they run to megabytes.

@@ -197,8 +197,8 @@ final class EventLoopAnswers: ChannelDuplexHandler, RemovableChannelHandler {
     }
 }
 
-/// What the handlers that answer on the event loop share: an answer written as the router writes it,
-/// with the same headers, request id, metrics and log line.
+/// What `EventLoopAnswers` needs to answer as the router does: the API, and an answer written with
+/// the router's headers, request id, metrics and log line.
 struct EventLoopResponder: Sendable {
     let api: LedgerAPI
     let metrics: RequestMetricHandles
@@ -208,7 +208,7 @@ struct EventLoopResponder: Sendable {
     /// Writes one whole answer to `request` (not flushed), counts it and logs its line.
     func write(
         _ context: ChannelHandlerContext, _ status: HTTPResponse.Status, _ body: ByteBuffer,
-        headers: HTTPFields = [.contentType: "application/json; charset=utf-8"], to request: HTTPRequest, route: String,
+        headers: HTTPFields = jsonHeaders, to request: HTTPRequest, route: String,
         start: ContinuousClock.Instant, token: String?, requestID: String = RequestID().description
     ) {
         var fields = headers

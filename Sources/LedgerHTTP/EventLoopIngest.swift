@@ -48,7 +48,7 @@ extension EventLoopAnswers {
                 failure = failure.naming(requestID: requestID)
             }
             responder.write(
-                context, failure.status, jsonBody([CanonicalJSON.encode(failure.json)]), headers: failure.responseHeaders, to: head,
+                context, failure.status, failure.responseBody, headers: failure.responseHeaders, to: head,
                 route: Self.ingestRoute, start: start, token: caller.name, requestID: requestID)
         }
     }

@@ -107,10 +107,7 @@ public struct LedgerAPI: Sendable {
         for (index, result) in results.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
             out.append(contentsOf: result.duplicate ? #"{"duplicate":true,"hash":""#.utf8 : #"{"duplicate":false,"hash":""#.utf8)
-            for byte in result.hash {
-                out.append(hexDigits[Int(byte >> 4)])
-                out.append(hexDigits[Int(byte & 0x0F)])
-            }
+            writeHex(result.hash, into: &out)
             out.append(contentsOf: #"","id":"#.utf8)
             CanonicalJSON.writeString(result.id, into: &out)
             out.append(contentsOf: #","seq":"#.utf8)
@@ -120,8 +117,6 @@ public struct LedgerAPI: Sendable {
         out.append(contentsOf: "]}".utf8)
         return (results.allSatisfy(\.duplicate) ? .ok : .created, out)
     }
-
-    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// A body must be JSON: `application/json` (or `…+json`), or no Content-Type at all. Anything else
     /// is a 415, so a form or a text file is never taken for events.
@@ -379,13 +374,13 @@ extension ChainReport {
 func eventBytes(_ logged: LoggedEvent) -> [UInt8] {
     var out = Array(logged.record.dropLast())
     out.append(contentsOf: Array(#","hash":""#.utf8))
-    out.append(contentsOf: Array(hexString(logged.hash).utf8))
+    writeHex(logged.hash, into: &out)
     out.append(contentsOf: Array("\"}".utf8))
     return out
 }
 
 func rawJSONResponse(_ bytes: [UInt8]) -> Response {
-    Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: bytes + [0x0A])))
+    Response(status: .ok, headers: jsonHeaders, body: .init(byteBuffer: ByteBuffer(bytes: bytes + [0x0A])))
 }
 
 /// The last verification of the whole ledger and who asked for it, shown by the console.

@@ -11,7 +11,7 @@ import Testing
         let items = results.map { result in
             JSONValue.object([
                 JSONMember("seq", .number(String(result.seq))), JSONMember("id", .string(result.id)),
-                JSONMember("hash", .string(result.hashHex)), JSONMember("duplicate", .bool(result.duplicate)),
+                JSONMember("hash", .string(hexString(result.hash))), JSONMember("duplicate", .bool(result.duplicate)),
             ])
         }
         return CanonicalJSON.encode(.object([JSONMember("results", .array(items))]))
