@@ -165,7 +165,7 @@ struct Route: Sendable {
         while !Task.isCancelled {
             let folded = projector.appliedThrough
             let page = try await retrying("read the findings") { [cursor, projector] in
-                try await log.read { _ in try projector.findings(.init(limit: batch, cursor: cursor)) }
+                try await log.read { _ in try projector.findings(.init(limit: batch, cursor: cursor, includesEveryCommit: false)) }
             }
             let matching = page.findings.filter { kinds.contains($0.kind) }
             if let first = matching.first {

@@ -32,6 +32,10 @@ import Projector
 /// - `projection.batchEvents` (int, default 20000): events the projection folds per transaction.
 ///   Larger batches rebuild faster; each batch is written whole or not at all, so a kill loses at
 ///   most one batch of folding (never an event).
+/// - `projection.gatherMilliseconds` (int, default 20; 0 off): how long the projection lets small
+///   commits gather before it folds them in one transaction. A read that needs the projection never
+///   waits for it: it has the follower fold at once. Findings streams and alerts see an event up to
+///   this much later.
 /// - `stream.heartbeatSeconds` (int, default 15): a stream with nothing to send sends a comment
 ///   this often, so proxies keep it open.
 /// - `stream.stalledWriteSeconds` (int, default 10): a stream client that lets one write wait this
@@ -58,6 +62,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var checkpointEveryEvents: Int
     public var checkpointEverySeconds: Int
     public var projectionBatchEvents: Int
+    public var projectionGatherMilliseconds: Int
     public var backupRoot: String?
     public var streamHeartbeatSeconds: Int
     public var streamStalledWriteSeconds: Int
@@ -96,6 +101,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         checkpointEveryEvents = max(1, reader.int(forKey: "checkpoint.everyEvents", default: 10_000))
         checkpointEverySeconds = max(1, reader.int(forKey: "checkpoint.everySeconds", default: 60))
         projectionBatchEvents = min(max(1, reader.int(forKey: "projection.batchEvents", default: 20_000)), 1_000_000)
+        projectionGatherMilliseconds = min(max(0, reader.int(forKey: "projection.gatherMilliseconds", default: 20)), 1_000)
         backupRoot = reader.string(forKey: "backup.root")
         streamHeartbeatSeconds = max(1, reader.int(forKey: "stream.heartbeatSeconds", default: 15))
         streamStalledWriteSeconds = max(1, reader.int(forKey: "stream.stalledWriteSeconds", default: 10))

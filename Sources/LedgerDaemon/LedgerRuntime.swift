@@ -44,6 +44,7 @@ public struct LedgerRuntime: Sendable {
         let log = try EventLog(logSettings, writerLock: writerLock, logger: logger)
         var projection = LiveProjector.Configuration(path: settings.dataDirectory + "/projection", policy: settings.policy)
         projection.batchSize = settings.projectionBatchEvents
+        projection.gatherMilliseconds = settings.projectionGatherMilliseconds
         let projector = try LiveProjector(log: log, configuration: projection, logger: logger)
         let tokens = try TokenSource.load(configuredFile: settings.tokensFile, dataDirectory: settings.dataDirectory)
         if let created = tokens.createdTokensFile {

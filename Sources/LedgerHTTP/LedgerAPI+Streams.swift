@@ -88,7 +88,7 @@ extension LedgerAPI {
             var cursor = start
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 let folded = projector.appliedThrough
-                let page = try await api.run { [cursor] in try $0.queries.findings(.init(kind: only, limit: 500, cursor: cursor)) }
+                let page = try await api.run { [cursor] in try $0.queries.findings(.init(kind: only, limit: 500, cursor: cursor, includesEveryCommit: false)) }
                 if let last = page.findings.last {
                     var text = ""
                     for finding in page.findings {

@@ -300,11 +300,12 @@ public struct LedgerAPI: Sendable {
         return report
     }
 
-    /// Ready when the store is open and the projection has folded everything the log holds.
+    /// Ready when the writer is not halted and the projection is current (`LiveProjector.isCurrent`:
+    /// caught up since start-up; a few commits gathering for the next fold do not make it unready).
     func ready() async throws -> Response {
-        let (head, applied) = (log.committedHead, queries.projector.appliedThrough)
+        let (applied, head) = (queries.projector.appliedThrough, log.committedHead)
         let halted = log.writerHalted
-        let ready = applied >= head && halted == nil
+        let ready = queries.projector.isCurrent && halted == nil
         var members = [
             JSONMember("ready", .bool(ready)), JSONMember("headSeq", .number(String(head))),
             JSONMember("projectedThrough", .number(String(applied))),

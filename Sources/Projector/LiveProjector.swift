@@ -29,6 +29,12 @@ public final class LiveProjector: Sendable {
         public var readWaitMilliseconds: Int = 10_000
         /// Events folded per transaction.
         public var batchSize: Int = 20_000
+        /// How long the follower lets small commits gather before it folds them, unless a read waits
+        /// (0: fold each commit as it comes). Each fold is a transaction and an fsync of its own;
+        /// single-event appends commit a few dozen events at a time.
+        public var gatherMilliseconds: Int = 20
+        /// A backlog this large is folded at once, without gathering.
+        public var gatherBelowEvents: UInt64 = 1_000
 
         public init(path: String, policy: Policy = Policy()) {
             self.path = path
@@ -48,6 +54,13 @@ public final class LiveProjector: Sendable {
     private let applied = ProgressSignal(0)
     private let stopping = Atomic<Bool>(false)
     private let follower = Mutex<pthread_t?>(nil)
+    /// Reads waiting for the follower, and a count they raise so that a gathering follower folds
+    /// at once (`gatherCommits`).
+    private let readsWaiting = Atomic<Int>(0)
+    private let hurry = ProgressSignal(0)
+    private let hurryRequests = Atomic<UInt64>(0)
+    /// The log's head when the projector opened.
+    private let headAtOpen: UInt64
 
     /// The state the owner folds into. Writable: nothing in memory between batches but cached
     /// entities. Read-only: the stored prefix (through `snapshot`) with the tail folded in memory,
@@ -67,6 +80,7 @@ public final class LiveProjector: Sendable {
         self.log = log
         self.configuration = configuration
         self.logger = logger
+        headAtOpen = log.committedHead
         if configuration.readOnly {
             let store = FileManager.default.fileExists(atPath: configuration.path + "/data.mdb")
                 ? try ProjectionStore(path: configuration.path, readOnly: true) : nil
@@ -129,7 +143,10 @@ public final class LiveProjector: Sendable {
         var first = true
         while !stopping.load(ordering: .acquiring) {
             let through = applied.value
-            if !first, log.waitForCommit(beyond: through, timeoutMilliseconds: 5_000) <= through { continue }
+            if !first {
+                if log.waitForCommit(beyond: through, timeoutMilliseconds: 5_000) <= through { continue }
+                gatherCommits(after: through)
+            }
             first = false
             do {
                 let clock = ContinuousClock()
@@ -150,8 +167,37 @@ public final class LiveProjector: Sendable {
         }
     }
 
+    /// Lets small commits gather for `gatherMilliseconds` before they are folded together; a read
+    /// that waits for the projection cuts the wait short. `hurry` is read before `readsWaiting`, and
+    /// a read raises them in the other order, so a read that comes in between is not missed.
+    private func gatherCommits(after through: UInt64) {
+        guard configuration.gatherMilliseconds > 0 else { return }
+        let deadline = ContinuousClock.now + .milliseconds(configuration.gatherMilliseconds)
+        let seen = hurry.value
+        while !stopping.load(ordering: .acquiring), readsWaiting.load(ordering: .sequentiallyConsistent) == 0,
+            log.committedHead - through < configuration.gatherBelowEvents
+        {
+            let left = deadline - .now
+            guard left > .zero else { return }
+            if hurry.wait(beyond: seen, timeoutMilliseconds: Self.milliseconds(left)) > seen { return }
+        }
+    }
+
+    /// A duration as whole milliseconds, rounded up (a wait never ends early).
+    private static func milliseconds(_ duration: Duration) -> Int {
+        Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000) + 1
+    }
+
     /// The seq the projection has folded through.
     public var appliedThrough: UInt64 { applied.value }
+
+    /// Whether reads are answered without a long wait: the follower has folded what the log held
+    /// when the projector opened (a first start's rebuild is over) and is less than a batch behind.
+    /// A few commits gathering for the next fold do not count against it.
+    public var isCurrent: Bool {
+        let through = applied.value
+        return through >= headAtOpen && log.committedHead - through < UInt64(configuration.batchSize)
+    }
 
     /// For tasks (the findings stream, alerts): suspends until the projection folds past `beyond`,
     /// the timeout, or cancellation; returns the seq folded through.
@@ -171,13 +217,18 @@ public final class LiveProjector: Sendable {
             return
         }
         let head = log.committedHead
+        guard applied.value < head else { return }
+        // A follower gathering commits folds at once.
+        readsWaiting.add(1, ordering: .sequentiallyConsistent)
+        defer { readsWaiting.subtract(1, ordering: .sequentiallyConsistent) }
+        hurry.advance(to: hurryRequests.add(1, ordering: .relaxed).newValue)
         let deadline = ContinuousClock.now + .milliseconds(configuration.readWaitMilliseconds)
         while case let through = applied.value, through < head {
             let left = deadline - .now
             guard left > .zero else {
                 throw LogError(.storage, "the projection is behind the log (at seq \(through) of \(head)); try again")
             }
-            applied.wait(beyond: through, timeoutMilliseconds: Int(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000) + 1)
+            applied.wait(beyond: through, timeoutMilliseconds: Self.milliseconds(left))
         }
     }
 
@@ -369,13 +420,21 @@ public final class LiveProjector: Sendable {
         public var until: Instant?
         public var limit: Int
         public var cursor: String?
+        /// False for a reader that follows the fold (a findings stream, an alert rule): it reads
+        /// what is folded so far and waits for the next fold, rather than have the follower fold
+        /// every commit at once for it. A read-only projector folds its tail either way.
+        public var includesEveryCommit: Bool
 
-        public init(kind: Finding.Kind? = nil, since: Instant? = nil, until: Instant? = nil, limit: Int = 100, cursor: String? = nil) {
+        public init(
+            kind: Finding.Kind? = nil, since: Instant? = nil, until: Instant? = nil, limit: Int = 100, cursor: String? = nil,
+            includesEveryCommit: Bool = true
+        ) {
             self.kind = kind
             self.since = since
             self.until = until
             self.limit = limit
             self.cursor = cursor
+            self.includesEveryCommit = includesEveryCommit
         }
     }
 
@@ -384,9 +443,10 @@ public final class LiveProjector: Sendable {
         public var next: String?
     }
 
-    /// Findings in seq order, filtered, one page; includes every acknowledged event's.
+    /// Findings in seq order, filtered, one page; includes every acknowledged event's (unless the
+    /// query follows the fold).
     public func findings(_ query: FindingQuery) throws -> FindingPage {
-        try includeEverythingCommitted()
+        if query.includesEveryCommit || configuration.readOnly { try includeEverythingCommitted() }
         let limit = min(max(query.limit, 1), 10_000)
         var start = Finding.Position(seq: 0, code: 0, ordinal: 0)
         if let cursor = query.cursor {
@@ -473,6 +533,7 @@ public final class LiveProjector: Sendable {
     public func close() {
         stopping.store(true, ordering: .releasing)
         log.wakeCommitWaiters()
+        hurry.wakeAll()
         applied.wakeAll()
         if let thread = follower.withLock({ $0.take() }) { pthread_join(thread, nil) }
         live.withLock { $0.snapshot?.close() }

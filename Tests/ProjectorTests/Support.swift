@@ -18,7 +18,8 @@ final class TestLedger: @unchecked Sendable {
     static let start: Int64 = 1_772_355_600
 
     init(
-        policy: Policy = Policy(), path: String? = nil, projectionBatch: Int = 20_000, dictionaries: DictionarySchedule? = DictionarySchedule()
+        policy: Policy = Policy(), path: String? = nil, projectionBatch: Int = 20_000, gatherMilliseconds: Int? = nil,
+        dictionaries: DictionarySchedule? = DictionarySchedule()
     ) throws {
         self.path = path ?? Scratch.directory("ledger-projector")
         var logger = Logger(label: "test")
@@ -29,6 +30,7 @@ final class TestLedger: @unchecked Sendable {
         log = try EventLog(configuration, logger: logger)
         var projection = LiveProjector.Configuration(path: self.path + "/projection", policy: policy)
         projection.batchSize = projectionBatch
+        if let gatherMilliseconds { projection.gatherMilliseconds = gatherMilliseconds }
         projector = try LiveProjector(log: log, configuration: projection, logger: logger)
         queries = LedgerQueries(log: log, projector: projector)
     }
