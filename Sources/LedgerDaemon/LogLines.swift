@@ -49,10 +49,16 @@ public struct LogLines: LogHandler {
     }
 }
 
-/// Standard error's one writer: a thread that sleeps until lines are queued, then writes them all;
-/// at exit, what is still queued is written. Writes happen under `output`, so a line written at once
-/// never overtakes one queued before it.
+/// Standard error's one writer: a thread that sleeps until lines are queued, lets them gather for
+/// `gatherMilliseconds`, then writes them all; at exit, what is still queued is written. Writes
+/// happen under `output`, so a line written at once never overtakes one queued before it.
+///
+/// Lines come one a request: woken for each, the thread cost 4% of the daemon's CPU under 17k
+/// requests/s (futex wake-ups and one `write(2)` a few lines), and each wake-up a system call on an
+/// event loop. Gathering, it wakes and writes at most 50 times a second.
 final class LineWriter: Sendable {
+    static let gatherMilliseconds = 20
+
     static let shared: LineWriter = {
         let writer = LineWriter()
         _ = startThread { writer.run() }
@@ -91,6 +97,9 @@ final class LineWriter: Sendable {
         var seen: UInt64 = 0
         while true {
             seen = batches.wait(beyond: seen, timeoutMilliseconds: 60_000)
+            // Nothing advances `batches` while the queue holds lines, so this waits the whole time
+            // (or less, if a line written at once emptied the queue and a new one came).
+            seen = batches.wait(beyond: seen, timeoutMilliseconds: Self.gatherMilliseconds)
             writeNow("")
         }
     }
