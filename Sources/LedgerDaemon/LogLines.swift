@@ -28,6 +28,17 @@ public struct LogLines: LogHandler {
     }
 
     public func log(event: LogEvent) {
+        let line = line(for: event, at: Instant.now())
+        if event.level >= .error {
+            LineWriter.shared.writeNow(line)
+        } else {
+            LineWriter.shared.enqueue(line)
+        }
+    }
+
+    /// The entry's line, as bytes (one is made for every request: built in place, not by
+    /// concatenating strings).
+    func line(for event: LogEvent, at time: Instant) -> [UInt8] {
         // Later sources win for a key given twice: handler, then provider, then the entry's own.
         var pairs: [(key: String, value: Logger.Metadata.Value, rank: Int)] = []
         pairs.reserveCapacity(metadata.count + (event.metadata?.count ?? 0))
@@ -35,17 +46,26 @@ public struct LogLines: LogHandler {
         if let provided = metadataProvider?.get() { for (key, value) in provided { pairs.append((key, value, 1)) } }
         if let explicit = event.metadata { for (key, value) in explicit { pairs.append((key, value, 2)) } }
         pairs.sort { $0.key != $1.key ? $0.key < $1.key : $0.rank < $1.rank }
-        var line = Instant.now().rfc3339(fractionDigits: 3)
-        line += " \(event.level) \(label):"
+        var line: [UInt8] = []
+        line.reserveCapacity(160)
+        line += time.rfc3339(fractionDigits: 3).utf8
+        line.append(UInt8(ascii: " "))
+        line += event.level.rawValue.utf8
+        line.append(UInt8(ascii: " "))
+        line += label.utf8
+        line.append(UInt8(ascii: ":"))
         for (index, pair) in pairs.enumerated() where index + 1 == pairs.count || pairs[index + 1].key != pair.key {
-            line += " \(pair.key)=\(pair.value)"
+            line.append(UInt8(ascii: " "))
+            line += pair.key.utf8
+            line.append(UInt8(ascii: "="))
+            if case .string(let text) = pair.value { line += text.utf8 } else { line += pair.value.description.utf8 }
         }
-        line += " [\(event.source)] \(event.message)\n"
-        if event.level >= .error {
-            LineWriter.shared.writeNow(line)
-        } else {
-            LineWriter.shared.enqueue(line)
-        }
+        line += " [".utf8
+        line += event.source.utf8
+        line += "] ".utf8
+        line += event.message.description.utf8
+        line.append(UInt8(ascii: "\n"))
+        return line
     }
 }
 
@@ -62,7 +82,7 @@ final class LineWriter: Sendable {
     static let shared: LineWriter = {
         let writer = LineWriter()
         _ = startThread { writer.run() }
-        atexit { LineWriter.shared.writeNow("") }
+        atexit { LineWriter.shared.writeNow([]) }
         return writer
     }()
 
@@ -72,10 +92,10 @@ final class LineWriter: Sendable {
     private let batches = ProgressSignal(0)
     private let output = Mutex<Int32>(STDERR_FILENO)
 
-    func enqueue(_ line: String) {
+    func enqueue(_ line: [UInt8]) {
         let batch = pending.withLock { queue -> UInt64? in
             let wasEmpty = queue.bytes.isEmpty
-            queue.bytes.append(contentsOf: line.utf8)
+            queue.bytes.append(contentsOf: line)
             guard wasEmpty else { return nil }  // the thread is already on its way: this line rides along
             queue.batches += 1
             return queue.batches
@@ -84,11 +104,11 @@ final class LineWriter: Sendable {
     }
 
     /// Writes what is queued, then `line`, before returning.
-    func writeNow(_ line: String) {
+    func writeNow(_ line: [UInt8]) {
         output.withLock { fd in
             var bytes: [UInt8] = []
             pending.withLock { swap(&bytes, &$0.bytes) }
-            bytes.append(contentsOf: line.utf8)
+            bytes.append(contentsOf: line)
             if !bytes.isEmpty { Self.write(fd, bytes) }
         }
     }
@@ -100,7 +120,7 @@ final class LineWriter: Sendable {
             // Nothing advances `batches` while the queue holds lines, so this waits the whole time
             // (or less, if a line written at once emptied the queue and a new one came).
             seen = batches.wait(beyond: seen, timeoutMilliseconds: Self.gatherMilliseconds)
-            writeNow("")
+            writeNow([])
         }
     }
 

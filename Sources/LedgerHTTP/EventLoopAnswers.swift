@@ -220,9 +220,7 @@ struct EventLoopResponder: Sendable {
         context.write(NIOAny(HTTPResponsePart.body(body)), promise: nil)
         context.write(NIOAny(HTTPResponsePart.end(nil)), promise: nil)
         metrics.record(route: route, method: request.method, status: status, since: start)
-        var requestLogger = logger
-        requestLogger[metadataKey: "hb.request.id"] = .string(requestID)
-        RequestLogMiddleware.log(requestLogger, request.method, Self.path(of: request), status, since: start, token: token)
+        RequestLogMiddleware.log(logger, request.method, Self.path(of: request), status, since: start, token: token, requestID: requestID)
     }
 
     /// The path of a request's target, without its query (as the router logs it).

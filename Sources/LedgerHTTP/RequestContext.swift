@@ -58,18 +58,19 @@ public struct RequestLogMiddleware: RouterMiddleware {
         logger.error("internal error", metadata: ["http.path": "\(path)", "error.cause": "\(cause)"])
     }
 
-    /// The request's line (also written by the handlers that answer on the event loop).
+    /// The request's line (also written by the handlers that answer on the event loop, which give
+    /// the request id here rather than copy the logger to set it).
     static func log(
         _ logger: Logger, _ method: HTTPRequest.Method, _ path: String, _ status: HTTPResponse.Status, since start: ContinuousClock.Instant,
-        token: String?
+        token: String?, requestID: String? = nil
     ) {
         let elapsed = ContinuousClock.now - start
-        logger.info(
-            "request",
-            metadata: [
-                "http.method": "\(method)", "http.path": "\(path)", "http.status": "\(status.code)",
-                "http.duration_ms": "\(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)",
-                "auth.token": "\(token ?? "-")",
-            ])
+        var metadata: Logger.Metadata = [
+            "http.method": "\(method)", "http.path": "\(path)", "http.status": "\(status.code)",
+            "http.duration_ms": "\(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)",
+            "auth.token": "\(token ?? "-")",
+        ]
+        if let requestID { metadata["hb.request.id"] = .string(requestID) }
+        logger.info("request", metadata: metadata)
     }
 }
