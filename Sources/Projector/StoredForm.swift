@@ -50,10 +50,20 @@ public struct ByteWriter {
         write(UInt64(UInt32(bitPattern: value.nanoseconds)))
     }
 
+    /// The value's canonical JSON after its length, written in place: the length's varint is one
+    /// byte for most values, set once the value is written (moved over for a longer one).
     public mutating func write(_ value: JSONValue) {
-        let json = CanonicalJSON.encode(value, capacity: 32)
-        write(json.count)
-        bytes.append(contentsOf: json)
+        let lengthAt = bytes.count
+        bytes.append(0)
+        CanonicalJSON.write(value, into: &bytes)
+        let length = bytes.count - lengthAt - 1
+        if length < 0x80 {
+            bytes[lengthAt] = UInt8(length)
+        } else {
+            var prefix = ByteWriter(capacity: 4)
+            prefix.write(length)
+            bytes.replaceSubrange(lengthAt..<(lengthAt + 1), with: prefix.bytes)
+        }
     }
 
     public mutating func write(_ facts: [String: Fact]) {
