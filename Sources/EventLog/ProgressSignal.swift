@@ -67,6 +67,16 @@ public final class ProgressSignal: @unchecked Sendable {
     /// Wakes every waiter without changing the value, e.g. so a thread can see it was asked to stop.
     public func wakeAll() { advance(to: 0) }
 
+    /// Blocks until the value passes `beyond`, any wake-up, or `deadline`; returns the value. For a
+    /// caller that waits in a loop (wake-ups end a wait early) and keeps one deadline throughout.
+    @discardableResult
+    public func wait(beyond: UInt64, until deadline: ContinuousClock.Instant) -> UInt64 {
+        let left = deadline - .now
+        guard left > .zero else { return value }
+        // Whole milliseconds, rounded up: the wait never ends before the deadline.
+        return wait(beyond: beyond, timeoutMilliseconds: Int(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000) + 1)
+    }
+
     /// Blocks until the value passes `beyond`, any wake-up, or `timeoutMilliseconds`; returns the value.
     @discardableResult
     public func wait(beyond: UInt64, timeoutMilliseconds: Int) -> UInt64 {

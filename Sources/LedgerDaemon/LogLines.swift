@@ -58,7 +58,7 @@ public struct LogLines: LogHandler {
             line.append(UInt8(ascii: " "))
             line += pair.key.utf8
             line.append(UInt8(ascii: "="))
-            if case .string(let text) = pair.value { line += text.utf8 } else { line += pair.value.description.utf8 }
+            line += pair.value.description.utf8
         }
         line += " [".utf8
         line += event.source.utf8

@@ -374,9 +374,9 @@ extension ChainReport {
 /// A stored record with its chain hash: the record's members, then `"hash"`.
 func eventBytes(_ logged: LoggedEvent) -> [UInt8] {
     var out = Array(logged.record.dropLast())
-    out.append(contentsOf: Array(#","hash":""#.utf8))
+    out.append(contentsOf: #","hash":""#.utf8)
     writeHex(logged.hash, into: &out)
-    out.append(contentsOf: Array("\"}".utf8))
+    out.append(contentsOf: "\"}".utf8)
     return out
 }
 

@@ -40,7 +40,7 @@ public struct TokenStore: Sendable {
                 }
                 scopes.insert(scope)
             }
-            guard let hash = hexBytes(String(parts[2])), hash.count == 32 else {
+            guard let hash = hexBytes(parts[2]), hash.count == 32 else {
                 throw ParseError(description: "tokens file line \(number + 1): the hash must be 64 hex digits (SHA-256 of the token)")
             }
             entries.append(Entry(name: String(parts[0]), scopes: scopes, hash: hash))
@@ -86,28 +86,6 @@ public final class TokenRegistry: Sendable {
     public func entry(authorization header: String?) -> TokenStore.Entry? {
         guard let header, let space = header.firstIndex(of: " "), header[..<space].lowercased() == "bearer" else { return nil }
         return store.authenticate(String(header[header.index(after: space)...].drop(while: { $0 == " " })))
-    }
-}
-
-func hexBytes(_ text: String) -> [UInt8]? {
-    let digits = Array(text.utf8)
-    guard digits.count % 2 == 0 else { return nil }
-    var out: [UInt8] = []
-    var i = 0
-    while i < digits.count {
-        guard let high = hexValue(digits[i]), let low = hexValue(digits[i + 1]) else { return nil }
-        out.append(high << 4 | low)
-        i += 2
-    }
-    return out
-}
-
-private func hexValue(_ c: UInt8) -> UInt8? {
-    switch c {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-    case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-    case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-    default: nil
     }
 }
 

@@ -54,11 +54,9 @@ public final class LiveProjector: Sendable {
     private let applied = ProgressSignal(0)
     private let stopping = Atomic<Bool>(false)
     private let follower = Mutex<pthread_t?>(nil)
-    /// Reads waiting for the follower, and a count they raise so that a gathering follower folds
-    /// at once (`gatherCommits`).
-    private let readsWaiting = Atomic<Int>(0)
+    /// Raised by every read that waits for the follower: a gathering follower folds at once
+    /// (`gatherCommits`).
     private let hurry = ProgressSignal(0)
-    private let hurryRequests = Atomic<UInt64>(0)
     /// The log's head when the projector opened.
     private let headAtOpen: UInt64
 
@@ -141,13 +139,16 @@ public final class LiveProjector: Sendable {
     private func follow() {
         store!.environment.claimWrites()
         var first = true
+        /// `hurry` as the last fold began: what a read asked up to there, that fold included.
+        var served = hurry.value
         while !stopping.load(ordering: .acquiring) {
             let through = applied.value
             if !first {
                 if log.waitForCommit(beyond: through, timeoutMilliseconds: 5_000) <= through { continue }
-                gatherCommits(after: through)
+                gatherCommits(after: through, served: served)
             }
             first = false
+            served = hurry.value
             do {
                 let clock = ContinuousClock()
                 let start = clock.now
@@ -167,25 +168,15 @@ public final class LiveProjector: Sendable {
         }
     }
 
-    /// Lets small commits gather for `gatherMilliseconds` before they are folded together; a read
-    /// that waits for the projection cuts the wait short. `hurry` is read before `readsWaiting`, and
-    /// a read raises them in the other order, so a read that comes in between is not missed.
-    private func gatherCommits(after through: UInt64) {
+    /// Lets small commits gather for `gatherMilliseconds` before they are folded together. A read
+    /// raises `hurry` after it read the head it needs; one raised past `served` (the value as the
+    /// last fold began) may need what is gathering, so the follower folds at once.
+    private func gatherCommits(after through: UInt64, served: UInt64) {
         guard configuration.gatherMilliseconds > 0 else { return }
         let deadline = ContinuousClock.now + .milliseconds(configuration.gatherMilliseconds)
-        let seen = hurry.value
-        while !stopping.load(ordering: .acquiring), readsWaiting.load(ordering: .sequentiallyConsistent) == 0,
-            log.committedHead - through < configuration.gatherBelowEvents
-        {
-            let left = deadline - .now
-            guard left > .zero else { return }
-            if hurry.wait(beyond: seen, timeoutMilliseconds: Self.milliseconds(left)) > seen { return }
+        while !stopping.load(ordering: .acquiring), log.committedHead - through < configuration.gatherBelowEvents, ContinuousClock.now < deadline {
+            if hurry.wait(beyond: served, until: deadline) > served { return }
         }
-    }
-
-    /// A duration as whole milliseconds, rounded up (a wait never ends early).
-    private static func milliseconds(_ duration: Duration) -> Int {
-        Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000) + 1
     }
 
     /// The seq the projection has folded through.
@@ -218,17 +209,15 @@ public final class LiveProjector: Sendable {
         }
         let head = log.committedHead
         guard applied.value < head else { return }
-        // A follower gathering commits folds at once.
-        readsWaiting.add(1, ordering: .sequentiallyConsistent)
-        defer { readsWaiting.subtract(1, ordering: .sequentiallyConsistent) }
-        hurry.advance(to: hurryRequests.add(1, ordering: .relaxed).newValue)
+        // A follower gathering commits folds at once. Two reads may raise it to the same value: it
+        // is past what the follower had served either way.
+        hurry.advance(to: hurry.value + 1)
         let deadline = ContinuousClock.now + .milliseconds(configuration.readWaitMilliseconds)
         while case let through = applied.value, through < head {
-            let left = deadline - .now
-            guard left > .zero else {
+            guard ContinuousClock.now < deadline else {
                 throw LogError(.storage, "the projection is behind the log (at seq \(through) of \(head)); try again")
             }
-            applied.wait(beyond: through, timeoutMilliseconds: Self.milliseconds(left))
+            applied.wait(beyond: through, until: deadline)
         }
     }
 
