@@ -325,8 +325,10 @@ extension ChainReport {
 /// Leaf hashes of whole chunks handed from the chain thread to the tree thread during verification.
 final class LeafExchange: @unchecked Sendable {
     static let chunkSize: UInt64 = 4096
-    /// The chain thread hashes the leaves of odd chunks, the tree thread those of even ones.
-    static func chainHashesLeaves(ofChunk index: UInt64) -> Bool { index % 2 == 1 }
+    /// The chain thread hashes the leaves of three chunks in five, the tree thread the other two:
+    /// the tree thread also folds every leaf into the frontier and compares the stored nodes, and an
+    /// even split left it a third busier than the chain (BENCHMARKS.md, "Verification").
+    static func chainHashesLeaves(ofChunk index: UInt64) -> Bool { index % 5 >= 2 }
 
     private let condition = NSCondition()
     private var chunks: [UInt64: [[UInt8]]] = [:]
