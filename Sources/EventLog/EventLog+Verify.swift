@@ -158,67 +158,69 @@ extension EventLog {
         var firstBad: (seq: UInt64, problem: String, previousHash: [UInt8]?)?
     }
 
+    /// The tree thread's walk: its state in one value that the record loop owns, so the loop reads and
+    /// writes it without the run-time exclusivity checks that variables captured by closures get (4% of
+    /// that thread, BENCHMARKS.md "Verification").
+    private struct TreeWalk {
+        var frontier = MerkleFrontier()
+        let stored: [StoredCheckpoint]
+        /// The first stored checkpoint not yet compared.
+        var next = 0
+        var check: TreeCheck
+        /// The leaf hashes of the chunk being walked, when the chain thread hashed them.
+        var given: [[UInt8]] = []
+        /// The stored chain hash of the record before.
+        var previous = [UInt8](repeating: 0, count: 32)
+
+        init(stored: [StoredCheckpoint]) {
+            self.stored = stored
+            check = TreeCheck(root: MerkleTree.emptyRoot, latest: stored.last)
+        }
+    }
+
     /// The RFC 6962 tree over records 1…`through`, recomputed: every stored node compared as it is
     /// completed, and the root at every stored checkpoint's size; and the chain links of the chunks whose
     /// leaves it hashes. A gap stops it (the chain names it).
     private func checkTree(through head: UInt64, _ leaves: LeafExchange) throws -> TreeCheck {
         try store.environment.read { txn in
-            var frontier = MerkleFrontier()
-            let stored = try Store.checkpoints(txn, store.checkpoints)
-            var next = 0
-            var check = TreeCheck(root: MerkleTree.emptyRoot, latest: stored.last)
-            // Compares the recomputed root with every checkpoint of the tree's current size.
-            func checkpointsHold() -> Bool {
-                while next < stored.count, stored[next].treeSize == frontier.size {
-                    let checked = checkedCheckpoint(stored[next], root: frontier.root, verifier: nil)
-                    if !checked.ok {
-                        check.firstBad = (max(stored[next].treeSize, 1), checked.problem, nil)
-                        return false
-                    }
-                    check.checkpointsChecked += 1
-                    next += 1
-                }
-                return true
-            }
-            guard checkpointsHold() else { return check }
-            var given: [[UInt8]] = []
-            var previous = [UInt8](repeating: 0, count: 32)
+            var walk = TreeWalk(stored: try Store.checkpoints(txn, store.checkpoints))
+            guard checkpointsHold(&walk) else { return walk.check }
             let reader = store.forms.reader()
-            try txn.withCursor(store.records) { cursor in
+            walk = try txn.withCursor(store.records) { [walk] cursor in
+                var walk = walk
                 var entry = try cursor.get(.first)
-                while let (key, value) = entry, frontier.size < head {
+                while let (key, value) = entry, walk.frontier.size < head {
                     let seq = readBigEndianUInt64(key)
-                    guard seq == frontier.size + 1, value.count > 32 else { return }
+                    guard seq == walk.frontier.size + 1, value.count > 32 else { break }
                     let chunkIndex = (seq - 1) / LeafExchange.chunkSize
                     let leaf: [UInt8]
                     if LeafExchange.chainHashesLeaves(ofChunk: chunkIndex) {
                         let offset = Int((seq - 1) % LeafExchange.chunkSize)
-                        if offset == 0 { given = leaves.take(chunk: chunkIndex) ?? [] }
-                        guard offset < given.count else { return }  // the chain stopped at a bad record
-                        leaf = given[offset]
+                        if offset == 0 { walk.given = leaves.take(chunk: chunkIndex) ?? [] }
+                        guard offset < walk.given.count else { break }  // the chain stopped at a bad record
+                        leaf = walk.given[offset]
                     } else {
-                        guard let linked = linkedLeaf(value, after: previous, reader) else {
-                            check.firstBad = (seq, "record \(seq) does not match its chain hash", previous)
-                            return
+                        guard let linked = linkedLeaf(value, after: walk.previous, reader) else {
+                            walk.check.firstBad = (seq, "record \(seq) does not match its chain hash", walk.previous)
+                            break
                         }
                         leaf = linked
                     }
-                    previous.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: value[..<32])) }
-                    for node in MerkleNodes.append(leafHash: leaf, to: &frontier) {
-                        let storedNode = try txn.get(store.merkle, node.key)
-                        if storedNode.map({ !$0.elementsEqual(node.hash) }) ?? true {
-                            check.firstBad = (seq, "Merkle node (level \(node.level), index \(node.index)) ending at record \(seq) is \(storedNode == nil ? "missing" : "altered")", nil)
-                            return
-                        }
+                    walk.previous.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: value[..<32])) }
+                    if let bad = try badNode(completedBy: leaf, at: seq, &walk.frontier, txn) {
+                        walk.check.firstBad = (seq, bad, nil)
+                        break
                     }
-                    guard checkpointsHold() else { return }
+                    guard checkpointsHold(&walk) else { break }
                     entry = try cursor.get(.next)
                 }
+                return walk
             }
-            check.root = frontier.root
+            var check = walk.check
+            check.root = walk.frontier.root
             // Checkpoints past the head seen first are fine when their records are there now.
-            if check.firstBad == nil, next < stored.count, frontier.size == head {
-                let beyond = stored[stored.count - 1].treeSize
+            if check.firstBad == nil, walk.next < walk.stored.count, walk.frontier.size == head {
+                let beyond = walk.stored[walk.stored.count - 1].treeSize
                 let stillThere = try txn.get(store.records, bigEndianBytes(beyond)) != nil
                 if !stillThere {
                     check.firstBad = (try Store.head(txn, store.records).seq + 1, "a checkpoint covers \(beyond) records but the log holds fewer", nil)
@@ -226,6 +228,32 @@ extension EventLog {
             }
             return check
         }
+    }
+
+    /// Adds a leaf to the frontier and compares each node it completes that the store keeps; the
+    /// problem with the first that differs, or nil.
+    private func badNode(completedBy leaf: [UInt8], at seq: UInt64, _ frontier: inout MerkleFrontier, _ txn: borrowing ReadTransaction) throws -> String? {
+        for node in MerkleNodes.append(leafHash: leaf, to: &frontier) {
+            let storedNode = try txn.get(store.merkle, node.key)
+            if storedNode.map({ !$0.elementsEqual(node.hash) }) ?? true {
+                return "Merkle node (level \(node.level), index \(node.index)) ending at record \(seq) is \(storedNode == nil ? "missing" : "altered")"
+            }
+        }
+        return nil
+    }
+
+    /// Compares the recomputed root with every stored checkpoint of the tree's current size.
+    private func checkpointsHold(_ walk: inout TreeWalk) -> Bool {
+        while walk.next < walk.stored.count, walk.stored[walk.next].treeSize == walk.frontier.size {
+            let checked = checkedCheckpoint(walk.stored[walk.next], root: walk.frontier.root, verifier: nil)
+            if !checked.ok {
+                walk.check.firstBad = (max(walk.stored[walk.next].treeSize, 1), checked.problem, nil)
+                return false
+            }
+            walk.check.checkpointsChecked += 1
+            walk.next += 1
+        }
+        return true
     }
 
     /// Parses a stored checkpoint (with its signature when `verifier` is given) and compares its root.
