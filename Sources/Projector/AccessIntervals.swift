@@ -58,6 +58,11 @@ public enum AccessIntervals {
 
     /// The users and roles whose facts an event on the access trail may change.
     static func touched(by event: StoredEvent, in state: borrowing ProjectionState) -> (users: [String], roles: [String]) {
+        // These change a user's or role's fields or last review, never a fact: no facts to compare.
+        switch event.envelope.type {
+        case "user.updated", "role.updated", "access_review.completed": return ([], [])
+        default: break
+        }
         let subject = event.envelope.subject
         switch subject.type {
         case "user": return ([subject.id], [])

@@ -124,11 +124,12 @@ final class ProjectionStore: @unchecked Sendable {
             var writes: [(Database, [UInt8], [UInt8])] = []
             mutating func visit<Value>(_ table: WritableKeyPath<ProjectionState, EntityTable<Value>>, of state: inout ProjectionState) {
                 let entities = state[keyPath: table]
-                for (id, entity) in entities.entries {
+                let database = store.tables[entities.table]!
+                entities.forEachEntry { id, entity in
                     var w = ByteWriter(capacity: 128)
                     w.write(id)
                     entity.write(to: &w)
-                    writes.append((store.tables[entities.table]!, ProjectionStore.entityKey(id), w.bytes))
+                    writes.append((database, ProjectionStore.entityKey(id), w.bytes))
                 }
             }
             mutating func visit(_ set: WritableKeyPath<ProjectionState, SetTable>, of state: inout ProjectionState) {

@@ -64,6 +64,11 @@ public struct EntityTable<Value: StoredEntity>: Sendable, Equatable {
     /// In memory alone: every entity. Over a source: those changed since the last flush.
     public var entries: [String: Value] { cache?.changed ?? memory }
 
+    /// The same, one by one, without gathering them into a dictionary first (a flush writes each).
+    func forEachEntry(_ body: (String, Value) throws -> Void) rethrows {
+        if let cache { try cache.forEachChanged(body) } else { for (id, value) in memory { try body(id, value) } }
+    }
+
     mutating func attach(_ source: (any ProjectionSource)?) {
         memory = [:]
         cache = source.map { EntityCache(table: table, source: $0) }
@@ -169,8 +174,13 @@ final class EntityCache<Value: StoredEntity>: @unchecked Sendable {
 
     var changed: [String: Value] {
         var out: [String: Value] = [:]
-        for key in changedKeys { if let value = slots[key]?.value { out[key] = value } }
+        forEachChanged { key, value in out[key] = value }
         return out
+    }
+
+    /// The entities changed since the last flush, in the order they first changed.
+    func forEachChanged(_ body: (String, Value) throws -> Void) rethrows {
+        for key in changedKeys { if let value = slots[key]?.value { try body(key, value) } }
     }
 
     /// What changed is written: the store holds these values now.
