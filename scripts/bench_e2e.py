@@ -409,7 +409,7 @@ def main():
             rss_under_reads = max(rss_under_reads, big.rss_anon_mib())
         # Verification, as many times as there are rounds: the median is the figure, as for the other rows.
         verify_times = []
-        for r in rounds:
+        for _ in rounds:
             t = time.monotonic()
             verify = json.loads(big.get("/v1/verify?indexes=false"))
             verify_times.append(time.monotonic() - t)

@@ -158,9 +158,9 @@ extension EventLog {
         var firstBad: (seq: UInt64, problem: String, previousHash: [UInt8]?)?
     }
 
-    /// The tree thread's walk: its state in one value that the record loop owns, so the loop reads and
-    /// writes it without the run-time exclusivity checks that variables captured by closures get (4% of
-    /// that thread, BENCHMARKS.md "Verification").
+    /// The tree thread's walk: its state in one value that the record loop takes `inout`, so the loop
+    /// reads and writes it without the run-time exclusivity checks that variables captured by closures
+    /// get (4% of that thread, BENCHMARKS.md "Verification").
     private struct TreeWalk {
         var frontier = MerkleFrontier()
         let stored: [StoredCheckpoint]
@@ -186,36 +186,7 @@ extension EventLog {
             var walk = TreeWalk(stored: try Store.checkpoints(txn, store.checkpoints))
             guard checkpointsHold(&walk) else { return walk.check }
             let reader = store.forms.reader()
-            walk = try txn.withCursor(store.records) { [walk] cursor in
-                var walk = walk
-                var entry = try cursor.get(.first)
-                while let (key, value) = entry, walk.frontier.size < head {
-                    let seq = readBigEndianUInt64(key)
-                    guard seq == walk.frontier.size + 1, value.count > 32 else { break }
-                    let chunkIndex = (seq - 1) / LeafExchange.chunkSize
-                    let leaf: [UInt8]
-                    if LeafExchange.chainHashesLeaves(ofChunk: chunkIndex) {
-                        let offset = Int((seq - 1) % LeafExchange.chunkSize)
-                        if offset == 0 { walk.given = leaves.take(chunk: chunkIndex) ?? [] }
-                        guard offset < walk.given.count else { break }  // the chain stopped at a bad record
-                        leaf = walk.given[offset]
-                    } else {
-                        guard let linked = linkedLeaf(value, after: walk.previous, reader) else {
-                            walk.check.firstBad = (seq, "record \(seq) does not match its chain hash", walk.previous)
-                            break
-                        }
-                        leaf = linked
-                    }
-                    walk.previous.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: value[..<32])) }
-                    if let bad = try badNode(completedBy: leaf, at: seq, &walk.frontier, txn) {
-                        walk.check.firstBad = (seq, bad, nil)
-                        break
-                    }
-                    guard checkpointsHold(&walk) else { break }
-                    entry = try cursor.get(.next)
-                }
-                return walk
-            }
+            try txn.withCursor(store.records) { cursor in try walkRecords(cursor, through: head, leaves, reader, txn, &walk) }
             var check = walk.check
             check.root = walk.frontier.root
             // Checkpoints past the head seen first are fine when their records are there now.
@@ -227,6 +198,39 @@ extension EventLog {
                 }
             }
             return check
+        }
+    }
+
+    /// Records 1…`head` into the tree, in order; stops at a gap or at the first problem (in `walk.check`).
+    private func walkRecords(
+        _ cursor: borrowing Cursor, through head: UInt64, _ leaves: LeafExchange, _ reader: borrowing RecordReader,
+        _ txn: borrowing ReadTransaction, _ walk: inout TreeWalk
+    ) throws {
+        var entry = try cursor.get(.first)
+        while let (key, value) = entry, walk.frontier.size < head {
+            let seq = readBigEndianUInt64(key)
+            guard seq == walk.frontier.size + 1, value.count > 32 else { return }
+            let chunkIndex = (seq - 1) / LeafExchange.chunkSize
+            let leaf: [UInt8]
+            if LeafExchange.chainHashesLeaves(ofChunk: chunkIndex) {
+                let offset = Int((seq - 1) % LeafExchange.chunkSize)
+                if offset == 0 { walk.given = leaves.take(chunk: chunkIndex) ?? [] }
+                guard offset < walk.given.count else { return }  // the chain stopped at a bad record
+                leaf = walk.given[offset]
+            } else {
+                guard let linked = linkedLeaf(value, after: walk.previous, reader) else {
+                    walk.check.firstBad = (seq, "record \(seq) does not match its chain hash", walk.previous)
+                    return
+                }
+                leaf = linked
+            }
+            walk.previous.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: value[..<32])) }
+            if let bad = try badNode(completedBy: leaf, at: seq, &walk.frontier, txn) {
+                walk.check.firstBad = (seq, bad, nil)
+                return
+            }
+            guard checkpointsHold(&walk) else { return }
+            entry = try cursor.get(.next)
         }
     }
 

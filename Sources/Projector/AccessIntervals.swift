@@ -58,19 +58,19 @@ public enum AccessIntervals {
 
     /// The users and roles whose facts an event on the access trail may change.
     static func touched(by event: StoredEvent, in state: borrowing ProjectionState) -> (users: [String], roles: [String]) {
-        // These change a user's or role's fields or last review, never a fact: no facts to compare.
-        switch event.envelope.type {
-        case "user.updated", "role.updated", "access_review.completed": return ([], [])
-        default: break
-        }
         let subject = event.envelope.subject
-        switch subject.type {
-        case "user": return ([subject.id], [])
-        case "role":
-            guard event.envelope.type == "role.deleted" else { return ([], [subject.id]) }
-            // Deleting a role takes it from its members.
+        switch EventKind(event.envelope.type) {
+        // They change a user's or role's fields or last review, never a fact: no facts to compare.
+        case .userUpdated, .roleUpdated, .accessReviewCompleted: return ([], [])
+        // Deleting a role takes it from its members.
+        case .roleDeleted:
             return (state.roleMembersEver[subject.id].filter { state.users[$0]?.roles[subject.id] != nil }.sorted(), [subject.id])
-        default: return ([], [])
+        default:
+            switch subject.type {
+            case "user": return ([subject.id], [])
+            case "role": return ([], [subject.id])
+            default: return ([], [])
+            }
         }
     }
 
