@@ -1,5 +1,5 @@
 # AuditLedger. `make test` and `make bench` work on a fresh Debian machine with Swift:
-# they install the C libraries (liblmdb-dev, libzstd-dev, libjemalloc-dev) first when missing.
+# they install the C libraries (liblmdb-dev, libzstd-dev, libjemalloc-dev, libssl-dev) first when missing.
 
 SWIFT        ?= swift
 BENCH_DATA   ?= .build/bench-data-demo
@@ -20,7 +20,7 @@ DATA_DIR     ?= data
 
 .PHONY: deps build test torture fuzz ui-deps ui-test workload bench bench-restart bench-e2e bench-delivery bench-console run install verify-unit clean
 
-## deps: install what is missing of liblmdb-dev, libzstd-dev and libjemalloc-dev (with pkg-config), rsyslog with rsyslog-openssl and
+## deps: install what is missing of liblmdb-dev, libzstd-dev, libjemalloc-dev and libssl-dev (with pkg-config), rsyslog with rsyslog-openssl and
 ## openssl (the real syslog receiver of the delivery tests, plain and TLS, and its test certificates),
 ## prometheus (its promtool
 ## checks /metrics in a test) and, for scripts/verify_export.py and its test, python3 with the
@@ -30,6 +30,7 @@ deps:
 	{ command -v pkg-config >/dev/null 2>&1 && pkg-config --exists lmdb; } || missing="liblmdb-dev pkg-config"; \
 	{ command -v pkg-config >/dev/null 2>&1 && pkg-config --exists libzstd; } || missing="$$missing libzstd-dev pkg-config"; \
 	{ command -v pkg-config >/dev/null 2>&1 && pkg-config --exists jemalloc; } || missing="$$missing libjemalloc-dev pkg-config"; \
+	{ command -v pkg-config >/dev/null 2>&1 && pkg-config --exists libcrypto; } || missing="$$missing libssl-dev pkg-config"; \
 	[ -x /usr/sbin/rsyslogd ] || missing="$$missing rsyslog"; \
 	ls /usr/lib/*/rsyslog/lmnsd_ossl.so >/dev/null 2>&1 || missing="$$missing rsyslog-openssl"; \
 	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \

@@ -48,6 +48,12 @@ let package = Package(
             pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]
         ),
+        // SHA-256 from Debian's libssl-dev, on stack contexts: the log's chain and Merkle hashes, three per record.
+        .systemLibrary(
+            name: "CLibcrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
         // The daemon's allocator, Debian's libjemalloc-dev, with its compiled-in options (malloc_conf.c).
         // Linked into ledgerd (and ledger-bench, to measure what the daemon runs): it replaces glibc's malloc for the whole process.
         .target(name: "CJemalloc", linkerSettings: [.linkedLibrary("jemalloc")]),
@@ -64,7 +70,7 @@ let package = Package(
         // RFC 6962 Merkle trees and proofs, C2SP signed notes and checkpoints: what an auditor needs without the log.
         .target(
             name: "Transparency",
-            dependencies: ["EventModel", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["EventModel", "CLibcrypto", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
         // The append-only hash-chained log: group-commit writer, derived indexes, reads, verification.
@@ -204,7 +210,11 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "CLMDB", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "EventModelTests", dependencies: ["EventModel"], swiftSettings: strict),
-        .testTarget(name: "TransparencyTests", dependencies: ["Transparency", "EventModel", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "TransparencyTests",
+            dependencies: ["Transparency", "EventModel", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "LedgerdTests",
             dependencies: ["LedgerDaemon", "Delivery", "TestSupport",

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import EventModel
 import LMDB
@@ -142,11 +141,7 @@ extension EventLog {
     /// The record's leaf hash when its stored chain hash is SHA-256(`previous` ‖ its canonical bytes); nil otherwise.
     private func linkedLeaf(_ value: UnsafeRawBufferPointer, after previous: [UInt8], _ reader: borrowing RecordReader) -> [UInt8]? {
         reader.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...])) { record in
-            var hasher = SHA256()
-            previous.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-            hasher.update(bufferPointer: record)
-            let matches = hasher.finalize().withUnsafeBytes { memcmp($0.baseAddress!, value.baseAddress!, 32) == 0 }
-            return matches ? MerkleTree.leafHash(record) : nil
+            ChainHash.links(value, after: previous, record: record) ? MerkleTree.leafHash(record) : nil
         }
     }
 

@@ -374,10 +374,7 @@ final class Writer: @unchecked Sendable {
         let seq = outcome.head + 1
         let key = bigEndianBytes(seq)
         let record = CanonicalRecord.make(seq: seq, recordedAt: stamp.text, body: event.body)
-        var hasher = SHA256()
-        hasher.update(data: outcome.headHash)
-        hasher.update(data: record)
-        let hash = Array(hasher.finalize())
+        let hash = ChainHash.next(after: outcome.headHash, record: record)
         let dictionary = outcome.installed.map { ($0.number, $0.dictionary) } ?? compressor.current
         try compressor.withStoredForm(record, dictionary) { prefix, stored in
             try key.withUnsafeBytes { k in

@@ -1,5 +1,3 @@
-import Crypto
-
 /// The Merkle tree hash of RFC 6962 §2.1 over the log's canonical records: leaves are
 /// `SHA-256(0x00 ‖ record)`, interior nodes `SHA-256(0x01 ‖ left ‖ right)`, the empty tree `SHA-256("")`.
 /// Every hash is 32 raw bytes.
@@ -7,10 +5,10 @@ public enum MerkleTree {
     public static let hashSize = 32
 
     public static func leafHash(_ record: UnsafeRawBufferPointer) -> [UInt8] {
-        var hasher = SHA256()
-        withUnsafeBytes(of: UInt8(0x00)) { hasher.update(bufferPointer: $0) }
-        hasher.update(bufferPointer: record)
-        return hasher.finalize().withUnsafeBytes { Array($0) }
+        var context = SHA256Context()
+        context.update(0x00)
+        context.update(record)
+        return context.finalize()
     }
 
     public static func leafHash(_ record: [UInt8]) -> [UInt8] {
@@ -18,14 +16,14 @@ public enum MerkleTree {
     }
 
     public static func nodeHash(_ left: [UInt8], _ right: [UInt8]) -> [UInt8] {
-        var hasher = SHA256()
-        withUnsafeBytes(of: UInt8(0x01)) { hasher.update(bufferPointer: $0) }
-        left.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-        right.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-        return hasher.finalize().withUnsafeBytes { Array($0) }
+        var context = SHA256Context()
+        context.update(0x01)
+        context.update(left)
+        context.update(right)
+        return context.finalize()
     }
 
-    public static let emptyRoot: [UInt8] = Array(SHA256.hash(data: [UInt8]()))
+    public static let emptyRoot: [UInt8] = SHA256Context().finalize()
 
     /// The hash of leaves `range` (RFC 6962 `MTH(D[a:b])`), built from the hashes of perfect subtrees:
     /// `perfect(level, index)` is the subtree of `2^level` leaves starting at leaf `index << level`.

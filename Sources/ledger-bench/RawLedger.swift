@@ -1,5 +1,4 @@
 import CLMDB
-import Crypto
 import EventLog
 import EventModel
 import Glibc
@@ -51,10 +50,7 @@ final class RawLedger {
                 head += 1
                 let key = bigEndianBytes(head)
                 let record = CanonicalRecord.prefix(seq: head, recordedAt: recordedAt) + event.body.dropFirst()
-                var hasher = SHA256()
-                hasher.update(data: chain)
-                hasher.update(data: record)
-                chain = Array(hasher.finalize())
+                chain = ChainHash.next(after: chain, record: record)
                 put(txn, records, key, chain + record, flags: UInt32(MDB_APPEND))
                 put(txn, ids, event.idKey, key, flags: 0)
                 if merkle {
