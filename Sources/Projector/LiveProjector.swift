@@ -54,8 +54,9 @@ public final class LiveProjector: Sendable {
     private let applied = ProgressSignal(0)
     private let stopping = Atomic<Bool>(false)
     private let follower = Mutex<pthread_t?>(nil)
-    /// Raised by every read that waits for the follower: a gathering follower folds at once
-    /// (`gatherCommits`).
+    /// The highest seq a read waits for the follower to fold: a gathering follower that has not
+    /// folded it yet folds at once (`gatherCommits`). A seq, not a count of reads, so a read already
+    /// served by the fold under way does not cut the next gathering short.
     private let hurry = ProgressSignal(0)
     /// The log's head when the projector opened.
     private let headAtOpen: UInt64
@@ -139,16 +140,13 @@ public final class LiveProjector: Sendable {
     private func follow() {
         store!.environment.claimWrites()
         var first = true
-        /// `hurry` as the last fold began: what a read asked up to there, that fold included.
-        var served = hurry.value
         while !stopping.load(ordering: .acquiring) {
             let through = applied.value
             if !first {
                 if log.waitForCommit(beyond: through, timeoutMilliseconds: 5_000) <= through { continue }
-                gatherCommits(after: through, served: served)
+                gatherCommits(after: through)
             }
             first = false
-            served = hurry.value
             do {
                 let clock = ContinuousClock()
                 let start = clock.now
@@ -168,14 +166,13 @@ public final class LiveProjector: Sendable {
         }
     }
 
-    /// Lets small commits gather for `gatherMilliseconds` before they are folded together. A read
-    /// raises `hurry` after it read the head it needs; one raised past `served` (the value as the
-    /// last fold began) may need what is gathering, so the follower folds at once.
-    private func gatherCommits(after through: UInt64, served: UInt64) {
+    /// Lets small commits gather for `gatherMilliseconds` before they are folded together, unless a
+    /// read waits for a seq past `through`: then the follower folds at once.
+    private func gatherCommits(after through: UInt64) {
         guard configuration.gatherMilliseconds > 0 else { return }
         let deadline = ContinuousClock.now + .milliseconds(configuration.gatherMilliseconds)
         while !stopping.load(ordering: .acquiring), log.committedHead - through < configuration.gatherBelowEvents, ContinuousClock.now < deadline {
-            if hurry.wait(beyond: served, until: deadline) > served { return }
+            if hurry.wait(beyond: through, until: deadline) > through { return }
         }
     }
 
@@ -209,9 +206,8 @@ public final class LiveProjector: Sendable {
         }
         let head = log.committedHead
         guard applied.value < head else { return }
-        // A follower gathering commits folds at once. Two reads may raise it to the same value: it
-        // is past what the follower had served either way.
-        hurry.advance(to: hurry.value + 1)
+        // A follower gathering commits folds at once.
+        hurry.advance(to: head)
         let deadline = ContinuousClock.now + .milliseconds(configuration.readWaitMilliseconds)
         while case let through = applied.value, through < head {
             guard ContinuousClock.now < deadline else {
