@@ -62,8 +62,8 @@ extension LedgerAPI {
                     continue
                 }
                 // A graceful shutdown ends the wait and the stream: the daemon does not wait on its clients.
-                let seen = try? await cancelWhenGracefulShutdown { [after] in await api.log.nextCommit(beyond: after, timeout: api.streamHeartbeat) }
-                if let seen, seen <= after, !Task.isShuttingDownGracefully {
+                let seen = await cancelWhenGracefulShutdown { [after] in await api.log.nextCommit(beyond: after, timeout: api.streamHeartbeat) }
+                if seen <= after, !Task.isShuttingDownGracefully {
                     try await watch.write(": keep-alive\n\n", to: &writer)
                 }
             }
@@ -102,8 +102,8 @@ extension LedgerAPI {
                 }
                 // Every finding through `folded` was in that page: the next look starts past it.
                 cursor = LiveProjector.later(cursor, LiveProjector.cursor(afterSeq: folded))
-                let seen = try? await cancelWhenGracefulShutdown { await projector.nextFold(beyond: folded, timeout: api.streamHeartbeat) }
-                if let seen, seen <= folded, !Task.isShuttingDownGracefully {
+                let seen = await cancelWhenGracefulShutdown { await projector.nextFold(beyond: folded, timeout: api.streamHeartbeat) }
+                if seen <= folded, !Task.isShuttingDownGracefully {
                     try await watch.write(": keep-alive\n\n", to: &writer)
                 }
             }

@@ -22,18 +22,23 @@ public final class MetricsPage: Sendable {
 
     public init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
-        residentMemory = registry.makeGauge(name: "process_resident_memory_bytes", help: "Resident memory size in bytes.")
-        virtualMemory = registry.makeGauge(name: "process_virtual_memory_bytes", help: "Virtual memory size in bytes.")
-        openDescriptors = registry.makeGauge(name: "process_open_fds", help: "Number of open file descriptors.")
-        maxDescriptors = registry.makeGauge(name: "process_max_fds", help: "Maximum number of open file descriptors.")
-        startTime = registry.makeGauge(name: "process_start_time_seconds", help: "Start time of the process since unix epoch in seconds.")
-        cpuSeconds = registry.makeCounter(name: "process_cpu_seconds_total", labels: [], help: "Total user and system CPU time spent in seconds.")
+        residentMemory = registry.makeGauge(descriptor: Self.named("process_resident_memory_bytes", "Resident memory size in bytes."))
+        virtualMemory = registry.makeGauge(descriptor: Self.named("process_virtual_memory_bytes", "Virtual memory size in bytes."))
+        openDescriptors = registry.makeGauge(descriptor: Self.named("process_open_fds", "Number of open file descriptors."))
+        maxDescriptors = registry.makeGauge(descriptor: Self.named("process_max_fds", "Maximum number of open file descriptors."))
+        startTime = registry.makeGauge(descriptor: Self.named("process_start_time_seconds", "Start time of the process since unix epoch in seconds."))
+        cpuSeconds = registry.makeCounter(descriptor: Self.named("process_cpu_seconds_total", "Total user and system CPU time spent in seconds."))
         var findings: [Finding.Kind: Prometheus.Gauge] = [:]
         for kind in Finding.Kind.allCases {
             findings[kind] = registry.makeGauge(
-                name: "ledger_findings", labels: [("kind", kind.rawValue)], help: "Findings in the projection, by kind.")
+                descriptor: Self.named("ledger_findings", "Findings in the projection, by kind."), labels: [("kind", kind.rawValue)])
         }
         self.findings = findings
+    }
+
+    /// A metric's full name (the unit is already in it) and its help line.
+    private static func named(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
     }
 
     /// The exposition text, after refreshing the process figures (blocking: reads `/proc`).

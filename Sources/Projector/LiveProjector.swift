@@ -383,7 +383,7 @@ public final class LiveProjector: Sendable {
         }
         if configuration.readOnly {
             // ledgerctl: the stored requests overlaid with the tail's, in id order.
-            try live.withLock { live in
+            live.withLock { live in
                 for (id, request) in live.state.requests.all.sorted(by: { utf8Compare($0.key, $1.key) < 0 })
                 where after.map({ utf8Compare(id, $0) > 0 }) ?? true {
                     if !take(id, request) { break }
