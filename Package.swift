@@ -3,7 +3,8 @@ import PackageDescription
 
 /// Dependencies point one way: executables → HTTP → queries → projector → event log → LMDB layer → C shim
 /// (and the log → the zstd layer → its C shim);
-/// the log also stands on the event model and on Transparency (Merkle trees, signed notes).
+/// the log also stands on the event model and on Transparency (Merkle trees, signed notes, the chain hash,
+/// with SHA-256 from libcrypto's C shim).
 /// Nothing below knows what stands above it.
 let strict: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
