@@ -96,7 +96,7 @@ extension EventLog {
     /// for the tree thread. So both threads carry about the same work.
     private func checkChain(through head: UInt64, _ leaves: LeafExchange) throws -> ChainReport {
         try store.environment.read { txn in
-            var previous = [UInt8](repeating: 0, count: 32)
+            var previous = ChainHash.start
             var report = ChainReport(ok: true, count: 0, headSeq: 0, headHash: previous)
             var chunk: [[UInt8]] = []
             let reader = store.forms.reader()
@@ -165,7 +165,7 @@ extension EventLog {
         /// The leaf hashes of the chunk being walked, when the chain thread hashed them.
         var given: [[UInt8]] = []
         /// The stored chain hash of the record before.
-        var previous = [UInt8](repeating: 0, count: 32)
+        var previous = ChainHash.start
 
         init(stored: [StoredCheckpoint]) {
             self.stored = stored

@@ -1,4 +1,5 @@
 import LMDB
+import Transparency
 
 /// The LMDB environment and the databases the log keeps in it.
 ///
@@ -76,7 +77,7 @@ final class Store: @unchecked Sendable {
     }
 
     private static func head(_ cursor: borrowing Cursor) throws -> (seq: UInt64, hash: [UInt8]) {
-        guard let last = try cursor.get(.last) else { return (0, [UInt8](repeating: 0, count: 32)) }
+        guard let last = try cursor.get(.last) else { return (0, ChainHash.start) }
         return (readBigEndianUInt64(last.key), Array(last.value.prefix(32)))
     }
 

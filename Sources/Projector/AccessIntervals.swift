@@ -59,18 +59,15 @@ public enum AccessIntervals {
     /// The users and roles whose facts an event on the access trail may change.
     static func touched(by event: StoredEvent, in state: borrowing ProjectionState) -> (users: [String], roles: [String]) {
         let subject = event.envelope.subject
-        switch EventKind(event.envelope.type) {
+        switch (EventKind(event.envelope.type), subject.type) {
         // They change a user's or role's fields or last review, never a fact: no facts to compare.
-        case .userUpdated, .roleUpdated, .accessReviewCompleted: return ([], [])
+        case (.userUpdated, _), (.roleUpdated, _), (.accessReviewCompleted, _): return ([], [])
         // Deleting a role takes it from its members.
-        case .roleDeleted:
+        case (.roleDeleted, _):
             return (state.roleMembersEver[subject.id].filter { state.users[$0]?.roles[subject.id] != nil }.sorted(), [subject.id])
-        default:
-            switch subject.type {
-            case "user": return ([subject.id], [])
-            case "role": return ([], [subject.id])
-            default: return ([], [])
-            }
+        case (_, "user"): return ([subject.id], [])
+        case (_, "role"): return ([], [subject.id])
+        default: return ([], [])
         }
     }
 

@@ -43,24 +43,28 @@ struct SHA256Context: ~Copyable {
 }
 
 /// The record chain of spec 3.2: each record's stored hash is SHA-256(previous hash ‖ canonical record),
-/// the first one's previous hash being 32 zero bytes.
+/// the first one's previous hash being `start`.
 public enum ChainHash {
+    /// What the first record's hash follows: 32 zero bytes.
+    public static let start = [UInt8](repeating: 0, count: MerkleTree.hashSize)
+
     public static func next(after previous: [UInt8], record: [UInt8]) -> [UInt8] {
         record.withUnsafeBytes { next(after: previous, record: $0) }
     }
 
     public static func next(after previous: [UInt8], record: UnsafeRawBufferPointer) -> [UInt8] {
-        var context = SHA256Context()
-        context.update(previous)
-        context.update(record)
-        return context.finalize()
+        link(after: previous, record: record).finalize()
     }
 
     /// Whether `stored` (its first 32 bytes) is the chain hash of `record` after `previous`.
     public static func links(_ stored: UnsafeRawBufferPointer, after previous: [UInt8], record: UnsafeRawBufferPointer) -> Bool {
+        link(after: previous, record: record).finalizeMatches(stored)
+    }
+
+    private static func link(after previous: [UInt8], record: UnsafeRawBufferPointer) -> SHA256Context {
         var context = SHA256Context()
         context.update(previous)
         context.update(record)
-        return context.finalizeMatches(stored)
+        return context
     }
 }

@@ -18,7 +18,7 @@ final class RawLedger {
     private var frontier = MerkleFrontier()
     private var indexes: [MDB_dbi] = []
     private(set) var head: UInt64 = 0
-    private var chain = [UInt8](repeating: 0, count: 32)
+    private var chain = ChainHash.start
     private var postings = Array(repeating: [IndexKey: [UInt64]](), count: IndexKind.allCases.count)
     private var unfolded = 0
 

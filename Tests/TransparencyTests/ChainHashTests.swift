@@ -6,7 +6,7 @@ import Transparency
 /// other tool computes (swift-crypto here; `scripts/verify_export.py` checks an export with Python's).
 @Suite struct ChainHashTests {
     @Test func equalsSHA256OfThePreviousHashAndTheRecordAcrossBlockBoundaries() {
-        var previous = [UInt8](repeating: 0, count: 32)
+        var previous = ChainHash.start
         for length in [0, 1, 31, 32, 55, 56, 63, 64, 65, 119, 120, 128, 300, 1000, 4097] {
             let record = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ length) }
             let expected = Array(SHA256.hash(data: previous + record))
@@ -22,8 +22,8 @@ import Transparency
 
     @Test func aStoredHashShorterThanADigestNeverLinks() {
         let record: [UInt8] = Array("{}".utf8)
-        let full = ChainHash.next(after: [UInt8](repeating: 0, count: 32), record: record)
+        let full = ChainHash.next(after: ChainHash.start, record: record)
         let short = Array(full.prefix(31))
-        #expect(!record.withUnsafeBytes { r in short.withUnsafeBytes { ChainHash.links($0, after: [UInt8](repeating: 0, count: 32), record: r) } })
+        #expect(!record.withUnsafeBytes { r in short.withUnsafeBytes { ChainHash.links($0, after: ChainHash.start, record: r) } })
     }
 }
