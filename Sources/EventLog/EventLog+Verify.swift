@@ -41,7 +41,7 @@ extension EventLog {
     /// record) runs on a second thread beside the chain.
     public func verify(checkpointVerifier: NoteVerifier?, indexes: Bool) throws -> ChainReport {
         nonisolated(unsafe) var indexCheck: Result<IndexCheck, any Error>?
-        let thread = indexes ? startThread { [self] in indexCheck = Result { try verifyIndexes() } } : nil
+        let thread = indexes ? startThread(named: "ledger-vindex") { [self] in indexCheck = Result { try verifyIndexes() } } : nil
         var report = try verifyTree(checkpointVerifier: checkpointVerifier)
         if let thread {
             pthread_join(thread, nil)
@@ -60,7 +60,7 @@ extension EventLog {
         let head = try head().seq
         let leaves = LeafExchange()
         nonisolated(unsafe) var treeCheck: Result<TreeCheck, any Error>?
-        let thread = startThread { [self] in treeCheck = Result { try checkTree(through: head, leaves) } }
+        let thread = startThread(named: "ledger-vtree") { [self] in treeCheck = Result { try checkTree(through: head, leaves) } }
         let chain = Result { try checkChain(through: head, leaves) }
         leaves.finish()
         pthread_join(thread, nil)

@@ -232,7 +232,7 @@ final class RecordCompressor {
         guard let schedule, head >= nextTraining else { return }
         nextTraining = head + schedule.every
         let (store, logger, state) = (store, logger, Training())
-        let thread = startThread {
+        let thread = startThread(named: "ledger-zdict") {
             defer { state.finished.store(true, ordering: .releasing) }
             do {
                 let samples = try Self.latestRecords(schedule.samples, through: head, store)

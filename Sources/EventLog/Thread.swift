@@ -8,9 +8,13 @@ private final class ThreadBody {
 }
 
 /// A dedicated OS thread, off the cooperative pool: LMDB's writes block and must all come from one
-/// thread; the projection's follower has one too. Join it with `pthread_join`.
-public func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
-    let box = Unmanaged.passRetained(ThreadBody(body))
+/// thread; the projection's follower has one too. Join it with `pthread_join`. The name (at most
+/// 15 bytes) is what `top -H`, `perf` and `/proc/PID/task/TID/comm` show.
+public func startThread(named name: String, _ body: @escaping @Sendable () -> Void) -> pthread_t {
+    let box = Unmanaged.passRetained(ThreadBody {
+        _ = setThreadName(pthread_self(), String(name.utf8.prefix(15))!)
+        body()
+    })
     var thread = pthread_t()
     let rc = pthread_create(&thread, nil, { raw in
         let box = Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue()
@@ -48,6 +52,11 @@ private typealias MallocControl = @convention(c) (
 private let jemallocControl: MallocControl? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallctl").map {
     unsafeBitCast($0, to: MallocControl.self)
 }
+
+/// `int pthread_setname_np(pthread_t, const char *)`, which the Glibc module does not export
+/// (it needs `_GNU_SOURCE`).
+@_silgen_name("pthread_setname_np")
+private func setThreadName(_ thread: pthread_t, _ name: UnsafePointer<CChar>) -> Int32
 
 /// `int malloc_trim(size_t pad)` from <malloc.h>, which the Glibc module does not export.
 @_silgen_name("malloc_trim")

@@ -123,7 +123,7 @@ final class Writer: @unchecked Sendable {
     }
 
     func start() {
-        thread = startThread { [self] in run() }
+        thread = startThread(named: "ledger-writer") { [self] in run() }
     }
 
     /// Queues events for the next commit; `completion` runs on the writer's thread once they are

@@ -81,7 +81,7 @@ final class LineWriter: Sendable {
 
     static let shared: LineWriter = {
         let writer = LineWriter()
-        _ = startThread { writer.run() }
+        _ = startThread(named: "ledger-loglines") { writer.run() }
         atexit { LineWriter.shared.writeNow([]) }
         return writer
     }()

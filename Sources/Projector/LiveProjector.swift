@@ -121,7 +121,7 @@ public final class LiveProjector: Sendable {
         }
         live = Mutex(Live(state: state, trailTime: trailTime))
         applied.advance(to: state.appliedThrough)
-        follower.withLock { $0 = startThread { [self] in follow() } }
+        follower.withLock { $0 = startThread(named: "ledger-follower") { [self] in follow() } }
     }
 
     /// Why a stored watermark is not a prefix of this log, or nil when it is.

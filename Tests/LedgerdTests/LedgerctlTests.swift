@@ -24,7 +24,7 @@ import TestSupport
         init(dataDirectory: String? = nil, environment: [String: String] = [:]) throws {
             data = dataDirectory ?? Scratch.path("data")
             let errors = data + ".log"
-            FileManager.default.createFile(atPath: errors, contents: nil)
+            _ = FileManager.default.createFile(atPath: errors, contents: nil)
             process.executableURL = URL(fileURLWithPath: NotifyTests.ledgerdPath)
             process.arguments = ["--data-dir", data, "--port", "0"]
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, added in added }

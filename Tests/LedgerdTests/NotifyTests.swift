@@ -139,7 +139,7 @@ import TestSupport
 
         // A malformed file stops the daemon with an error, not a silent default.
         let broken = data + "-broken.yaml"
-        FileManager.default.createFile(atPath: broken, contents: Array("http: [unclosed".utf8).withUnsafeBytes { Data($0) })
+        _ = FileManager.default.createFile(atPath: broken, contents: Array("http: [unclosed".utf8).withUnsafeBytes { Data($0) })
         let refused = Process()
         refused.executableURL = URL(fileURLWithPath: NotifyTests.ledgerdPath)
         refused.arguments = ["--config", broken, "--data-dir", data, "--port", "0"]
