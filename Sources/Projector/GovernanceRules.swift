@@ -137,23 +137,35 @@ extension ProjectionState {
 
     // MARK: - Stale access
 
-    /// A move to another department, watched until `staleAccessDays` later; the list lives in the
-    /// projection (`watches`), ordered by when each comes due.
+    /// A move to another department, watched until `staleAccessDays` later. The watches live in the
+    /// projection by the day they come due, so a batch rewrites the days it touched, not every
+    /// pending move (a reorganisation can leave thousands pending).
     private mutating func watchForStaleAccess(_ event: StoredEvent, _ kind: EventKind, _ policy: Policy, movedFrom: String?) {
         let e = event.envelope
         guard kind == .userUpdated, let movedFrom, let user = users[e.subject.id], user.fields["department"]?.seq == event.seq,
             let department = user.department, !utf8Equal(department, movedFrom), !user.roles.isEmpty
         else { return }
         let due = Instant(seconds: e.instant.seconds + Int64(policy.staleAccessDays) * 86_400, nanoseconds: e.instant.nanoseconds)
-        // Changed in place: the list can hold thousands of moves.
-        watches[StaleWatches.key, default: StaleWatches()].add(StaleWatches.Watch(due: due, user: e.subject.id, moveSeq: event.seq, mover: e.actor.id))
+        let day = StaleSchedule.day(of: due)
+        watches[StaleWatches.key(day: day), default: StaleWatches()].add(StaleWatches.Watch(due: due, user: e.subject.id, moveSeq: event.seq, mover: e.actor.id))
+        if watchDays[StaleSchedule.key]?.days.contains(day) != true { watchDays[StaleSchedule.key, default: StaleSchedule()].insert(day) }
     }
 
     /// The watches that came due by this event's time: a user still in the department they were
     /// moved to, with the roles they had before the move, is flagged (once).
     private mutating func staleAccessDue(by event: StoredEvent, _ policy: Policy) -> [Finding] {
-        guard let first = watches[StaleWatches.key]?.items.first, !(event.envelope.instant < first.due) else { return [] }
-        let due = watches[StaleWatches.key, default: StaleWatches()].takeDue(by: event.envelope.instant)
+        let now = event.envelope.instant
+        let today = StaleSchedule.day(of: now)
+        var due: [StaleWatches.Watch] = []
+        while let day = watchDays[StaleSchedule.key]?.days.first, day <= today {
+            let key = StaleWatches.key(day: day)
+            // Only today's watches can still lie ahead: the days before ended before `now`.
+            if let first = watches[key]?.items.first, now < first.due { break }
+            due += watches[key]?.takeDue(by: now) ?? []
+            guard watches[key]?.items.isEmpty ?? true else { break }
+            watches[key] = nil
+            watchDays[StaleSchedule.key]!.days.removeFirst()
+        }
         var out: [Finding] = []
         for watch in due {
             guard let user = users[watch.user], user.status == .active, user.fields["department"]?.seq == watch.moveSeq,
@@ -171,9 +183,9 @@ extension ProjectionState {
     }
 }
 
-/// The moves to another department waiting for `staleAccessDays` to pass, earliest due first.
+/// The moves to another department that come due on one day (UTC), earliest due first.
 public struct StaleWatches: Sendable, Equatable {
-    static let key = "stale-access"
+    static func key(day: Int64) -> String { "due-\(day)" }
 
     public struct Watch: Sendable, Equatable {
         var due: Instant
@@ -213,5 +225,33 @@ extension StaleWatches: StoredEntity {
         for _ in 0..<(try r.int()) {
             items.append(Watch(due: try r.instant(), user: try r.string(), moveSeq: try r.uint64(), mover: try r.string()))
         }
+    }
+}
+
+/// The days (since 1970, UTC) on which stale-access watches come due, earliest first.
+public struct StaleSchedule: Sendable, Equatable {
+    static let key = "stale-access"
+
+    public var days: [Int64] = []
+
+    static func day(of time: Instant) -> Int64 {
+        time.seconds >= 0 ? time.seconds / 86_400 : (time.seconds - 86_399) / 86_400
+    }
+
+    mutating func insert(_ day: Int64) {
+        let index = days.firstIndex { day <= $0 } ?? days.endIndex
+        if index == days.endIndex || days[index] != day { days.insert(day, at: index) }
+    }
+}
+
+extension StaleSchedule: StoredEntity {
+    public func write(to w: inout ByteWriter) {
+        w.write(days.count)
+        for day in days { w.write(UInt64(bitPattern: day)) }
+    }
+
+    public init(from r: inout ByteReader) throws {
+        self.init()
+        for _ in 0..<(try r.int()) { days.append(Int64(bitPattern: try r.uint64())) }
     }
 }

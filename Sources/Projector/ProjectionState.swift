@@ -30,8 +30,10 @@ public struct ProjectionState: Sendable, Equatable {
     public var vocabulary = EntityTable<FirstNaming>(.vocabulary)
     /// Approved requests: "user\u{0}role:r" or "user\u{0}permission:p" → approval times.
     public var approvals = EntityTable<ApprovalTimes>(.approvals)
-    /// Moves to another department awaiting the `stale_access` check (one entity).
+    /// Moves to another department awaiting the `stale_access` check, one entity per day they come due.
     public var watches = EntityTable<StaleWatches>(.watches)
+    /// The days that have watches, earliest first (one entity).
+    public var watchDays = EntityTable<StaleSchedule>(.watchDays)
     /// Admin level → every user ever granted it (module admins of a module are found from it).
     public var levelHoldersEver = SetTable(.levelHolders)
     /// Department → every user ever in it (a review report over a department starts from it).
@@ -56,6 +58,7 @@ public struct ProjectionState: Sendable, Equatable {
         visitor.visit(\.vocabulary, of: &self)
         visitor.visit(\.approvals, of: &self)
         visitor.visit(\.watches, of: &self)
+        visitor.visit(\.watchDays, of: &self)
         visitor.visit(\.roleMembersEver, of: &self)
         visitor.visit(\.permissionRolesEver, of: &self)
         visitor.visit(\.permissionUsersEver, of: &self)

@@ -20,7 +20,7 @@ import LMDB
 /// commit together or not at all, so a kill at any moment leaves a projection of some prefix.
 final class ProjectionStore: @unchecked Sendable {
     /// Bump when the stored form or the rules change: the projection is then rebuilt.
-    static let format: [UInt8] = Array("projection-6".utf8)
+    static let format: [UInt8] = Array("projection-7".utf8)
 
     struct Watermark: Equatable, Sendable {
         var seq: UInt64
@@ -122,10 +122,12 @@ final class ProjectionStore: @unchecked Sendable {
         struct Changes: ProjectionTableVisitor {
             let store: ProjectionStore
             var writes: [(Database, [UInt8], [UInt8])] = []
+            var deletes: [(Database, [UInt8])] = []
             mutating func visit<Value>(_ table: WritableKeyPath<ProjectionState, EntityTable<Value>>, of state: inout ProjectionState) {
                 let entities = state[keyPath: table]
                 let database = store.tables[entities.table]!
                 entities.forEachEntry { id, entity in
+                    guard let entity else { return deletes.append((database, ProjectionStore.entityKey(id))) }
                     var w = ByteWriter(capacity: 128)
                     w.write(id)
                     entity.write(to: &w)
@@ -156,7 +158,9 @@ final class ProjectionStore: @unchecked Sendable {
         writes.append((meta, Self.watermarkKey, bigEndianBytes(watermark.seq) + watermark.hash))
         writes.append((meta, Self.bootstrappedKey, [state.bootstrapped ? 1 : 0]))
         // Everything written is computed above: `write` may run the closure again after growing the map.
+        let deletes = changes.deletes
         try environment.write { txn in
+            for (database, key) in deletes { _ = try txn.delete(database, key: key) }
             for (database, key, value) in writes { try txn.put(database, key: key, value: value) }
             try AccessIntervals.write(output.intervals, into: intervals, txn)
         }

@@ -2,7 +2,7 @@ import EventModel
 
 /// The tables of entities a projection holds, one LMDB database each when stored.
 public enum ProjectionTable: String, CaseIterable, Sendable {
-    case users, roles, orders, requests, vocabulary, approvals, watches
+    case users, roles, orders, requests, vocabulary, approvals, watches, watchDays
 }
 
 /// The insert-only sets a projection keeps: who could ever be concerned by a permission or role.
@@ -61,11 +61,13 @@ public struct EntityTable<Value: StoredEntity>: Sendable, Equatable {
 
     init(_ table: ProjectionTable) { self.table = table }
 
-    /// In memory alone: every entity. Over a source: those changed since the last flush.
-    public var entries: [String: Value] { cache?.changed ?? memory }
+    /// In memory alone: every entity. Over a source: those changed since the last flush, nil for
+    /// one taken away.
+    public var entries: [String: Value?] { cache?.changed ?? memory.mapValues { $0 } }
 
-    /// The same, one by one, without gathering them into a dictionary first (a flush writes each).
-    func forEachEntry(_ body: (String, Value) throws -> Void) rethrows {
+    /// The same, one by one, without gathering them into a dictionary first (a flush writes or
+    /// deletes each).
+    func forEachEntry(_ body: (String, Value?) throws -> Void) rethrows {
         if let cache { try cache.forEachChanged(body) } else { for (id, value) in memory { try body(id, value) } }
     }
 
@@ -108,7 +110,7 @@ public struct EntityTable<Value: StoredEntity>: Sendable, Equatable {
     public var all: [String: Value] {
         guard let cache else { return memory }
         var out = cache.all()
-        out.merge(cache.changed) { _, new in new }
+        cache.forEachChanged { key, value in out[key] = value }
         return out
     }
 
@@ -172,15 +174,16 @@ final class EntityCache<Value: StoredEntity>: @unchecked Sendable {
         return mark(&slot)
     }
 
-    var changed: [String: Value] {
-        var out: [String: Value] = [:]
-        forEachChanged { key, value in out[key] = value }
+    var changed: [String: Value?] {
+        var out: [String: Value?] = [:]
+        forEachChanged { key, value in out[key] = .some(value) }
         return out
     }
 
-    /// The entities changed since the last flush, in the order they first changed.
-    func forEachChanged(_ body: (String, Value) throws -> Void) rethrows {
-        for key in changedKeys { if let value = slots[key]?.value { try body(key, value) } }
+    /// The entities changed since the last flush, in the order they first changed; nil for one
+    /// taken away (or looked for and left absent), which the store deletes.
+    func forEachChanged(_ body: (String, Value?) throws -> Void) rethrows {
+        for key in changedKeys { try body(key, slots[key]?.value ?? nil) }
     }
 
     /// What changed is written: the store holds these values now.

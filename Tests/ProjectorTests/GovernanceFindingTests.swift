@@ -103,6 +103,40 @@ import Testing
         try await ledger.close()
     }
 
+    /// The pending watches are stored by the day they come due: a day that came due is deleted
+    /// from the store, the others stay as they were, and the stored projection equals a fold in memory.
+    @Test func watchesAreStoredByTheirDueDayAndGoOnceDue() async throws {
+        let ledger = try TestLedger(policy: Policy(staleAccessDays: 5), projectionBatch: 1)
+        try await ledger.setUpTenant()
+        let day = 24 * 60
+        let move = #"[{"field":"department","old":"east","new":"finance"}]"#
+        // Three moves a day apart: due on three days.
+        for (n, user) in ["u-li", "u-wu", "u-xu"].enumerated() {
+            try await ledger.post("user.updated", by: "u-root", on: "user", user, changes: move, minute: 100 + n * day)
+        }
+        let firstDue = (TestLedger.time(100 + 5 * day).seconds) / 86_400
+        func stored() throws -> (buckets: [String: Int], days: [Int64]) {
+            let state = try ledger.projector.snapshot()
+            #expect(state == (try ledger.projector.rebuild()))
+            return (state.watches.all.mapValues(\.items.count), state.watchDays.all["stale-access"]?.days ?? [])
+        }
+        var now = try stored()
+        #expect(now.buckets == ["due-\(firstDue)": 1, "due-\(firstDue + 1)": 1, "due-\(firstDue + 2)": 1])
+        #expect(now.days == [firstDue, firstDue + 1, firstDue + 2])
+        // Past the first: its day is gone, the others are untouched.
+        try await ledger.post("user.updated", by: "u-root", on: "user", "u-root", changes: #"[{"field":"email","new":"r@x"}]"#, minute: 101 + 5 * day)
+        #expect(try ledger.findings(.staleAccess).map(\.subject.id) == ["u-li"])
+        now = try stored()
+        #expect(now.buckets == ["due-\(firstDue + 1)": 1, "due-\(firstDue + 2)": 1])
+        #expect(now.days == [firstDue + 1, firstDue + 2])
+        // Past them all: nothing left pending, nothing left stored.
+        try await ledger.post("user.updated", by: "u-root", on: "user", "u-root", changes: #"[{"field":"email","new":"r@y"}]"#, minute: 101 + 8 * day)
+        #expect(try ledger.findings(.staleAccess).map(\.subject.id) == ["u-li", "u-wu", "u-xu"])
+        now = try stored()
+        #expect(now.buckets.isEmpty && now.days.isEmpty)
+        try await ledger.close()
+    }
+
     @Test func policiesAreReadFromTheirWordsAndKeptWithTheProjection() {
         #expect(Policy.DutyPair("sales_order.create + sales_order.approve")?.description == "sales_order.create+sales_order.approve")
         #expect(Policy.DutyPair("super_admin+module_admin:sales_order") != nil)
