@@ -18,7 +18,7 @@ TMPFILESDIR  ?= /usr/lib/tmpfiles.d
 CONFIG       ?= release
 DATA_DIR     ?= data
 
-.PHONY: deps build test torture fuzz ui-deps ui-test workload bench bench-restart bench-e2e bench-delivery bench-console run install verify-unit clean
+.PHONY: deps build test torture fuzz ui-deps ui-test workload bench bench-restart bench-e2e bench-reorg bench-delivery bench-console run install verify-unit clean
 
 ## deps: install what is missing of liblmdb-dev, libzstd-dev, libjemalloc-dev and libssl-dev (with pkg-config), rsyslog with rsyslog-openssl and
 ## openssl (the real syslog receiver of the delivery tests, plain and TLS, and its test certificates),
@@ -116,7 +116,15 @@ bench-e2e: workload
 	@command -v wrk >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
 	@python3 -c 'import psycopg2' >/dev/null 2>&1 || python3 -m pip install -q psycopg2-binary
 	$(SWIFT) build -c release --product ledgerd
-	python3 scripts/bench_e2e.py --ledgerd $(RELEASE_BIN)/ledgerd --data $(BENCH_DATA) --update BENCHMARKS.md
+	$(SWIFT) build -c release --product ledger-bench
+	python3 scripts/bench_e2e.py --ledgerd $(RELEASE_BIN)/ledgerd --bench $(RELEASE_BIN)/ledger-bench --data $(BENCH_DATA) --update BENCHMARKS.md
+
+## bench-reorg: a reorganisation under load (30,000 department moves waiting for the stale-access
+## check, then 10 s of single events from wrk): what each ledgerd thread writes per event.
+bench-reorg:
+	@command -v wrk >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
+	$(SWIFT) build -c release --product ledgerd
+	python3 scripts/bench_reorganisation.py --ledgerd $(RELEASE_BIN)/ledgerd
 
 ## bench-console: the web console (release) on the 1M-event workload: every page kind's time to the last
 ## byte (p50, p95, max over random subjects, users and moments) and its DOMContentLoaded in headless Chromium.

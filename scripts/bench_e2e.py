@@ -153,6 +153,24 @@ class Ledgerd:
 
 
 
+class NIOFloor:
+    """`ledger-bench --http-floor`: swift-nio's HTTP/1 pipeline answering every request with a constant,
+    no router, no middleware, nothing stored: what no Swift server on NIO can beat on this machine."""
+
+    token = ""
+
+    def __init__(self, binary):
+        self.port = free_port()
+        self.process = subprocess.Popen([binary, "--http-floor", str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.url = f"http://127.0.0.1:{self.port}"
+        if not wait_until_serving(self.url, 60):
+            sys.exit("ledger-bench --http-floor did not start")
+
+    def stop(self):
+        self.process.kill()
+        self.process.wait()
+
+
 WRK_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wrk")
 HISTORY_SQL = ("SELECT a.seq, a.type, a.occurred_at, a.actor, a.body FROM bench_subjects s JOIN audit_log a "
                "ON a.subject_type = s.t AND a.subject_id = s.i WHERE s.n = :n ORDER BY a.seq LIMIT 1000;")
@@ -302,6 +320,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10, help="length of each wrk and pgbench run")
     parser.add_argument("--update")
+    parser.add_argument("--bench", help="ledger-bench, for the floor of swift-nio alone (`--http-floor`) in the same rounds")
     args = parser.parse_args()
     batch_lines = read_lines(os.path.join(args.data, "batches-200000.ndjson"))
     single_lines = read_lines(os.path.join(args.data, "singles-20000.ndjson"))
@@ -331,6 +350,7 @@ def main():
     started = datetime.datetime.now(datetime.timezone.utc)
     results = {}
     started_daemons = []
+    floor = NIOFloor(args.bench) if args.bench else None
     try:
         # Ingest rows, alternating sides round by round, then bytes on disk of all that was stored.
         postgres.fresh_table()
@@ -347,6 +367,8 @@ def main():
                      ("ledgerd", lambda: wrk(ledgerd, "post.lua", [singles_file, f"s{r}"], 64, args.seconds))]
             for name, measure in (sides if r % 2 else sides[::-1]):
                 results.setdefault(f"single-{name}", []).append(show(f"{name} singles", measure()))
+            if floor:
+                results.setdefault("nio-post", []).append(show("swift-nio alone, POST", wrk(floor, "post.lua", [singles_file, f"f{r}"], 64, args.seconds)))
             ledgerd.wait_caught_up()
         pg_bytes, pg_rows = postgres.bytes_and_rows()
         ledgerd_rows = ledgerd.head()
@@ -405,6 +427,8 @@ def main():
                 results.setdefault(f"history-{name}", []).append(show(f"{name} history", measure()))
             rss_under_reads = max(rss_under_reads, big.rss_anon_mib())
             results.setdefault("floor", []).append(show("ledgerd GET /healthz", wrk(big, "paths.lua", [floor_paths], 16, args.seconds)))
+            if floor:
+                results.setdefault("nio-get", []).append(show("swift-nio alone, GET", wrk(floor, "paths.lua", [floor_paths], 16, args.seconds)))
             results.setdefault("asof", []).append(show("ledgerd as-of access", wrk(big, "paths.lua", [asof_paths], 4, args.seconds)))
             rss_under_reads = max(rss_under_reads, big.rss_anon_mib())
         # Verification, as many times as there are rounds: the median is the figure, as for the other rows.
@@ -423,6 +447,8 @@ def main():
             if daemon.process.poll() is None:
                 daemon.process.kill()
                 daemon.process.wait()
+        if floor:
+            floor.stop()
         postgres.stop()
 
     def median(key, field="perSecond"):
@@ -448,12 +474,22 @@ def main():
          "events/s " + spread(results["single-ledgerd"]) + f", p99 {median('single-ledgerd', 'p99us') / 1000:.1f} ms",
          "events/s " + spread(results["single-postgres"]) + f", p99 {median('single-postgres', 'p99us') / 1000:.1f} ms",
          ratio(single_ours, single_pg), single_ours >= 2 * single_pg),
+    ] + ([
+        ("… the floor of HTTP in Swift: swift-nio alone answering each POST with a constant (no router, no parse, no storage; `ledger-bench --http-floor`), 64 clients (wrk)",
+         f"(the bar: {2 * single_pg:.0f}/s)", "requests/s " + spread(results["nio-post"]) + f", p99 {median('nio-post', 'p99us') / 1000:.1f} ms",
+         "—", "—", None),
+    ] if floor else []) + [
         ("a record's history on 1M events, 16 clients (wrk / pgbench)", "≥ 5× PostgreSQL's queries/s, p99 ≤ PostgreSQL's",
          "queries/s " + spread(results["history-ledgerd"]) + f", p99 {history_p99_ours / 1000:.1f} ms",
          "queries/s " + spread(results["history-postgres"]) + f", p99 {history_p99_pg / 1000:.1f} ms",
          ratio(history_ours, history_pg), history_ours >= 5 * history_pg and history_p99_ours <= history_p99_pg),
         ("… the floor: `GET /healthz` (no token, no storage, a constant answer), 16 clients (wrk)", "—",
          "requests/s " + spread(results["floor"]) + f", p99 {median('floor', 'p99us') / 1000:.1f} ms", "—", "—", None),
+    ] + ([
+        ("… the floor of HTTP in Swift: swift-nio alone answering each GET with a constant (`ledger-bench --http-floor`), 16 clients (wrk)",
+         f"(the bar: {5 * history_pg:.0f}/s)", "requests/s " + spread(results["nio-get"]) + f", p99 {median('nio-get', 'p99us') / 1000:.1f} ms",
+         "—", "—", None),
+    ] if floor else []) + [
         ("as-of access at a random past point, 1M events, 4 clients (wrk)", "p99 ≤ 20 ms",
          f"p99 {asof_p99 / 1000:.1f} ms, " + spread(results["asof"], unit=" q/s"), "—", "—", asof_p99 <= 20_000),
         ("full chain verification (chain, Merkle tree, checkpoints), 1M events, over HTTP", "≤ 1 s",
