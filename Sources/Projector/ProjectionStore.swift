@@ -17,7 +17,8 @@ import LMDB
 ///   `bootstrapped`, `trailTime` (the latest time on the trail so far)
 ///
 /// A batch of the fold is one write transaction: entities, set members, findings and watermark
-/// commit together or not at all, so a kill at any moment leaves a projection of some prefix.
+/// commit together or not at all, so a kill at any moment leaves a projection of some prefix. An
+/// entity the fold took away (a day of stale-access watches that came due) is deleted in it.
 final class ProjectionStore: @unchecked Sendable {
     /// Bump when the stored form or the rules change: the projection is then rebuilt.
     static let format: [UInt8] = Array("projection-7".utf8)
