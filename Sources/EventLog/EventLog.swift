@@ -40,7 +40,8 @@ public final class EventLog: Sendable {
     /// Seqs of undecodable records already logged, so each is reported once per process.
     private let reportedUndecodable = Mutex<Set<UInt64>>([])
 
-    /// Opens (or creates) the log and re-indexes into memory whatever the last run appended but had not folded.
+    /// Opens (or creates) the log and re-indexes into memory whatever the last run appended but had
+    /// not folded: index entries and ids alike.
     ///
     /// A writable log first takes the data directory's writer lock (or adopts `writerLock`, taken by a
     /// caller that writes other files there first) and throws `.locked` when another process has it.
@@ -53,7 +54,7 @@ public final class EventLog: Sendable {
             maxReaders: UInt32(max(126, configuration.readerThreads * 4 + 64)), readOnly: configuration.readOnly)
         let store = try Store(environment)
         self.store = store
-        let (start, indexed, tail, undecodable) = try store.environment.read { txn in
+        let (start, indexed, tail, unfoldedIds, undecodable) = try store.environment.read { txn in
             let (head, hash) = try Store.head(txn, store.records)
             let start = Writer.Start(
                 head: head, headHash: hash,
@@ -64,6 +65,7 @@ public final class EventLog: Sendable {
                 lastCheckpoint: try Store.latestCheckpoint(txn, store.checkpoints))
             let indexed = Store.indexedThrough(try txn.get(store.meta, Store.indexedThroughKey))
             var tail = TailIndex(base: indexed)
+            var unfoldedIds: [IndexKey: UInt64] = [:]
             var undecodable: [UInt64] = []
             if head > indexed {
                 let reader = store.forms.reader()
@@ -74,8 +76,10 @@ public final class EventLog: Sendable {
                         do {
                             let event = try reader.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...]), StoredEvent.decode)
                             tail.add(seq: seq, entries: IndexKeys.entries(for: event.envelope))
+                            unfoldedIds[IndexKey(IndexKeys.eventId(event.envelope.id))] = seq
                         } catch {
-                            // Altered on disk: left out of the indexes (see `decodeOrReport`); the ledger still opens.
+                            // Altered on disk: left out of the indexes and the id table (see `decodeOrReport`:
+                            // a retry of its event is not known as one); the ledger still opens.
                             undecodable.append(seq)
                             tail.add(seq: seq, entries: [])
                         }
@@ -83,7 +87,7 @@ public final class EventLog: Sendable {
                     }
                 }
             }
-            return (start, indexed, tail, undecodable)
+            return (start, indexed, tail, unfoldedIds, undecodable)
         }
         self.tail = SharedTail(tail)
         self.openedHead = start.head
@@ -99,7 +103,7 @@ public final class EventLog: Sendable {
             writer = nil
         } else {
             let writer = try Writer(
-                store: store, tail: self.tail, start: start,
+                store: store, tail: self.tail, unfoldedIds: unfoldedIds, start: start,
                 settings: .init(
                     foldThreshold: configuration.foldThreshold, foldIdleMilliseconds: configuration.foldIdleMilliseconds,
                     staleReaderCheckSeconds: configuration.staleReaderCheckSeconds, foldOnClose: configuration.foldOnClose,

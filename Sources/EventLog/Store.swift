@@ -6,7 +6,9 @@ import Transparency
 /// - `records`: seq (8 bytes, big-endian, written with `MDB_APPEND`) → chain hash (32 bytes) ‖ canonical
 ///   record, as it is or compressed (`RecordForms`)
 /// - `ids`: event id → seq (8), for idempotent retries (a retry is compared with the record itself;
-///   stores before format 3 kept SHA-256 of the canonical envelope (32) after the seq)
+///   stores before format 3 kept SHA-256 of the canonical envelope (32) after the seq). Since format 4
+///   the ids of events past `indexedThrough` are written by the fold, with the indexes; until then
+///   the writer holds them in memory (rebuilt from the records on open)
 /// - `meta`: `indexedThrough` → seq W: every event ≤ W is in the indexes; `format`; `dictionary/` ‖
 ///   number (2) → the compression dictionaries of records
 /// - `merkle`: leaf count at completion (8, big-endian) ‖ level (1) → hash of a perfect subtree of the
@@ -15,7 +17,7 @@ import Transparency
 /// - `checkpoints`: tree size (8, big-endian) → signing time (12, `Instant.sortableBytes`) ‖ signed note
 /// - one duplicate-sorted database per `IndexKind`: key → seqs
 final class Store: @unchecked Sendable {
-    static let formatVersion: [UInt8] = Array("3".utf8)
+    static let formatVersion: [UInt8] = Array("4".utf8)
     static let indexedThroughKey: [UInt8] = Array("indexedThrough".utf8)
     static let formatKey: [UInt8] = Array("format".utf8)
 
@@ -44,8 +46,9 @@ final class Store: @unchecked Sendable {
         if !configuration.readOnly { try upgrade() }
     }
 
-    /// Format 1 had no Merkle tree: it is built from the records once. Format 2 had no compressed records:
-    /// it reads as it is, and is marked 3 so that an older ledgerd refuses what it could not read.
+    /// Format 1 had no Merkle tree: it is built from the records once. Format 2 had no compressed records,
+    /// format 3 every id in the table at once: both read as they are. Each is marked 4, so that an older
+    /// ledgerd refuses what it could not read (or would take a retry past the watermark for a new event).
     private func upgrade() throws {
         let format = try environment.read { txn in try txn.get(meta, Store.formatKey).map { Array($0) } }
         switch format {
@@ -57,10 +60,10 @@ final class Store: @unchecked Sendable {
                 for (key, hash) in nodes { try txn.put(merkle, key: key, value: hash, flags: .append) }
                 try txn.put(meta, key: Store.formatKey, value: Store.formatVersion)
             }
-        case Array("2".utf8)?, nil:
+        case Array("2".utf8)?, Array("3".utf8)?, nil:
             try environment.write { txn in try txn.put(meta, key: Store.formatKey, value: Store.formatVersion) }
         case let other?:
-            throw LogError(.corrupt, "the store has format \(String(decoding: other, as: UTF8.self)); this ledgerd reads formats 1 to 3")
+            throw LogError(.corrupt, "the store has format \(String(decoding: other, as: UTF8.self)); this ledgerd reads formats 1 to 4")
         }
     }
 

@@ -30,9 +30,10 @@ struct ImportedEvent: Sendable {
 }
 
 /// The ledger's single writer. One dedicated thread takes every queued append, writes them all in
-/// one transaction (records, chain hashes, id table, the Merkle nodes they complete — the small,
-/// synchronous part), commits and syncs, and only then resumes the callers. Between appends it
-/// folds the in-memory tail into the LMDB indexes in large transactions and advances the watermark.
+/// one transaction (records, chain hashes, the Merkle nodes they complete — the small, synchronous
+/// part), commits and syncs, and only then resumes the callers. Between appends it folds the
+/// in-memory tail into the LMDB indexes and the id table in large transactions and advances the
+/// watermark: an id put at commit would dirty one random page of the id table per event.
 /// Checkpoints are signed here too, so a signed root only ever covers committed records.
 final class Writer: @unchecked Sendable {
     enum Pending {
@@ -67,6 +68,11 @@ final class Writer: @unchecked Sendable {
     private var headHash: [UInt8]
     private var lastRecordedAt: Instant
     private var frontier: MerkleFrontier
+    /// The ids of the events past the indexes' watermark, which the next fold writes into the id
+    /// table (rebuilt from the records on open, like the tail).
+    private var unfoldedIds: [IndexKey: UInt64]
+    /// Set once the first half of a fold wrote the unfolded ids up to this seq into the id table.
+    private var idsWrittenThrough: UInt64?
     /// Set when the log opened over damaged records: every write is refused rather than extend a tree it cannot trust.
     private let damaged: LogError?
     private var lastCheckpoint: StoredCheckpoint?
@@ -86,7 +92,8 @@ final class Writer: @unchecked Sendable {
     private let commitEvents = Recorder(label: "ledger_commit_events", aggregate: true)
     private let commitLatency = Metrics.Timer(label: "ledger_commit_seconds")
     private let headSeq = Gauge(label: "ledger_head_seq")
-    /// How long each fold of the tail into the indexes held the writer (appends wait meanwhile).
+    /// How long each transaction of a fold (the ids, then the index entries) held the writer
+    /// (appends wait meanwhile).
     private let foldLatency = Metrics.Timer(label: "ledger_index_fold_seconds")
 
     struct Start {
@@ -99,9 +106,10 @@ final class Writer: @unchecked Sendable {
         var lastCheckpoint: StoredCheckpoint?
     }
 
-    init(store: Store, tail: SharedTail, start: Start, settings: Settings, logger: Logger) throws {
+    init(store: Store, tail: SharedTail, unfoldedIds: [IndexKey: UInt64], start: Start, settings: Settings, logger: Logger) throws {
         self.store = store
         self.tail = tail
+        self.unfoldedIds = unfoldedIds
         self.head = start.head
         self.committed = ProgressSignal(start.head)
         self.headHash = start.headHash
@@ -163,7 +171,8 @@ final class Writer: @unchecked Sendable {
         store.environment.claimWrites()
         var lastReaderCheck = Instant.now().seconds
         while true {
-            let wait = tail.withLock { $0.isEmpty } ? 1000 : settings.foldIdleMilliseconds
+            // Half a fold done: commit what is queued, without waiting, then the other half.
+            let wait = idsWrittenThrough != nil ? 0 : tail.withLock { $0.isEmpty } ? 1000 : settings.foldIdleMilliseconds
             let (group, closed) = queue.takeAll(timeoutMilliseconds: wait)
             heartbeat.store(Instant.now().seconds, ordering: .relaxed)
             if !group.isEmpty || checkpointIsDue() {
@@ -175,7 +184,7 @@ final class Writer: @unchecked Sendable {
             let idle = group.isEmpty && !closed
             let folding = tailCount >= settings.foldThreshold || (tailCount > 0 && (idle || (closed && settings.foldOnClose)))
             if folding && halted.withLock({ $0 == nil }) {
-                fold()
+                fold(both: closed)
             }
             if closed { break }
             let now = Instant.now().seconds
@@ -205,6 +214,8 @@ final class Writer: @unchecked Sendable {
         var frontier: MerkleFrontier
         var checkpoint: StoredCheckpoint?
         var appended: [(seq: UInt64, entries: [(IndexKind, [UInt8])])]
+        /// The ids this transaction appended, for the unfolded ids once it commits.
+        var newIds: [IndexKey: UInt64] = [:]
         /// A newly trained dictionary stored by this transaction, which compresses its records.
         var installed: RecordCompressor.Installed?
     }
@@ -293,6 +304,7 @@ final class Writer: @unchecked Sendable {
         tail.withLock { tail in
             for item in outcome.appended { tail.add(seq: item.seq, entries: item.entries) }
         }
+        unfoldedIds.merge(outcome.newIds) { _, new in new }
         committed.advance(to: head)
         var results = outcome.results.makeIterator()
         for pending in group {
@@ -334,7 +346,7 @@ final class Writer: @unchecked Sendable {
             case .append(let events, _):
                 let plan: [Planned]
                 do {
-                    plan = try self.plan(events, txn)
+                    plan = try self.plan(events, outcome.newIds, txn)
                 } catch let conflict as LogError {
                     outcome.results.append(.failure(conflict))
                     continue
@@ -385,7 +397,7 @@ final class Writer: @unchecked Sendable {
                 }
             }
         }
-        try txn.put(store.ids, key: IndexKeys.eventId(event.envelope.id), value: key)
+        outcome.newIds[IndexKey(IndexKeys.eventId(event.envelope.id))] = seq
         for node in MerkleNodes.append(leafHash: MerkleTree.leafHash(record), to: &outcome.frontier) {
             try txn.put(store.merkle, key: node.key, value: node.hash, flags: .append)
         }
@@ -413,7 +425,7 @@ final class Writer: @unchecked Sendable {
                 return .failure(LogError(.conflict, "record \(imported.seq) was recorded before the record it follows", index: index))
             }
             let id = IndexKeys.eventId(imported.event.envelope.id)
-            guard try txn.get(store.ids, id) == nil, ids.insert(id).inserted else {
+            guard try storedSeq(ofId: id, outcome.newIds, txn) == nil, ids.insert(id).inserted else {
                 return .failure(LogError(.conflict, "event id \"\(imported.event.envelope.id)\" is already in the ledger", index: index))
             }
             expectedSeq += 1
@@ -440,18 +452,18 @@ final class Writer: @unchecked Sendable {
 
     /// Decides, before writing anything, what each event of one request becomes; throws a
     /// conflict (the whole request is refused) when an id is taken by other content.
-    private func plan(_ events: [PreparedEvent], _ txn: borrowing WriteTransaction) throws -> [Planned] {
+    private func plan(_ events: [PreparedEvent], _ newIds: [IndexKey: UInt64], _ txn: borrowing WriteTransaction) throws -> [Planned] {
         var plan: [Planned] = []
         plan.reserveCapacity(events.count)
         var positions: [[UInt8]: Int] = [:]
         for (index, event) in events.enumerated() {
             let key = IndexKeys.eventId(event.envelope.id)
-            if let existing = try txn.get(store.ids, key) {
-                guard try isStored(event, at: existing, txn) else {
+            if let existing = try storedSeq(ofId: key, newIds, txn) {
+                guard try existing.withUnsafeBytes({ try isStored(event, at: $0, txn) }) else {
                     throw LogError(
                         .conflict, "event id \"\(event.envelope.id)\" is already in the ledger with other content", index: index)
                 }
-                plan.append(.duplicate(seq: readBigEndianUInt64(existing)))
+                plan.append(.duplicate(seq: existing.withUnsafeBytes(readBigEndianUInt64)))
             } else if let earlier = positions[key] {
                 guard events[earlier].body == event.body else {
                     throw LogError(
@@ -464,6 +476,14 @@ final class Writer: @unchecked Sendable {
             }
         }
         return plan
+    }
+
+    /// What the id table holds for an id (the seq, 8 bytes big-endian; 40 in stores before format 3),
+    /// counting the ids not folded into it yet and those of the transaction under way.
+    private func storedSeq(ofId key: [UInt8], _ newIds: [IndexKey: UInt64], _ txn: borrowing WriteTransaction) throws -> [UInt8]? {
+        let id = IndexKey(key)
+        if let seq = newIds[id] ?? unfoldedIds[id] { return bigEndianBytes(seq) }
+        return try txn.get(store.ids, key).map(Array.init)
     }
 
     /// True when the record an id names holds `event`'s content: it is the record `event` would have
@@ -479,9 +499,47 @@ final class Writer: @unchecked Sendable {
 
     // MARK: - Folding the tail into the indexes
 
+    /// Folds in two transactions, the appends queued meanwhile committed between them, so that each
+    /// holds the writer about half as long: first the unfolded ids (at random places in the id table,
+    /// the costlier half with ids such as UUIDs), then the index entries with the new watermark and
+    /// the ids that came since. An id in the table before the watermark covers it is harmless: a
+    /// reopen finds it again in the records past the watermark, under the same seq. `both` (on close)
+    /// does the two at once.
+    private func fold(both: Bool) {
+        if idsWrittenThrough == nil {
+            guard writeIds(after: 0) else { return }
+            idsWrittenThrough = head
+            if !both { return }
+        }
+        foldIndexes(idsAfter: idsWrittenThrough ?? 0)
+    }
+
+    /// Writes the unfolded ids of seqs past `after` into the id table, in key order; false on failure.
+    private func writeIds(after: UInt64, _ txn: borrowing WriteTransaction) throws {
+        try txn.withCursor(store.ids) { cursor in
+            for (id, seq) in unfoldedIds.filter({ $0.value > after }).sorted(by: { $0.key < $1.key }) {
+                try id.bytes.withUnsafeBytes { k in
+                    try withUnsafeBytes(of: seq.bigEndian) { v in try cursor.put(k, v) }
+                }
+            }
+        }
+    }
+
+    private func writeIds(after: UInt64) -> Bool {
+        let start = ContinuousClock.now
+        defer { foldLatency.recordElapsed(since: start) }
+        do {
+            try store.environment.write { txn in try writeIds(after: after, txn) }
+            return true
+        } catch {
+            logFoldFailure(error, events: unfoldedIds.count)
+            return false
+        }
+    }
+
     /// Writes every tail entry into the LMDB indexes with the new watermark in one transaction, then
     /// empties the tail. Keys go in sorted order so the B-tree is walked, not jumped around.
-    private func fold() {
+    private func foldIndexes(idsAfter: UInt64) {
         let snapshot = tail.withLock { $0 }
         guard !snapshot.isEmpty else { return }
         let start = ContinuousClock.now
@@ -504,20 +562,27 @@ final class Writer: @unchecked Sendable {
                         }
                     }
                 }
+                try writeIds(after: idsAfter, txn)
                 try txn.put(store.meta, key: Store.indexedThroughKey, value: bigEndianBytes(snapshot.head))
             }
         } catch {
-            logger.error(
-                "folding the tail into the indexes failed; reads stay exact from the tail and the fold is retried",
-                metadata: [
-                    "ledger.error": "\(LogError.storage(error, available: store.environment.availableFilesystemBytes()))",
-                    "ledger.tail.events": "\(snapshot.count)",
-                ])
+            logFoldFailure(error, events: snapshot.count)
             return
         }
-        // Only the writer adds to the tail, and it is here: nothing arrived since the snapshot.
+        // Only the writer adds to the tail and the ids, and it is here: nothing arrived since the snapshot.
         tail.withLock { $0 = TailIndex(base: snapshot.head, sizedLike: snapshot) }
+        unfoldedIds.removeAll(keepingCapacity: true)
+        idsWrittenThrough = nil
         releaseFreedMemory()
+    }
+
+    private func logFoldFailure(_ error: any Error, events: Int) {
+        logger.error(
+            "folding the tail into the indexes failed; reads stay exact from the tail and the fold is retried",
+            metadata: [
+                "ledger.error": "\(LogError.storage(error, available: store.environment.availableFilesystemBytes()))",
+                "ledger.tail.events": "\(events)",
+            ])
     }
 }
 

@@ -67,6 +67,62 @@ import Testing
         try await log.close()
     }
 
+    /// Ids reach the id table with the fold, not at commit: before it, after a reopen that did not
+    /// fold, and after it, a retry is the same duplicate and other content under the id a conflict.
+    @Test func idsPastTheWatermarkAreKnownBeforeTheFoldAcrossAReopenAndAfter() async throws {
+        let path = temporaryDirectory()
+        var factory = EventFactory(seed: 61)
+        let batch = factory.events(40)
+        var other = EventFactory(seed: 99)
+        let conflicting = prepared(other.json(id: batch[5].envelope.id))
+        func idTableCount(_ log: EventLog) throws -> Int {
+            try log.store.environment.read { txn in
+                try txn.withCursor(log.store.ids) { cursor in
+                    var count = 0
+                    var entry = try cursor.get(.first)
+                    while entry != nil { count += 1; entry = try cursor.get(.next) }
+                    return count
+                }
+            }
+        }
+        let unfolded: (inout LogConfiguration) -> Void = { $0.foldThreshold = 1_000_000; $0.foldIdleMilliseconds = 600_000; $0.foldOnClose = false }
+        var log = try openLog(path, configure: unfolded)
+        let first = try await log.append(batch)
+        #expect(try idTableCount(log) == 0)
+        #expect(try await log.append(batch) == first.map { var r = $0; r.duplicate = true; return r })
+        await #expect(throws: LogError.self) { try await log.append([conflicting]) }
+        try await log.close()
+
+        log = try openLog(path, configure: unfolded)
+        #expect(try await log.append(batch).map(\.seq) == first.map(\.seq))
+        await #expect(throws: LogError.self) { try await log.append([conflicting]) }
+        try await log.close()
+
+        log = try openLog(path)  // folds on close what it found unfolded
+        try await log.close()
+        log = try openLog(path)
+        #expect(try idTableCount(log) == 40)
+        let after = try await log.append(batch)
+        #expect(after.map(\.seq) == first.map(\.seq) && after.allSatisfy(\.duplicate))
+        await #expect(throws: LogError.self) { try await log.append([conflicting]) }
+        #expect(try log.head().seq == 40)
+        try await log.close()
+    }
+
+    /// The same new event from many callers at once (likely in one commit): stored once.
+    @Test func oneEventFromManyCallersAtOnceIsStoredOnce() async throws {
+        let log = try openLog()
+        var factory = EventFactory(seed: 62)
+        let event = factory.events(1)
+        let results = try await withThrowingTaskGroup(of: AppendResult.self) { group in
+            for _ in 0..<16 { group.addTask { try await log.append(event)[0] } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(Set(results.map(\.seq)) == [1] && results.filter { !$0.duplicate }.count == 1)
+        #expect(try log.head().seq == 1)
+        try await log.close()
+    }
+
     @Test func manyConcurrentAppendersGetDistinctGaplessSeqs() async throws {
         let log = try openLog { $0.foldThreshold = 500 }
         let seqs = try await withThrowingTaskGroup(of: [UInt64].self) { group in

@@ -192,7 +192,7 @@ import Transparency
         #expect(again.map(\.seq) == first.map(\.seq) && again.allSatisfy(\.duplicate))
         var other = EventFactory(seed: 98)
         await #expect(throws: LogError.self) { try await log.append([prepared(other.json(id: batch[3].envelope.id))]) }
-        #expect(try log.store.environment.read { txn in try txn.get(log.store.meta, Array("format".utf8)).map(Array.init) } == Array("3".utf8))
+        #expect(try log.store.environment.read { txn in try txn.get(log.store.meta, Array("format".utf8)).map(Array.init) } == Store.formatVersion)
         try await log.close()
     }
 

@@ -72,10 +72,12 @@ import Testing
     @Test func foldedIndexesAndTheReindexedTailAgreeAfterReopen() async throws {
         let path = temporaryDirectory()
         var factory = EventFactory(seed: 12)
-        // 300, 600, 900 → fold, then 300 more that stay in the tail: the fold after the third append
-        // has finished before the writer takes the fourth.
+        // 300, 600, 900 → fold (its two transactions), then 300 more that stay in the tail.
         let log = try openLog(path) { $0.foldThreshold = 700; $0.foldOnClose = false; $0.foldIdleMilliseconds = 600_000 }
-        for _ in 0..<4 { _ = try await log.append(factory.events(300, idPrefix: "c\(factory.next(1 << 30))")) }
+        for _ in 0..<3 { _ = try await log.append(factory.events(300, idPrefix: "c\(factory.next(1 << 30))")) }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while log.indexedThrough() < 900, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        _ = try await log.append(factory.events(300, idPrefix: "c\(factory.next(1 << 30))"))
         #expect(log.indexedThrough() == 900)
         try await log.close()
         let reopened = try openLog(path) { $0.foldIdleMilliseconds = 600_000 }
