@@ -16,6 +16,7 @@ during the wrk run (`/proc/PID/task/TID/io`), per event.
 """
 import argparse
 import datetime
+import http.client
 import json
 import os
 import random
@@ -110,7 +111,6 @@ def written_by_thread(pid):
 def round_of(binary, workdir, label, batches, singles_file):
     ledgerd = Ledgerd(binary, workdir, label)
     try:
-        import http.client
         connection = http.client.HTTPConnection("127.0.0.1", ledgerd.port)
         for body in batches:
             connection.request("POST", "/v1/events", body.encode(), {"Authorization": f"Bearer {ledgerd.token}", "Content-Type": "application/json"})
@@ -149,7 +149,7 @@ def main():
             f.write("\n".join(singles) + "\n")
         for n in range(args.rounds):
             for i, binary in enumerate(args.ledgerd):
-                round_of(binary, workdir, f"round {n + 1}, ledgerd {chr(ord('A') + i)}".replace(" ", "-").replace(",", ""), batches, singles_file)
+                round_of(binary, workdir, f"round-{n + 1}-ledgerd-{chr(ord('A') + i)}", batches, singles_file)
 
 
 if __name__ == "__main__":

@@ -71,8 +71,8 @@ final class Writer: @unchecked Sendable {
     /// The ids of the events past the indexes' watermark, which the next fold writes into the id
     /// table (rebuilt from the records on open, like the tail).
     private var unfoldedIds: [IndexKey: UInt64]
-    /// Set once the first half of a fold wrote the unfolded ids up to this seq into the id table.
-    private var idsWrittenThrough: UInt64?
+    /// Set once the first half of a fold wrote the unfolded ids into the id table.
+    private var foldHalfDone = false
     /// Set when the log opened over damaged records: every write is refused rather than extend a tree it cannot trust.
     private let damaged: LogError?
     private var lastCheckpoint: StoredCheckpoint?
@@ -170,9 +170,11 @@ final class Writer: @unchecked Sendable {
     private func run() {
         store.environment.claimWrites()
         var lastReaderCheck = Instant.now().seconds
+        var secondHalfNext = false
         while true {
-            // Half a fold done: commit what is queued, without waiting, then the other half.
-            let wait = idsWrittenThrough != nil ? 0 : tail.withLock { $0.isEmpty } ? 1000 : settings.foldIdleMilliseconds
+            // Half a fold just done: commit what is queued, without waiting, then the other half.
+            let wait = secondHalfNext ? 0 : tail.withLock { $0.isEmpty } ? 1000 : settings.foldIdleMilliseconds
+            secondHalfNext = false
             let (group, closed) = queue.takeAll(timeoutMilliseconds: wait)
             heartbeat.store(Instant.now().seconds, ordering: .relaxed)
             if !group.isEmpty || checkpointIsDue() {
@@ -184,7 +186,7 @@ final class Writer: @unchecked Sendable {
             let idle = group.isEmpty && !closed
             let folding = tailCount >= settings.foldThreshold || (tailCount > 0 && (idle || (closed && settings.foldOnClose)))
             if folding && halted.withLock({ $0 == nil }) {
-                fold(both: closed)
+                secondHalfNext = fold(both: closed)
             }
             if closed { break }
             let now = Instant.now().seconds
@@ -425,7 +427,7 @@ final class Writer: @unchecked Sendable {
                 return .failure(LogError(.conflict, "record \(imported.seq) was recorded before the record it follows", index: index))
             }
             let id = IndexKeys.eventId(imported.event.envelope.id)
-            guard try storedSeq(ofId: id, outcome.newIds, txn) == nil, ids.insert(id).inserted else {
+            guard try storedId(id, outcome.newIds, txn) == nil, ids.insert(id).inserted else {
                 return .failure(LogError(.conflict, "event id \"\(imported.event.envelope.id)\" is already in the ledger", index: index))
             }
             expectedSeq += 1
@@ -458,12 +460,12 @@ final class Writer: @unchecked Sendable {
         var positions: [[UInt8]: Int] = [:]
         for (index, event) in events.enumerated() {
             let key = IndexKeys.eventId(event.envelope.id)
-            if let existing = try storedSeq(ofId: key, newIds, txn) {
-                guard try existing.withUnsafeBytes({ try isStored(event, at: $0, txn) }) else {
+            if let existing = try storedId(key, newIds, txn) {
+                guard let seq = try seq(of: existing, ifItHolds: event, txn) else {
                     throw LogError(
                         .conflict, "event id \"\(event.envelope.id)\" is already in the ledger with other content", index: index)
                 }
-                plan.append(.duplicate(seq: existing.withUnsafeBytes(readBigEndianUInt64)))
+                plan.append(.duplicate(seq: seq))
             } else if let earlier = positions[key] {
                 guard events[earlier].body == event.body else {
                     throw LogError(
@@ -478,22 +480,46 @@ final class Writer: @unchecked Sendable {
         return plan
     }
 
-    /// What the id table holds for an id (the seq, 8 bytes big-endian; 40 in stores before format 3),
-    /// counting the ids not folded into it yet and those of the transaction under way.
-    private func storedSeq(ofId key: [UInt8], _ newIds: [IndexKey: UInt64], _ txn: borrowing WriteTransaction) throws -> [UInt8]? {
-        let id = IndexKey(key)
-        if let seq = newIds[id] ?? unfoldedIds[id] { return bigEndianBytes(seq) }
-        return try txn.get(store.ids, key).map(Array.init)
+    /// Where an id's event is stored.
+    private enum StoredId {
+        case seq(UInt64)
+        /// Stores before format 3 kept SHA-256 of the content beside the seq.
+        case seqAndDigest(UInt64, [UInt8])
+        /// A value no format writes: the id is taken, by nothing it can be compared with.
+        case unreadable
+
+        init(_ value: UnsafeRawBufferPointer) {
+            switch value.count {
+            case 8: self = .seq(readBigEndianUInt64(value))
+            case 40: self = .seqAndDigest(readBigEndianUInt64(value), Array(value[8...]))
+            default: self = .unreadable
+            }
+        }
     }
 
-    /// True when the record an id names holds `event`'s content: it is the record `event` would have
-    /// made at that seq and recordedAt. (Stores before format 3 also kept SHA-256 of the content beside the seq.)
-    private func isStored(_ event: PreparedEvent, at idValue: UnsafeRawBufferPointer, _ txn: borrowing WriteTransaction) throws -> Bool {
-        if idValue.count == 40 { return idValue[8..<40].elementsEqual(SHA256.hash(data: event.body)) }
-        guard idValue.count == 8, let value = try txn.get(store.records, Array(idValue)), value.count > 32 else { return false }
-        return store.forms.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...])) { record in
-            guard let stored = try? StoredEvent.decode(record) else { return false }
-            return record.elementsEqual(CanonicalRecord.make(seq: stored.seq, recordedAt: stored.recordedAt, body: event.body))
+    /// Where an id's event is, counting the ids the transaction under way appended and those not
+    /// folded into the id table yet.
+    private func storedId(_ key: [UInt8], _ newIds: [IndexKey: UInt64], _ txn: borrowing WriteTransaction) throws -> StoredId? {
+        let id = IndexKey(key)
+        if let seq = newIds[id] ?? unfoldedIds[id] { return .seq(seq) }
+        return try txn.get(store.ids, key).map(StoredId.init)
+    }
+
+    /// The seq, when the event stored there is `event` (a retry), or nil (another event under the id):
+    /// the record `event` would have made at that seq and recordedAt is the record stored.
+    private func seq(of existing: StoredId, ifItHolds event: PreparedEvent, _ txn: borrowing WriteTransaction) throws -> UInt64? {
+        switch existing {
+        case .seqAndDigest(let seq, let digest):
+            return digest.elementsEqual(SHA256.hash(data: event.body)) ? seq : nil
+        case .seq(let seq):
+            guard let value = try txn.get(store.records, bigEndianBytes(seq)), value.count > 32 else { return nil }
+            let holds = store.forms.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...])) { record in
+                guard let stored = try? StoredEvent.decode(record) else { return false }
+                return record.elementsEqual(CanonicalRecord.make(seq: stored.seq, recordedAt: stored.recordedAt, body: event.body))
+            }
+            return holds ? seq : nil
+        case .unreadable:
+            return nil
         }
     }
 
@@ -504,20 +530,29 @@ final class Writer: @unchecked Sendable {
     /// the costlier half with ids such as UUIDs), then the index entries with the new watermark and
     /// the ids that came since. An id in the table before the watermark covers it is harmless: a
     /// reopen finds it again in the records past the watermark, under the same seq. `both` (on close)
-    /// does the two at once.
-    private func fold(both: Bool) {
-        if idsWrittenThrough == nil {
-            guard writeIds(after: 0) else { return }
-            idsWrittenThrough = head
-            if !both { return }
+    /// does the two at once. True when the first half is done and the second is next.
+    private func fold(both: Bool) -> Bool {
+        if !foldHalfDone {
+            let start = ContinuousClock.now
+            defer { foldLatency.recordElapsed(since: start) }
+            do {
+                try store.environment.write { txn in try writeUnfoldedIds(txn) }
+            } catch {
+                logFoldFailure(error, events: unfoldedIds.count)
+                return false
+            }
+            unfoldedIds.removeAll(keepingCapacity: true)
+            foldHalfDone = true
+            if !both { return true }
         }
-        foldIndexes(idsAfter: idsWrittenThrough ?? 0)
+        foldIndexes()
+        return false
     }
 
-    /// Writes the unfolded ids of seqs past `after` into the id table, in key order; false on failure.
-    private func writeIds(after: UInt64, _ txn: borrowing WriteTransaction) throws {
+    /// The unfolded ids into the id table, in key order; the table then answers for them.
+    private func writeUnfoldedIds(_ txn: borrowing WriteTransaction) throws {
         try txn.withCursor(store.ids) { cursor in
-            for (id, seq) in unfoldedIds.filter({ $0.value > after }).sorted(by: { $0.key < $1.key }) {
+            for (id, seq) in unfoldedIds.sorted(by: { $0.key < $1.key }) {
                 try id.bytes.withUnsafeBytes { k in
                     try withUnsafeBytes(of: seq.bigEndian) { v in try cursor.put(k, v) }
                 }
@@ -525,21 +560,9 @@ final class Writer: @unchecked Sendable {
         }
     }
 
-    private func writeIds(after: UInt64) -> Bool {
-        let start = ContinuousClock.now
-        defer { foldLatency.recordElapsed(since: start) }
-        do {
-            try store.environment.write { txn in try writeIds(after: after, txn) }
-            return true
-        } catch {
-            logFoldFailure(error, events: unfoldedIds.count)
-            return false
-        }
-    }
-
     /// Writes every tail entry into the LMDB indexes with the new watermark in one transaction, then
     /// empties the tail. Keys go in sorted order so the B-tree is walked, not jumped around.
-    private func foldIndexes(idsAfter: UInt64) {
+    private func foldIndexes() {
         let snapshot = tail.withLock { $0 }
         guard !snapshot.isEmpty else { return }
         let start = ContinuousClock.now
@@ -562,7 +585,7 @@ final class Writer: @unchecked Sendable {
                         }
                     }
                 }
-                try writeIds(after: idsAfter, txn)
+                try writeUnfoldedIds(txn)
                 try txn.put(store.meta, key: Store.indexedThroughKey, value: bigEndianBytes(snapshot.head))
             }
         } catch {
@@ -572,7 +595,7 @@ final class Writer: @unchecked Sendable {
         // Only the writer adds to the tail and the ids, and it is here: nothing arrived since the snapshot.
         tail.withLock { $0 = TailIndex(base: snapshot.head, sizedLike: snapshot) }
         unfoldedIds.removeAll(keepingCapacity: true)
-        idsWrittenThrough = nil
+        foldHalfDone = false
         releaseFreedMemory()
     }
 

@@ -20,6 +20,7 @@ final class RawLedger {
     private(set) var head: UInt64 = 0
     private var chain = ChainHash.start
     private var postings = Array(repeating: [IndexKey: [UInt64]](), count: IndexKind.allCases.count)
+    private var unfoldedIds: [IndexKey: UInt64] = [:]
     private var unfolded = 0
 
     init(path: String, merkle: Bool = false) {
@@ -43,7 +44,7 @@ final class RawLedger {
 
     deinit { mdb_env_close(env) }
 
-    /// One commit: records (hash ‖ record) with MDB_APPEND and the id table; index entries wait for `fold`.
+    /// One commit: records (hash ‖ record) with MDB_APPEND; ids and index entries wait for `fold`, as in the log.
     func append(_ batch: [(body: [UInt8], idKey: [UInt8], entries: [(IndexKind, [UInt8])])], recordedAt: String, foldEvery: Int) {
         write { txn in
             for event in batch {
@@ -52,7 +53,7 @@ final class RawLedger {
                 let record = CanonicalRecord.prefix(seq: head, recordedAt: recordedAt) + event.body.dropFirst()
                 chain = ChainHash.next(after: chain, record: record)
                 put(txn, records, key, chain + record, flags: UInt32(MDB_APPEND))
-                put(txn, ids, event.idKey, key, flags: 0)
+                unfoldedIds[IndexKey(event.idKey)] = head
                 if merkle {
                     var completed: [(Int, UInt64, [UInt8])] = []
                     frontier.append(leafHash: MerkleTree.leafHash(record)) { level, index, hash in
@@ -69,9 +70,11 @@ final class RawLedger {
         if unfolded >= foldEvery { fold() }
     }
 
-    /// The indexes in one transaction, keys sorted, as the log's writer does.
+    /// The ids and the indexes in one transaction, keys sorted (the log's writer does the same work
+    /// in two transactions, to hold its appends back half as long each time).
     func fold() {
         write { txn in
+            for (id, seq) in unfoldedIds.sorted(by: { $0.key < $1.key }) { put(txn, ids, id.bytes, bigEndianBytes(seq), flags: 0) }
             for kind in IndexKind.allCases {
                 let map = postings[kind.rawValue]
                 for key in map.keys.sorted() {
@@ -80,6 +83,7 @@ final class RawLedger {
             }
         }
         postings = Array(repeating: [:], count: IndexKind.allCases.count)
+        unfoldedIds.removeAll(keepingCapacity: true)
         unfolded = 0
     }
 
