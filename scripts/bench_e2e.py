@@ -155,13 +155,16 @@ class Ledgerd:
 
 class NIOFloor:
     """`ledger-bench --http-floor`: swift-nio's HTTP/1 pipeline answering every request with a constant,
-    no router, no middleware, nothing stored: what no Swift server on NIO can beat on this machine."""
+    no router, no middleware, nothing stored: what no Swift server on NIO can beat on this machine.
+    With `store` (a directory), each POST is answered once its body is committed to LMDB by one
+    writer thread that commits whatever is queued (group commit, fsynced): the floor of a durable ack."""
 
     token = ""
 
-    def __init__(self, binary):
+    def __init__(self, binary, store=None):
         self.port = free_port()
-        self.process = subprocess.Popen([binary, "--http-floor", str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        command = [binary, "--http-floor", str(self.port)] + (["--floor-store", store] if store else [])
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.url = f"http://127.0.0.1:{self.port}"
         if not wait_until_serving(self.url, 60):
             sys.exit("ledger-bench --http-floor did not start")
@@ -351,6 +354,7 @@ def main():
     results = {}
     started_daemons = []
     floor = NIOFloor(args.bench) if args.bench else None
+    durable_floor = NIOFloor(args.bench, os.path.join(workdir, "durable-floor")) if args.bench else None
     try:
         # Ingest rows, alternating sides round by round, then bytes on disk of all that was stored.
         postgres.fresh_table()
@@ -369,6 +373,8 @@ def main():
                 results.setdefault(f"single-{name}", []).append(show(f"{name} singles", measure()))
             if floor:
                 results.setdefault("nio-post", []).append(show("swift-nio alone, POST", wrk(floor, "post.lua", [singles_file, f"f{r}"], 64, args.seconds)))
+                results.setdefault("durable-post", []).append(
+                    show("swift-nio + LMDB commit", wrk(durable_floor, "post.lua", [singles_file, f"d{r}"], 64, args.seconds)))
             ledgerd.wait_caught_up()
         pg_bytes, pg_rows = postgres.bytes_and_rows()
         ledgerd_rows = ledgerd.head()
@@ -449,6 +455,7 @@ def main():
                 daemon.process.wait()
         if floor:
             floor.stop()
+            durable_floor.stop()
         postgres.stop()
 
     def median(key, field="perSecond"):
@@ -477,6 +484,9 @@ def main():
     ] + ([
         ("… the floor of HTTP in Swift: swift-nio alone answering each POST with a constant (no router, no parse, no storage; `ledger-bench --http-floor`), 64 clients (wrk)",
          f"(the bar: {2 * single_pg:.0f}/s)", "requests/s " + spread(results["nio-post"]) + f", p99 {median('nio-post', 'p99us') / 1000:.1f} ms",
+         "—", "—", None),
+        ("… the floor of a durable ack: the same, each POST answered once one LMDB writer thread has committed its body with whatever else was queued (group commit, fsynced; no parse, no checks, no hash, no index, no projection; `ledger-bench --http-floor --floor-store`), 64 clients (wrk)",
+         f"(the bar: {2 * single_pg:.0f}/s)", "requests/s " + spread(results["durable-post"]) + f", p99 {median('durable-post', 'p99us') / 1000:.1f} ms",
          "—", "—", None),
     ] if floor else []) + [
         ("a record's history on 1M events, 16 clients (wrk / pgbench)", "≥ 5× PostgreSQL's queries/s, p99 ≤ PostgreSQL's",

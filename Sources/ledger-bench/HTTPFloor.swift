@@ -1,22 +1,31 @@
+import CLMDB
+import Dispatch
+import EventLog
+import Glibc
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// The floor of HTTP in Swift on this machine: swift-nio's HTTP/1 pipeline answering every request
 /// with `/healthz`'s constant body, no router, no middleware, no concurrency hop. Measured with wrk beside
 /// ledgerd's own `/healthz` and a C server, it says how much of a request's cost is the stack above NIO.
+///
+/// With a directory (`durableIn`), a POST is answered only once its body is stored: the floor of a
+/// durable acknowledgement (`DurableFloorStore`). Everything else is answered at once, as without.
 enum HTTPFloor {
-    static func serve(port: Int) async throws {
+    static func serve(port: Int, durableIn directory: String? = nil) async throws {
+        let store = directory.map { DurableFloorStore(path: $0) }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                channel.pipeline.configureHTTPServerPipeline().flatMap { channel.pipeline.addHandler(ConstantAnswer()) }
+                channel.pipeline.configureHTTPServerPipeline().flatMap { channel.pipeline.addHandler(ConstantAnswer(store: store)) }
             }
             .bind(host: "127.0.0.1", port: port).get()
-        print("answering on 127.0.0.1:\(port); stop with ^C")
+        print("answering on 127.0.0.1:\(port)\(directory.map { ", storing each POST's body in \($0) before its answer" } ?? ""); stop with ^C")
         try await channel.closeFuture.get()
     }
 
@@ -25,14 +34,114 @@ enum HTTPFloor {
         typealias OutboundOut = HTTPServerResponsePart
         static let body = #"{"status":"ok"}"#
 
+        let store: DurableFloorStore?
+        private var isPost = false
+        private var requestBody: [UInt8] = []
+
+        init(store: DurableFloorStore?) { self.store = store }
+
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            guard case .end = unwrapInboundIn(data) else { return }
-            var head = HTTPResponseHead(version: .http1_1, status: .ok)
+            switch unwrapInboundIn(data) {
+            case .head(let head):
+                isPost = head.method == .POST
+                requestBody.removeAll(keepingCapacity: true)
+            case .body(let part):
+                if store != nil { requestBody += part.readableBytesView }
+            case .end:
+                guard let store, isPost else { return answer(context, .ok) }
+                let promise = context.eventLoop.makePromise(of: Void.self)
+                let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+                promise.futureResult.whenSuccess { [self] in answer(bound.value, .created) }
+                store.append(requestBody, then: promise)
+            }
+        }
+
+        private func answer(_ context: ChannelHandlerContext, _ status: HTTPResponseStatus) {
+            var head = HTTPResponseHead(version: .http1_1, status: status)
             head.headers.add(name: "Content-Type", value: "application/json")
             head.headers.add(name: "Content-Length", value: String(Self.body.utf8.count))
             context.write(wrapOutboundOut(.head(head)), promise: nil)
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: Self.body)))), promise: nil)
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         }
+    }
+}
+
+/// The least a durable acknowledgement costs with LMDB: one writer thread takes every body queued
+/// since its last commit, stores each under the next big-endian seq (`MDB_APPEND`) in one
+/// transaction, commits (LMDB's default: data pages and meta page fsynced, as the log's commits are),
+/// then lets every request of that commit be answered. No parsing, checking, hashing, compression,
+/// ids, indexes or projection: what ledgerd does on top of this is its own cost.
+final class DurableFloorStore: Sendable {
+    private struct Pending {
+        var body: [UInt8]
+        var promise: EventLoopPromise<Void>
+    }
+
+    private let queue = Mutex<[Pending]>([])
+    /// Signalled when the queue stops being empty: the writer drains it whole each time.
+    private let work = DispatchSemaphore(value: 0)
+    private let environment: LMDBHandle
+
+    /// The environment and its one database, opened once; used by the writer thread alone after.
+    private final class LMDBHandle: @unchecked Sendable {
+        var env: OpaquePointer?
+        var records: MDB_dbi = 0
+        var head: UInt64 = 0
+    }
+
+    init(path: String) {
+        _ = path.withCString { mkdir($0, 0o750) }
+        let handle = LMDBHandle()
+        Self.check(mdb_env_create(&handle.env))
+        Self.check(mdb_env_set_mapsize(handle.env, 16 << 30))
+        Self.check(mdb_env_open(handle.env, path, UInt32(MDB_NOTLS), 0o640))
+        var txn: OpaquePointer?
+        Self.check(mdb_txn_begin(handle.env, nil, 0, &txn))
+        Self.check(mdb_dbi_open(txn, nil, 0, &handle.records))
+        Self.check(mdb_txn_commit(txn))
+        environment = handle
+        _ = startThread(named: "floor-writer") { [self] in
+            while true {
+                work.wait()
+                commit(queue.withLock { pending in
+                    defer { pending.removeAll(keepingCapacity: true) }
+                    return pending
+                })
+            }
+        }
+    }
+
+    func append(_ body: [UInt8], then promise: EventLoopPromise<Void>) {
+        let wasEmpty = queue.withLock { pending in
+            pending.append(Pending(body: body, promise: promise))
+            return pending.count == 1
+        }
+        if wasEmpty { work.signal() }
+    }
+
+    private func commit(_ batch: [Pending]) {
+        guard !batch.isEmpty else { return }
+        let handle = environment
+        var txn: OpaquePointer?
+        Self.check(mdb_txn_begin(handle.env, nil, 0, &txn))
+        for pending in batch {
+            handle.head += 1
+            var key = handle.head.bigEndian
+            var body = pending.body
+            withUnsafeMutableBytes(of: &key) { kb in
+                body.withUnsafeMutableBytes { vb in
+                    var k = MDB_val(mv_size: kb.count, mv_data: kb.baseAddress)
+                    var v = MDB_val(mv_size: vb.count, mv_data: vb.baseAddress)
+                    Self.check(mdb_put(txn, handle.records, &k, &v, UInt32(MDB_APPEND)))
+                }
+            }
+        }
+        Self.check(mdb_txn_commit(txn))
+        for pending in batch { pending.promise.succeed(()) }
+    }
+
+    private static func check(_ rc: Int32) {
+        precondition(rc == 0, "LMDB: \(String(cString: mdb_strerror(rc)))")
     }
 }

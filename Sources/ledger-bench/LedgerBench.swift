@@ -61,9 +61,12 @@ struct LedgerBench: AsyncParsableCommand {
     @Option(help: "Only answer every HTTP request on this port with a constant, through swift-nio alone (the floor of HTTP in Swift), until stopped.")
     var httpFloor: Int?
 
+    @Option(help: "With --http-floor: store each POST's body in a new LMDB environment in this directory, fsynced, before its answer (the floor of a durable acknowledgement).")
+    var floorStore: String?
+
     mutating func run() async throws {
         if let httpFloor {
-            try await HTTPFloor.serve(port: httpFloor)
+            try await HTTPFloor.serve(port: httpFloor, durableIn: floorStore)
             return
         }
         if let fill {
