@@ -45,6 +45,7 @@ public struct LedgerRuntime: Sendable {
         var projection = LiveProjector.Configuration(path: settings.dataDirectory + "/projection", policy: settings.policy)
         projection.batchSize = settings.projectionBatchEvents
         projection.gatherMilliseconds = settings.projectionGatherMilliseconds
+        projection.gatherBelowEvents = UInt64(settings.projectionGatherEvents)
         let projector = try LiveProjector(log: log, configuration: projection, logger: logger)
         let tokens = try TokenSource.load(configuredFile: settings.tokensFile, dataDirectory: settings.dataDirectory)
         if let created = tokens.createdTokensFile {

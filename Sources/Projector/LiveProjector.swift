@@ -32,7 +32,7 @@ public final class LiveProjector: Sendable {
         /// How long the follower lets small commits gather before it folds them, unless a read waits
         /// (0: fold each commit as it comes). Each fold is a transaction and an fsync of its own;
         /// single-event appends commit a few dozen events at a time.
-        public var gatherMilliseconds: Int = 20
+        public var gatherMilliseconds: Int = 100
         /// A backlog this large is folded at once, without gathering.
         public var gatherBelowEvents: UInt64 = 1_000
 

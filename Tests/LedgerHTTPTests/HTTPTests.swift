@@ -217,6 +217,22 @@ func event(_ id: String, type: String = "sales_order.updated", subject: String =
 
     /// RFC 7235 and 9110 as clients expect them: the auth scheme in any case, JSON errors for unknown
     /// routes, 405 with `Allow` for a wrong method, 415 for a body that is not JSON.
+    /// How long and how much the projection gathers comes from the configuration; a backlog
+    /// threshold above a batch is a batch.
+    @Test func theProjectionGathersAsConfigured() async throws {
+        let cases: [(keys: [AbsoluteConfigKey: Int], milliseconds: Int, events: UInt64)] = [
+            ([:], 100, 1_000),
+            (["projection.gatherMilliseconds": 250, "projection.gatherEvents": 300], 250, 300),
+            (["projection.batchEvents": 5_000, "projection.gatherEvents": 50_000], 100, 5_000),
+        ]
+        for (keys, milliseconds, events) in cases {
+            let server = try Server(extra: keys.mapValues { ConfigValue(.int($0), isSecret: false) })
+            #expect(server.projector.configuration.gatherMilliseconds == milliseconds, "\(keys)")
+            #expect(server.projector.configuration.gatherBelowEvents == events, "\(keys)")
+            try await server.run { _ in }
+        }
+    }
+
     @Test func httpConventions() async throws {
         try await Server().run { client in
             let lower = try await client.execute(
