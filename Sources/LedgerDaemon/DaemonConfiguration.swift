@@ -29,9 +29,10 @@ import Projector
 /// - `checkpoint.everyEvents` (int, default 10000) and `checkpoint.everySeconds` (int, default 60):
 ///   sign and store a checkpoint after this many new events, or this long after the last one when
 ///   events came since.
-/// - `projection.batchEvents` (int, default 20000): events the projection folds per transaction.
-///   Larger batches rebuild faster; each batch is written whole or not at all, so a kill loses at
-///   most one batch of folding (never an event).
+/// - `projection.batchEvents` (int, default 40000): events the projection folds per transaction
+///   when it is far behind (a rebuild, a restart after a long stop). Larger batches rebuild faster
+///   and hold more in memory meanwhile; each batch is written whole or not at all, so a kill loses
+///   at most one batch of folding (never an event).
 /// - `projection.gatherMilliseconds` (int, default 100; 0 off): how long the projection lets small
 ///   commits gather before it folds them in one transaction. A read that needs the projection never
 ///   waits for it: it has the follower fold at once. Findings streams and alerts see an event up to
@@ -104,7 +105,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         checkpointOrigin = reader.string(forKey: "checkpoint.origin")
         checkpointEveryEvents = max(1, reader.int(forKey: "checkpoint.everyEvents", default: 10_000))
         checkpointEverySeconds = max(1, reader.int(forKey: "checkpoint.everySeconds", default: 60))
-        projectionBatchEvents = min(max(1, reader.int(forKey: "projection.batchEvents", default: 20_000)), 1_000_000)
+        projectionBatchEvents = min(max(1, reader.int(forKey: "projection.batchEvents", default: 40_000)), 1_000_000)
         projectionGatherMilliseconds = min(max(0, reader.int(forKey: "projection.gatherMilliseconds", default: 100)), 1_000)
         projectionGatherEvents = min(max(1, reader.int(forKey: "projection.gatherEvents", default: 1_000)), projectionBatchEvents)
         backupRoot = reader.string(forKey: "backup.root")

@@ -27,8 +27,13 @@ public final class LiveProjector: Sendable {
         public var readOnly: Bool = false
         /// How long a read waits for the follower before it answers 503.
         public var readWaitMilliseconds: Int = 10_000
-        /// Events folded per transaction.
-        public var batchSize: Int = 20_000
+        /// Events folded per transaction in a long catch-up (a rebuild, a restart far behind); near
+        /// the log's head what is read is written at once. A kill loses at most this much folding,
+        /// never an event. Fewer, larger transactions rewrite each B-tree page less often.
+        public var batchSize: Int = 40_000
+        /// Events read and decoded at a time (at most `batchSize`), the next ones on other threads
+        /// meanwhile: smaller than a transaction, so decoded events do not crowd memory.
+        public var readBatchSize: Int = 10_000
         /// How long the follower lets small commits gather before it folds them, unless a read waits
         /// (0: fold each commit as it comes). Each fold is a transaction and an fsync of its own;
         /// single-event appends commit a few dozen events at a time.
@@ -171,7 +176,7 @@ public final class LiveProjector: Sendable {
     private func gatherCommits(after through: UInt64) {
         guard configuration.gatherMilliseconds > 0 else { return }
         let deadline = ContinuousClock.now + .milliseconds(configuration.gatherMilliseconds)
-        while !stopping.load(ordering: .acquiring), log.committedHead - through < configuration.gatherBelowEvents, ContinuousClock.now < deadline {
+        while !stopping.load(ordering: .acquiring), eventsPast(through) < configuration.gatherBelowEvents, ContinuousClock.now < deadline {
             if hurry.wait(beyond: through, until: deadline) > through { return }
         }
     }
@@ -184,7 +189,14 @@ public final class LiveProjector: Sendable {
     /// A few commits gathering for the next fold do not count against it.
     public var isCurrent: Bool {
         let through = applied.value
-        return through >= headAtOpen && log.committedHead - through < UInt64(configuration.batchSize)
+        return through >= headAtOpen && eventsPast(through) < UInt64(configuration.batchSize)
+    }
+
+    /// How many committed events lie past `seq`. The writer announces a commit a moment after it
+    /// is in LMDB, and a fold may have read it meanwhile: `seq` can be past the announced head.
+    private func eventsPast(_ seq: UInt64) -> UInt64 {
+        let head = log.committedHead
+        return head > seq ? head - seq : 0
     }
 
     /// For tasks (the findings stream, alerts): suspends until the projection folds past `beyond`,
@@ -218,21 +230,61 @@ public final class LiveProjector: Sendable {
     }
 
     /// Folds every event the log holds beyond what was applied, a batch at a time, the next batch
-    /// read and decoded meanwhile on other threads. Writable: each batch over a fresh snapshot of
-    /// the store (entities read or written by earlier batches stay cached), then written in one
-    /// transaction (the follower, never a read). Read-only: into the in-memory tail.
+    /// read and decoded meanwhile on other threads. Writable: over a snapshot of the store (entities
+    /// read or written by earlier batches stay cached), written in one transaction once the fold is
+    /// near the log's head or `batchSize` events have gathered (the follower, never a read): a long
+    /// catch-up rewrites each B-tree page it changes once a transaction, not once a read.
+    /// Read-only: into the in-memory tail.
     private func catchUp() throws {
         try live.withLock { live in
-            let reader = BatchReader(log: log, after: live.state.appliedThrough, size: configuration.batchSize)
+            let readSize = min(configuration.readBatchSize, configuration.batchSize)
+            let reader = BatchReader(log: log, after: live.state.appliedThrough, size: readSize)
             defer { reader.finish() }
             var folded = 0
-            while !stopping.load(ordering: .relaxed), let batch = try reader.next() {
+            /// Writable: the store as last written, and what was folded over it since.
+            var snapshot: StoreSnapshot?
+            var output = ProjectionStore.BatchOutput(times: .init(latest: live.trailTime))
+            var unwritten: (events: Int, through: ProjectionStore.Watermark)?
+            var written = live.state.appliedThrough
+            defer { if !configuration.readOnly { snapshot?.close() } }
+
+            /// Nothing folded since the last write is kept: the next attempt folds it again from the store.
+            func forget(back to: UInt64) {
+                snapshot?.close()
+                snapshot = nil
+                live.state.attach(nil)
+                live.state.appliedThrough = to
+            }
+            func write() throws {
+                guard let (_, watermark) = unwritten else { return }
+                snapshot?.close()
+                snapshot = nil
+                try store!.flush(&live.state, output, watermark: watermark)
+                live.trailTime = output.times.latest
+                output = ProjectionStore.BatchOutput(times: .init(latest: live.trailTime))
+                unwritten = nil
+                written = watermark.seq
+                applied.advance(to: watermark.seq)
+            }
+
+            while !stopping.load(ordering: .relaxed) {
+                let next: BatchReader.Batch?
+                do {
+                    next = try reader.next()
+                } catch {
+                    if !configuration.readOnly { forget(back: written) }
+                    throw error
+                }
+                guard let batch = next else { break }
                 let before = live.state.appliedThrough
                 for seq in batch.undecodable { log.reportUndecodable(seq: seq) }
-                let snapshot = try store.flatMap { store in configuration.readOnly ? live.snapshot : try StoreSnapshot(store) }
-                if !configuration.readOnly, let snapshot { live.state.rebind(snapshot) }
+                if configuration.readOnly {
+                    snapshot = live.snapshot
+                } else if snapshot == nil, let store {
+                    snapshot = try StoreSnapshot(store)
+                    live.state.rebind(snapshot!)
+                }
                 do {
-                    var output = ProjectionStore.BatchOutput(times: .init(latest: live.trailTime))
                     for event in batch.events {
                         guard let entry = AccessTrail.entry(event) else {
                             live.state.apply(event, policy: policy, findings: &output.findings)
@@ -258,20 +310,26 @@ public final class LiveProjector: Sendable {
                     if let failure = snapshot?.failure { throw failure }
                     if configuration.readOnly {
                         live.tailFindings += output.findings
+                        output.findings.removeAll()
                     } else {
-                        snapshot?.close()
-                        try store!.flush(&live.state, output, watermark: .init(seq: batch.lastSeq, hash: batch.lastHash))
-                        live.trailTime = output.times.latest
+                        let events = (unwritten?.events ?? 0) + batch.events.count
+                        unwritten = (events, .init(seq: batch.lastSeq, hash: batch.lastHash))
+                        let nearHead = eventsPast(batch.lastSeq) < UInt64(readSize)
+                        if nearHead || events >= configuration.batchSize { try write() }
                     }
                 } catch {
-                    // Nothing of the batch is kept: the next attempt folds it again from the store.
-                    snapshot?.close()
-                    live.state.attach(nil)
-                    live.state.appliedThrough = before
+                    forget(back: configuration.readOnly ? before : written)
                     throw error
                 }
-                applied.advance(to: batch.lastSeq)
+                if configuration.readOnly { applied.advance(to: batch.lastSeq) }
                 folded += batch.events.count
+            }
+            // Stopping (or the head moved back within reach after the check): write what was folded.
+            do {
+                try write()
+            } catch {
+                forget(back: written)
+                throw error
             }
             // A long catch-up cached many entities: give that memory back (small ones keep theirs).
             if !configuration.readOnly, folded >= 100_000 { live.state.attach(nil) }

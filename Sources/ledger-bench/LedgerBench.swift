@@ -58,6 +58,9 @@ struct LedgerBench: AsyncParsableCommand {
     @Option(help: "Events the projection folds per transaction, for --rebuild.")
     var projectionBatch: Int = LiveProjector.Configuration(path: "").batchSize
 
+    @Option(help: "Events the projection reads and decodes at a time, for --rebuild.")
+    var projectionReadBatch: Int = LiveProjector.Configuration(path: "").readBatchSize
+
     @Option(help: "Only answer every HTTP request on this port with a constant, through swift-nio alone (the floor of HTTP in Swift), until stopped.")
     var httpFloor: Int?
 
@@ -83,7 +86,7 @@ struct LedgerBench: AsyncParsableCommand {
             return
         }
         if let rebuild {
-            try RebuildBench(path: rebuild, batchSize: projectionBatch).run()
+            try RebuildBench(path: rebuild, batchSize: projectionBatch, readBatchSize: projectionReadBatch).run()
             return
         }
         guard let batches, let singles else { throw ValidationError("--batches and --singles are needed (or --fill)") }

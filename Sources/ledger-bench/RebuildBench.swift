@@ -10,6 +10,7 @@ import Projector
 struct RebuildBench {
     var path: String
     var batchSize: Int
+    var readBatchSize: Int
 
     func run() throws {
         var logger = Logger(label: "bench")
@@ -19,11 +20,16 @@ struct RebuildBench {
         _ = system("rm -rf '\(path)/projection'")
         var configuration = LiveProjector.Configuration(path: path + "/projection")
         configuration.batchSize = batchSize
+        configuration.readBatchSize = readBatchSize
         let start = ContinuousClock.now
         let projector = try LiveProjector(log: log, configuration: configuration, logger: logger)
-        while projector.appliedThrough < head { usleep(2_000) }
+        var peak = 0
+        while projector.appliedThrough < head {
+            peak = max(peak, rssAnonKiB())
+            usleep(10_000)
+        }
         let elapsed = ContinuousClock.now - start
-        print("rebuild of \(head) events into the stored projection (batches of \(batchSize)): \(elapsed), RssAnon \(rssAnonKiB() / 1024) MiB")
+        print("rebuild of \(head) events into the stored projection (\(batchSize) a transaction, read \(readBatchSize) at a time): \(elapsed), RssAnon at most \(max(peak, rssAnonKiB()) / 1024) MiB")
         projector.close()
 
         let (read, decode, fold, findings) = try Self.breakdown(log)

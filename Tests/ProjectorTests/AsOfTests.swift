@@ -4,6 +4,7 @@ import Logging
 import Projector
 @testable import Queries
 import Testing
+import TestSupport
 import Workload
 
 /// As-of answers of access and holders — read from stored intervals, with late events and a
@@ -135,6 +136,18 @@ import Workload
         }
         for event in events where event.envelope.id.hasPrefix("x-") { cuts.append(.time(event.envelope.instant)) }
         for cut in cuts { try Self.compare(ledger.queries, events, cut, users: users, "writable") }
+
+        // The same log projected afresh, far behind: read 90 events at a time, written every 700 or
+        // more, so each transaction holds the state, findings, trail and intervals of several reads.
+        var farBehind = LiveProjector.Configuration(path: Scratch.directory("projection-far-behind"))
+        farBehind.batchSize = 700
+        farBehind.readBatchSize = 90
+        let rebuilt = try LiveProjector(log: ledger.log, configuration: farBehind)
+        let rebuiltQueries = LedgerQueries(log: ledger.log, projector: rebuilt)
+        for cut in cuts { try Self.compare(rebuiltQueries, events, cut, users: users, "rebuilt far behind") }
+        #expect(try rebuilt.snapshot() == ledger.projector.snapshot())
+        #expect(try rebuilt.findings(.init(limit: 10_000)).findings == ledger.findings())
+        rebuilt.close()
 
         // A read-only projector over the stored projection and a tail the daemon has not folded.
         ledger.projector.close()
