@@ -464,6 +464,11 @@ def main():
     def ratio(a, b):
         return f"{a / b:.2f}×" if b else "—"
 
+    def floor_row(what, bar_rate, key):
+        """A floor measured in the same rounds, beside the rate its row's bar asks."""
+        return (what, f"(the bar: {bar_rate:.0f}/s)", "requests/s " + spread(results[key]) + f", p99 {median(key, 'p99us') / 1000:.1f} ms",
+                "—", "—", None)
+
     batch_ours, batch_pg = median("batch-ledgerd"), median("batch-postgres")
     single_ours, single_pg = median("single-ledgerd"), median("single-postgres")
     history_ours, history_pg = median("history-ledgerd"), median("history-postgres")
@@ -482,12 +487,10 @@ def main():
          "events/s " + spread(results["single-postgres"]) + f", p99 {median('single-postgres', 'p99us') / 1000:.1f} ms",
          ratio(single_ours, single_pg), single_ours >= 2 * single_pg),
     ] + ([
-        ("… the floor of HTTP in Swift: swift-nio alone answering each POST with a constant (no router, no parse, no storage; `ledger-bench --http-floor`), 64 clients (wrk)",
-         f"(the bar: {2 * single_pg:.0f}/s)", "requests/s " + spread(results["nio-post"]) + f", p99 {median('nio-post', 'p99us') / 1000:.1f} ms",
-         "—", "—", None),
-        ("… the floor of a durable ack: the same, each POST answered once one LMDB writer thread has committed its body with whatever else was queued (group commit, fsynced; no parse, no checks, no hash, no index, no projection; `ledger-bench --http-floor --floor-store`), 64 clients (wrk)",
-         f"(the bar: {2 * single_pg:.0f}/s)", "requests/s " + spread(results["durable-post"]) + f", p99 {median('durable-post', 'p99us') / 1000:.1f} ms",
-         "—", "—", None),
+        floor_row("… the floor of HTTP in Swift: swift-nio alone answering each POST with a constant (no router, no parse, no storage; `ledger-bench --http-floor`), 64 clients (wrk)",
+                  2 * single_pg, "nio-post"),
+        floor_row("… the floor of a durable ack: the same, each POST answered once one LMDB writer thread has committed its body with whatever else was queued (group commit, fsynced; no parse, no checks, no hash, no index, no projection; `ledger-bench --http-floor --floor-store`), 64 clients (wrk)",
+                  2 * single_pg, "durable-post"),
     ] if floor else []) + [
         ("a record's history on 1M events, 16 clients (wrk / pgbench)", "≥ 5× PostgreSQL's queries/s, p99 ≤ PostgreSQL's",
          "queries/s " + spread(results["history-ledgerd"]) + f", p99 {history_p99_ours / 1000:.1f} ms",
@@ -496,9 +499,8 @@ def main():
         ("… the floor: `GET /healthz` (no token, no storage, a constant answer), 16 clients (wrk)", "—",
          "requests/s " + spread(results["floor"]) + f", p99 {median('floor', 'p99us') / 1000:.1f} ms", "—", "—", None),
     ] + ([
-        ("… the floor of HTTP in Swift: swift-nio alone answering each GET with a constant (`ledger-bench --http-floor`), 16 clients (wrk)",
-         f"(the bar: {5 * history_pg:.0f}/s)", "requests/s " + spread(results["nio-get"]) + f", p99 {median('nio-get', 'p99us') / 1000:.1f} ms",
-         "—", "—", None),
+        floor_row("… the floor of HTTP in Swift: swift-nio alone answering each GET with a constant (`ledger-bench --http-floor`), 16 clients (wrk)",
+                  5 * history_pg, "nio-get"),
     ] if floor else []) + [
         ("as-of access at a random past point, 1M events, 4 clients (wrk)", "p99 ≤ 20 ms",
          f"p99 {asof_p99 / 1000:.1f} ms, " + spread(results["asof"], unit=" q/s"), "—", "—", asof_p99 <= 20_000),
