@@ -107,7 +107,8 @@ public final class EventLog: Sendable {
                 settings: .init(
                     foldThreshold: configuration.foldThreshold, foldIdleMilliseconds: configuration.foldIdleMilliseconds,
                     staleReaderCheckSeconds: configuration.staleReaderCheckSeconds, foldOnClose: configuration.foldOnClose,
-                    checkpoints: configuration.checkpoints, dictionaries: configuration.dictionaries),
+                    checkpoints: configuration.checkpoints, dictionaries: configuration.dictionaries,
+                    announcePauseMilliseconds: configuration.announcePauseMilliseconds),
                 logger: logger)
             writer.start()
             self.writer = writer

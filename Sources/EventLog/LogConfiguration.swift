@@ -19,6 +19,10 @@ public struct LogConfiguration: Sendable {
     /// Fold the tail on close so the next start has nothing to re-index. Tests turn it off to
     /// exercise the re-indexing a crash would leave behind.
     public var foldOnClose: Bool = true
+    /// A pause between a commit and its announcement to those waiting for commits (the projection's
+    /// follower). A reader can always find a commit in LMDB a moment before it is announced; tests
+    /// widen that moment to show the follower copes.
+    public var announcePauseMilliseconds: Int = 0
     /// Signs checkpoints of the Merkle tree with this key and schedule; nil signs none.
     public var checkpoints: CheckpointPolicy?
     /// When the writer trains the dictionaries that compress records (`RecordForms`); nil trains none.

@@ -54,6 +54,8 @@ final class Writer: @unchecked Sendable {
         var checkpoints: CheckpointPolicy?
         /// When to train compression dictionaries; nil stores every record as it is.
         var dictionaries: DictionarySchedule?
+        /// Tests only: widens the moment between a commit and its announcement.
+        var announcePauseMilliseconds: Int = 0
     }
 
     private let store: Store
@@ -307,6 +309,7 @@ final class Writer: @unchecked Sendable {
             for item in outcome.appended { tail.add(seq: item.seq, entries: item.entries) }
         }
         unfoldedIds.merge(outcome.newIds) { _, new in new }
+        if settings.announcePauseMilliseconds > 0 { usleep(UInt32(settings.announcePauseMilliseconds) * 1_000) }
         committed.advance(to: head)
         var results = outcome.results.makeIterator()
         for pending in group {

@@ -41,6 +41,37 @@ import Workload
         try await ledger.close()
     }
 
+    /// The writer announces a commit a moment after it is in LMDB, and a follower reading ahead can
+    /// fold it in that moment: the projection is then past the announced head, which neither the
+    /// follower's own checks nor `/readyz`'s may take for a negative distance (a trap, once).
+    @Test func aCommitFoldedBeforeItIsAnnouncedIsFoldedLikeAnyOther() async throws {
+        let ledger = try TestLedger(projectionBatch: 1, gatherMilliseconds: 0, announcePauseMilliseconds: 20)
+        var generator = LedgerGenerator(seed: 23)
+        let lines = generator.lines(400, batch: 1)
+        let appending = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for part in 0..<8 {
+                    group.addTask {
+                        for index in stride(from: part, to: lines.count, by: 8) {
+                            _ = try await ledger.log.append(try EventBody.parse(lines[index]).events)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        var ahead = 0
+        while !appending.isCancelled, ledger.log.committedHead < 400 {
+            if ledger.projector.appliedThrough > ledger.log.committedHead { ahead += 1 }
+            _ = ledger.projector.isCurrent
+            try await Task.sleep(for: .microseconds(200))
+        }
+        try await appending.value
+        #expect(ahead > 0, "the follower never folded a commit before its announcement: the test did not reach the case")
+        #expect(try ledger.projector.snapshot() == ledger.projector.rebuild())
+        try await ledger.close()
+    }
+
     @Test func aLargeBacklogIsFoldedWithoutGathering() async throws {
         let ledger = try TestLedger(gatherMilliseconds: 60_000)
         var generator = LedgerGenerator(seed: 21)

@@ -19,7 +19,7 @@ final class TestLedger: @unchecked Sendable {
 
     init(
         policy: Policy = Policy(), path: String? = nil, projectionBatch: Int = 20_000, gatherMilliseconds: Int? = nil,
-        dictionaries: DictionarySchedule? = DictionarySchedule()
+        dictionaries: DictionarySchedule? = DictionarySchedule(), announcePauseMilliseconds: Int = 0
     ) throws {
         self.path = path ?? Scratch.directory("ledger-projector")
         var logger = Logger(label: "test")
@@ -27,6 +27,7 @@ final class TestLedger: @unchecked Sendable {
         var configuration = LogConfiguration(path: self.path)
         configuration.mapSize = 64 << 20
         configuration.dictionaries = dictionaries
+        configuration.announcePauseMilliseconds = announcePauseMilliseconds
         log = try EventLog(configuration, logger: logger)
         var projection = LiveProjector.Configuration(path: self.path + "/projection", policy: policy)
         projection.batchSize = projectionBatch
