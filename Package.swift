@@ -89,7 +89,10 @@ let package = Package(
         // Folds the log into users, roles, grants, admin levels, requests and records, with lineage and findings.
         .target(
             name: "Projector",
-            dependencies: ["EventLog", "EventModel", "LMDB", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "EventLog", "EventModel", "LMDB", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
             swiftSettings: strict
         ),
         // What compliance officers ask: history, state as of, activity, access, holders, roles, findings.

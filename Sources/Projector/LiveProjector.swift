@@ -4,6 +4,7 @@ import EventLog
 import EventModel
 import LMDB
 import Logging
+import Metrics
 import Synchronization
 
 /// The projection kept current, stored in its own LMDB environment (`ProjectionStore`).
@@ -65,6 +66,11 @@ public final class LiveProjector: Sendable {
     private let hurry = ProgressSignal(0)
     /// The log's head when the projector opened.
     private let headAtOpen: UInt64
+    /// The seq folded and written through (against `ledger_head_seq`, how far the projection lags),
+    /// and each write's length and events.
+    private let foldedSeq = Gauge(label: "ledger_projection_seq")
+    private let writeLatency = Metrics.Timer(label: "ledger_projection_write_seconds")
+    private let writeEvents = Recorder(label: "ledger_projection_write_events", aggregate: true)
 
     /// The state the owner folds into. Writable: nothing in memory between batches but cached
     /// entities. Read-only: the stored prefix (through `snapshot`) with the tail folded in memory,
@@ -126,6 +132,7 @@ public final class LiveProjector: Sendable {
         }
         live = Mutex(Live(state: state, trailTime: trailTime))
         applied.advance(to: state.appliedThrough)
+        foldedSeq.record(Double(state.appliedThrough))
         follower.withLock { $0 = startThread(named: "ledger-follower") { [self] in follow() } }
     }
 
@@ -256,10 +263,14 @@ public final class LiveProjector: Sendable {
                 live.state.appliedThrough = to
             }
             func write() throws {
-                guard let (_, watermark) = unwritten else { return }
+                guard let (events, watermark) = unwritten else { return }
                 snapshot?.close()
                 snapshot = nil
+                let started = ContinuousClock.now
                 try store!.flush(&live.state, output, watermark: watermark)
+                writeLatency.recordElapsed(since: started)
+                writeEvents.record(events)
+                foldedSeq.record(Double(watermark.seq))
                 live.trailTime = output.times.latest
                 output = ProjectionStore.BatchOutput(times: .init(latest: live.trailTime))
                 unwritten = nil
