@@ -248,20 +248,14 @@ public final class LiveProjector: Sendable {
             let reader = BatchReader(log: log, after: live.state.appliedThrough, size: readSize)
             defer { reader.finish() }
             var folded = 0
-            /// Writable: the store as last written, and what was folded over it since.
+            /// Writable: the store as last written (through `applied`), and what was folded over it since.
             var snapshot: StoreSnapshot?
             var output = ProjectionStore.BatchOutput(times: .init(latest: live.trailTime))
             var unwritten: (events: Int, through: ProjectionStore.Watermark)?
-            var written = live.state.appliedThrough
+            /// Read-only: where the batch being folded started, while it is.
+            var foldingFrom: UInt64?
             defer { if !configuration.readOnly { snapshot?.close() } }
 
-            /// Nothing folded since the last write is kept: the next attempt folds it again from the store.
-            func forget(back to: UInt64) {
-                snapshot?.close()
-                snapshot = nil
-                live.state.attach(nil)
-                live.state.appliedThrough = to
-            }
             func write() throws {
                 guard let (events, watermark) = unwritten else { return }
                 snapshot?.close()
@@ -274,28 +268,19 @@ public final class LiveProjector: Sendable {
                 live.trailTime = output.times.latest
                 output = ProjectionStore.BatchOutput(times: .init(latest: live.trailTime))
                 unwritten = nil
-                written = watermark.seq
                 applied.advance(to: watermark.seq)
             }
 
-            while !stopping.load(ordering: .relaxed) {
-                let next: BatchReader.Batch?
-                do {
-                    next = try reader.next()
-                } catch {
-                    if !configuration.readOnly { forget(back: written) }
-                    throw error
-                }
-                guard let batch = next else { break }
-                let before = live.state.appliedThrough
-                for seq in batch.undecodable { log.reportUndecodable(seq: seq) }
-                if configuration.readOnly {
-                    snapshot = live.snapshot
-                } else if snapshot == nil, let store {
-                    snapshot = try StoreSnapshot(store)
-                    live.state.rebind(snapshot!)
-                }
-                do {
+            do {
+                while !stopping.load(ordering: .relaxed), let batch = try reader.next() {
+                    for seq in batch.undecodable { log.reportUndecodable(seq: seq) }
+                    if configuration.readOnly {
+                        snapshot = live.snapshot
+                        foldingFrom = live.state.appliedThrough
+                    } else if snapshot == nil, let store {
+                        snapshot = try StoreSnapshot(store)
+                        live.state.rebind(snapshot!)
+                    }
                     for event in batch.events {
                         guard let entry = AccessTrail.entry(event) else {
                             live.state.apply(event, policy: policy, findings: &output.findings)
@@ -322,24 +307,28 @@ public final class LiveProjector: Sendable {
                     if configuration.readOnly {
                         live.tailFindings += output.findings
                         output.findings.removeAll()
+                        foldingFrom = nil
+                        applied.advance(to: batch.lastSeq)
                     } else {
                         let events = (unwritten?.events ?? 0) + batch.events.count
                         unwritten = (events, .init(seq: batch.lastSeq, hash: batch.lastHash))
                         let nearHead = eventsPast(batch.lastSeq) < UInt64(readSize)
                         if nearHead || events >= configuration.batchSize { try write() }
                     }
-                } catch {
-                    forget(back: configuration.readOnly ? before : written)
-                    throw error
+                    folded += batch.events.count
                 }
-                if configuration.readOnly { applied.advance(to: batch.lastSeq) }
-                folded += batch.events.count
-            }
-            // Stopping (or the head moved back within reach after the check): write what was folded.
-            do {
+                // Stopping (or the head moved back within reach after the check): write what was folded.
                 try write()
             } catch {
-                forget(back: written)
+                // Nothing folded since the last write (writable) or of the batch under way (read-only)
+                // is kept: the next attempt folds it again from the store.
+                let back = configuration.readOnly ? foldingFrom : applied.value
+                if let back {
+                    snapshot?.close()
+                    snapshot = nil
+                    live.state.attach(nil)
+                    live.state.appliedThrough = back
+                }
                 throw error
             }
             // A long catch-up cached many entities: give that memory back (small ones keep theirs).

@@ -1,7 +1,7 @@
-import CLMDB
 import Dispatch
 import EventLog
 import Glibc
+import LMDB
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -15,7 +15,7 @@ import Synchronization
 /// durable acknowledgement (`DurableFloorStore`). Everything else is answered at once, as without.
 enum HTTPFloor {
     static func serve(port: Int, durableIn directory: String? = nil) async throws {
-        let store = directory.map { DurableFloorStore(path: $0) }
+        let store = try directory.map { try DurableFloorStore(path: $0) }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -81,33 +81,33 @@ final class DurableFloorStore: Sendable {
     private let queue = Mutex<[Pending]>([])
     /// Signalled when the queue stops being empty: the writer drains it whole each time.
     private let work = DispatchSemaphore(value: 0)
-    private let environment: LMDBHandle
+    private let environment: Environment
+    private let records: Database
 
-    /// The environment and its one database, opened once; used by the writer thread alone after.
-    private final class LMDBHandle: @unchecked Sendable {
-        var env: OpaquePointer?
-        var records: MDB_dbi = 0
-        var head: UInt64 = 0
-    }
-
-    init(path: String) {
+    init(path: String) throws {
         _ = path.withCString { mkdir($0, 0o750) }
-        let handle = LMDBHandle()
-        Self.check(mdb_env_create(&handle.env))
-        Self.check(mdb_env_set_mapsize(handle.env, 16 << 30))
-        Self.check(mdb_env_open(handle.env, path, UInt32(MDB_NOTLS), 0o640))
-        var txn: OpaquePointer?
-        Self.check(mdb_txn_begin(handle.env, nil, 0, &txn))
-        Self.check(mdb_dbi_open(txn, nil, 0, &handle.records))
-        Self.check(mdb_txn_commit(txn))
-        environment = handle
+        environment = try Environment(.init(path: path, maxReaders: 16, maxDatabases: 1))
+        records = try environment.openDatabases([("records", [])])[0]
         _ = startThread(named: "floor-writer") { [self] in
+            environment.claimWrites()
+            var head: UInt64 = 0
             while true {
                 work.wait()
-                commit(queue.withLock { pending in
+                let batch = queue.withLock { pending in
                     defer { pending.removeAll(keepingCapacity: true) }
                     return pending
-                })
+                }
+                do {
+                    try environment.write { txn in
+                        for (offset, pending) in batch.enumerated() {
+                            try txn.put(records, key: bigEndianBytes(head + UInt64(offset) + 1), value: pending.body, flags: .append)
+                        }
+                    }
+                } catch {
+                    fatalError("the durable floor's commit failed: \(error)")
+                }
+                head += UInt64(batch.count)
+                for pending in batch { pending.promise.succeed(()) }
             }
         }
     }
@@ -118,30 +118,5 @@ final class DurableFloorStore: Sendable {
             return pending.count == 1
         }
         if wasEmpty { work.signal() }
-    }
-
-    private func commit(_ batch: [Pending]) {
-        guard !batch.isEmpty else { return }
-        let handle = environment
-        var txn: OpaquePointer?
-        Self.check(mdb_txn_begin(handle.env, nil, 0, &txn))
-        for pending in batch {
-            handle.head += 1
-            var key = handle.head.bigEndian
-            var body = pending.body
-            withUnsafeMutableBytes(of: &key) { kb in
-                body.withUnsafeMutableBytes { vb in
-                    var k = MDB_val(mv_size: kb.count, mv_data: kb.baseAddress)
-                    var v = MDB_val(mv_size: vb.count, mv_data: vb.baseAddress)
-                    Self.check(mdb_put(txn, handle.records, &k, &v, UInt32(MDB_APPEND)))
-                }
-            }
-        }
-        Self.check(mdb_txn_commit(txn))
-        for pending in batch { pending.promise.succeed(()) }
-    }
-
-    private static func check(_ rc: Int32) {
-        precondition(rc == 0, "LMDB: \(String(cString: mdb_strerror(rc)))")
     }
 }
