@@ -9,7 +9,7 @@ import Synchronization
 
 /// The floor of HTTP in Swift on this machine: swift-nio's HTTP/1 pipeline answering every request
 /// with `/healthz`'s constant body, no router, no middleware, no concurrency hop. Measured with wrk beside
-/// ledgerd's own `/healthz` and a C server, it says how much of a request's cost is the stack above NIO.
+/// ledgerd (`make bench-e2e`), it says how much of a request's cost is the stack above NIO.
 ///
 /// With a directory (`durableIn`), a POST is answered only once its body is stored: the floor of a
 /// durable acknowledgement (`DurableFloorStore`). Everything else is answered at once, as without.
