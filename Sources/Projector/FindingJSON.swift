@@ -22,6 +22,37 @@ extension Finding {
         ])
     }
 
+    /// `CanonicalJSON.encode(json)`, written member by member in key order without the tree: the
+    /// stored form of a finding. A fold of a disorderly stream can find one for every other event.
+    public var canonicalJSON: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(160 + message.utf8.count)
+        func literal(_ text: StaticString) { out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount)) }
+        literal(#"{"actor":"#)
+        CanonicalJSON.writeString(actor, into: &out)
+        literal(#","evidence":["#)
+        for (index, seq) in evidence.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            CanonicalJSON.writeInteger(seq, into: &out)
+        }
+        literal(#"],"id":"#)
+        CanonicalJSON.writeString(id, into: &out)
+        literal(#","kind":"#)
+        CanonicalJSON.writeString(kind.rawValue, into: &out)
+        literal(#","message":"#)
+        CanonicalJSON.writeString(message, into: &out)
+        literal(#","seq":"#)
+        CanonicalJSON.writeInteger(seq, into: &out)
+        literal(#","subject":{"id":"#)
+        CanonicalJSON.writeString(subject.id, into: &out)
+        literal(#","type":"#)
+        CanonicalJSON.writeString(subject.type, into: &out)
+        literal(#"},"time":"#)
+        CanonicalJSON.writeString(time.utcText, into: &out)
+        literal("}")
+        return out
+    }
+
     public init?(json: JSONValue) {
         guard let kind = json["kind"]?.stringValue.flatMap(Kind.init(rawValue:)),
             case .number(let seqText)? = json["seq"], let seq = UInt64(seqText),

@@ -154,7 +154,7 @@ final class ProjectionStore: @unchecked Sendable {
         for (key, value) in output.times.late { writes.append((lateTrail, key, value)) }
         if let latest = output.times.latest { writes.append((meta, Self.trailTimeKey, AccessTrail.Times.key(latest, seq: 0))) }
         for finding in output.findings {
-            writes.append((findings, Self.findingKey(finding.position), CanonicalJSON.encode(finding.json)))
+            writes.append((findings, Self.findingKey(finding.position), finding.canonicalJSON))
         }
         writes.append((meta, Self.watermarkKey, bigEndianBytes(watermark.seq) + watermark.hash))
         writes.append((meta, Self.bootstrappedKey, [state.bootstrapped ? 1 : 0]))

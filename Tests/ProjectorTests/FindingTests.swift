@@ -1,8 +1,38 @@
 import EventModel
 import Projector
 import Testing
+import Workload
 
 @Suite struct FindingTests {
+    /// The stored form is written without the JSON tree; it must be the tree's canonical bytes, byte for byte.
+    @Test func aFindingIsStoredAsTheCanonicalBytesOfItsJSON() async throws {
+        var generator = LedgerGenerator(seed: 5)
+        let ledger = try TestLedger()
+        for line in generator.lines(6_000, batch: 500) { _ = try await ledger.log.append(try EventBody.parse(line).events) }
+        let folded = try ledger.findings()
+        #expect(Set(folded.map(\.kind)).count >= 5)
+        // Strings that need escaping, several evidence seqs or none, a second finding of a kind, every fraction length.
+        let crafted = [
+            (#"u-"q"\\b"#, "line\nbreak\t\u{01} 引号 \"x\"", "2026-01-05T01:02:50Z", "[]", "f-9-self_grant-2"),
+            ("u-1", "", "2026-01-05T01:02:50.120Z", "[3,1,2]", "f-9-self_grant"),
+            ("u-2", "\u{7F}\u{1F}", "2026-01-05T01:02:50.123456Z", "[18446744073709551615]", "f-9-self_grant"),
+            ("u-3", "/", "2026-01-05T01:02:50.123456789Z", "[0]", "f-9-self_grant-3"),
+        ].map { actor, message, time, evidence, id in
+            let json = JSONValue.object([
+                JSONMember("id", .string(id)), JSONMember("kind", .string("self_grant")), JSONMember("seq", .number("9")),
+                JSONMember("time", .string(time)), JSONMember("actor", .string(actor)),
+                JSONMember("subject", .object([JSONMember("type", .string("user")), JSONMember("id", .string(actor + "\u{0}"))])),
+                JSONMember("message", .string(message)), JSONMember("evidence", try! JSONParser.parse(Array(evidence.utf8))),
+            ])
+            return Finding(json: json)!
+        }
+        try await ledger.close()
+        for finding in folded + crafted {
+            #expect(finding.canonicalJSON == CanonicalJSON.encode(finding.json), "\(finding.id)")
+            #expect(Finding(json: try JSONParser.parse(finding.canonicalJSON)) == finding)
+        }
+    }
+
     @Test func bootstrapRaisesNothingUntilTheFirstSuperAdmin() async throws {
         let ledger = try TestLedger()
         // The CRM sets the tenant up as "system", which holds nothing: no findings until u-root is super admin.
