@@ -106,11 +106,11 @@ extension ProjectionState {
             } else {
                 permission = "sales_order.edit"
             }
-            let owner = kind == .salesOrderCreated ? e.changes.last(where: { $0.field == "owner" })?.new?.stringValue : record?.owner
+            let ownerFact = record?.fields["owner"]
+            let owner = kind == .salesOrderCreated ? e.changes.last(where: { $0.field == "owner" })?.new?.stringValue : ownerFact?.value.stringValue
             let (scope, reason) = neededScope(
-                actor: actor, actorDepartment: actorDepartment, target: owner, targetDepartment: owner.flatMap { users[$0]?.department },
-                noun: "owned by")
-            return Requirement(permission: permission, scope: scope, reason: reason, evidence: record?.fields["owner"].map { [$0.seq] } ?? [])
+                actor: actor, actorDepartment: actorDepartment, target: owner, targetDepartment: { users[$0]?.department }, noun: "owned by")
+            return Requirement(permission: permission, scope: scope, reason: reason, evidence: ownerFact.map { [$0.seq] } ?? [])
         case .userAdminGranted, .userAdminRevoked:
             return nil  // judged by admin_granted_by_non_super_admin
         case .accessRequestSubmitted, .other:
@@ -118,15 +118,16 @@ extension ProjectionState {
         case .accessRequestApproved, .accessRequestRejected, .accessReviewCompleted:
             let target = kind == .accessReviewCompleted ? e.subject.id : requests[e.subject.id]?.user
             let (scope, reason) = neededScope(
-                actor: actor, actorDepartment: actorDepartment, target: target, targetDepartment: target.flatMap { users[$0]?.department },
-                noun: "for")
+                actor: actor, actorDepartment: actorDepartment, target: target, targetDepartment: { users[$0]?.department }, noun: "for")
             return Requirement(permission: "user.manage", scope: scope, reason: reason, evidence: [])
         default:
             if kind.isUserChange, e.subject.type == "user" {
                 let target = e.subject.id
-                let department = kind == .userCreated
-                    ? e.changes.last(where: { $0.field == "department" })?.new?.stringValue : users[target]?.department
-                let (scope, reason) = neededScope(actor: actor, actorDepartment: actorDepartment, target: target, targetDepartment: department, noun: "for")
+                let (scope, reason) = neededScope(
+                    actor: actor, actorDepartment: actorDepartment, target: target,
+                    targetDepartment: { target in
+                        kind == .userCreated ? e.changes.last(where: { $0.field == "department" })?.new?.stringValue : users[target]?.department
+                    }, noun: "for")
                 return Requirement(permission: "user.manage", scope: scope, reason: reason, evidence: [])
             }
             if kind.isRoleChange {
@@ -151,15 +152,18 @@ extension ProjectionState {
     }
 
     /// `own` when the target is the actor; `department` when they share a department; else `all`.
+    /// The target's department is looked up only when the target is someone else (most edits are
+    /// of one's own records).
     private func neededScope(
-        actor: String, actorDepartment: String?, target: String?, targetDepartment: String?, noun: String
+        actor: String, actorDepartment: String?, target: String?, targetDepartment: (String) -> String?, noun: String
     ) -> (Scope, ScopeReason) {
         guard let target else { return (.all, .noOwner) }
         if utf8Equal(target, actor) { return (.own, .none) }
-        if let department = targetDepartment, let mine = actorDepartment, utf8Equal(department, mine) {
+        let department = targetDepartment(target)
+        if let department, let mine = actorDepartment, utf8Equal(department, mine) {
             return (.department, .sameDepartment(noun: noun, target: target, department: department))
         }
-        return (.all, .other(noun: noun, target: target, department: targetDepartment))
+        return (.all, .other(noun: noun, target: target, department: department))
     }
 
     private func grantKey(_ e: Envelope, kind: EventKind) -> (key: String, what: String)? {
