@@ -27,7 +27,7 @@ extension Finding {
     public var canonicalJSON: [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(160 + message.utf8.count)
-        func literal(_ text: StaticString) { out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount)) }
+        func literal(_ text: StaticString) { text.withUTF8Buffer { out.append(contentsOf: $0) } }
         literal(#"{"actor":"#)
         CanonicalJSON.writeString(actor, into: &out)
         literal(#","evidence":["#)
