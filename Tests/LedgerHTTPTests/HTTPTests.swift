@@ -215,8 +215,6 @@ func event(_ id: String, type: String = "sales_order.updated", subject: String =
         }
     }
 
-    /// RFC 7235 and 9110 as clients expect them: the auth scheme in any case, JSON errors for unknown
-    /// routes, 405 with `Allow` for a wrong method, 415 for a body that is not JSON.
     /// How long and how much the projection gathers comes from the configuration; a backlog
     /// threshold above a batch is a batch.
     @Test func theProjectionGathersAsConfigured() async throws {
@@ -233,6 +231,8 @@ func event(_ id: String, type: String = "sales_order.updated", subject: String =
         }
     }
 
+    /// RFC 7235 and 9110 as clients expect them: the auth scheme in any case, JSON errors for unknown
+    /// routes, 405 with `Allow` for a wrong method, 415 for a body that is not JSON.
     @Test func httpConventions() async throws {
         try await Server().run { client in
             let lower = try await client.execute(
