@@ -82,8 +82,19 @@ public final class LiveProjector: Sendable {
         var trailTime: Instant?
         /// The seq the stored projection reaches (read-only; 0 without one).
         var storedThrough: UInt64 = 0
+        /// Whether the stored projection was past its bootstrap (read-only).
+        var storedBootstrapped = false
         var tailFindings: [Finding] = []
         var tailTrail: [Envelope.Subject: [AccessView.TailEntry]] = [:]
+
+        /// Read-only, after a fold that failed part-way: back to the stored prefix as opened (or to
+        /// nothing without one), the snapshot kept open, so the next read folds the tail again whole.
+        /// A failure the snapshot noted (a damaged entity) stays with it, and fails that fold too.
+        mutating func dropTail() {
+            state = snapshot.map { ProjectionState(source: $0, appliedThrough: storedThrough, bootstrapped: storedBootstrapped) } ?? ProjectionState()
+            tailFindings = []
+            tailTrail = [:]
+        }
     }
 
     public init(log: EventLog, configuration: Configuration, logger: Logger = Logger(label: "ledger.projector")) throws {
@@ -102,7 +113,8 @@ public final class LiveProjector: Sendable {
                 live = Mutex(
                     Live(
                         state: ProjectionState(source: snapshot, appliedThrough: header.watermark.seq, bootstrapped: header.bootstrapped),
-                        snapshot: snapshot, trailTime: header.trailTime, storedThrough: header.watermark.seq))
+                        snapshot: snapshot, trailTime: header.trailTime, storedThrough: header.watermark.seq,
+                        storedBootstrapped: header.bootstrapped))
                 applied.advance(to: header.watermark.seq)
             } else {
                 // No projection of this log here (a backup, an import, an older copy): fold it all in memory.
@@ -252,8 +264,6 @@ public final class LiveProjector: Sendable {
             var snapshot: StoreSnapshot?
             var output = ProjectionStore.BatchOutput(times: .init(latest: live.trailTime))
             var unwritten: (events: Int, through: ProjectionStore.Watermark)?
-            /// Read-only: where the batch being folded started, while it is.
-            var foldingFrom: UInt64?
             defer { if !configuration.readOnly { snapshot?.close() } }
 
             func write() throws {
@@ -276,7 +286,6 @@ public final class LiveProjector: Sendable {
                     for seq in batch.undecodable { log.reportUndecodable(seq: seq) }
                     if configuration.readOnly {
                         snapshot = live.snapshot
-                        foldingFrom = live.state.appliedThrough
                     } else if snapshot == nil, let store {
                         snapshot = try StoreSnapshot(store)
                         live.state.rebind(snapshot!)
@@ -307,7 +316,6 @@ public final class LiveProjector: Sendable {
                     if configuration.readOnly {
                         live.tailFindings += output.findings
                         output.findings.removeAll()
-                        foldingFrom = nil
                         applied.advance(to: batch.lastSeq)
                     } else {
                         let events = (unwritten?.events ?? 0) + batch.events.count
@@ -320,14 +328,16 @@ public final class LiveProjector: Sendable {
                 // Stopping (or the head moved back within reach after the check): write what was folded.
                 try write()
             } catch {
-                // Nothing folded since the last write (writable) or of the batch under way (read-only)
-                // is kept: the next attempt folds it again from the store.
-                let back = configuration.readOnly ? foldingFrom : applied.value
-                if let back {
+                // Nothing folded since the last write (writable) or of the tail (read-only) is kept:
+                // the next attempt folds it again from the store. Read-only, the snapshot is shared
+                // with the reads and stays open.
+                if configuration.readOnly {
+                    live.dropTail()
+                } else {
                     snapshot?.close()
                     snapshot = nil
                     live.state.attach(nil)
-                    live.state.appliedThrough = back
+                    live.state.appliedThrough = applied.value
                 }
                 throw error
             }

@@ -1,6 +1,7 @@
 import EventLog
 import EventModel
 import Foundation
+import LMDB
 import Projector
 import Testing
 import TestSupport
@@ -114,5 +115,38 @@ import Workload
         #expect(try ledger.findings() == bFindings)
         try await Self.expectFreshFold(ledger, "another ledger's projection")
         try await ledger.close()
+    }
+    /// A read-only projector (`ledgerctl --data-dir`) whose fold of the tail meets a damaged stored
+    /// entity fails that read, and every later one, with the damage: it neither answers from a
+    /// half-folded tail nor from a state that lost the stored prefix, and it does not crash.
+    @Test func aReadOnlyFoldThatFailsKeepsFailingInsteadOfAnsweringWrongly() async throws {
+        let ledger = try TestLedger()
+        try await ledger.setUpTenant()
+        try await ledger.post("sales_order.created", by: "u-li", on: "sales_order", "SO-9", changes: created([("owner", #""u-li""#), ("amount", "100")]))
+        let stored = try ledger.projector.snapshot()
+        ledger.projector.close()
+        // A tail the daemon has not folded, which needs the stored order.
+        try await ledger.post("user.updated", by: "u-root", on: "user", "u-wu", changes: #"[{"field":"title","new":"lead"}]"#)
+        try await ledger.post("sales_order.updated", by: "u-li", on: "sales_order", "SO-9", changes: #"[{"field":"amount","old":100,"new":200}]"#)
+
+        let environment = try Environment(.init(path: ledger.path + "/projection"))
+        let orders = try environment.openDatabases([("orders", [])])[0]
+        try environment.write { txn in
+            #expect(try txn.get(orders, Array("SO-9".utf8)) != nil)
+            try txn.put(orders, key: Array("SO-9".utf8), value: [0xFF, 0xFF, 0xFF, 0xFF])
+        }
+        environment.close()
+
+        var configuration = LiveProjector.Configuration(path: ledger.path + "/projection")
+        configuration.readOnly = true
+        let reader = try LiveProjector(log: ledger.log, configuration: configuration)
+        for _ in 0..<3 {
+            #expect(throws: (any Error).self) { try reader.findings(.init(limit: 100)) }
+            #expect(throws: (any Error).self) { try reader.read { $0.users["u-root"] } }
+            #expect(throws: (any Error).self) { try reader.snapshot() }
+        }
+        #expect(stored.users["u-root"] != nil)
+        reader.close()
+        try await ledger.log.close()
     }
 }
