@@ -29,6 +29,7 @@ public final class EventLog: Sendable {
     public let configuration: LogConfiguration
     let store: Store
     let tail: SharedTail
+    let recent: RecentCommits
     let writer: Writer?
     private let readers: NIOThreadPool
     let logger: Logger
@@ -90,6 +91,7 @@ public final class EventLog: Sendable {
             return (start, indexed, tail, unfoldedIds, undecodable)
         }
         self.tail = SharedTail(tail)
+        recent = RecentCommits(capacity: configuration.readOnly ? 0 : configuration.handOffEvents)
         self.openedHead = start.head
         logger.info(
             "event log open",
@@ -103,7 +105,7 @@ public final class EventLog: Sendable {
             writer = nil
         } else {
             let writer = try Writer(
-                store: store, tail: self.tail, unfoldedIds: unfoldedIds, start: start,
+                store: store, tail: self.tail, recent: recent, unfoldedIds: unfoldedIds, start: start,
                 settings: .init(
                     foldThreshold: configuration.foldThreshold, foldIdleMilliseconds: configuration.foldIdleMilliseconds,
                     staleReaderCheckSeconds: configuration.staleReaderCheckSeconds, foldOnClose: configuration.foldOnClose,
@@ -192,6 +194,14 @@ public final class EventLog: Sendable {
         let page = try await read { [query] in try $0.events(query) }
         let through = page.events.count < query.limit ? max(page.events.last?.seq ?? after, head) : page.events.last!.seq
         return (page.events, through)
+    }
+
+    /// For the projection's follower: the events committed from `after + 1` on, at most `limit`, in
+    /// their fold form (what `StoredEvent.decodeForFold` reads from their records), with the chain
+    /// hash of the last; nil when they are not kept (taken, never kept, or dropped while waiting past
+    /// `LogConfiguration.handOffEvents`): read them from the log. Each is handed over once.
+    public func takeCommitted(after: UInt64, limit: Int) -> (events: [StoredEvent], lastHash: [UInt8])? {
+        recent.take(after: after, limit: limit)
     }
 
     /// Wakes every thread in `waitForCommit`, e.g. a follower asked to stop.

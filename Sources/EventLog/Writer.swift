@@ -60,6 +60,7 @@ final class Writer: @unchecked Sendable {
 
     private let store: Store
     private let tail: SharedTail
+    private let recent: RecentCommits
     private let queue = AppendQueue<Pending>()
     private let settings: Settings
     private let logger: Logger
@@ -108,9 +109,12 @@ final class Writer: @unchecked Sendable {
         var lastCheckpoint: StoredCheckpoint?
     }
 
-    init(store: Store, tail: SharedTail, unfoldedIds: [IndexKey: UInt64], start: Start, settings: Settings, logger: Logger) throws {
+    init(
+        store: Store, tail: SharedTail, recent: RecentCommits, unfoldedIds: [IndexKey: UInt64], start: Start, settings: Settings, logger: Logger
+    ) throws {
         self.store = store
         self.tail = tail
+        self.recent = recent
         self.unfoldedIds = unfoldedIds
         self.head = start.head
         self.committed = ProgressSignal(start.head)
@@ -218,6 +222,8 @@ final class Writer: @unchecked Sendable {
         var frontier: MerkleFrontier
         var checkpoint: StoredCheckpoint?
         var appended: [(seq: UInt64, entries: [(IndexKind, [UInt8])])]
+        /// The new records' events in their fold form, for the projection's follower (`RecentCommits`).
+        var handOff: [RecentCommits.Kept] = []
         /// The ids this transaction appended, for the unfolded ids once it commits.
         var newIds: [IndexKey: UInt64] = [:]
         /// A newly trained dictionary stored by this transaction, which compresses its records.
@@ -308,6 +314,7 @@ final class Writer: @unchecked Sendable {
         tail.withLock { tail in
             for item in outcome.appended { tail.add(seq: item.seq, entries: item.entries) }
         }
+        recent.add(outcome.handOff)
         unfoldedIds.merge(outcome.newIds) { _, new in new }
         if settings.announcePauseMilliseconds > 0 { usleep(UInt32(settings.announcePauseMilliseconds) * 1_000) }
         committed.advance(to: head)
@@ -410,6 +417,7 @@ final class Writer: @unchecked Sendable {
         outcome.headHash = hash
         outcome.lastRecordedAt = stamp.at
         outcome.appended.append((seq, IndexKeys.entries(for: event.envelope)))
+        if recent.capacity > 0 { outcome.handOff.append(.init(event: StoredEvent(seq: seq, recordedAt: "", envelope: event.envelope).foldForm, hash: hash)) }
         return AppendResult(seq: seq, id: event.envelope.id, hash: hash, duplicate: false)
     }
 

@@ -31,6 +31,44 @@ extension StoredEvent {
     }
 }
 
+extension StoredEvent {
+    /// What `decodeForFold` reads back from this event's record, made from the event as appended
+    /// instead: the projection's follower folds the writer's events in this form rather than reading
+    /// their records back and decoding them. Equal to the decoded form (`FoldDecodingTests`, `FoldFormTests`): the same
+    /// few `data` strings in key order, and objects inside the changes in key order, as records hold them.
+    public var foldForm: StoredEvent {
+        let e = envelope
+        let data = e.data.map { members in
+            members.filter { $0.value.stringValue != nil && Self.foldDataKeys.contains($0.key) }.sorted { utf8Compare($0.key, $1.key) < 0 }
+        }
+        let changes = e.changes.contains(where: { $0.old?.holdsObject == true || $0.new?.holdsObject == true })
+            ? e.changes.map { Envelope.Change(field: $0.field, old: $0.old?.inKeyOrder, new: $0.new?.inKeyOrder) } : e.changes
+        return StoredEvent(
+            seq: seq, recordedAt: "",
+            envelope: Envelope(folding: e.type, instant: e.instant, actor: e.actor.id, subject: e.subject, changes: changes, data: data, outcome: e.outcome))
+    }
+}
+
+extension JSONValue {
+    fileprivate var holdsObject: Bool {
+        switch self {
+        case .object: true
+        case .array(let elements): elements.contains { $0.holdsObject }
+        default: false
+        }
+    }
+
+    /// The value with every object's members in key order, as its canonical bytes list them.
+    fileprivate var inKeyOrder: JSONValue {
+        switch self {
+        case .object(let members):
+            .object(CanonicalJSON.keyOrder(members).map { JSONMember(members[$0].key, members[$0].value.inKeyOrder) })
+        case .array(let elements): .array(elements.map(\.inKeyOrder))
+        default: self
+        }
+    }
+}
+
 /// The members of a record, by name; `other` is validated and passed over.
 private enum RecordKey {
     case seq, recordedAt, id, type, time, actor, subject, changes, data, outcome, other

@@ -5,6 +5,8 @@ import Synchronization
 
 /// The log's records past a seq, read and decoded a batch ahead of the fold on other threads: a
 /// long catch-up (a rebuild) keeps both cores busy, decoding the next batch while the fold runs.
+/// A fold that keeps up with the writer takes the events it committed last from the writer, already
+/// in the form a decode gives (`EventLog.takeCommitted`), and reads nothing.
 /// Used by one thread (the fold's); the read-ahead is its own.
 final class BatchReader {
     struct Batch: Sendable {
@@ -33,12 +35,15 @@ final class BatchReader {
         self.size = size
     }
 
-    /// The next batch (nil at the end of the log), and the one after it starts reading.
+    /// The next batch (nil at the end of the log). One read from the log starts reading the one after it.
     func next() throws -> Batch? {
         let batch: Batch?
         if let ahead {
             ahead.group.wait()
             batch = try ahead.result!.get()
+        } else if let handed = log.takeCommitted(after: after, limit: size) {
+            after = handed.events.last!.seq
+            return Batch(events: handed.events, undecodable: [], lastSeq: after, lastHash: handed.lastHash)
         } else {
             batch = try Self.read(log, after: after, size: size)
         }

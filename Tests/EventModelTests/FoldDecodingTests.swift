@@ -34,6 +34,24 @@ import Testing
         }
     }
 
+    /// The projection's follower folds the events the writer hands it in `foldForm`: equal to what
+    /// `decodeForFold` reads back from their records, so a live fold and a rebuild fold the same.
+    @Test func theFoldFormOfAnAppendedEventIsWhatItsRecordDecodesTo() throws {
+        let more = [
+            #"{"id":"e-5","type":"user.updated","time":"2026-03-01T09:00:00.5Z","actor":{"id":"u-1","name":"王"},"subject":{"type":"user","id":"u-2"},"changes":[{"field":"addr","old":null,"new":{"z":1,"a":{"y":[{"b":2,"a":1}],"é":"\u00e9\n","e":"x"}}},{"field":"tags","new":[3,{"k":{"c":1,"b":[]}}]},{"field":"n","old":1.50e+2}]}"#,
+            #"{"id":"e-8","type":"crm.custom_thing","time":"2026-03-01T09:00:00Z","actor":{"id":"u-1"},"subject":{"type":"widget","id":"w"},"data":{"user":"u-1","scope":"all","role":"r","permission":"p.q","extra":"x","level":{"no":1},"decision":"keep"}}"#,
+            #"{"id":"e-6","type":"access_request.submitted","time":"2026-03-01T09:00:00Z","actor":{"id":"u-1"},"subject":{"type":"access_request","id":"ar-1"},"data":{"user":"u-2","role":"r","justification":"needs \"it\"\u0001"}}"#,
+            #"{"id":"e-7","type":"access_request.approved","time":"2026-03-01T09:00:00Z","actor":{"id":"u-1"},"subject":{"type":"access_request","id":"ar-1"},"data":{"reason":"ok"},"outcome":"success","reason":"x"}"#,
+        ]
+        for (i, json) in (Self.events + more).enumerated() {
+            let seq = UInt64(i + 1)
+            let prepared = try EventBody.parse(Array(json.utf8)).events[0]
+            let record = CanonicalRecord.make(seq: seq, recordedAt: "2026-03-01T09:00:01.000000000Z", body: prepared.body)
+            let appended = StoredEvent(seq: seq, recordedAt: "2026-03-01T09:00:01.000000000Z", envelope: prepared.envelope)
+            #expect(appended.foldForm == (try StoredEvent.decodeForFold(record)), "\(json)")
+        }
+    }
+
     /// Every record altered at every byte (a byte replaced by a troublesome one, or cut out): each
     /// decoder accepts it exactly when the other does, and then reads the same.
     @Test func acceptsExactlyWhatTheFullDecoderAccepts() throws {
