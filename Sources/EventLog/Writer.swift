@@ -417,7 +417,9 @@ final class Writer: @unchecked Sendable {
         outcome.headHash = hash
         outcome.lastRecordedAt = stamp.at
         outcome.appended.append((seq, IndexKeys.entries(for: event.envelope)))
-        if recent.capacity > 0 { outcome.handOff.append(.init(event: StoredEvent(seq: seq, recordedAt: "", envelope: event.envelope).foldForm, hash: hash)) }
+        if recent.capacity > 0 {
+            outcome.handOff.append(.init(event: StoredEvent(seq: seq, recordedAt: "", envelope: event.envelope).foldForm, hash: hash))
+        }
         return AppendResult(seq: seq, id: event.envelope.id, hash: hash, duplicate: false)
     }
 

@@ -34,8 +34,9 @@ extension StoredEvent {
 extension StoredEvent {
     /// What `decodeForFold` reads back from this event's record, made from the event as appended
     /// instead: the projection's follower folds the writer's events in this form rather than reading
-    /// their records back and decoding them. Equal to the decoded form (`FoldDecodingTests`, `FoldFormTests`): the same
-    /// few `data` strings in key order, and objects inside the changes in key order, as records hold them.
+    /// their records back and decoding them. Equal to the decoded form (`FoldDecodingTests`,
+    /// `FoldFormTests`): the same few `data` strings in key order, and objects inside the changes in
+    /// key order, as records hold them.
     public var foldForm: StoredEvent {
         let e = envelope
         let data = e.data.map { members in
