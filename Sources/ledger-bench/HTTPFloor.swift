@@ -51,7 +51,11 @@ enum HTTPFloor {
                 guard let store, isPost else { return answer(context, .ok) }
                 let promise = context.eventLoop.makePromise(of: Void.self)
                 let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-                promise.futureResult.whenSuccess { [self] in answer(bound.value, .created) }
+                // A commit that failed (a full disk, say) is answered 500, as ledgerd would, so wrk counts it.
+                promise.futureResult.whenComplete { [self] result in
+                    let status: HTTPResponseStatus = if case .success = result { .created } else { .internalServerError }
+                    answer(bound.value, status)
+                }
                 store.append(requestBody, then: promise)
             }
         }
@@ -104,7 +108,8 @@ final class DurableFloorStore: Sendable {
                         }
                     }
                 } catch {
-                    fatalError("the durable floor's commit failed: \(error)")
+                    for pending in batch { pending.promise.fail(error) }
+                    continue
                 }
                 head += UInt64(batch.count)
                 for pending in batch { pending.promise.succeed(()) }
