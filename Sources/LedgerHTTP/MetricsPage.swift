@@ -99,6 +99,7 @@ public final class MetricsPage: Sendable {
         "ledger_projection_seq": "The seq the projection has folded and written through (ledger_head_seq minus this is its lag).",
         "ledger_projection_write_seconds": "Time of one write of the projection (changed entities, findings, intervals, watermark), in seconds.",
         "ledger_projection_write_events": "Events folded into one write of the projection.",
+        "ledger_projection_events_total": "Events the projection folded, by source: handed over by the writer as it committed them, or read back from the log (a follower behind, a rebuild).",
         "ledger_http_requests_total": "HTTP requests answered, by route, method and status.",
         "ledger_http_request_duration_seconds": "Time from request to the end of the response body, in seconds.",
         "ledger_http_requests_in_flight": "HTTP requests being answered now (open streams included).",

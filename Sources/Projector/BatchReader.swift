@@ -16,6 +16,8 @@ final class BatchReader {
         /// The batch's last record: its seq and chain hash (the watermark once it is folded).
         var lastSeq: UInt64
         var lastHash: [UInt8]
+        /// Taken from the writer's hand-off rather than read from the log.
+        var handedOver = false
     }
 
     private let log: EventLog
@@ -43,7 +45,7 @@ final class BatchReader {
             batch = try ahead.result!.get()
         } else if let handed = log.takeCommitted(after: after, limit: size) {
             after = handed.events.last!.seq
-            return Batch(events: handed.events, undecodable: [], lastSeq: after, lastHash: handed.lastHash)
+            return Batch(events: handed.events, undecodable: [], lastSeq: after, lastHash: handed.lastHash, handedOver: true)
         } else {
             batch = try Self.read(log, after: after, size: size)
         }

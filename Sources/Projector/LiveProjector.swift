@@ -71,6 +71,13 @@ public final class LiveProjector: Sendable {
     private let foldedSeq = Gauge(label: "ledger_projection_seq")
     private let writeLatency = Metrics.Timer(label: "ledger_projection_write_seconds")
     private let writeEvents = Recorder(label: "ledger_projection_write_events", aggregate: true)
+    /// Events folded as the writer handed them over, and read back from the log (a follower that
+    /// fell behind the hand-off, a rebuild): how far behind the follower runs, and whether the
+    /// hand-off works (`FoldFormTests`).
+    private let foldedHanded = Atomic<Int>(0)
+    private let foldedFromLog = Atomic<Int>(0)
+    private let foldedHandedTotal = Counter(label: "ledger_projection_events_total", dimensions: [("source", "handed")])
+    private let foldedFromLogTotal = Counter(label: "ledger_projection_events_total", dimensions: [("source", "log")])
 
     /// The state the owner folds into. Writable: nothing in memory between batches but cached
     /// entities. Read-only: the stored prefix (through `snapshot`) with the tail folded in memory,
@@ -203,6 +210,11 @@ public final class LiveProjector: Sendable {
     /// The seq the projection has folded through.
     public var appliedThrough: UInt64 { applied.value }
 
+    /// How many events this projector folded as the writer handed them over, and read from the log.
+    public var eventsFolded: (handed: Int, readFromLog: Int) {
+        (foldedHanded.load(ordering: .relaxed), foldedFromLog.load(ordering: .relaxed))
+    }
+
     /// Whether reads are answered without a long wait: the follower has folded what the log held
     /// when the projector opened (a first start's rebuild is over) and is less than a batch behind.
     /// A few commits gathering for the next fold do not count against it.
@@ -284,6 +296,13 @@ public final class LiveProjector: Sendable {
             do {
                 while !stopping.load(ordering: .relaxed), let batch = try reader.next() {
                     for seq in batch.undecodable { log.reportUndecodable(seq: seq) }
+                    if batch.handedOver {
+                        foldedHanded.add(batch.events.count, ordering: .relaxed)
+                        foldedHandedTotal.increment(by: Int64(batch.events.count))
+                    } else {
+                        foldedFromLog.add(batch.events.count, ordering: .relaxed)
+                        foldedFromLogTotal.increment(by: Int64(batch.events.count))
+                    }
                     if configuration.readOnly {
                         snapshot = live.snapshot
                     } else if snapshot == nil, let store {

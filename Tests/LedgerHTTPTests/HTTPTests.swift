@@ -147,7 +147,7 @@ func event(_ id: String, type: String = "sales_order.updated", subject: String =
             // The appends and the requests show in /metrics (admin only).
             let metrics = try await client.execute(uri: "/metrics", method: .get, headers: auth("admin"))
             #expect(metrics.status == .ok)
-            for name in ["ledger_events_appended_total", "ledger_commit_seconds", "ledger_append_request_events", "ledger_head_seq", "ledger_projection_seq", "ledger_projection_write_seconds", "ledger_projection_write_events", "ledger_http_request_duration_seconds", "ledger_http_requests_total", "process_resident_memory_bytes"] {
+            for name in ["ledger_events_appended_total", "ledger_commit_seconds", "ledger_append_request_events", "ledger_head_seq", "ledger_projection_seq", "ledger_projection_write_seconds", "ledger_projection_write_events", "ledger_projection_events_total", "ledger_http_request_duration_seconds", "ledger_http_requests_total", "process_resident_memory_bytes"] {
                 #expect(metrics.text.contains(name), "\(name) missing from /metrics")
             }
         }

@@ -39,6 +39,11 @@ import Workload
         }
         #expect(try ledger.projector.snapshot() == ledger.projector.rebuild())
         #expect(try ledger.findings().count > 0)
+        // Folding every commit as it comes, the follower took events from the writer; it reads from
+        // the log only what it found there before the writer handed it over.
+        let folded = ledger.projector.eventsFolded
+        #expect(folded.handed + folded.readFromLog == 6_000)
+        #expect(folded.handed > 0, "\(folded)")
         try await ledger.close()
     }
 }
