@@ -4,9 +4,6 @@ public enum EnvelopeValidator {
     /// A whole event, as sent and as stored, is at most 64 KiB.
     public static let maxEventBytes = 64 * 1024
     static let maxTextLength = 1024
-    static let topLevelFields: Set<String> = [
-        "id", "type", "time", "actor", "subject", "changes", "data", "outcome", "reason", "requestId", "source",
-    ]
 
     /// Validates one posted event. `generateId` supplies the id when the client sent none.
     public static func validate(
@@ -16,37 +13,52 @@ public enum EnvelopeValidator {
         guard case .object(var members) = value else {
             throw check.error(.invalidField, "an event must be a JSON object, not \(value.kindName)")
         }
-        for member in members where !topLevelFields.contains(member.key) {
-            throw check.error(.unknownField, "unknown field \"\(member.key.prefix(128))\"", field: member.key)
+        // One pass over the members, not a look-up per field (8% of a parse). `==` on these names
+        // compares bytes, as keys are compared: none of their letters has another canonical spelling.
+        var field = TopLevel()
+        for member in members {
+            switch member.key {
+            case "id": field.id = member.value
+            case "type": field.type = member.value
+            case "time": field.time = member.value
+            case "actor": field.actor = member.value
+            case "subject": field.subject = member.value
+            case "changes": field.changes = member.value
+            case "data": field.data = member.value
+            case "outcome": field.outcome = member.value
+            case "reason": field.reason = member.value
+            case "requestId": field.requestId = member.value
+            case "source": field.source = member.value
+            default: throw check.error(.unknownField, "unknown field \"\(member.key.prefix(128))\"", field: member.key)
+            }
         }
-        let object = value
 
         let id: String
-        if let given = object["id"] {
+        if let given = field.id {
             id = try check.identifier(given, "id", maxLength: 128)
         } else {
             id = generateId()
             members.append(JSONMember("id", .string(id)))
         }
 
-        let type = try check.requiredString(object["type"], "type", maxLength: 64)
+        let type = try check.requiredString(field.type, "type", maxLength: 64)
         guard Catalog.isType(type) else {
             throw check.error(
                 .invalidField, "type must look like object.action: lowercase letters, digits and _ in dot-separated parts",
                 field: "type")
         }
 
-        let time = try check.requiredString(object["time"], "time", maxLength: 64)
+        let time = try check.requiredString(field.time, "time", maxLength: 64)
         guard let instant = Instant(rfc3339: time) else {
             throw check.error(.invalidField, "time must be RFC 3339 with an offset, e.g. 2026-03-13T07:45:01.123Z", field: "time")
         }
 
-        let actor = try check.actor(object["actor"])
-        let subject = try check.subject(object["subject"])
-        let changes = try check.changes(object["changes"])
+        let actor = try check.actor(field.actor)
+        let subject = try check.subject(field.subject)
+        let changes = try check.changes(field.changes)
 
         var data: [JSONMember]?
-        if let given = object["data"] {
+        if let given = field.data {
             guard case .object(let dataMembers) = given else {
                 throw check.error(.invalidField, "data must be an object, not \(given.kindName)", field: "data")
             }
@@ -54,7 +66,7 @@ public enum EnvelopeValidator {
         }
 
         var outcome = Envelope.Outcome.success
-        if let given = object["outcome"] {
+        if let given = field.outcome {
             let text = try check.requiredString(given, "outcome", maxLength: 16)
             guard let parsed = Envelope.Outcome(rawValue: text) else {
                 throw check.error(.invalidField, "outcome must be success or failure", field: "outcome")
@@ -64,9 +76,9 @@ public enum EnvelopeValidator {
             members.append(JSONMember("outcome", .string(outcome.rawValue)))
         }
 
-        let reason = try check.optionalText(object["reason"], "reason")
-        let requestId = try check.optionalText(object["requestId"], "requestId")
-        let source = try check.optionalText(object["source"], "source")
+        let reason = try check.optionalText(field.reason, "reason")
+        let requestId = try check.optionalText(field.requestId, "requestId")
+        let source = try check.optionalText(field.source, "source")
 
         let envelope = Envelope(
             id: id, type: type, time: time, instant: instant, actor: actor, subject: subject, changes: changes,
@@ -74,6 +86,11 @@ public enum EnvelopeValidator {
         try Catalog.check(envelope, &check)
         return envelope
     }
+}
+
+/// The top-level members of a posted event, by name.
+private struct TopLevel {
+    var id, type, time, actor, subject, changes, data, outcome, reason, requestId, source: JSONValue?
 }
 
 /// Field checks that remember which event of a batch they are looking at.

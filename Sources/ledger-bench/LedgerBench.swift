@@ -67,7 +67,23 @@ struct LedgerBench: AsyncParsableCommand {
     @Option(help: "With --http-floor: store each POST's body in a new LMDB environment in this directory, fsynced, before its answer (the floor of a durable acknowledgement).")
     var floorStore: String?
 
+    @Flag(help: "With --batches: only time parsing, validating and canonicalizing its bodies on one thread, five rounds, then stop.")
+    var parseOnly = false
+
     mutating func run() async throws {
+        if parseOnly {
+            guard let batches else { throw ValidationError("--parse-only needs --batches FILE") }
+            let bodies = try readLines(batches).map { Array($0.utf8) }
+            for round in 1...5 {
+                let start = ContinuousClock.now
+                var events = 0
+                for body in bodies { events += try EventBody.parse(body).events.count }
+                let elapsed = ContinuousClock.now - start
+                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                print("round \(round): \(events) events parsed in \(elapsed), \(Int(Double(events) / seconds)) events/s")
+            }
+            return
+        }
         if let httpFloor {
             try await HTTPFloor.serve(port: httpFloor, durableIn: floorStore)
             return
