@@ -138,6 +138,8 @@ public struct JSONParser {
             position += 1
             return .object(members)
         }
+        // An event's envelope has about ten members: growing from one would copy them four times.
+        members.reserveCapacity(8)
         var keys = Set<[UInt8]>()
         while true {
             skipWhitespace()
