@@ -165,12 +165,15 @@ struct Checker {
 
     func subject(_ value: JSONValue?) throws(ValidationError) -> Envelope.Subject {
         let object = try object(value, "subject")
-        for member in object.objectMembers! where member.key != "type" && member.key != "id" {
-            throw error(.unknownField, "unknown field \"subject.\(member.key.prefix(64))\"", field: "subject.\(member.key.prefix(64))")
+        var type: JSONValue?, id: JSONValue?
+        for member in object.objectMembers! {
+            switch member.key {
+            case "type": type = member.value
+            case "id": id = member.value
+            default: throw error(.unknownField, "unknown field \"subject.\(member.key.prefix(64))\"", field: "subject.\(member.key.prefix(64))")
+            }
         }
-        let type = try identifier(object["type"], "subject.type", maxLength: 64)
-        let id = try identifier(object["id"], "subject.id", maxLength: 128)
-        return Envelope.Subject(type: type, id: id)
+        return Envelope.Subject(type: try identifier(type, "subject.type", maxLength: 64), id: try identifier(id, "subject.id", maxLength: 128))
     }
 
     func changes(_ value: JSONValue?) throws(ValidationError) -> [Envelope.Change] {
@@ -182,12 +185,18 @@ struct Checker {
         changes.reserveCapacity(elements.count)
         for (i, element) in elements.enumerated() {
             let object = try object(element, "changes[\(i)]")
-            for member in object.objectMembers! where member.key != "field" && member.key != "old" && member.key != "new" {
-                let path = "changes[\(i)].\(member.key.prefix(64))"
-                throw error(.unknownField, "unknown field \"\(path)\"", field: path)
+            var field: JSONValue?, old: JSONValue?, new: JSONValue?
+            for member in object.objectMembers! {
+                switch member.key {
+                case "field": field = member.value
+                case "old": old = member.value
+                case "new": new = member.value
+                default:
+                    let path = "changes[\(i)].\(member.key.prefix(64))"
+                    throw error(.unknownField, "unknown field \"\(path)\"", field: path)
+                }
             }
-            let field = try identifier(object["field"], "changes[\(i)].field", maxLength: 128)
-            changes.append(Envelope.Change(field: field, old: object["old"], new: object["new"]))
+            changes.append(Envelope.Change(field: try identifier(field, "changes[\(i)].field", maxLength: 128), old: old, new: new))
         }
         return changes
     }
