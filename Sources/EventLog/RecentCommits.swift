@@ -2,7 +2,7 @@ import EventModel
 import NIOCore
 import Synchronization
 
-/// The events of the latest commits in their fold form (`StoredEvent.foldForm`, what
+/// The events of the latest commits in their fold form (`Envelope.foldForm`, what
 /// `decodeForFold` reads from a record), for the projection's follower: it folds these instead of
 /// reading their records back from LMDB and decoding them, which was a tenth of the daemon's CPU
 /// under batch ingest (BENCHMARKS.md, "The follower folds what the writer hands it"). The fold form,

@@ -418,7 +418,7 @@ final class Writer: @unchecked Sendable {
         outcome.lastRecordedAt = stamp.at
         outcome.appended.append((seq, IndexKeys.entries(for: event.envelope)))
         if recent.capacity > 0 {
-            outcome.handOff.append(.init(event: StoredEvent(seq: seq, recordedAt: "", envelope: event.envelope).foldForm, hash: hash))
+            outcome.handOff.append(.init(event: StoredEvent(seq: seq, recordedAt: "", envelope: event.envelope.foldForm), hash: hash))
         }
         return AppendResult(seq: seq, id: event.envelope.id, hash: hash, duplicate: false)
     }

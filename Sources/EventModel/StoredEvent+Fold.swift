@@ -31,22 +31,21 @@ extension StoredEvent {
     }
 }
 
-extension StoredEvent {
-    /// What `decodeForFold` reads back from this event's record, made from the event as appended
-    /// instead: the projection's follower folds the writer's events in this form rather than reading
-    /// their records back and decoding them. Equal to the decoded form (`FoldDecodingTests`,
-    /// `FoldFormTests`): the same few `data` strings in key order, and objects inside the changes in
-    /// key order, as records hold them.
-    public var foldForm: StoredEvent {
-        let e = envelope
-        let data = e.data.map { members in
-            members.filter { $0.value.stringValue != nil && Self.foldDataKeys.contains($0.key) }.sorted { utf8Compare($0.key, $1.key) < 0 }
+extension Envelope {
+    /// The envelope `decodeForFold` reads back from this event's record, made from the event as
+    /// appended instead: the projection's follower folds the writer's events in this form rather than
+    /// reading their records back and decoding them. Equal to the decoded form (`FoldDecodingTests`,
+    /// `FoldFormTests`): the same few `data` strings in key order (keys compared as bytes, as the
+    /// decoder matches them), and objects inside the changes in key order, as records hold them.
+    public var foldForm: Envelope {
+        let data = data.map { members in
+            members.filter { member in
+                member.value.stringValue != nil && StoredEvent.foldDataKeys.contains { utf8Equal($0, member.key) }
+            }.sorted { utf8Compare($0.key, $1.key) < 0 }
         }
-        let changes = e.changes.contains(where: { $0.old?.holdsObject == true || $0.new?.holdsObject == true })
-            ? e.changes.map { Envelope.Change(field: $0.field, old: $0.old?.inKeyOrder, new: $0.new?.inKeyOrder) } : e.changes
-        return StoredEvent(
-            seq: seq, recordedAt: "",
-            envelope: Envelope(folding: e.type, instant: e.instant, actor: e.actor.id, subject: e.subject, changes: changes, data: data, outcome: e.outcome))
+        let changes = changes.contains(where: { $0.old?.holdsObject == true || $0.new?.holdsObject == true })
+            ? changes.map { Envelope.Change(field: $0.field, old: $0.old?.inKeyOrder, new: $0.new?.inKeyOrder) } : changes
+        return Envelope(folding: type, instant: instant, actor: actor.id, subject: subject, changes: changes, data: data, outcome: outcome)
     }
 }
 

@@ -74,10 +74,8 @@ public final class LiveProjector: Sendable {
     /// Events folded as the writer handed them over, and read back from the log (a follower that
     /// fell behind the hand-off, a rebuild): how far behind the follower runs, and whether the
     /// hand-off works (`FoldFormTests`).
-    private let foldedHanded = Atomic<Int>(0)
-    private let foldedFromLog = Atomic<Int>(0)
-    private let foldedHandedTotal = Counter(label: "ledger_projection_events_total", dimensions: [("source", "handed")])
-    private let foldedFromLogTotal = Counter(label: "ledger_projection_events_total", dimensions: [("source", "log")])
+    private let foldedHanded = FoldedEvents(source: "handed")
+    private let foldedFromLog = FoldedEvents(source: "log")
 
     /// The state the owner folds into. Writable: nothing in memory between batches but cached
     /// entities. Read-only: the stored prefix (through `snapshot`) with the tail folded in memory,
@@ -212,7 +210,7 @@ public final class LiveProjector: Sendable {
 
     /// How many events this projector folded as the writer handed them over, and read from the log.
     public var eventsFolded: (handed: Int, readFromLog: Int) {
-        (foldedHanded.load(ordering: .relaxed), foldedFromLog.load(ordering: .relaxed))
+        (foldedHanded.count, foldedFromLog.count)
     }
 
     /// Whether reads are answered without a long wait: the follower has folded what the log held
@@ -296,13 +294,7 @@ public final class LiveProjector: Sendable {
             do {
                 while !stopping.load(ordering: .relaxed), let batch = try reader.next() {
                     for seq in batch.undecodable { log.reportUndecodable(seq: seq) }
-                    if batch.handedOver {
-                        foldedHanded.add(batch.events.count, ordering: .relaxed)
-                        foldedHandedTotal.increment(by: Int64(batch.events.count))
-                    } else {
-                        foldedFromLog.add(batch.events.count, ordering: .relaxed)
-                        foldedFromLogTotal.increment(by: Int64(batch.events.count))
-                    }
+                    (batch.handedOver ? foldedHanded : foldedFromLog).add(batch.events.count)
                     if configuration.readOnly {
                         snapshot = live.snapshot
                     } else if snapshot == nil, let store {
@@ -610,5 +602,20 @@ public final class LiveProjector: Sendable {
         if let thread = follower.withLock({ $0.take() }) { pthread_join(thread, nil) }
         live.withLock { $0.snapshot?.close() }
         store?.environment.close()
+    }
+}
+
+/// Events a projector folded from one source: a count it can answer, and the same on `/metrics`.
+private final class FoldedEvents: Sendable {
+    private let total = Atomic<Int>(0)
+    private let metric: Counter
+
+    init(source: String) { metric = Counter(label: "ledger_projection_events_total", dimensions: [("source", source)]) }
+
+    var count: Int { total.load(ordering: .relaxed) }
+
+    func add(_ events: Int) {
+        total.add(events, ordering: .relaxed)
+        metric.increment(by: Int64(events))
     }
 }

@@ -74,14 +74,14 @@ struct LedgerBench: AsyncParsableCommand {
         if parseOnly {
             guard let batches else { throw ValidationError("--parse-only needs --batches FILE") }
             let bodies = try readLines(batches).map { Array($0.utf8) }
+            var table = Table()
             for round in 1...5 {
                 let start = ContinuousClock.now
                 var events = 0
                 for body in bodies { events += try EventBody.parse(body).events.count }
-                let elapsed = ContinuousClock.now - start
-                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-                print("round \(round): \(events) events parsed in \(elapsed), \(Int(Double(events) / seconds)) events/s")
+                table.add("parse, round \(round)", "parse+validate+canonicalize, 1 thread", events, ContinuousClock.now - start, [])
             }
+            table.print()
             return
         }
         if let httpFloor {

@@ -47,8 +47,8 @@ import Testing
             let seq = UInt64(i + 1)
             let prepared = try EventBody.parse(Array(json.utf8)).events[0]
             let record = CanonicalRecord.make(seq: seq, recordedAt: "2026-03-01T09:00:01.000000000Z", body: prepared.body)
-            let appended = StoredEvent(seq: seq, recordedAt: "2026-03-01T09:00:01.000000000Z", envelope: prepared.envelope)
-            #expect(appended.foldForm == (try StoredEvent.decodeForFold(record)), "\(json)")
+            let appended = StoredEvent(seq: seq, recordedAt: "", envelope: prepared.envelope.foldForm)
+            #expect(appended == (try StoredEvent.decodeForFold(record)), "\(json)")
         }
     }
 
