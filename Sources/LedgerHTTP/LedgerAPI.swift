@@ -126,6 +126,7 @@ public struct LedgerAPI: Sendable {
     }
 
     static func isJSON(contentType declared: String) -> Bool {
+        if declared == "application/json" { return true }  // what nearly every client sends, without making the lowered copy
         let media = mediaType(declared)
         return media == "application/json" || (media.hasPrefix("application/") && media.hasSuffix("+json"))
     }

@@ -24,6 +24,15 @@ import TestSupport
         ]
     }
 
+    /// An ingest token's fields with `name` given twice.
+    static func twice(_ name: HTTPField.Name, _ value: String) -> HTTPFields {
+        var fields = auth("ingest")
+        if name == .authorization { fields[.authorization] = nil }
+        fields.append(HTTPField(name: name, value: value))
+        fields.append(HTTPField(name: name, value: value))
+        return fields
+    }
+
     static func channel(_ server: Server) async throws -> NIOAsyncTestingChannel {
         let api = server.api
         return try await NIOAsyncTestingChannel { channel in
@@ -97,6 +106,10 @@ import TestSupport
                 ("past 16 KiB", Self.post(big)),
                 ("not JSON", Self.post("{nope")),
                 ("invalid", Self.post(#"{"id":"x-8"}"#)),
+                // A field given twice: the router reads the values joined, as it always has.
+                ("two Content-Types", Self.post(event("x-9"), Self.twice(.contentType, "application/json"))),
+                ("two tokens", Self.post(event("x-10"), Self.twice(.authorization, auth("ingest")[.authorization]!))),
+                ("two lengths", Self.post(event("x-11"), Self.twice(.contentLength, String(event("x-11").utf8.count)))),
             ]
             for (name, parts) in cases {
                 for part in parts { try await channel.writeInbound(part) }
