@@ -52,6 +52,8 @@ public final class LiveProjector: Sendable {
     private let log: EventLog
     /// Nil only for a read-only projector of a directory with no usable projection.
     private let store: ProjectionStore?
+    /// Writes the batches the follower folds (writable only).
+    private let writer: BatchWriter?
     private let logger: Logger
     /// The rules findings are judged by (read-only: those the stored projection was folded under).
     public let policy: Policy
@@ -114,6 +116,7 @@ public final class LiveProjector: Sendable {
             // Whatever policy the daemon folded under: the tail is judged by the same one.
             if let snapshot, let header = try snapshot.header(policy: nil), try Self.mismatch(header.watermark, log) == nil {
                 self.store = store
+                writer = nil
                 policy = header.policy
                 live = Mutex(
                     Live(
@@ -125,6 +128,7 @@ public final class LiveProjector: Sendable {
                 // No projection of this log here (a backup, an import, an older copy): fold it all in memory.
                 snapshot?.close()
                 self.store = nil
+                writer = nil
                 policy = configuration.policy
                 live = Mutex(Live(state: ProjectionState()))
             }
@@ -148,6 +152,7 @@ public final class LiveProjector: Sendable {
             try store.reset(policy: configuration.policy)
         }
         live = Mutex(Live(state: state, trailTime: trailTime))
+        writer = BatchWriter(store: store)
         applied.advance(to: state.appliedThrough)
         foldedSeq.record(Double(state.appliedThrough))
         follower.withLock { $0 = startThread(named: "ledger-follower") { [self] in follow() } }
@@ -167,7 +172,6 @@ public final class LiveProjector: Sendable {
 
     /// The follower: the only thread that folds a writable projection. It sleeps until a commit.
     private func follow() {
-        store!.environment.claimWrites()
         var first = true
         while !stopping.load(ordering: .acquiring) {
             let through = applied.value
@@ -262,8 +266,9 @@ public final class LiveProjector: Sendable {
     /// read and decoded meanwhile on other threads. Writable: over a snapshot of the store (entities
     /// read or written by earlier batches stay cached), written in one transaction once the fold is
     /// near the log's head or `batchSize` events have gathered (the follower, never a read): a long
-    /// catch-up rewrites each B-tree page it changes once a transaction, not once a read.
-    /// Read-only: into the in-memory tail.
+    /// catch-up rewrites each B-tree page it changes once a transaction, not once a read. The
+    /// store's writer (`BatchWriter`) writes a batch while the next is folded; near the head, the
+    /// follower waits for it. Read-only: into the in-memory tail.
     private func catchUp() throws {
         try live.withLock { live in
             let readSize = min(configuration.readBatchSize, configuration.batchSize)
@@ -274,21 +279,38 @@ public final class LiveProjector: Sendable {
             var snapshot: StoreSnapshot?
             var output = ProjectionStore.BatchOutput(times: .init(latest: live.trailTime))
             var unwritten: (events: Int, through: ProjectionStore.Watermark)?
+            /// The trail's latest time as the store holds it, and as the batch in the writer's hand
+            /// leaves it: a fold that fails goes back to the first.
+            var trailTimeStored = live.trailTime
+            var trailTimeHanded = live.trailTime
             defer { if !configuration.readOnly { snapshot?.close() } }
 
-            func write() throws {
+            func finishWriting() throws {
+                try writer!.finish()
+                trailTimeStored = trailTimeHanded
+            }
+
+            /// Hands what was folded since the last write to the store's writer; `waiting`: and waits
+            /// until it is written. The write before is finished first, and the next batch reads a
+            /// snapshot taken after that: the state keeps only the batch in hand (`handedOff`).
+            func write(waiting: Bool) throws {
                 guard let (events, watermark) = unwritten else { return }
+                try finishWriting()
                 snapshot?.close()
                 snapshot = nil
                 let started = ContinuousClock.now
-                try store!.flush(&live.state, output, watermark: watermark)
-                writeLatency.recordElapsed(since: started)
-                writeEvents.record(events)
-                foldedSeq.record(Double(watermark.seq))
+                let batch = store!.batchWrites(&live.state, output, watermark: watermark)
                 live.trailTime = output.times.latest
+                trailTimeHanded = live.trailTime
                 output = ProjectionStore.BatchOutput(times: .init(latest: live.trailTime))
                 unwritten = nil
-                applied.advance(to: watermark.seq)
+                writer!.start(batch) { [self] in
+                    writeLatency.recordElapsed(since: started)
+                    writeEvents.record(events)
+                    foldedSeq.record(Double(watermark.seq))
+                    applied.advance(to: watermark.seq)
+                }
+                if waiting { try finishWriting() }
             }
 
             do {
@@ -332,12 +354,12 @@ public final class LiveProjector: Sendable {
                         let events = (unwritten?.events ?? 0) + batch.events.count
                         unwritten = (events, .init(seq: batch.lastSeq, hash: batch.lastHash))
                         let nearHead = eventsPast(batch.lastSeq) < UInt64(readSize)
-                        if nearHead || events >= configuration.batchSize { try write() }
+                        if nearHead || events >= configuration.batchSize { try write(waiting: nearHead) }
                     }
                     folded += batch.events.count
                 }
                 // Stopping (or the head moved back within reach after the check): write what was folded.
-                try write()
+                try write(waiting: true)
             } catch {
                 // Nothing folded since the last write (writable) or of the tail (read-only) is kept:
                 // the next attempt folds it again from the store. Read-only, the snapshot is shared
@@ -345,6 +367,8 @@ public final class LiveProjector: Sendable {
                 if configuration.readOnly {
                     live.dropTail()
                 } else {
+                    try? finishWriting()  // its failure, if any, is this one's cause or follows from it
+                    live.trailTime = trailTimeStored
                     snapshot?.close()
                     snapshot = nil
                     live.state.attach(nil)
@@ -600,6 +624,7 @@ public final class LiveProjector: Sendable {
         hurry.wakeAll()
         applied.wakeAll()
         if let thread = follower.withLock({ $0.take() }) { pthread_join(thread, nil) }
+        writer?.close()
         live.withLock { $0.snapshot?.close() }
         store?.environment.close()
     }

@@ -96,15 +96,17 @@ public struct ProjectionState: Sendable, Equatable {
         visitTables(&visitor)
     }
 
-    /// After a flush: what changed is in the store now.
-    mutating func flushed() {
-        struct Flushed: ProjectionTableVisitor {
+    /// After what changed was handed to the store's writer: the next batch's changes are counted
+    /// from here. Until the writer has committed them and the state reads a newer snapshot
+    /// (`rebind`), the state keeps them itself, for the fold reads the old snapshot meanwhile.
+    mutating func handedOff() {
+        struct HandedOff: ProjectionTableVisitor {
             func visit<Value>(_ table: WritableKeyPath<ProjectionState, EntityTable<Value>>, of state: inout ProjectionState) {
-                state[keyPath: table].flushed()
+                state[keyPath: table].handedOff()
             }
-            func visit(_ set: WritableKeyPath<ProjectionState, SetTable>, of state: inout ProjectionState) { state[keyPath: set].flushed() }
+            func visit(_ set: WritableKeyPath<ProjectionState, SetTable>, of state: inout ProjectionState) { state[keyPath: set].handedOff() }
         }
-        var visitor = Flushed()
+        var visitor = HandedOff()
         visitTables(&visitor)
     }
 

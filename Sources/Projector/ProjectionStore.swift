@@ -117,9 +117,19 @@ final class ProjectionStore: @unchecked Sendable {
 
     // MARK: - Writing a batch
 
-    /// Writes what `state` changed since its last flush, what the batch added and the watermark, in
-    /// one transaction; then `state` forgets them (the store holds them now).
-    func flush(_ state: inout ProjectionState, _ output: BatchOutput, watermark: Watermark) throws {
+    /// One batch's writes, made from the state on the fold's thread and written on the store's
+    /// writer thread (`BatchWriter`), so the fold of the next batch need not wait for LMDB.
+    struct BatchWrites: Sendable {
+        var puts: [(Database, [UInt8], [UInt8])]
+        var deletes: [(Database, [UInt8])]
+        var intervals: [AccessIntervals.Change]
+        var watermark: Watermark
+    }
+
+    /// What `state` changed since its last hand-off, what the batch added and the watermark, as the
+    /// writes of one transaction; then `state` hands them off (`ProjectionState.handedOff`): it keeps
+    /// what the fold may read again until a snapshot of the store holds them.
+    func batchWrites(_ state: inout ProjectionState, _ output: BatchOutput, watermark: Watermark) -> BatchWrites {
         struct Changes: ProjectionTableVisitor {
             let store: ProjectionStore
             var writes: [(Database, [UInt8], [UInt8])] = []
@@ -158,14 +168,18 @@ final class ProjectionStore: @unchecked Sendable {
         }
         writes.append((meta, Self.watermarkKey, bigEndianBytes(watermark.seq) + watermark.hash))
         writes.append((meta, Self.bootstrappedKey, [state.bootstrapped ? 1 : 0]))
-        // Everything written is computed above: `write` may run the closure again after growing the map.
-        let deletes = changes.deletes
+        state.handedOff()
+        return BatchWrites(puts: writes, deletes: changes.deletes, intervals: output.intervals, watermark: watermark)
+    }
+
+    /// Writes one batch in one transaction: all of it, watermark included, or nothing.
+    func write(_ batch: BatchWrites) throws {
+        // Everything written is computed beforehand: `write` may run the closure again after growing the map.
         try environment.write { txn in
-            for (database, key) in deletes { _ = try txn.delete(database, key: key) }
-            for (database, key, value) in writes { try txn.put(database, key: key, value: value) }
-            try AccessIntervals.write(output.intervals, into: intervals, txn)
+            for (database, key) in batch.deletes { _ = try txn.delete(database, key: key) }
+            for (database, key, value) in batch.puts { try txn.put(database, key: key, value: value) }
+            try AccessIntervals.write(batch.intervals, into: intervals, txn)
         }
-        state.flushed()
     }
 
     // MARK: - Keys

@@ -1,4 +1,5 @@
 import EventModel
+import Synchronization
 
 /// The tables of entities a projection holds, one LMDB database each when stored.
 public enum ProjectionTable: String, CaseIterable, Sendable {
@@ -114,8 +115,8 @@ public struct EntityTable<Value: StoredEntity>: Sendable, Equatable {
         return out
     }
 
-    /// After the changed entities were written: the source now holds them, and so does the cache.
-    mutating func flushed() { cache?.flushed() }
+    /// After the changed entities were handed to the store's writer (`EntityCache.handedOff`).
+    mutating func handedOff() { cache?.handedOff() }
 
     /// Compares what is in memory: meant for states folded in memory alone.
     public static func == (a: Self, b: Self) -> Bool { a.memory == b.memory }
@@ -123,8 +124,9 @@ public struct EntityTable<Value: StoredEntity>: Sendable, Equatable {
 
 /// The entities a table read from its source or changed (a nil value: known absent), decoded once
 /// and kept across batches: one dictionary, so a read is one look-up and a change two. Past `limit`
-/// entities, a flush starts it again empty. 20,000 (was 50,000): the same ingest and rebuild
-/// speed, and 23 MiB less resident after a 1M-event load (BENCHMARKS.md, "The allocator").
+/// entities, a hand-off starts it again with only the entities just handed off. 20,000 (was
+/// 50,000): the same ingest and rebuild speed, and 23 MiB less resident after a 1M-event load
+/// (BENCHMARKS.md, "The allocator").
 final class EntityCache<Value: StoredEntity>: @unchecked Sendable {
     struct Slot {
         var value: Value?
@@ -135,9 +137,9 @@ final class EntityCache<Value: StoredEntity>: @unchecked Sendable {
     let table: ProjectionTable
     private(set) var source: any ProjectionSource
     var slots: [String: Slot] = [:]
-    /// The keys of the slots marked changed since the last flush.
+    /// The keys of the slots marked changed since the last hand-off.
     private var changedKeys: [String] = []
-    static var limit: Int { 20_000 }
+    static var limit: Int { ProjectionCache.entitiesPerTable.load(ordering: .relaxed) }
 
     init(table: ProjectionTable, source: any ProjectionSource) {
         self.table = table
@@ -186,10 +188,17 @@ final class EntityCache<Value: StoredEntity>: @unchecked Sendable {
         for key in changedKeys { try body(key, slots[key]?.value ?? nil) }
     }
 
-    /// What changed is written: the store holds these values now.
-    func flushed() {
+    /// What changed is handed to the store's writer: the next changes are counted from here. The
+    /// entities just handed off stay, even past `limit`: the writer may still be writing them, and
+    /// the snapshot the fold reads meanwhile does not hold them. Those handed off before are in the
+    /// store by now (the follower waits for each write before it hands off the next, and reads a
+    /// snapshot taken after it), so they may go.
+    func handedOff() {
         if slots.count > Self.limit {
-            slots = [:]
+            var kept: [String: Slot] = [:]
+            kept.reserveCapacity(changedKeys.count)
+            for key in changedKeys { kept[key] = Slot(value: slots[key]?.value ?? nil, changed: false) }
+            slots = kept
         } else {
             for key in changedKeys { slots[key]?.changed = false }
         }
@@ -218,17 +227,27 @@ final class EntityCache<Value: StoredEntity>: @unchecked Sendable {
     }
 }
 
+/// How many entities a table of a stored projection keeps cached between the batches of a fold
+/// (`EntityCache`). Any value gives the same answers; tests lower it so that every hand-off evicts.
+public enum ProjectionCache {
+    public static let entitiesPerTable = Atomic<Int>(20_000)
+}
+
 /// An insert-only set per key (who was ever concerned). Alone it holds every member; over a
-/// source it holds the members added since the last flush and reads the others from the source.
+/// source it holds the members added since the last hand-off, and those of the last hand-off
+/// (which the store's writer may still be writing), and reads the others from the source.
 public struct SetTable: Sendable, Equatable {
     public let set: ProjectionSet
     public private(set) var added: [String: Set<String>] = [:]
+    /// The members of the last hand-off: not in the snapshot the fold reads until the next one.
+    private var handed: [String: Set<String>] = [:]
     private var source: (any ProjectionSource)?
 
     init(_ set: ProjectionSet) { self.set = set }
 
     mutating func attach(_ source: (any ProjectionSource)?) {
         added = [:]
+        handed = [:]
         self.source = source
     }
 
@@ -236,13 +255,14 @@ public struct SetTable: Sendable, Equatable {
 
     public subscript(key: String) -> Set<String> {
         var out = added[key] ?? []
+        if let members = handed[key] { out.formUnion(members) }
         if let source { out.formUnion(source.members(set, key)) }
         return out
     }
 
     /// The first member under `key` that `accept` takes, without reading the others.
     func first(_ key: String, where accept: (String) -> Bool) -> String? {
-        if let hit = added[key]?.first(where: accept) { return hit }
+        if let hit = added[key]?.first(where: accept) ?? handed[key]?.first(where: accept) { return hit }
         return source?.firstMember(set, key, where: accept)
     }
 
@@ -253,11 +273,17 @@ public struct SetTable: Sendable, Equatable {
     /// Every key with its members.
     public var all: [String: Set<String>] {
         var out = added
+        for (key, members) in handed { out[key, default: []].formUnion(members) }
         if let source { for (key, member) in source.scan(set) { out[key, default: []].insert(member) } }
         return out
     }
 
-    mutating func flushed() { added = [:] }
+    /// The members added are handed to the store's writer; those handed off before are in the
+    /// store, and in the snapshot the fold reads, by now (see `EntityCache.handedOff`).
+    mutating func handedOff() {
+        handed = added
+        added = [:]
+    }
 
     /// Compares what is in memory: meant for states folded in memory alone.
     public static func == (a: Self, b: Self) -> Bool { a.added == b.added }

@@ -1,0 +1,77 @@
+import EventLog
+import Glibc
+import Synchronization
+
+/// The projection's writer: a thread of its own (`ledger-projwrite`), the only one that writes the
+/// projection's environment, writing the batches the follower hands it one at a time. In a long
+/// catch-up (a rebuild) the follower folds the next batch meanwhile, instead of waiting for LMDB to
+/// write and sync each batch's pages: a third of the follower's time, on the rebuild's critical path
+/// (BENCHMARKS.md, "The projection's writer"). Near the log's head the follower waits for each write,
+/// as before.
+///
+/// At most one batch is in hand: `start` requires that the one before is `finish`ed.
+final class BatchWriter: Sendable {
+    private struct Job: Sendable {
+        var batch: ProjectionStore.BatchWrites
+        /// After the commit, on the writer's thread: the follower's bookkeeping (`applied` raised).
+        var committed: @Sendable () -> Void
+    }
+
+    private let store: ProjectionStore
+    private let job = Mutex<Job?>(nil)
+    private let failure = Mutex<(any Error)?>(nil)
+    /// Batches handed over, and batches written (or failed), counted from 0.
+    private let handed = ProgressSignal(0)
+    private let written = ProgressSignal(0)
+    private let stopping = Atomic<Bool>(false)
+    private let thread = Mutex<pthread_t?>(nil)
+
+    init(store: ProjectionStore) {
+        self.store = store
+        thread.withLock { $0 = startThread(named: "ledger-projwrite") { [self] in run() } }
+    }
+
+    /// Hands a batch over; `committed` runs once it is in the store.
+    func start(_ batch: ProjectionStore.BatchWrites, committed: @escaping @Sendable () -> Void) {
+        precondition(written.value == handed.value, "a batch is handed to the projection's writer before the last one finished")
+        job.withLock { $0 = Job(batch: batch, committed: committed) }
+        handed.advance(to: handed.value + 1)
+    }
+
+    /// Waits until the batch handed over last is written; throws if its write failed (nothing of
+    /// it is then in the store).
+    func finish() throws {
+        let target = handed.value
+        while written.value < target { _ = written.wait(beyond: written.value, timeoutMilliseconds: 60_000) }
+        if let error = failure.withLock({ $0.take() }) { throw error }
+    }
+
+    /// Finishes the batch in hand, then ends the thread.
+    func close() {
+        stopping.store(true, ordering: .releasing)
+        handed.wakeAll()
+        if let thread = thread.withLock({ $0.take() }) { pthread_join(thread, nil) }
+    }
+
+    private func run() {
+        store.environment.claimWrites()
+        var done: UInt64 = 0
+        while true {
+            let target = handed.wait(beyond: done, timeoutMilliseconds: 60_000)
+            guard target > done else {
+                if stopping.load(ordering: .acquiring) { return }
+                continue
+            }
+            if let job = job.withLock({ $0.take() }) {
+                do {
+                    try store.write(job.batch)
+                    job.committed()
+                } catch {
+                    failure.withLock { $0 = error }
+                }
+            }
+            done = target
+            written.advance(to: done)
+        }
+    }
+}
