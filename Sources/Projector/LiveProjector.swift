@@ -286,7 +286,7 @@ public final class LiveProjector: Sendable {
             defer { if !configuration.readOnly { snapshot?.close() } }
 
             func finishWriting() throws {
-                try writer!.finish()
+                try writer?.finish()
                 trailTimeStored = trailTimeHanded
             }
 
@@ -294,7 +294,11 @@ public final class LiveProjector: Sendable {
             /// until it is written. The write before is finished first, and the next batch reads a
             /// snapshot taken after that: the state keeps only the batch in hand (`handedOff`).
             func write(waiting: Bool) throws {
-                guard let (events, watermark) = unwritten else { return }
+                guard let (events, watermark) = unwritten else {
+                    // Nothing new, but the batch in hand (if any) is written before the fold ends.
+                    if waiting { try finishWriting() }
+                    return
+                }
                 try finishWriting()
                 snapshot?.close()
                 snapshot = nil
