@@ -5,9 +5,9 @@ import Synchronization
 /// The projection's writer: a thread of its own (`ledger-projwrite`), the only one that writes the
 /// projection's environment, writing the batches the follower hands it one at a time. In a long
 /// catch-up (a rebuild) the follower folds the next batch meanwhile, instead of waiting for LMDB to
-/// write and sync each batch's pages: a third of the follower's time, on the rebuild's critical path
-/// (BENCHMARKS.md, "The projection's writer"). Near the log's head the follower waits for each write,
-/// as before.
+/// write and sync each batch's pages: over a quarter of the follower's time, on the rebuild's
+/// critical path (BENCHMARKS.md, "The projection's writer"). Near the log's head the follower waits
+/// for each write, as before.
 ///
 /// At most one batch is in hand: `start` requires that the one before is `finish`ed.
 final class BatchWriter: Sendable {
