@@ -231,25 +231,27 @@ extension JSONParser {
     func keyEquals(_ span: StringSpan, _ name: StaticString) -> Bool {
         let expected = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
         if span.escaped { return decodedBytes(span).elementsEqual(expected) }
-        return span.range.count == expected.count && Self.sameBytes(bytes.baseAddress! + span.range.lowerBound, expected.baseAddress!, expected.count)
+        return span.range.count == expected.count && Self.byteOrder(bytes.baseAddress! + span.range.lowerBound, expected.baseAddress!, expected.count) == 0
     }
 
     /// Whether a plain span holds exactly `name`'s bytes.
     func spanEquals(_ span: StringSpan, _ name: [UInt8]) -> Bool {
         span.range.count == name.count
-            && name.withUnsafeBytes { Self.sameBytes(bytes.baseAddress! + span.range.lowerBound, $0.baseAddress!, name.count) }
+            && name.withUnsafeBytes { Self.byteOrder(bytes.baseAddress! + span.range.lowerBound, $0.baseAddress!, name.count) == 0 }
     }
 
-    /// Byte equality, compared here rather than by a call to `memcmp`: the keys and names a record
-    /// is read by are a few bytes long, and the calls were 15% of decoding one (BENCHMARKS.md).
+    /// The order of `count` bytes at `a` and at `b` (negative, 0, positive), compared here rather
+    /// than by a call to `memcmp`: the keys and names a record is read by are a few bytes long, and
+    /// the calls were 15% of decoding one (BENCHMARKS.md).
     @inline(__always)
-    static func sameBytes(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
+    static func byteOrder(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Int {
         var i = 0
         while i < count {
-            if a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) { return false }
+            let x = a.load(fromByteOffset: i, as: UInt8.self), y = b.load(fromByteOffset: i, as: UInt8.self)
+            if x != y { return Int(x) - Int(y) }
             i += 1
         }
-        return true
+        return 0
     }
 
     func name<Tag>(of span: StringSpan, among names: [(name: [UInt8], key: Tag)]) -> Tag? {
@@ -408,16 +410,10 @@ extension JSONParser {
         return !seen!.insert(decodedBytes(key)).inserted
     }
 
-    /// Byte order of two spans of the input (bytes, then length), compared here (see `sameBytes`).
+    /// Byte order of two spans of the input (bytes, then length).
     func compare(_ a: Range<Int>, _ b: Range<Int>) -> Int {
-        let n = min(a.count, b.count)
-        var i = 0
-        while i < n {
-            let x = bytes[a.lowerBound + i], y = bytes[b.lowerBound + i]
-            if x != y { return Int(x) - Int(y) }
-            i += 1
-        }
-        return a.count - b.count
+        let order = Self.byteOrder(bytes.baseAddress! + a.lowerBound, bytes.baseAddress! + b.lowerBound, min(a.count, b.count))
+        return order != 0 ? order : a.count - b.count
     }
 }
 

@@ -279,16 +279,7 @@ public final class LiveProjector: Sendable {
             var snapshot: StoreSnapshot?
             var output = ProjectionStore.BatchOutput(times: .init(latest: live.trailTime))
             var unwritten: (events: Int, through: ProjectionStore.Watermark)?
-            /// The trail's latest time as the store holds it, and as the batch in the writer's hand
-            /// leaves it: a fold that fails goes back to the first.
-            var trailTimeStored = live.trailTime
-            var trailTimeHanded = live.trailTime
             defer { if !configuration.readOnly { snapshot?.close() } }
-
-            func finishWriting() throws {
-                try writer?.finish()
-                trailTimeStored = trailTimeHanded
-            }
 
             /// Hands what was folded since the last write to the store's writer; `waiting`: and waits
             /// until it is written. The write before is finished first, and the next batch reads a
@@ -296,16 +287,15 @@ public final class LiveProjector: Sendable {
             func write(waiting: Bool) throws {
                 guard let (events, watermark) = unwritten else {
                     // Nothing new, but the batch in hand (if any) is written before the fold ends.
-                    if waiting { try finishWriting() }
+                    if waiting { try writer?.finish() }
                     return
                 }
-                try finishWriting()
+                try writer!.finish()
                 snapshot?.close()
                 snapshot = nil
                 let started = ContinuousClock.now
                 let batch = store!.batchWrites(&live.state, output, watermark: watermark)
                 live.trailTime = output.times.latest
-                trailTimeHanded = live.trailTime
                 output = ProjectionStore.BatchOutput(times: .init(latest: live.trailTime))
                 unwritten = nil
                 writer!.start(batch) { [self] in
@@ -314,7 +304,7 @@ public final class LiveProjector: Sendable {
                     foldedSeq.record(Double(watermark.seq))
                     applied.advance(to: watermark.seq)
                 }
-                if waiting { try finishWriting() }
+                if waiting { try writer!.finish() }
             }
 
             do {
@@ -371,12 +361,15 @@ public final class LiveProjector: Sendable {
                 if configuration.readOnly {
                     live.dropTail()
                 } else {
-                    try? finishWriting()  // its failure, if any, is this one's cause or follows from it
-                    live.trailTime = trailTimeStored
+                    try? writer!.finish()  // its failure, if any, is this one's cause or follows from it
                     snapshot?.close()
                     snapshot = nil
                     live.state.attach(nil)
                     live.state.appliedThrough = applied.value
+                    // The trail's latest time as the store holds it, as read at start-up.
+                    if case .success(let header) = Result(catching: { try store!.environment.read { try store!.header($0, policy: nil) } }) {
+                        live.trailTime = header?.trailTime
+                    }
                 }
                 throw error
             }

@@ -123,7 +123,6 @@ final class ProjectionStore: @unchecked Sendable {
         var puts: [(Database, [UInt8], [UInt8])]
         var deletes: [(Database, [UInt8])]
         var intervals: [AccessIntervals.Change]
-        var watermark: Watermark
     }
 
     /// What `state` changed since its last hand-off, what the batch added and the watermark, as the
@@ -169,7 +168,7 @@ final class ProjectionStore: @unchecked Sendable {
         writes.append((meta, Self.watermarkKey, bigEndianBytes(watermark.seq) + watermark.hash))
         writes.append((meta, Self.bootstrappedKey, [state.bootstrapped ? 1 : 0]))
         state.handedOff()
-        return BatchWrites(puts: writes, deletes: changes.deletes, intervals: output.intervals, watermark: watermark)
+        return BatchWrites(puts: writes, deletes: changes.deletes, intervals: output.intervals)
     }
 
     /// Writes one batch in one transaction: all of it, watermark included, or nothing.
