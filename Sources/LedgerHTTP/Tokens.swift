@@ -50,14 +50,20 @@ public struct TokenStore: Sendable {
 
     /// The entry whose hash matches the token. Every entry is compared, in full, whatever matches.
     public func authenticate(_ token: String) -> Entry? {
-        let presented = Array(SHA256.hash(data: Array(token.utf8)))
-        var found: Entry?
-        for entry in entries {
-            var difference: UInt8 = 0
-            for i in 0..<32 { difference |= entry.hash[i] ^ presented[i] }
-            if difference == 0 && found == nil { found = entry }
+        var token = token
+        return token.withUTF8 { authenticate(UnsafeRawBufferPointer($0)) }
+    }
+
+    func authenticate(_ token: UnsafeRawBufferPointer) -> Entry? {
+        SHA256.hash(data: token).withUnsafeBytes { presented in
+            var found: Entry?
+            for entry in entries {
+                var difference: UInt8 = 0
+                for i in 0..<32 { difference |= entry.hash[i] ^ presented[i] }
+                if difference == 0 && found == nil { found = entry }
+            }
+            return found
         }
-        return found
     }
 
     /// The line for a token: `NAME SCOPES HASH`.
@@ -83,9 +89,28 @@ public final class TokenRegistry: Sendable {
 
     /// The token an `Authorization` header presents, if it is one of ours. The scheme is
     /// case-insensitive (RFC 7235): `bearer` and `BEARER` are `Bearer`.
+    ///
+    /// Every request asks this: an ASCII header is read in place, without lowered or trimmed copies
+    /// (they were half of its cost, BENCHMARKS.md); any other goes the way of `Character`s.
     public func entry(authorization header: String?) -> TokenStore.Entry? {
-        guard let header, let space = header.firstIndex(of: " "), header[..<space].lowercased() == "bearer" else { return nil }
+        guard let header else { return nil }
+        let store = store
+        var utf8 = header
+        return utf8.withUTF8 { bytes -> TokenStore.Entry? in
+            guard bytes.allSatisfy({ $0 < 0x80 }) else { return Self.entry(nonASCII: header, in: store) }
+            // "bearer" in any case (`| 0x20` lowers exactly the letters B, E, A, R here), a space, the token.
+            let scheme = "bearer".utf8
+            guard bytes.count > scheme.count, bytes[scheme.count] == UInt8(ascii: " "),
+                zip(bytes, scheme).allSatisfy({ $0 | 0x20 == $1 })
+            else { return nil }
+            var start = scheme.count + 1
+            while start < bytes.count, bytes[start] == UInt8(ascii: " ") { start += 1 }
+            return store.authenticate(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[start...])))
+        }
+    }
+
+    private static func entry(nonASCII header: String, in store: TokenStore) -> TokenStore.Entry? {
+        guard let space = header.firstIndex(of: " "), header[..<space].lowercased() == "bearer" else { return nil }
         return store.authenticate(String(header[header.index(after: space)...].drop(while: { $0 == " " })))
     }
 }
-
