@@ -33,6 +33,10 @@ import Projector
 ///   when it is far behind (a rebuild, a restart after a long stop). Larger batches rebuild faster
 ///   and hold more in memory meanwhile; each batch is written whole or not at all, so a kill loses
 ///   at most one batch of folding (never an event).
+/// - `projection.memoryBudgetMiB` (int, default 80; 0 off): far behind, the projection also writes
+///   a batch as soon as ledgerd's resident anonymous memory reaches this. LMDB holds every page a
+///   transaction changes in memory, and a batch's changes spread over more pages as the ledger
+///   grows: without it a rebuild of 3M events peaked at 127 MiB, with it at 89 (and 1M as fast).
 /// - `projection.gatherMilliseconds` (int, default 100; 0 off): how long the projection lets small
 ///   commits gather before it folds them in one transaction. A read that needs the projection never
 ///   waits for it: it has the follower fold at once. Findings streams and alerts see an event up to
@@ -68,6 +72,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var projectionBatchEvents: Int
     public var projectionGatherMilliseconds: Int
     public var projectionGatherEvents: Int
+    /// nil: no limit.
+    public var projectionMemoryBudgetMiB: Int?
     public var backupRoot: String?
     public var streamHeartbeatSeconds: Int
     public var streamStalledWriteSeconds: Int
@@ -108,6 +114,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
         projectionBatchEvents = min(max(1, reader.int(forKey: "projection.batchEvents", default: 40_000)), 1_000_000)
         projectionGatherMilliseconds = min(max(0, reader.int(forKey: "projection.gatherMilliseconds", default: 100)), 1_000)
         projectionGatherEvents = min(max(1, reader.int(forKey: "projection.gatherEvents", default: 1_000)), projectionBatchEvents)
+        let budget = reader.int(forKey: "projection.memoryBudgetMiB", default: 80)
+        projectionMemoryBudgetMiB = budget > 0 ? min(budget, 1 << 20) : nil
         backupRoot = reader.string(forKey: "backup.root")
         streamHeartbeatSeconds = max(1, reader.int(forKey: "stream.heartbeatSeconds", default: 15))
         streamStalledWriteSeconds = max(1, reader.int(forKey: "stream.stalledWriteSeconds", default: 10))

@@ -1,9 +1,8 @@
 import Dispatch
 import EventLog
 import EventModel
-import Synchronization
 
-/// The log's records past a seq, read and decoded a batch ahead of the fold on other threads: a
+/// The log's records past a seq, read and decoded a batch ahead of the fold on another thread: a
 /// long catch-up (a rebuild) keeps both cores busy, decoding the next batch while the fold runs.
 /// A fold that keeps up with the writer takes the events it committed last from the writer, already
 /// in the form a decode gives (`EventLog.takeCommitted`), and reads nothing.
@@ -73,53 +72,22 @@ final class BatchReader {
         return Batch(events: events, undecodable: undecodable, lastSeq: last.seq, lastHash: last.hash)
     }
 
-    /// Decodes records on two threads. Records that do not decode come back as seqs, to be
-    /// reported; verification names them too.
+    /// Decodes records on the read-ahead's one thread. Records that do not decode come back as
+    /// seqs, to be reported; verification names them too.
     ///
-    /// Each thread writes its events straight into the one result array, in place, and the second
-    /// thread's run is moved down after the first's: joining two arrays instead copied every event
-    /// (a retain and a release of each of its strings), 4% of a rebuild's CPU (BENCHMARKS.md).
+    /// One thread, not two: side by side, a rebuild of 1M events took the same time and the same
+    /// CPU either way, and held 8–10 MiB less at its peak with one (BENCHMARKS.md).
     static func decode(_ batch: [LoggedEvent]) -> (events: [StoredEvent], undecodable: [UInt64]) {
-        let workers = batch.count >= 2_000 ? 2 : 1
-        let chunk = (batch.count + workers - 1) / workers
-        let runs = Mutex<[Int: (decoded: Int, failed: [UInt64])]>([:])
-        let events = [StoredEvent](unsafeUninitializedCapacity: batch.count) { buffer, initialized in
-            let slots = DecodeSlots(base: buffer.baseAddress)
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                let first = worker * chunk
-                var decoded = 0
-                var failed: [UInt64] = []
-                for logged in batch[first..<min(batch.count, first + chunk)] {
-                    if let event = try? StoredEvent.decodeForFold(logged.record) {
-                        slots.initialize(first + decoded, to: event)
-                        decoded += 1
-                    } else {
-                        failed.append(logged.seq)
-                    }
-                }
-                runs.withLock { $0[worker] = (decoded, failed) }
-            }
-            initialized = 0
-            for worker in 0..<workers {
-                let decoded = runs.withLock { $0[worker]!.decoded }
-                slots.move(count: decoded, from: worker * chunk, to: initialized)
-                initialized += decoded
+        var events: [StoredEvent] = []
+        events.reserveCapacity(batch.count)
+        var undecodable: [UInt64] = []
+        for logged in batch {
+            if let event = try? StoredEvent.decodeForFold(logged.record) {
+                events.append(event)
+            } else {
+                undecodable.append(logged.seq)
             }
         }
-        return (events, (0..<workers).flatMap { worker in runs.withLock { $0[worker]!.failed } })
-    }
-}
-
-/// The result array's memory while the decoding threads fill it: each writes only its own run of
-/// slots, and the runs are joined after both have finished.
-private struct DecodeSlots: @unchecked Sendable {
-    let base: UnsafeMutablePointer<StoredEvent>?
-
-    func initialize(_ index: Int, to event: StoredEvent) { (base! + index).initialize(to: event) }
-
-    /// Moves `count` events down from `source` to `target` (≤ `source`; the regions may overlap).
-    func move(count: Int, from source: Int, to target: Int) {
-        guard count > 0, source != target else { return }
-        (base! + target).moveInitialize(from: base! + source, count: count)
+        return (events, undecodable)
     }
 }

@@ -32,9 +32,16 @@ public final class LiveProjector: Sendable {
         /// the log's head what is read is written at once. A kill loses at most this much folding,
         /// never an event. Fewer, larger transactions rewrite each B-tree page less often.
         public var batchSize: Int = 40_000
-        /// Events read and decoded at a time (at most `batchSize`), the next ones on other threads
+        /// Events read and decoded at a time (at most `batchSize`), the next ones on another thread
         /// meanwhile: smaller than a transaction, so decoded events do not crowd memory.
         public var readBatchSize: Int = 10_000
+        /// Far behind, a batch is written before `batchSize` events once the process's resident
+        /// anonymous memory reaches this (nil: no limit). LMDB holds every page a transaction
+        /// changes in memory until the commit, and keeps those buffers for the next one; as the
+        /// projection grows, a batch's changes land on ever more pages: 3 MiB a commit early in a
+        /// rebuild, 31 MiB half-way through 3M events. With 80 MiB, a rebuild of 3M events peaked
+        /// at 89 MiB instead of 127, and one of 1M ran as fast as without (BENCHMARKS.md).
+        public var memoryBudgetBytes: Int? = 80 << 20
         /// How long the follower lets small commits gather before it folds them, unless a read waits
         /// (0: fold each commit as it comes). Each fold is a transaction and an fsync of its own;
         /// single-event appends commit a few dozen events at a time.
@@ -78,6 +85,7 @@ public final class LiveProjector: Sendable {
     /// hand-off works (`FoldFormTests`).
     private let foldedHanded = FoldedEvents(source: "handed")
     private let foldedFromLog = FoldedEvents(source: "log")
+    private let writes = Atomic<Int>(0)
 
     /// The state the owner folds into. Writable: nothing in memory between batches but cached
     /// entities. Read-only: the stored prefix (through `snapshot`) with the tail folded in memory,
@@ -212,6 +220,9 @@ public final class LiveProjector: Sendable {
     /// The seq the projection has folded through.
     public var appliedThrough: UInt64 { applied.value }
 
+    /// How many batches the follower has written.
+    public var batchesWritten: Int { writes.load(ordering: .relaxed) }
+
     /// How many events this projector folded as the writer handed them over, and read from the log.
     public var eventsFolded: (handed: Int, readFromLog: Int) {
         (foldedHanded.count, foldedFromLog.count)
@@ -263,9 +274,10 @@ public final class LiveProjector: Sendable {
     }
 
     /// Folds every event the log holds beyond what was applied, a batch at a time, the next batch
-    /// read and decoded meanwhile on other threads. Writable: over a snapshot of the store (entities
+    /// read and decoded meanwhile on another thread. Writable: over a snapshot of the store (entities
     /// read or written by earlier batches stay cached), written in one transaction once the fold is
-    /// near the log's head or `batchSize` events have gathered (the follower, never a read): a long
+    /// near the log's head, `batchSize` events have gathered or the process holds
+    /// `memoryBudgetBytes` (the follower, never a read): a long
     /// catch-up rewrites each B-tree page it changes once a transaction, not once a read. The
     /// store's writer (`BatchWriter`) writes a batch while the next is folded; near the head, the
     /// follower waits for it. Read-only: into the in-memory tail.
@@ -302,9 +314,16 @@ public final class LiveProjector: Sendable {
                     writeLatency.recordElapsed(since: started)
                     writeEvents.record(events)
                     foldedSeq.record(Double(watermark.seq))
+                    writes.add(1, ordering: .relaxed)
                     applied.advance(to: watermark.seq)
                 }
                 if waiting { try writer!.finish() }
+            }
+
+            /// Far behind, a batch is also written once the process holds `memoryBudgetBytes`.
+            func overBudget() -> Bool {
+                guard let budget = configuration.memoryBudgetBytes else { return false }
+                return (ResidentMemory.anonymousBytes() ?? 0) >= budget
             }
 
             do {
@@ -348,7 +367,7 @@ public final class LiveProjector: Sendable {
                         let events = (unwritten?.events ?? 0) + batch.events.count
                         unwritten = (events, .init(seq: batch.lastSeq, hash: batch.lastHash))
                         let nearHead = eventsPast(batch.lastSeq) < UInt64(readSize)
-                        if nearHead || events >= configuration.batchSize { try write(waiting: nearHead) }
+                        if nearHead || events >= configuration.batchSize || overBudget() { try write(waiting: nearHead) }
                     }
                     folded += batch.events.count
                 }

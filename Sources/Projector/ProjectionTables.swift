@@ -124,9 +124,9 @@ public struct EntityTable<Value: StoredEntity>: Sendable, Equatable {
 
 /// The entities a table read from its source or changed (a nil value: known absent), decoded once
 /// and kept across batches: one dictionary, so a read is one look-up and a change two. Past `limit`
-/// entities, a hand-off starts it again with only the entities just handed off. 20,000 (was
-/// 50,000): the same ingest and rebuild speed, and 23 MiB less resident after a 1M-event load
-/// (BENCHMARKS.md, "The allocator").
+/// entities, a hand-off starts it again with only the entities just handed off. 10,000 (was 50,000,
+/// then 20,000): each step held less (23 MiB after a 1M-event load at 20,000; 15 MiB at the peak of
+/// a rebuild at 10,000) at the same speed (BENCHMARKS.md).
 final class EntityCache<Value: StoredEntity>: @unchecked Sendable {
     struct Slot {
         var value: Value?
@@ -230,7 +230,7 @@ final class EntityCache<Value: StoredEntity>: @unchecked Sendable {
 /// How many entities a table of a stored projection keeps cached between the batches of a fold
 /// (`EntityCache`). Any value gives the same answers; tests lower it so that every hand-off evicts.
 public enum ProjectionCache {
-    public static let entitiesPerTable = Atomic<Int>(20_000)
+    public static let entitiesPerTable = Atomic<Int>(10_000)
 }
 
 /// An insert-only set per key (who was ever concerned). Alone it holds every member; over a

@@ -149,6 +149,27 @@ func rssAnonKiB() -> Int {
     return 0
 }
 
+/// CPU seconds (user and system) this process's live threads have used, by thread name: where a
+/// rebuild's time goes between the fold, the projection's writer and the read-ahead.
+func threadCPUSeconds() -> [String: Double] {
+    var out: [String: Double] = [:]
+    guard let tasks = opendir("/proc/self/task") else { return out }
+    defer { closedir(tasks) }
+    let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+    while let entry = readdir(tasks) {
+        let tid = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        guard tid.first?.isNumber == true, let stat = try? String(contentsOfFile: "/proc/self/task/\(tid)/stat", encoding: .utf8),
+            let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")")
+        else { continue }
+        let name = String(stat[stat.index(after: open)..<close])
+        // After the name: state, then fields 4…; utime and stime are fields 14 and 15.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { continue }
+        out[name, default: 0] += (user + system) / ticks
+    }
+    return out
+}
+
 /// Lines of a file, handed out to concurrent readers one at a time.
 final class LineReader: @unchecked Sendable {
     private let file: UnsafeMutablePointer<FILE>

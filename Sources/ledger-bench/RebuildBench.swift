@@ -21,6 +21,7 @@ struct RebuildBench {
         var configuration = LiveProjector.Configuration(path: path + "/projection")
         configuration.batchSize = batchSize
         configuration.readBatchSize = readBatchSize
+        let cpuBefore = threadCPUSeconds()
         let start = ContinuousClock.now
         let projector = try LiveProjector(log: log, configuration: configuration, logger: logger)
         var peak = 0
@@ -29,7 +30,10 @@ struct RebuildBench {
             usleep(10_000)
         }
         let elapsed = ContinuousClock.now - start
+        let cpu = threadCPUSeconds().map { ($0.key, $0.value - (cpuBefore[$0.key] ?? 0)) }.filter { $0.1 >= 0.05 }.sorted { $0.1 > $1.1 }
         print("rebuild of \(head) events into the stored projection (\(batchSize) a transaction, read \(readBatchSize) at a time): \(elapsed), RssAnon at most \(max(peak, rssAnonKiB()) / 1024) MiB")
+        print("CPU seconds by thread: " + cpu.map { "\($0.0) \(String(format: "%.2f", $0.1))" }.joined(separator: ", ")
+            + String(format: "; %.2f in all", cpu.reduce(0) { $0 + $1.1 }))
         projector.close()
 
         let (read, decode, fold, findings) = try Self.breakdown(log)

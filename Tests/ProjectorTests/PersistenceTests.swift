@@ -68,14 +68,37 @@ import Workload
         var configuration = LiveProjector.Configuration(path: Scratch.directory("small-batches"))
         configuration.batchSize = 250
         configuration.readBatchSize = 50
-        ProjectionCache.entitiesPerTable.store(40, ordering: .relaxed)
-        defer { ProjectionCache.entitiesPerTable.store(20_000, ordering: .relaxed) }
+        let cached = ProjectionCache.entitiesPerTable.exchange(40, ordering: .relaxed)
+        defer { ProjectionCache.entitiesPerTable.store(cached, ordering: .relaxed) }
         let folded = try LiveProjector(log: ledger.log, configuration: configuration)
         let deadline = ContinuousClock.now + .seconds(60)
         while folded.appliedThrough < 8_000, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         #expect(try folded.snapshot() == expected)
         #expect(try folded.findings(.init(limit: 10_000)).findings == ledger.findings())
         #expect(folded.eventsFolded.readFromLog == 8_000)
+        folded.close()
+        try await ledger.close()
+    }
+
+    /// Far behind, a batch is written early once the process holds the memory budget: with a budget
+    /// of one byte, every read batch is a write of its own; without, the whole catch-up is one.
+    @Test(arguments: [(budget: 1, writes: 16), (budget: nil, writes: 1)] as [(budget: Int?, writes: Int)])
+    func aMemoryBudgetWritesSoonerAndFoldsTheSame(budget: Int?, writes: Int) async throws {
+        var generator = LedgerGenerator(seed: 14)
+        let ledger = try TestLedger()
+        try await Self.post(ledger, generator.lines(8_000, batch: 400)[...])
+        let expected = try ledger.projector.snapshot()
+
+        var configuration = LiveProjector.Configuration(path: Scratch.directory("memory-budget"))
+        configuration.batchSize = 1_000_000
+        configuration.readBatchSize = 500
+        configuration.memoryBudgetBytes = budget
+        let folded = try LiveProjector(log: ledger.log, configuration: configuration)
+        let deadline = ContinuousClock.now + .seconds(60)
+        while folded.appliedThrough < 8_000, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(folded.batchesWritten == writes)
+        #expect(try folded.snapshot() == expected)
+        #expect(try folded.findings(.init(limit: 10_000)).findings == ledger.findings())
         folded.close()
         try await ledger.close()
     }
