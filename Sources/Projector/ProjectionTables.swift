@@ -126,7 +126,8 @@ public struct EntityTable<Value: StoredEntity>: Sendable, Equatable {
 /// and kept across batches: one dictionary, so a read is one look-up and a change two. Past `limit`
 /// entities, a hand-off starts it again with only the entities just handed off. 10,000 (was 50,000,
 /// then 20,000): each step held less (23 MiB after a 1M-event load at 20,000; 15 MiB at the peak of
-/// a rebuild at 10,000) at the same speed (BENCHMARKS.md).
+/// a rebuild at 10,000); ingest kept its speed, and single rebuilds ran 5–7% slower, within this
+/// machine's noise (BENCHMARKS.md).
 final class EntityCache<Value: StoredEntity>: @unchecked Sendable {
     struct Slot {
         var value: Value?
