@@ -76,7 +76,7 @@ final class BatchReader {
     /// seqs, to be reported; verification names them too.
     ///
     /// One thread, not two: side by side, a rebuild of 1M events took the same time and the same
-    /// CPU either way, and held 8–10 MiB less at its peak with one (BENCHMARKS.md).
+    /// CPU either way, and held 8–11 MiB less at its peak with one (BENCHMARKS.md).
     static func decode(_ batch: [LoggedEvent]) -> (events: [StoredEvent], undecodable: [UInt64]) {
         var events: [StoredEvent] = []
         events.reserveCapacity(batch.count)

@@ -3,9 +3,10 @@ import Glibc
 #endif
 
 /// The process's resident anonymous memory (RssAnon: heap and stacks, not the mapped LMDB files):
-/// resident minus shared pages, from `/proc/self/statm`. Nil where that file cannot be read.
-enum ResidentMemory {
-    static func anonymousBytes() -> Int? {
+/// resident minus shared pages, from `/proc/self/statm`. Nil where that file cannot be read. What the
+/// projection's memory budget is held to, and what the benchmarks report.
+public enum ResidentMemory {
+    public static func anonymousBytes() -> Int? {
         guard let file = fopen("/proc/self/statm", "r") else { return nil }
         defer { fclose(file) }
         var line = [CChar](repeating: 0, count: 256)

@@ -133,21 +133,8 @@ func verificationAndProofs(_ log: EventLog, head: UInt64, verifier: NoteVerifier
     table.add("proofs", "consistency, random (from, to)", consistency.count, consistency.reduce(.zero, +), consistency, unit: "proofs/s")
 }
 
-/// RssAnon of this process in KiB.
-func rssAnonKiB() -> Int {
-    guard let file = fopen("/proc/self/status", "r") else { return 0 }
-    defer { fclose(file) }
-    var line: UnsafeMutablePointer<CChar>?
-    var capacity = 0
-    defer { free(line) }
-    while getline(&line, &capacity, file) > 0 {
-        let text = String(cString: line!)
-        if text.hasPrefix("RssAnon:") {
-            return Int(text.split(separator: " ").dropFirst().first ?? "0") ?? 0
-        }
-    }
-    return 0
-}
+/// RssAnon of this process in KiB, as the projection's memory budget reads it.
+func rssAnonKiB() -> Int { (ResidentMemory.anonymousBytes() ?? 0) / 1024 }
 
 /// CPU seconds (user and system) this process's live threads have used, by thread name: where a
 /// rebuild's time goes between the fold, the projection's writer and the read-ahead.

@@ -24,6 +24,19 @@ import Workload
         fresh.close()
     }
 
+    /// A second projector of the same log under `configuration`, once it has folded through
+    /// `head`: its state and findings equal the ledger's own. The caller closes it.
+    static func foldAgain(
+        _ ledger: TestLedger, _ configuration: LiveProjector.Configuration, through head: UInt64, expected: ProjectionState
+    ) async throws -> LiveProjector {
+        let folded = try LiveProjector(log: ledger.log, configuration: configuration)
+        let deadline = ContinuousClock.now + .seconds(60)
+        while folded.appliedThrough < head, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(try folded.snapshot() == expected)
+        #expect(try folded.findings(.init(limit: 10_000)).findings == ledger.findings())
+        return folded
+    }
+
     static func copyProjection(of ledger: TestLedger) throws -> String {
         let copy = Scratch.directory("projection-copy")
         try FileManager.default.copyItem(atPath: ledger.path + "/projection/data.mdb", toPath: copy + "/data.mdb")
@@ -70,11 +83,7 @@ import Workload
         configuration.readBatchSize = 50
         let cached = ProjectionCache.entitiesPerTable.exchange(40, ordering: .relaxed)
         defer { ProjectionCache.entitiesPerTable.store(cached, ordering: .relaxed) }
-        let folded = try LiveProjector(log: ledger.log, configuration: configuration)
-        let deadline = ContinuousClock.now + .seconds(60)
-        while folded.appliedThrough < 8_000, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        #expect(try folded.snapshot() == expected)
-        #expect(try folded.findings(.init(limit: 10_000)).findings == ledger.findings())
+        let folded = try await Self.foldAgain(ledger, configuration, through: 8_000, expected: expected)
         #expect(folded.eventsFolded.readFromLog == 8_000)
         folded.close()
         try await ledger.close()
@@ -93,12 +102,8 @@ import Workload
         configuration.batchSize = 1_000_000
         configuration.readBatchSize = 500
         configuration.memoryBudgetBytes = budget
-        let folded = try LiveProjector(log: ledger.log, configuration: configuration)
-        let deadline = ContinuousClock.now + .seconds(60)
-        while folded.appliedThrough < 8_000, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        let folded = try await Self.foldAgain(ledger, configuration, through: 8_000, expected: expected)
         #expect(folded.batchesWritten == writes)
-        #expect(try folded.snapshot() == expected)
-        #expect(try folded.findings(.init(limit: 10_000)).findings == ledger.findings())
         folded.close()
         try await ledger.close()
     }

@@ -1,4 +1,4 @@
-@testable import Projector
+import Projector
 import Testing
 
 /// The memory the budget is measured in: 256 MiB allocated and touched shows as about that much more
