@@ -87,8 +87,8 @@ public struct EntityTable<Value: StoredEntity>: Sendable, Equatable {
         get { cache.map { $0.value(key) } ?? memory[key] }
         _modify {
             if let cache {
-                cache.markChanged(key)
-                yield &cache.slots[key]!.value
+                let at = cache.markChanged(key)
+                yield &cache.slots[at].value
             } else {
                 yield &memory[key]
             }
@@ -99,8 +99,8 @@ public struct EntityTable<Value: StoredEntity>: Sendable, Equatable {
         get { self[key] ?? make() }
         _modify {
             if let cache {
-                cache.markChanged(key, default: make())
-                yield &cache.slots[key]!.value!
+                let at = cache.markChanged(key, default: make)
+                yield &cache.slots[at].value!
             } else {
                 yield &memory[key, default: make()]
             }
@@ -123,11 +123,12 @@ public struct EntityTable<Value: StoredEntity>: Sendable, Equatable {
 }
 
 /// The entities a table read from its source or changed (a nil value: known absent), decoded once
-/// and kept across batches: one dictionary, so a read is one look-up and a change two. Past `limit`
-/// entities, a hand-off starts it again with only the entities just handed off. 10,000 (was 50,000,
-/// then 20,000): each step held less (23 MiB after a 1M-event load at 20,000; 15 MiB at the peak of
-/// a rebuild at 10,000); ingest kept its speed, and single rebuilds ran 5–7% slower, within this
-/// machine's noise (BENCHMARKS.md).
+/// and kept across batches. One dictionary gives each key's place in one array of slots, so a read
+/// and a change are one look-up each, a change made in place (a dictionary of slots took two for a
+/// change: the follower's CPU fell 5–6%, BENCHMARKS.md). Past `limit` entities, a hand-off starts
+/// it again with only the entities just handed off. 10,000 (was 50,000, then 20,000): each step
+/// held less (23 MiB after a 1M-event load at 20,000; 15 MiB at the peak of a rebuild at 10,000);
+/// ingest kept its speed, and single rebuilds ran 5–7% slower, within this machine's noise.
 final class EntityCache<Value: StoredEntity>: @unchecked Sendable {
     struct Slot {
         var value: Value?
@@ -137,9 +138,12 @@ final class EntityCache<Value: StoredEntity>: @unchecked Sendable {
 
     let table: ProjectionTable
     private(set) var source: any ProjectionSource
-    var slots: [String: Slot] = [:]
-    /// The keys of the slots marked changed since the last hand-off.
-    private var changedKeys: [String] = []
+    /// Where each key's slot is in `slots` and `keys`.
+    private var place: [String: Int] = [:]
+    private var keys: [String] = []
+    var slots: ContiguousArray<Slot> = []
+    /// The places of the slots marked changed since the last hand-off, in the order they first changed.
+    private var changedPlaces: [Int] = []
     static var limit: Int { ProjectionCache.entitiesPerTable.load(ordering: .relaxed) }
 
     init(table: ProjectionTable, source: any ProjectionSource) {
@@ -149,32 +153,38 @@ final class EntityCache<Value: StoredEntity>: @unchecked Sendable {
 
     func rebind(_ source: any ProjectionSource) { self.source = source }
 
-    func value(_ key: String) -> Value? {
-        if let slot = slots[key] { return slot.value }
-        let value = load(key)
-        slots[key] = Slot(value: value, changed: false)
-        return value
+    /// The place of `key`'s slot, read from the source if need be.
+    private func slot(_ key: String) -> Int {
+        if let found = place[key] { return found }
+        return append(key, Slot(value: load(key), changed: false))
     }
 
+    private func append(_ key: String, _ slot: Slot) -> Int {
+        let at = slots.count
+        place[key] = at
+        keys.append(key)
+        slots.append(slot)
+        return at
+    }
+
+    func value(_ key: String) -> Value? { slots[slot(key)].value }
+
     /// Before a change: the slot exists (read from the source if need be) and is marked changed.
-    func markChanged(_ key: String) {
-        if Self.mark(&slots[key, default: Slot(value: load(key), changed: false)]) { changedKeys.append(key) }
+    /// Returns its place in `slots`.
+    func markChanged(_ key: String) -> Int {
+        let at = slot(key)
+        if !slots[at].changed {
+            slots[at].changed = true
+            changedPlaces.append(at)
+        }
+        return at
     }
 
     /// The same, with a value made when there is none.
-    func markChanged(_ key: String, default make: @autoclosure () -> Value) {
-        if Self.mark(&slots[key, default: Slot(value: load(key), changed: false)], filling: make) { changedKeys.append(key) }
-    }
-
-    /// Marks a slot changed; true if it was not already.
-    private static func mark(_ slot: inout Slot) -> Bool {
-        defer { slot.changed = true }
-        return !slot.changed
-    }
-
-    private static func mark(_ slot: inout Slot, filling make: () -> Value) -> Bool {
-        if slot.value == nil { slot.value = make() }
-        return mark(&slot)
+    func markChanged(_ key: String, default make: () -> Value) -> Int {
+        let at = markChanged(key)
+        if slots[at].value == nil { slots[at].value = make() }
+        return at
     }
 
     var changed: [String: Value?] {
@@ -186,7 +196,7 @@ final class EntityCache<Value: StoredEntity>: @unchecked Sendable {
     /// The entities changed since the last flush, in the order they first changed; nil for one
     /// taken away (or looked for and left absent), which the store deletes.
     func forEachChanged(_ body: (String, Value?) throws -> Void) rethrows {
-        for key in changedKeys { try body(key, slots[key]?.value ?? nil) }
+        for at in changedPlaces { try body(keys[at], slots[at].value) }
     }
 
     /// What changed is handed to the store's writer: the next changes are counted from here. The
@@ -196,14 +206,16 @@ final class EntityCache<Value: StoredEntity>: @unchecked Sendable {
     /// snapshot taken after it), so they may go.
     func handedOff() {
         if slots.count > Self.limit {
-            var kept: [String: Slot] = [:]
-            kept.reserveCapacity(changedKeys.count)
-            for key in changedKeys { kept[key] = Slot(value: slots[key]?.value ?? nil, changed: false) }
-            slots = kept
+            let kept = changedPlaces.map { (keys[$0], slots[$0].value) }
+            place = [:]
+            keys = []
+            slots = []
+            place.reserveCapacity(kept.count)
+            for (key, value) in kept { _ = append(key, Slot(value: value, changed: false)) }
         } else {
-            for key in changedKeys { slots[key]?.changed = false }
+            for at in changedPlaces { slots[at].changed = false }
         }
-        changedKeys = []
+        changedPlaces = []
     }
 
     func all() -> [String: Value] {
