@@ -46,9 +46,9 @@ build: deps
 	$(SWIFT) build
 
 ## test: the fast suite, including a few rounds of the SIGKILL crash test. Two runs: the tests that
-## start ledgerd and ledgerctl processes (LedgerdTests) wait for them on the test process's few
-## threads, and beside them a server inside the test process could go unanswered for 20 s (a
-## TestClient read timeout, seen once in CI on a slow machine).
+## start ledgerd and ledgerctl processes (LedgerdTests) load the two cores with daemons, and beside
+## them a server inside the test process once went unanswered for 20 s in CI (a TestClient read
+## timeout). Tests wait for processes off Swift's threads (Tests/TestSupport/OffThePool.swift).
 test: deps
 	$(SWIFT) test --skip LedgerdTests
 	$(SWIFT) test --skip-build --filter LedgerdTests

@@ -8,6 +8,7 @@ import HummingbirdTesting
 import LedgerHTTP
 import Synchronization
 import Testing
+import TestSupport
 import Workload
 
 /// The web console over HTTP: sessions and their cookie, the headers that keep hostile data inert,
@@ -313,12 +314,12 @@ import Workload
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: directory) }
             try Data(bundle.body.readableBytesView).write(to: URL(fileURLWithPath: directory + "/evidence.json"))
-            let good = try runVerifier(["--bundle", directory + "/evidence.json", server.verifier.verifierKey])
+            let good = try await runVerifier(["--bundle", directory + "/evidence.json", server.verifier.verifierKey])
             #expect(good.status == 0 && good.output.contains("ok: 6 records proven"), "\(good.output)")
             // One byte of one record changed: the proof no longer leads to the signed root.
             let text = try String(contentsOfFile: directory + "/evidence.json", encoding: .utf8).replacingOccurrences(of: "1300", with: "1301")
             try text.write(toFile: directory + "/tampered.json", atomically: true, encoding: .utf8)
-            let bad = try runVerifier(["--bundle", directory + "/tampered.json", server.verifier.verifierKey])
+            let bad = try await runVerifier(["--bundle", directory + "/tampered.json", server.verifier.verifierKey])
             #expect(bad.status == 1 && bad.output.contains("does not lead to the checkpoint's root"))
         }
     }
@@ -327,7 +328,11 @@ import Workload
 private func json(_ text: String) -> String { String(decoding: CanonicalJSON.encode(.string(text)), as: UTF8.self) }
 
 /// `scripts/verify_export.py` with these arguments: its exit status and what it printed.
-func runVerifier(_ arguments: [String]) throws -> (status: Int32, output: String) {
+func runVerifier(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+    try await offThePool { try runVerifierWaiting(arguments) }
+}
+
+private func runVerifierWaiting(_ arguments: [String]) throws -> (status: Int32, output: String) {
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("scripts/verify_export.py").path
     let process = Process()

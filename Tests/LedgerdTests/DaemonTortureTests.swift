@@ -77,7 +77,7 @@ import TestSupport
     private func tortureRounds(feed: Feed, data: String, acks: Acks, client: HTTPClient) async throws {
         var killedWhileBusy = 0
         for round in 0..<Self.rounds {
-            let daemon = try LedgerctlTests.Daemon(dataDirectory: data)
+            let daemon = try await LedgerctlTests.Daemon(dataDirectory: data)
             let ingest = try #require(daemon.tokens["ingest"])
             // What the previous round's kill left must hold before anything new is appended.
             try await check(daemon, acks: acks, round: round)
@@ -117,14 +117,14 @@ import TestSupport
             }
             try await Task.sleep(for: .milliseconds(Int.random(in: 0...400)))
             kill(daemon.process.processIdentifier, SIGKILL)
-            daemon.process.waitUntilExit()
+            await daemon.process.exited()
             stop.set()
             for writer in writers { _ = await writer.result }
             if acks.all.count > before, acks.all.count - before < Self.eventsPerRound { killedWhileBusy += 1 }
         }
-        let last = try LedgerctlTests.Daemon(dataDirectory: data)
+        let last = try await LedgerctlTests.Daemon(dataDirectory: data)
         try await check(last, acks: acks, round: Self.rounds)
-        last.stop()
+        await last.stop()
         #expect(acks.all.count >= Self.rounds * 20, "the clients got acknowledgements in every round")
         print("daemon torture: \(Self.rounds) kill -9 rounds, \(killedWhileBusy) of them mid-ingest, \(acks.all.count) acknowledged events, none lost")
     }

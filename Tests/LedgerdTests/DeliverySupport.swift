@@ -16,14 +16,14 @@ final class Rsyslog {
     /// With TLS: the CA that signed the receiver's certificate (for `localhost` and 127.0.0.1).
     let tlsCA: String?
 
-    init(port: Int? = nil, tls: Bool = false) throws {
+    init(port: Int? = nil, tls: Bool = false) async throws {
         self.port = port ?? freePort()
-        tlsCA = tls ? try Self.makeCertificates(in: directory) : nil
-        try start()
+        tlsCA = tls ? try await Self.makeCertificates(in: directory) : nil
+        try await start()
     }
 
     /// A CA and a server certificate it signs, made with the openssl command; returns the CA's path.
-    static func makeCertificates(in directory: String) throws -> String {
+    static func makeCertificates(in directory: String) async throws -> String {
         let steps = [
             ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=ledger test CA",
              "-keyout", "ca.key", "-out", "ca.pem", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=keyCertSign"],
@@ -40,13 +40,13 @@ final class Rsyslog {
             openssl.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
             openssl.standardError = FileHandle(forWritingAtPath: "/dev/null")
             try openssl.run()
-            openssl.waitUntilExit()
+            await openssl.exited()
             guard openssl.terminationStatus == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: ["step": step.joined(separator: " ")]) }
         }
         return directory + "/ca.pem"
     }
 
-    func start() throws {
+    func start() async throws {
         // TLS through rsyslog's openssl driver (Debian's rsyslog-openssl), the receiver's certificate
         // signed by the test's CA.
         let tlsGlobals = tlsCA == nil ? "" : """
@@ -73,7 +73,7 @@ final class Rsyslog {
         try process.run()
         self.process = process
         // Listening once a connection is accepted.
-        for _ in 0..<100 where !acceptsConnections(port) { usleep(50_000) }
+        for _ in 0..<100 where !acceptsConnections(port) { try await Task.sleep(for: .microseconds(50_000)) }
     }
 
     func stop() {

@@ -9,14 +9,14 @@ import TestSupport
 /// `/metrics` as promtool judges it; `ledgerctl tail -f`.
 @Suite(.serialized) struct DeliveryTests {
     /// Appends `count` generated events (seed `seed`) through ledgerctl; returns nothing, expects success.
-    static func append(_ daemon: LedgerctlTests.Daemon, count: Int, seed: Int, batch: Int = 500) throws {
-        let events = try LedgerctlTests.run(["demo", "--events", String(count), "--seed", String(seed)])
-        let appended = try LedgerctlTests.run(["append", "-", "--batch", String(batch)], token: daemon.tokens["ingest"], url: daemon.url, stdin: events.out)
+    static func append(_ daemon: LedgerctlTests.Daemon, count: Int, seed: Int, batch: Int = 500) async throws {
+        let events = try await LedgerctlTests.run(["demo", "--events", String(count), "--seed", String(seed)])
+        let appended = try await LedgerctlTests.run(["append", "-", "--batch", String(batch)], token: daemon.tokens["ingest"], url: daemon.url, stdin: events.out)
         #expect(appended.code == 0, "\(appended.err)")
     }
 
-    static func export(_ daemon: LedgerctlTests.Daemon) throws -> [String] {
-        try LedgerctlTests.run(["export"], token: daemon.tokens["read"], url: daemon.url).out.split(separator: "\n").map(String.init)
+    static func export(_ daemon: LedgerctlTests.Daemon) async throws -> [String] {
+        try await LedgerctlTests.run(["export"], token: daemon.tokens["read"], url: daemon.url).out.split(separator: "\n").map(String.init)
     }
 
     static func get(_ url: String, token: String?) async throws -> (status: Int, body: String) {
@@ -34,7 +34,7 @@ import TestSupport
     }
 
     @Test func syslogReceivesTheExportInOrderAndTheWebhookEverySignedBatch() async throws {
-        let rsyslog = try Rsyslog()
+        let rsyslog = try await Rsyslog()
         defer { rsyslog.stop() }
         // The receiver refuses the first two requests: the sender retries them, same id, same body.
         let webhook = try await WebhookReceiver(refusingFirst: 2)
@@ -55,10 +55,10 @@ import TestSupport
               - sink: hook
                 kinds: [self_grant, admin_granted_by_non_super_admin]
             """)
-        let daemon = try LedgerctlTests.Daemon(environment: ["LEDGERD_DELIVERY_SINKS_FILE": sinks])
-        defer { daemon.stop() }
-        try Self.append(daemon, count: 3000, seed: 5)
-        let export = try Self.export(daemon)
+        let daemon = try await LedgerctlTests.Daemon(environment: ["LEDGERD_DELIVERY_SINKS_FILE": sinks])
+        defer { daemon.end() }
+        try await Self.append(daemon, count: 3000, seed: 5)
+        let export = try await Self.export(daemon)
         #expect(export.count == 3000)
 
         // Syslog: everything the export holds, byte for byte, in seq order.
@@ -112,13 +112,13 @@ import TestSupport
         try promtool.run()
         input.fileHandleForWriting.write(Data(metrics.body.utf8))
         try input.fileHandleForWriting.close()
-        let complaints = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        promtool.waitUntilExit()
+        let complaints = String(decoding: await output.fileHandleForReading.readToTheEnd(), as: UTF8.self)
+        await promtool.exited()
         #expect(promtool.terminationStatus == 0 && complaints.isEmpty, "\(complaints)")
     }
 
     @Test func deliveryGoesOnAfterKill9AndCatchesUpAfterTheReceiverWasDown() async throws {
-        let rsyslog = try Rsyslog()
+        let rsyslog = try await Rsyslog()
         defer { rsyslog.stop() }
         // Small batches, each followed by a saved cursor: the kill lands in the middle of delivery.
         let sinks = try Self.sinksFile(
@@ -128,28 +128,28 @@ import TestSupport
             """)
         let data = Scratch.path("data")
         // The events first, the sink after: it starts from the beginning, 2,000 batches to go.
-        var daemon = try LedgerctlTests.Daemon(dataDirectory: data)
-        try Self.append(daemon, count: 20_000, seed: 7)
-        daemon.stop()
-        daemon = try LedgerctlTests.Daemon(dataDirectory: data, environment: ["LEDGERD_DELIVERY_SINKS_FILE": sinks])
+        var daemon = try await LedgerctlTests.Daemon(dataDirectory: data)
+        try await Self.append(daemon, count: 20_000, seed: 7)
+        await daemon.stop()
+        daemon = try await LedgerctlTests.Daemon(dataDirectory: data, environment: ["LEDGERD_DELIVERY_SINKS_FILE": sinks])
         // Killed as soon as the receiver shows some: it writes its file in bursts, and waiting for
         // 2,000 once let all 20,000 arrive first (the check below then fails, proving nothing).
         #expect(await eventually(within: 60) { rsyslog.received().count >= 200 })
         kill(daemon.process.processIdentifier, SIGKILL)
-        daemon.process.waitUntilExit()
+        await daemon.process.exited()
         let atKill = rsyslog.deliveredRecords().records.count
         #expect(atKill < 20_000, "delivery finished before the kill: the test proved nothing")
 
-        daemon = try LedgerctlTests.Daemon(dataDirectory: data, environment: ["LEDGERD_DELIVERY_SINKS_FILE": sinks])
-        defer { daemon.stop() }
+        daemon = try await LedgerctlTests.Daemon(dataDirectory: data, environment: ["LEDGERD_DELIVERY_SINKS_FILE": sinks])
+        defer { daemon.end() }
         #expect(await eventually(within: 120) { rsyslog.deliveredRecords().records.count == 20_000 })
         var (records, skipped) = rsyslog.deliveredRecords()
         #expect(skipped.isEmpty)
-        #expect(records == (try Self.export(daemon)))
+        #expect(records == (try await Self.export(daemon)))
 
         // The receiver goes away; events keep coming; the sink falls behind, alone.
         rsyslog.stop()
-        try Self.append(daemon, count: 1_000, seed: 8)
+        try await Self.append(daemon, count: 1_000, seed: 8)
         let (url, admin) = (daemon.url, daemon.tokens["admin"])
         var metrics = ""
         for _ in 0..<60 {
@@ -162,15 +162,15 @@ import TestSupport
         #expect(!metrics.contains(#"ledger_delivery_failures_total{sink="siem",route="events"} 0"#))
         #expect(!metrics.contains(#"ledger_delivery_lag_seconds{sink="siem",route="events"} 0.0"#))
         // Back: it catches up from its cursor.
-        try rsyslog.start()
+        try await rsyslog.start()
         #expect(await eventually(within: 90) { rsyslog.deliveredRecords().records.count == 21_000 })
         (records, skipped) = rsyslog.deliveredRecords()
         #expect(skipped.isEmpty)
-        #expect(records == (try Self.export(daemon)))
+        #expect(records == (try await Self.export(daemon)))
     }
 
     @Test func syslogOverTLSReachesAReceiverWhoseCertificateIsTrustedAndNoOther() async throws {
-        let rsyslog = try Rsyslog(tls: true)
+        let rsyslog = try await Rsyslog(tls: true)
         defer { rsyslog.stop() }
         // The same receiver twice: trusted through the test's CA, and against the system's roots,
         // which do not know that CA: nothing may reach it that way.
@@ -180,10 +180,10 @@ import TestSupport
               - {name: trusted, kind: syslog, address: "127.0.0.1:\(rsyslog.port)", tls: true, caFile: "\(rsyslog.tlsCA!)", serverName: localhost}
               - {name: untrusted, kind: syslog, address: "127.0.0.1:\(rsyslog.port)", tls: true, serverName: localhost, filter: {type: "user.created"}}
             """)
-        let daemon = try LedgerctlTests.Daemon(environment: ["LEDGERD_DELIVERY_SINKS_FILE": sinks])
-        defer { daemon.stop() }
-        try Self.append(daemon, count: 500, seed: 6)
-        let export = try Self.export(daemon)
+        let daemon = try await LedgerctlTests.Daemon(environment: ["LEDGERD_DELIVERY_SINKS_FILE": sinks])
+        defer { daemon.end() }
+        try await Self.append(daemon, count: 500, seed: 6)
+        let export = try await Self.export(daemon)
         #expect(await eventually(within: 60) { rsyslog.deliveredRecords().records.count == export.count })
         let (records, skipped) = rsyslog.deliveredRecords()
         #expect(skipped.isEmpty)
@@ -196,9 +196,9 @@ import TestSupport
     }
 
     @Test func tailFollowsNewEventsAndFindings() async throws {
-        let daemon = try LedgerctlTests.Daemon()
-        defer { daemon.stop() }
-        try Self.append(daemon, count: 200, seed: 3)
+        let daemon = try await LedgerctlTests.Daemon()
+        defer { daemon.end() }
+        try await Self.append(daemon, count: 200, seed: 3)
         func tail(_ arguments: [String]) throws -> (Process, Pipe) {
             let follow = Process()
             follow.executableURL = URL(fileURLWithPath: LedgerctlTests.ledgerctlPath)
@@ -212,9 +212,9 @@ import TestSupport
         defer { follow.terminate() }
         let (followFindings, findingsOutput) = try tail(["-n", "0", "--findings"])
         defer { followFindings.terminate() }
-        usleep(300_000)  // both streams open before the new events come
-        try Self.append(daemon, count: 2_000, seed: 4)
-        let expected = try Self.export(daemon).filter { $0.contains(#""type":"user."#) }
+        try await Task.sleep(for: .microseconds(300_000))  // both streams open before the new events come
+        try await Self.append(daemon, count: 2_000, seed: 4)
+        let expected = try await Self.export(daemon).filter { $0.contains(#""type":"user."#) }
         // The last five user.* events of the first 200, then every new one, once each and in order.
         let firstNew = expected.firstIndex { line in Int(line.split(separator: ",")[0].dropFirst(7))! > 200 }!
         let wanted = Array(expected[(firstNew - 5)...])
@@ -233,7 +233,7 @@ import TestSupport
         let findingLines = LineReader(findingsOutput.fileHandleForReading).read(count: newFindings.count, within: 30)
         #expect(findingLines.map(object) == newFindings)
 
-        let local = try LedgerctlTests.run(["tail", "-f", "--data-dir", daemon.data])
+        let local = try await LedgerctlTests.run(["tail", "-f", "--data-dir", daemon.data])
         #expect(local.code == 2 && local.err.contains("needs the daemon"), "\(local.err)")
     }
 

@@ -10,6 +10,7 @@ import TestSupport
 /// Spec 9: a full disk gives a clear error, keeps what was acknowledged, and recovers when space
 /// returns. ledgerd runs on a small tmpfs (mounting it needs root, as CI has) that ingest fills.
 @Suite(.serialized) struct DiskFullTests {
+    /// mount and umount: they take milliseconds, and the one in a `defer` cannot be awaited.
     func sh(_ arguments: [String]) throws -> Int32 {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -41,7 +42,7 @@ import TestSupport
         // Space to give back later: 6 MiB held by a file on the same filesystem.
         try Data(repeating: 1, count: 6 << 20).write(to: URL(fileURLWithPath: mount + "/ballast"))
 
-        let daemon = try LedgerctlTests.Daemon(dataDirectory: mount + "/data")
+        let daemon = try await LedgerctlTests.Daemon(dataDirectory: mount + "/data")
         let client = HTTPClient.shared
         let ingest = try #require(daemon.tokens["ingest"])
         let read = try #require(daemon.tokens["read"])
@@ -85,16 +86,16 @@ import TestSupport
         for result in answer["results"]?.list ?? [] { acknowledged[result["id"]!.stringValue!] = result["hash"]!.stringValue! }
 
         // After a clean stop and a start, every acknowledged event is there with its hash.
-        daemon.stop()
+        await daemon.stop()
         #expect(daemon.process.terminationStatus == 0)
-        let restarted = try LedgerctlTests.Daemon(dataDirectory: mount + "/data")
-        defer { restarted.stop() }
-        let (code, out) = try LedgerctlTests().ctl(["export"], token: restarted.tokens["read"], url: restarted.url)
+        let restarted = try await LedgerctlTests.Daemon(dataDirectory: mount + "/data")
+        defer { restarted.end() }
+        let (code, out) = try await LedgerctlTests().ctl(["export"], token: restarted.tokens["read"], url: restarted.url)
         #expect(code == 0)
         let found = try chainedEvents(inExport: Array(out.utf8))
         #expect(found.count == acknowledged.count)
         for (id, hash) in acknowledged { #expect(found[id]?.hash == hash, "\(id)") }
-        let (verifyCode, verifyOut) = try LedgerctlTests().ctl(["verify", "--format", "json"], token: restarted.tokens["read"], url: restarted.url)
+        let (verifyCode, verifyOut) = try await LedgerctlTests().ctl(["verify", "--format", "json"], token: restarted.tokens["read"], url: restarted.url)
         #expect(verifyCode == 0, "\(verifyOut)")
     }
 }

@@ -13,15 +13,16 @@ import TestSupport
         URL(fileURLWithPath: NotifyTests.ledgerdPath).deletingLastPathComponent().appendingPathComponent("ledgerctl").path
     }
 
-    /// A running ledgerd on a free port, with its first-start tokens.
-    final class Daemon {
+    /// A running ledgerd on a free port, with its first-start tokens. Starting and stopping it wait
+    /// without holding a thread of Swift's (`offThePool`), as does running ledgerctl.
+    final class Daemon: @unchecked Sendable {
         let process = Process()
         let data: String
         let url: String
         let tokens: [String: String]
 
         /// A daemon on `dataDirectory`, or on a new one, with `environment` added to the test's.
-        init(dataDirectory: String? = nil, environment: [String: String] = [:]) throws {
+        init(dataDirectory: String? = nil, environment: [String: String] = [:]) async throws {
             data = dataDirectory ?? Scratch.path("data")
             let errors = data + ".log"
             _ = FileManager.default.createFile(atPath: errors, contents: nil)
@@ -35,7 +36,7 @@ import TestSupport
             try process.run()
             var port: String?
             for _ in 0..<600 where port == nil {
-                usleep(100_000)
+                try await Task.sleep(for: .milliseconds(100))
                 let text = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
                 if let line = text.split(separator: "\n").first(where: { $0.contains("http.address=") }),
                     let last = line.split(separator: " ").first(where: { $0.hasPrefix("http.address=") })?.split(separator: ":").last
@@ -52,8 +53,14 @@ import TestSupport
             self.tokens = tokens
         }
 
-        func stop() {
+        func stop() async {
             kill(process.processIdentifier, SIGTERM)
+            await process.exited()
+        }
+
+        /// For `defer`: ends the daemon at once (SIGKILL), which takes no time to wait for.
+        func end() {
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
 
@@ -67,13 +74,17 @@ import TestSupport
     }
 
     /// Runs ledgerctl; returns exit code and standard output.
-    func ctl(_ arguments: [String], token: String? = nil, url: String? = nil, stdin: String? = nil) throws -> (Int32, String) {
-        let run = try Self.run(arguments, token: token, url: url, stdin: stdin)
+    func ctl(_ arguments: [String], token: String? = nil, url: String? = nil, stdin: String? = nil) async throws -> (Int32, String) {
+        let run = try await Self.run(arguments, token: token, url: url, stdin: stdin)
         return (run.code, run.out)
     }
 
     /// Runs ledgerctl with LEDGER_TOKEN and LEDGER_URL set; returns the exit code, standard output and standard error.
-    static func run(_ arguments: [String], token: String? = nil, url: String? = nil, stdin: String? = nil) throws -> (code: Int32, out: String, err: String) {
+    static func run(_ arguments: [String], token: String? = nil, url: String? = nil, stdin: String? = nil) async throws -> (code: Int32, out: String, err: String) {
+        try await offThePool { try runWaiting(arguments, token: token, url: url, stdin: stdin) }
+    }
+
+    private static func runWaiting(_ arguments: [String], token: String?, url: String?, stdin: String?) throws -> (code: Int32, out: String, err: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.ledgerctlPath)
         process.arguments = arguments
@@ -92,11 +103,14 @@ import TestSupport
         try input.fileHandleForWriting.close()
         // Standard error is read on another thread, so neither pipe can fill up and stall the process.
         let err = Box()
-        let reading = DispatchGroup()
-        DispatchQueue.global().async(group: reading) { err.data = errors.fileHandleForReading.readDataToEndOfFile() }
+        let read = DispatchSemaphore(value: 0)
+        Thread {
+            err.data = errors.fileHandleForReading.readDataToEndOfFile()
+            read.signal()
+        }.start()
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        reading.wait()
+        read.wait()
         return (process.terminationStatus, text, String(decoding: err.data, as: UTF8.self))
     }
 
@@ -110,67 +124,67 @@ import TestSupport
         #"{"type":"sales_order.updated","time":"2026-03-01T09:03:00Z","actor":{"id":"u-root"},"subject":{"type":"sales_order","id":"SO-1"},"changes":[{"field":"amount","old":1000,"new":1200}]}"#,
     ].joined(separator: "\n")
 
-    @Test func everyCommandAgainstALiveDaemonAndItsDataDirectory() throws {
-        let daemon = try Daemon()
-        defer { daemon.stop() }
+    @Test func everyCommandAgainstALiveDaemonAndItsDataDirectory() async throws {
+        let daemon = try await Daemon()
+        defer { daemon.end() }
         let ingest = daemon.tokens["ingest"]
         let read = daemon.tokens["read"]
 
         // Append from standard input, twice: the second run appends nothing (ids derived from content).
-        var (code, out) = try ctl(["append", "-", "--batch", "3"], token: ingest, url: daemon.url, stdin: Self.events)
+        var (code, out) = try await ctl(["append", "-", "--batch", "3"], token: ingest, url: daemon.url, stdin: Self.events)
         #expect(code == 0)
         #expect(out.contains("4 events: 4 appended, 0 already in the ledger"), "\(out)")
-        (code, out) = try ctl(["append", "-"], token: ingest, url: daemon.url, stdin: Self.events)
+        (code, out) = try await ctl(["append", "-"], token: ingest, url: daemon.url, stdin: Self.events)
         #expect(out.contains("4 events: 0 appended, 4 already in the ledger"), "\(out)")
 
-        (code, out) = try ctl(["history", "sales_order", "SO-1", "--field", "amount", "--tz", "+08:00"], token: read, url: daemon.url)
+        (code, out) = try await ctl(["history", "sales_order", "SO-1", "--field", "amount", "--tz", "+08:00"], token: read, url: daemon.url)
         #expect(code == 0)
         #expect(out.contains("amount: 1000 → 1200"), "\(out)")
         #expect(out.contains("2026-03-01 17:03:00 +08:00"), "\(out)")
-        (code, out) = try ctl(["state", "sales_order", "SO-1", "--as-of", "seq:3", "--format", "csv"], token: read, url: daemon.url)
+        (code, out) = try await ctl(["state", "sales_order", "SO-1", "--as-of", "seq:3", "--format", "csv"], token: read, url: daemon.url)
         // CSV carries every field of the answer: the subject, the point, and each field's value and lineage.
         #expect(out.hasPrefix("subject.type,subject.id,asOf,exists,deleted,field,value,seq,actor,time\nsales_order,SO-1,seq:3,true,false,amount,1000,3,u-li,2026-03-01T09:02:00Z"), "\(out)")
-        (code, out) = try ctl(["access", "u-root", "--format", "json"], token: read, url: daemon.url)
+        (code, out) = try await ctl(["access", "u-root", "--format", "json"], token: read, url: daemon.url)
         #expect((try? JSONParser.parse(Array(out.utf8)))?["status"] == .string("active"))
-        (code, out) = try ctl(["holders", "sales_order.approve"], token: read, url: daemon.url)
+        (code, out) = try await ctl(["holders", "sales_order.approve"], token: read, url: daemon.url)
         #expect(out.contains("u-root") && out.contains("admin super_admin"), "\(out)")
-        (code, out) = try ctl(["activity", "u-li"], token: read, url: daemon.url)
+        (code, out) = try await ctl(["activity", "u-li"], token: read, url: daemon.url)
         #expect(out.contains("sales_order/SO-1"), "\(out)")
-        (code, out) = try ctl(["findings", "--kind", "unauthorized_change"], token: read, url: daemon.url)
+        (code, out) = try await ctl(["findings", "--kind", "unauthorized_change"], token: read, url: daemon.url)
         #expect(code == 0 && out.contains("u-li made sales_order.created"), "\(out)")
-        (code, out) = try ctl(["export"], token: read, url: daemon.url)
+        (code, out) = try await ctl(["export"], token: read, url: daemon.url)
         #expect(out.split(separator: "\n").count == 4)
-        (code, out) = try ctl(["verify"], token: read, url: daemon.url)
+        (code, out) = try await ctl(["verify"], token: read, url: daemon.url)
         #expect(code == 0 && out.contains("yes"))
 
         // The same answers from the data directory while the daemon runs.
-        (code, out) = try ctl(["state", "sales_order", "SO-1", "--as-of", "seq:3", "--format", "csv", "--data-dir", daemon.data])
+        (code, out) = try await ctl(["state", "sales_order", "SO-1", "--as-of", "seq:3", "--format", "csv", "--data-dir", daemon.data])
         #expect(code == 0)
         // CSV carries every field of the answer: the subject, the point, and each field's value and lineage.
         #expect(out.hasPrefix("subject.type,subject.id,asOf,exists,deleted,field,value,seq,actor,time\nsales_order,SO-1,seq:3,true,false,amount,1000,3,u-li,2026-03-01T09:02:00Z"), "\(out)")
-        (code, out) = try ctl(["verify", "--format", "json", "--data-dir", daemon.data])
+        (code, out) = try await ctl(["verify", "--format", "json", "--data-dir", daemon.data])
         #expect((try? JSONParser.parse(Array(out.utf8)))?["count"] == .number("4"))
-        (code, out) = try ctl(["export", "--data-dir", daemon.data])
+        (code, out) = try await ctl(["export", "--data-dir", daemon.data])
         #expect(out.split(separator: "\n").count == 4)
 
         // A hot backup while the daemon runs: the copy opens and verifies with the same head.
         let copy = daemon.data + "-backup"
-        (code, out) = try ctl(["backup", copy, "--data-dir", daemon.data])
+        (code, out) = try await ctl(["backup", copy, "--data-dir", daemon.data])
         #expect(code == 0 && out.contains("copied 4 events"), "\(out)")
-        (code, out) = try ctl(["verify", "--format", "json", "--data-dir", copy])
+        (code, out) = try await ctl(["verify", "--format", "json", "--data-dir", copy])
         #expect((try? JSONParser.parse(Array(out.utf8)))?["headSeq"] == .number("4"))
-        #expect(try ctl(["backup", copy, "--data-dir", daemon.data]).0 == 2)  // not empty
+        #expect(try await ctl(["backup", copy, "--data-dir", daemon.data]).0 == 2)  // not empty
 
         // Exit codes scripts rely on.
-        #expect(try ctl(["access", "u-root", "--as-of", "yesterday"], token: read, url: daemon.url).0 == 2)
-        #expect(try ctl(["verify"], token: "wrong", url: daemon.url).0 == 3)
-        #expect(try ctl(["verify"], token: ingest, url: daemon.url).0 == 3)
-        #expect(try ctl(["verify"], token: read, url: "http://127.0.0.1:1").0 == 5)
-        #expect(try ctl(["append", "-"], token: ingest, url: daemon.url, stdin: "{not json").0 == 2)
-        #expect(try ctl(["history"], token: read, url: daemon.url).0 == 2)
-        let (helpCode, help) = try ctl(["access", "--help"])
+        #expect(try await ctl(["access", "u-root", "--as-of", "yesterday"], token: read, url: daemon.url).0 == 2)
+        #expect(try await ctl(["verify"], token: "wrong", url: daemon.url).0 == 3)
+        #expect(try await ctl(["verify"], token: ingest, url: daemon.url).0 == 3)
+        #expect(try await ctl(["verify"], token: read, url: "http://127.0.0.1:1").0 == 5)
+        #expect(try await ctl(["append", "-"], token: ingest, url: daemon.url, stdin: "{not json").0 == 2)
+        #expect(try await ctl(["history"], token: read, url: daemon.url).0 == 2)
+        let (helpCode, help) = try await ctl(["access", "--help"])
         #expect(helpCode == 0 && help.contains("--as-of"), "\(help)")
-        let (tokenCode, tokenOut) = try ctl(["token", "new", "--name", "crm", "--scope", "ingest,read"])
+        let (tokenCode, tokenOut) = try await ctl(["token", "new", "--name", "crm", "--scope", "ingest,read"])
         #expect(tokenCode == 0 && tokenOut.contains("crm ingest,read "))
     }
 
@@ -189,7 +203,7 @@ import TestSupport
             try txn.put(records, key: bigEndianBytes(3), value: value)
         }
         environment.close()
-        let (code, out) = try ctl(["verify", "--data-dir", path])
+        let (code, out) = try await ctl(["verify", "--data-dir", path])
         #expect(code == 4)
         #expect(out.contains("NO") && out.contains("3"), "\(out)")
     }

@@ -17,7 +17,7 @@ import TestSupport
     }
 
     /// A bound datagram socket and the messages that arrive on it.
-    final class NotifySocket {
+    final class NotifySocket: Sendable {
         let fd: Int32
         let path: String
 
@@ -42,8 +42,12 @@ import TestSupport
             unlink(path)
         }
 
-        /// Waits up to `seconds` for a message containing `expected`.
-        func wait(for expected: String, seconds: Int) -> [String] {
+        /// Waits up to `seconds` for a message containing `expected`, on a thread of its own (`offThePool`).
+        func wait(for expected: String, seconds: Int) async -> [String] {
+            await offThePool { self.receive(until: expected, seconds: seconds) }
+        }
+
+        private func receive(until expected: String, seconds: Int) -> [String] {
             var seen: [String] = []
             var buffer = [UInt8](repeating: 0, count: 4096)
             for _ in 0..<seconds {
@@ -72,16 +76,16 @@ import TestSupport
         daemon.standardError = errors
         try daemon.run()
 
-        let untilReady = notify.wait(for: "READY=1", seconds: 60)
+        let untilReady = await notify.wait(for: "READY=1", seconds: 60)
         #expect(untilReady.last == "READY=1", "got \(untilReady)")
         // Watchdog pings come at half of WATCHDOG_USEC while the writer is healthy.
-        let pings = notify.wait(for: "WATCHDOG=1", seconds: 5)
+        let pings = await notify.wait(for: "WATCHDOG=1", seconds: 5)
         #expect(pings.last == "WATCHDOG=1")
 
         kill(daemon.processIdentifier, SIGTERM)
-        let untilStopping = notify.wait(for: "STOPPING=1", seconds: 30)
+        let untilStopping = await notify.wait(for: "STOPPING=1", seconds: 30)
         #expect(untilStopping.last == "STOPPING=1", "got \(untilStopping)")
-        daemon.waitUntilExit()
+        await daemon.exited()
         #expect(daemon.terminationReason == .exit)
         #expect(daemon.terminationStatus == 0)
         let log = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -98,7 +102,7 @@ import TestSupport
 
 @Suite struct ConfigurationFileTests {
     /// The example configuration parses, and flags override what it says (its data directory is /var/lib/ledgerd).
-    @Test func theExampleConfigurationStartsTheDaemon() throws {
+    @Test func theExampleConfigurationStartsTheDaemon() async throws {
         let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../config/ledgerd.yaml").standardized.path
         let notify = NotifyTests.NotifySocket()
         let data = Scratch.path("data")
@@ -110,14 +114,14 @@ import TestSupport
         daemon.environment = environment
         daemon.standardError = FileHandle.nullDevice
         try daemon.run()
-        let messages = notify.wait(for: "READY=1", seconds: 60)
+        let messages = await notify.wait(for: "READY=1", seconds: 60)
         #expect(messages.last == "READY=1")
         #expect(FileManager.default.fileExists(atPath: data + "/tokens"))
         // The checkpoint key is made private on first start, its verifier key public beside it.
         #expect(try FileManager.default.attributesOfItem(atPath: data + "/checkpoint.key")[.posixPermissions] as? Int == 0o600)
         #expect(FileManager.default.fileExists(atPath: data + "/checkpoint.vkey"))
         kill(daemon.processIdentifier, SIGTERM)
-        daemon.waitUntilExit()
+        await daemon.exited()
         #expect(daemon.terminationStatus == 0)
 
         // LEDGERD_* variables configure it too: here the data directory.
@@ -131,10 +135,10 @@ import TestSupport
         configured.environment = variables
         configured.standardError = FileHandle.nullDevice
         try configured.run()
-        #expect(notify.wait(for: "READY=1", seconds: 60).last == "READY=1")
+        #expect(await notify.wait(for: "READY=1", seconds: 60).last == "READY=1")
         #expect(FileManager.default.fileExists(atPath: fromEnvironment + "/tokens"))
         kill(configured.processIdentifier, SIGTERM)
-        configured.waitUntilExit()
+        await configured.exited()
         #expect(configured.terminationStatus == 0)
 
         // A malformed file stops the daemon with an error, not a silent default.
@@ -145,7 +149,7 @@ import TestSupport
         refused.arguments = ["--config", broken, "--data-dir", data, "--port", "0"]
         refused.standardError = FileHandle.nullDevice
         try refused.run()
-        refused.waitUntilExit()
+        await refused.exited()
         #expect(refused.terminationStatus != 0)
     }
 }

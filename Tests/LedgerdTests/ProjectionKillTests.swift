@@ -27,12 +27,12 @@ import Workload
         }
         var opened: [UInt64] = []
         for round in 0..<3 {
-            let daemon = try LedgerctlTests.Daemon(
+            let daemon = try await LedgerctlTests.Daemon(
                 dataDirectory: data, environment: ["LEDGERD_PROJECTION_BATCH_EVENTS": "\(Self.eventCount / 5)"])
             // Later rounds wait longer, so the fold gets further each time before the kill.
-            usleep(UInt32(300_000 + round * 700_000 + Int.random(in: 0..<300_000)))
+            try await Task.sleep(for: .microseconds(300_000 + round * 700_000 + Int.random(in: 0..<300_000)))
             kill(daemon.process.processIdentifier, SIGKILL)
-            daemon.process.waitUntilExit()
+            await daemon.process.exited()
             let text = (try? String(contentsOfFile: data + ".log", encoding: .utf8)) ?? ""
             let line = text.split(separator: "\n").first { $0.contains("projection opened") || $0.contains("projection rebuilt") }
             let through = line?.split(separator: " ").first { $0.hasPrefix("projector.applied_through=") }

@@ -22,10 +22,10 @@ import TestSupport
         return out
     }
 
-    @Test func theToursRunAsWritten() throws {
+    @Test func theToursRunAsWritten() async throws {
         let readme = try String(contentsOf: Self.repository.appendingPathComponent("README.md"), encoding: .utf8)
-        let daemon = try LedgerctlTests.Daemon()
-        defer { daemon.stop() }
+        let daemon = try await LedgerctlTests.Daemon()
+        defer { daemon.end() }
         let work = Scratch.directory("readme-tour")
         let files = FileManager.default
         try files.createDirectory(atPath: work + "/.build/debug", withIntermediateDirectories: true)
@@ -56,8 +56,8 @@ import TestSupport
                 process.standardOutput = output
                 process.standardError = output
                 try process.run()
-                let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                process.waitUntilExit()
+                let text = String(decoding: await output.fileHandleForReading.readToTheEnd(), as: UTF8.self)
+                await process.exited()
                 #expect(process.terminationStatus == 0, "\(tour): \(block)\n---\n\(text.suffix(3000))")
                 ran += 1
             }

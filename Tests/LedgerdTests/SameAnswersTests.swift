@@ -32,8 +32,8 @@ import Workload
     ]
 
     @Test func everyRouteAnswersTheSameBytesInProcessAsOverHTTP() async throws {
-        let daemon = try LedgerctlTests.Daemon()
-        defer { daemon.stop() }
+        let daemon = try await LedgerctlTests.Daemon()
+        defer { daemon.end() }
         let ingest = try #require(daemon.tokens["ingest"])
         let read = try #require(daemon.tokens["read"])
         func fetch(_ method: HTTPMethod, _ path: String, token: String, body: [UInt8]? = nil) async throws -> (Int, [UInt8]) {
@@ -73,8 +73,8 @@ import Workload
 
         // And so ledgerctl refuses the typos the issue found, exactly as over HTTP.
         let ctl = LedgerctlTests()
-        #expect(try ctl.ctl(["findings", "--kind", "typo", "--data-dir", daemon.data]).0 == 2)
-        #expect(try ctl.ctl(["activity", "u-wang", "--since", "garbage", "--data-dir", daemon.data]).0 == 2)
-        #expect(try ctl.ctl(["findings", "--kind", "typo"], token: read, url: daemon.url).0 == 2)
+        #expect(try await ctl.ctl(["findings", "--kind", "typo", "--data-dir", daemon.data]).0 == 2)
+        #expect(try await ctl.ctl(["activity", "u-wang", "--since", "garbage", "--data-dir", daemon.data]).0 == 2)
+        #expect(try await ctl.ctl(["findings", "--kind", "typo"], token: read, url: daemon.url).0 == 2)
     }
 }

@@ -5,8 +5,9 @@ import Testing
 import TestSupport
 
 /// A Server-Sent Events client on a plain socket: it reads what the daemon sends, as it comes, and
-/// can stop reading altogether (a slow client).
-final class SSEClient {
+/// can stop reading altogether (a slow client). Its waits run on a thread of their own
+/// (`offThePool`); one test uses it at a time.
+final class SSEClient: @unchecked Sendable {
     let fd: Int32
     private var buffer: [UInt8] = []
 
@@ -23,7 +24,11 @@ final class SSEClient {
     deinit { close(fd) }
 
     /// The `id:` of every message that comes within `seconds`, until `count` of them (nil on a closed connection).
-    func ids(_ count: Int, within seconds: Double = 10) -> [String]? {
+    func ids(_ count: Int, within seconds: Double = 10) async -> [String]? {
+        await offThePool { self.idsWaiting(count, within: seconds) }
+    }
+
+    private func idsWaiting(_ count: Int, within seconds: Double) -> [String]? {
         var out: [String] = []
         let deadline = Date().addingTimeInterval(seconds)
         while out.count < count, Date() < deadline {
@@ -54,8 +59,12 @@ final class SSEClient {
 
     /// Whether the server closed the connection within `seconds` (whatever it sent before is drained),
     /// after reading nothing for `idle` seconds.
-    func closedByServer(within seconds: Double, afterIdling idle: Double) -> Bool {
-        Thread.sleep(forTimeInterval: idle)
+    func closedByServer(within seconds: Double, afterIdling idle: Double) async throws -> Bool {
+        try await Task.sleep(for: .seconds(idle))
+        return await offThePool { self.closes(within: seconds) }
+    }
+
+    private func closes(within seconds: Double) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         while Date() < deadline {
@@ -77,61 +86,61 @@ final class SSEClient {
         }.joined(separator: "\n")
     }
 
-    static func append(_ daemon: LedgerctlTests.Daemon, _ lines: String) throws {
-        let (code, _) = try LedgerctlTests().ctl(["append", "-"], token: daemon.tokens["ingest"], url: daemon.url, stdin: lines)
+    static func append(_ daemon: LedgerctlTests.Daemon, _ lines: String) async throws {
+        let (code, _) = try await LedgerctlTests().ctl(["append", "-"], token: daemon.tokens["ingest"], url: daemon.url, stdin: lines)
         #expect(code == 0)
     }
 
-    @Test func aClientThatReconnectsWithLastEventIDMissesNothingAndSeesNothingTwice() throws {
-        let daemon = try LedgerctlTests.Daemon()
-        defer { daemon.stop() }
-        try Self.append(daemon, Self.events(0..<10))
+    @Test func aClientThatReconnectsWithLastEventIDMissesNothingAndSeesNothingTwice() async throws {
+        let daemon = try await LedgerctlTests.Daemon()
+        defer { daemon.end() }
+        try await Self.append(daemon, Self.events(0..<10))
         let read = daemon.tokens["read"]!
         // From the start: the ten there are, then five more as they are committed.
         var client: SSEClient? = try SSEClient(port: Self.port(daemon), path: "/v1/stream?afterSeq=0", token: read)
-        #expect(client?.ids(10) == (1...10).map(String.init))
-        try Self.append(daemon, Self.events(10..<15))
-        #expect(client?.ids(2) == ["11", "12"])
+        #expect(await client?.ids(10) == (1...10).map(String.init))
+        try await Self.append(daemon, Self.events(10..<15))
+        #expect(await client?.ids(2) == ["11", "12"])
         client = nil  // gone after 12, with 13–15 sent or not
-        try Self.append(daemon, Self.events(15..<18))
+        try await Self.append(daemon, Self.events(15..<18))
         client = try SSEClient(port: Self.port(daemon), path: "/v1/stream", token: read, lastEventID: "12")
-        #expect(client?.ids(6) == (13...18).map(String.init))
+        #expect(await client?.ids(6) == (13...18).map(String.init))
         // Filters as GET /v1/events has them; the data is the stored record.
         let filtered = try SSEClient(port: Self.port(daemon), path: "/v1/stream?afterSeq=0&actor=u-1&type=sales_order.*", token: read)
-        #expect(filtered.ids(6) == ["2", "5", "8", "11", "14", "17"])
+        #expect(await filtered.ids(6) == ["2", "5", "8", "11", "14", "17"])
         // Without a read token: no stream.
         let refused = try SSEClient(port: Self.port(daemon), path: "/v1/stream", token: daemon.tokens["ingest"]!)
         #expect(refused.readLine(until: Date().addingTimeInterval(5))?.contains("403") == true)
     }
 
-    @Test func findingsStreamAsTheyAreFound() throws {
-        let daemon = try LedgerctlTests.Daemon()
-        defer { daemon.stop() }
-        try Self.append(daemon, [
+    @Test func findingsStreamAsTheyAreFound() async throws {
+        let daemon = try await LedgerctlTests.Daemon()
+        defer { daemon.end() }
+        try await Self.append(daemon, [
             #"{"id":"b1","type":"user.created","time":"2026-03-01T09:00:00Z","actor":{"id":"system"},"subject":{"type":"user","id":"u-root"}}"#,
             #"{"id":"b2","type":"user.admin_granted","time":"2026-03-01T09:00:01Z","actor":{"id":"system"},"subject":{"type":"user","id":"u-root"},"data":{"level":"super_admin"}}"#,
         ].joined(separator: "\n"))
         let client = try SSEClient(port: Self.port(daemon), path: "/v1/findings/stream?kind=self_grant", token: daemon.tokens["read"]!)
         // An unauthorized edit (another kind) and then a self-grant: only the self-grant comes.
-        try Self.append(daemon, Self.events(0..<1))
-        try Self.append(daemon, #"{"id":"g1","type":"user.role_assigned","time":"2026-03-01T09:05:00Z","actor":{"id":"u-root"},"subject":{"type":"user","id":"u-root"},"data":{"role":"r"}}"#)
-        let ids = client.ids(1)
+        try await Self.append(daemon, Self.events(0..<1))
+        try await Self.append(daemon, #"{"id":"g1","type":"user.role_assigned","time":"2026-03-01T09:05:00Z","actor":{"id":"u-root"},"subject":{"type":"user","id":"u-root"},"data":{"role":"r"}}"#)
+        let ids = await client.ids(1)
         #expect(ids == ["f4.\(2).0"], "\(String(describing: ids))")
     }
 
     /// A client that stops reading is cut off once one write has waited `stream.stalledWriteSeconds`;
     /// ingest goes on meanwhile.
-    @Test func aClientThatStopsReadingIsCutOffAndIngestGoesOn() throws {
-        let daemon = try LedgerctlTests.Daemon(environment: ["LEDGERD_STREAM_STALLED_WRITE_SECONDS": "2"])
-        defer { daemon.stop() }
+    @Test func aClientThatStopsReadingIsCutOffAndIngestGoesOn() async throws {
+        let daemon = try await LedgerctlTests.Daemon(environment: ["LEDGERD_STREAM_STALLED_WRITE_SECONDS": "2"])
+        defer { daemon.end() }
         // Enough that the stream's writes fill the socket buffers of a client that reads nothing.
-        for chunk in 0..<20 { try Self.append(daemon, Self.events((chunk * 2_000)..<((chunk + 1) * 2_000))) }
+        for chunk in 0..<20 { try await Self.append(daemon, Self.events((chunk * 2_000)..<((chunk + 1) * 2_000))) }
         let stalled = try SSEClient(port: Self.port(daemon), path: "/v1/stream?afterSeq=0", token: daemon.tokens["read"]!)
         let start = Date()
-        try Self.append(daemon, Self.events(40_000..<41_000))
+        try await Self.append(daemon, Self.events(40_000..<41_000))
         #expect(Date().timeIntervalSince(start) < 5, "ingest waited on a stalled stream")
-        #expect(stalled.closedByServer(within: 15, afterIdling: 5))
-        let (code, out) = try LedgerctlTests().ctl(["verify", "--format", "json"], token: daemon.tokens["read"], url: daemon.url)
+        #expect(try await stalled.closedByServer(within: 15, afterIdling: 5))
+        let (code, out) = try await LedgerctlTests().ctl(["verify", "--format", "json"], token: daemon.tokens["read"], url: daemon.url)
         #expect(code == 0 && out.contains(#""count":41000"#))
     }
 }

@@ -11,9 +11,9 @@ import Testing
         String(repeating: "长", count: 300), "华为", "系统管理员", "🙂 emoji",
     ]
 
-    @Test func hostileValuesAreShownAsTextInEveryTable() throws {
-        let daemon = try LedgerctlTests.Daemon()
-        defer { daemon.stop() }
+    @Test func hostileValuesAreShownAsTextInEveryTable() async throws {
+        let daemon = try await LedgerctlTests.Daemon()
+        defer { daemon.end() }
         let ctl = LedgerctlTests()
         var lines = [
             #"{"id":"t0","type":"user.created","time":"2026-03-01T09:00:00Z","actor":{"id":"system"},"subject":{"type":"user","id":"u-root"},"changes":[{"field":"department","new":"it"}]}"#
@@ -27,7 +27,7 @@ import Testing
         lines.append(#"{"id":"r1","type":"role.created","time":"2026-03-01T10:00:00Z","actor":{"id":"u-root"},"subject":{"type":"role","id":"r-hostile"},"changes":[{"field":"name","new":\#(evil)}]}"#)
         lines.append(#"{"id":"r2","type":"user.admin_granted","time":"2026-03-01T10:01:00Z","actor":{"id":"system"},"subject":{"type":"user","id":"u-root"},"data":{"level":"super_admin"}}"#)
         lines.append(#"{"id":"r3","type":"user.updated","time":"2026-03-01T10:02:00Z","actor":{"id":"u-root"},"subject":{"type":"user","id":"u-root"},"changes":[{"field":"department","new":\#(evil)}]}"#)
-        #expect(try ctl.ctl(["append", "-"], token: daemon.tokens["ingest"], url: daemon.url, stdin: lines.joined(separator: "\n")).0 == 0)
+        #expect(try await ctl.ctl(["append", "-"], token: daemon.tokens["ingest"], url: daemon.url, stdin: lines.joined(separator: "\n")).0 == 0)
         let read = daemon.tokens["read"]
         for command in [
             ["history", "sales_order", "SO-1"], ["activity", "u-root"], ["state", "sales_order", "SO-1"], ["findings"],
@@ -35,14 +35,14 @@ import Testing
             ["events", "--actor", "u-root", "--all"], ["activity", "u-root", "--done-to"], ["access", "u-root"], ["holders", "user.manage"],
             ["role", "r-hostile"], ["state", "user", "u-root"],
         ] {
-            let (code, out) = try ctl.ctl(command, token: read, url: daemon.url)
+            let (code, out) = try await ctl.ctl(command, token: read, url: daemon.url)
             #expect(code == 0, "\(command)")
             let bytes = Array(out.utf8)
             #expect(!bytes.contains { ($0 < 0x20 && $0 != 0x0A) || $0 == 0x7F }, "\(command): a control byte reached standard output")
             #expect(!out.unicodeScalars.contains { $0.properties.generalCategory == .format || (0x80...0x9F).contains($0.value) }, "\(command)")
             #expect(!out.contains("\nFAKE"), "\(command): a forged row")
         }
-        let (_, history) = try ctl.ctl(["history", "sales_order", "SO-1"], token: read, url: daemon.url)
+        let (_, history) = try await ctl.ctl(["history", "sales_order", "SO-1"], token: read, url: daemon.url)
         let rows = history.split(separator: "\n")
         #expect(rows.count == 1 + Self.hostile.count)
         #expect(history.contains(#"1\nFAKE"#) && history.contains(#"\x1b[8mhidden"#) && history.contains(#"\u{202e}gnp.exe"#), "\(history)")
@@ -65,12 +65,12 @@ import Testing
             #expect(TerminalWidth.columns(text) <= reasonColumn + 60, "a long value is cut: \(text.count)")
         }
         // CSV and JSON keep the values byte for byte.
-        let (_, json) = try ctl.ctl(["history", "sales_order", "SO-1", "--format", "json"], token: read, url: daemon.url)
+        let (_, json) = try await ctl.ctl(["history", "sales_order", "SO-1", "--format", "json"], token: read, url: daemon.url)
         #expect(json.contains(String(decoding: CanonicalJSON.encode(.string(Self.hostile[1])), as: UTF8.self)))
         // A value a spreadsheet would run as a formula is inert in CSV, as in the console's downloads.
         let formula = #"{"id":"f1","type":"sales_order.updated","time":"2026-03-01T11:00:00Z","actor":{"id":"u-root"},"subject":{"type":"sales_order","id":"SO-F"},"changes":[{"field":"customer","new":"=HYPERLINK(\"http://evil\")"}]}"#
-        #expect(try ctl.ctl(["append", "-"], token: daemon.tokens["ingest"], url: daemon.url, stdin: formula).0 == 0)
-        let (_, csv) = try ctl.ctl(["state", "sales_order", "SO-F", "--format", "csv"], token: read, url: daemon.url)
+        #expect(try await ctl.ctl(["append", "-"], token: daemon.tokens["ingest"], url: daemon.url, stdin: formula).0 == 0)
+        let (_, csv) = try await ctl.ctl(["state", "sales_order", "SO-F", "--format", "csv"], token: read, url: daemon.url)
         #expect(csv.contains(#""'=HYPERLINK(""http://evil"")""#) && !csv.contains(#","=HYPERLINK"#), "\(csv)")
     }
 }

@@ -29,8 +29,8 @@ import Testing
     }
 
     @Test func aSecondLedgerdIsRefusedAndTheFirstGoesOnUntouched() async throws {
-        let first = try LedgerctlTests.Daemon()
-        defer { first.stop() }
+        let first = try await LedgerctlTests.Daemon()
+        defer { first.end() }
         let ingest = try #require(first.tokens["ingest"])
         #expect(try await send(.POST, first.url + "/v1/events", token: ingest, body: Self.event(1)).0 == 201)
         let tokensBefore = try String(contentsOfFile: first.data + "/initial-tokens", encoding: .utf8)
@@ -41,8 +41,8 @@ import Testing
         let errors = Pipe()
         second.standardError = errors
         try second.run()
-        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        second.waitUntilExit()
+        let message = String(decoding: await errors.fileHandleForReading.readToTheEnd(), as: UTF8.self)
+        await second.exited()
         #expect(second.terminationStatus == 6)
         #expect(message.contains("the data directory \(first.data) is in use by another writer (pid \(first.process.processIdentifier))"), "\(message)")
         #expect(!message.contains("listening"))
@@ -51,41 +51,38 @@ import Testing
         #expect(try await send(.POST, first.url + "/v1/events", token: ingest, body: Self.event(2)).0 == 201)
         #expect(try await send(.GET, first.url + "/readyz").0 == 200)
         #expect(try String(contentsOfFile: first.data + "/initial-tokens", encoding: .utf8) == tokensBefore)
-        let (code, verify) = try LedgerctlTests().ctl(["verify", "--format", "json", "--data-dir", first.data])
+        let (code, verify) = try await LedgerctlTests().ctl(["verify", "--format", "json", "--data-dir", first.data])
         #expect(code == 0)
         #expect((try? JSONParser.parse(Array(verify.utf8)))?["headSeq"] == .number("2"))
     }
 
     @Test func importIsRefusedBesideARunningDaemonAndReadersStillWork() async throws {
-        let daemon = try LedgerctlTests.Daemon()
-        defer { daemon.stop() }
+        let daemon = try await LedgerctlTests.Daemon()
+        defer { daemon.end() }
         let ingest = try #require(daemon.tokens["ingest"])
         #expect(try await send(.POST, daemon.url + "/v1/events", token: ingest, body: "[\(Self.event(1)),\(Self.event(2))]").0 == 201)
         let ctl = LedgerctlTests()
-        let (exported, export) = try ctl.ctl(["export", "--data-dir", daemon.data])
+        let (exported, export) = try await ctl.ctl(["export", "--data-dir", daemon.data])
         #expect(exported == 0)
         let file = daemon.data + "-export.ndjson"
         try export.write(toFile: file, atomically: false, encoding: .utf8)
 
-        #expect(try ctl.ctl(["import", file, "--data-dir", daemon.data]).0 == 6)
+        #expect(try await ctl.ctl(["import", file, "--data-dir", daemon.data]).0 == 6)
         // Read-only opens take no lock: queries, verification and a hot backup work beside the daemon.
-        #expect(try ctl.ctl(["verify", "--data-dir", daemon.data]).0 == 0)
-        #expect(try ctl.ctl(["history", "sales_order", "SO-1", "--data-dir", daemon.data]).0 == 0)
-        #expect(try ctl.ctl(["backup", daemon.data + "-copy", "--data-dir", daemon.data]).0 == 0)
+        #expect(try await ctl.ctl(["verify", "--data-dir", daemon.data]).0 == 0)
+        #expect(try await ctl.ctl(["history", "sales_order", "SO-1", "--data-dir", daemon.data]).0 == 0)
+        #expect(try await ctl.ctl(["backup", daemon.data + "-copy", "--data-dir", daemon.data]).0 == 0)
         // An import into a directory nobody writes goes through.
-        #expect(try ctl.ctl(["import", file, "--data-dir", daemon.data + "-imported"]).0 == 0)
+        #expect(try await ctl.ctl(["import", file, "--data-dir", daemon.data + "-imported"]).0 == 0)
         #expect(try await send(.POST, daemon.url + "/v1/events", token: ingest, body: Self.event(3)).0 == 201)
     }
 
     @Test func aLogMovedUnderTheWriterHaltsItAndStopsReadinessAndTheWatchdog() async throws {
         let notify = NotifyTests.NotifySocket()
-        let daemon = try LedgerctlTests.Daemon(environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "400000"])
-        defer {
-            kill(daemon.process.processIdentifier, SIGKILL)
-            daemon.process.waitUntilExit()
-        }
-        #expect(notify.wait(for: "READY=1", seconds: 60).last == "READY=1")
-        #expect(notify.wait(for: "WATCHDOG=1", seconds: 5).last == "WATCHDOG=1")
+        let daemon = try await LedgerctlTests.Daemon(environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "400000"])
+        defer { daemon.end() }
+        #expect(await notify.wait(for: "READY=1", seconds: 60).last == "READY=1")
+        #expect(await notify.wait(for: "WATCHDOG=1", seconds: 5).last == "WATCHDOG=1")
         let (url, data, errors) = (daemon.url, daemon.data, daemon.data + ".log")
         let ingest = try #require(daemon.tokens["ingest"])
         #expect(try await send(.POST, url + "/v1/events", token: ingest, body: Self.event(1)).0 == 201)
@@ -95,7 +92,7 @@ import Testing
 
         var ready = (200, "")
         for _ in 0..<50 where ready.0 == 200 {
-            usleep(100_000)
+            try await Task.sleep(for: .microseconds(100_000))
             ready = try await send(.GET, url + "/readyz")
         }
         #expect(ready.0 == 503)
@@ -105,11 +102,11 @@ import Testing
         #expect(answer.contains(#""code":"halted""#), "\(answer)")
         // Pings stop, so systemd's watchdog restarts the unit. Once the watchdog loop has said so (a ping
         // it decided on before the halt may still be queued), none comes for 2 s, five intervals.
-        for _ in 0..<100 where !(try String(contentsOfFile: errors, encoding: .utf8)).contains("watchdog pings stop") { usleep(100_000) }
+        for _ in 0..<100 where !(try String(contentsOfFile: errors, encoding: .utf8)).contains("watchdog pings stop") { try await Task.sleep(for: .microseconds(100_000)) }
         let daemonLog = try String(contentsOfFile: errors, encoding: .utf8)
         #expect(daemonLog.contains("watchdog pings stop"), "\(daemonLog.suffix(3000))")
         _ = Self.drain(notify)
-        usleep(2_000_000)
+        try await Task.sleep(for: .microseconds(2_000_000))
         #expect(!Self.drain(notify).contains("WATCHDOG=1"))
         #expect(try String(contentsOfFile: errors, encoding: .utf8).components(separatedBy: "writer halted: no more appends").count == 2)
     }
