@@ -39,13 +39,18 @@ public struct LogLines: LogHandler {
     /// The entry's line, as bytes (one is made for every request: built in place, not by
     /// concatenating strings).
     func line(for event: LogEvent, at time: Instant) -> [UInt8] {
-        // Later sources win for a key given twice: handler, then provider, then the entry's own.
-        var pairs: [(key: String, value: Logger.Metadata.Value, rank: Int)] = []
-        pairs.reserveCapacity(metadata.count + (event.metadata?.count ?? 0))
-        for (key, value) in metadata { pairs.append((key, value, 0)) }
-        if let provided = metadataProvider?.get() { for (key, value) in provided { pairs.append((key, value, 1)) } }
-        if let explicit = event.metadata { for (key, value) in explicit { pairs.append((key, value, 2)) } }
-        pairs.sort { $0.key != $1.key ? $0.key < $1.key : $0.rank < $1.rank }
+        // Later sources win for a key given twice: handler, then provider, then the entry's own,
+        // gathered in that order, so that among equal keys the later place wins. The places are
+        // sorted, by their keys alone: sorting (key, value) pairs copied each value through a generic
+        // witness at every move and comparison, a third of the line's cost (BENCHMARKS.md).
+        let count = metadata.count + (event.metadata?.count ?? 0)
+        var keys: [String] = [], values: [Logger.Metadata.Value] = []
+        keys.reserveCapacity(count)
+        values.reserveCapacity(count)
+        for (key, value) in metadata { keys.append(key); values.append(value) }
+        if let provided = metadataProvider?.get() { for (key, value) in provided { keys.append(key); values.append(value) } }
+        if let explicit = event.metadata { for (key, value) in explicit { keys.append(key); values.append(value) } }
+        let order = keys.indices.sorted { keys[$0] != keys[$1] ? keys[$0] < keys[$1] : $0 < $1 }
         var line: [UInt8] = []
         line.reserveCapacity(160)
         line += time.rfc3339(fractionDigits: 3).utf8
@@ -54,11 +59,11 @@ public struct LogLines: LogHandler {
         line.append(UInt8(ascii: " "))
         line += label.utf8
         line.append(UInt8(ascii: ":"))
-        for (index, pair) in pairs.enumerated() where index + 1 == pairs.count || pairs[index + 1].key != pair.key {
+        for (index, place) in order.enumerated() where index + 1 == order.count || keys[order[index + 1]] != keys[place] {
             line.append(UInt8(ascii: " "))
-            line += pair.key.utf8
+            line += keys[place].utf8
             line.append(UInt8(ascii: "="))
-            line += pair.value.description.utf8
+            line += values[place].description.utf8
         }
         line += " [".utf8
         line += event.source.utf8
