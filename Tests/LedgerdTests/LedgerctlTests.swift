@@ -15,7 +15,7 @@ import TestSupport
 
     /// A running ledgerd on a free port, with its first-start tokens. Starting and stopping it wait
     /// without holding a thread of Swift's (`offThePool`), as does running ledgerctl.
-    final class Daemon: @unchecked Sendable {
+    final class Daemon {
         let process = Process()
         let data: String
         let url: String
