@@ -155,9 +155,7 @@ import TestSupport
             ]
             // On a thread of its own: blocking reads on the cooperative pool would starve the server.
             let bytes = requests.joined()
-            let answers = try await withCheckedThrowingContinuation { continuation in
-                Thread { continuation.resume(with: Result { try RawHTTP.exchange(port: port, bytes, answers: requests.count) }) }.start()
-            }
+            let answers = try await offThePool { try RawHTTP.exchange(port: port, bytes, answers: requests.count) }
             #expect(answers.map(\.status) == [201, 200, 200, 400, 200, 201, 201, 200])
             func entries(_ body: String) -> Int {
                 if case .array(let list)? = try? JSONParser.parse(Array(body.utf8))["entries"] { list.count } else { -1 }
@@ -166,13 +164,34 @@ import TestSupport
             #expect(answers[3].body.hasPrefix(#"{"error":{"code":"#), "\(answers[3].body)")
         }
     }
+
+    /// A client that ends its side of the connection after its requests still gets every answer: the
+    /// end of its input waits while an append is with the writer (reading goes on meanwhile).
+    @Test func aClientThatHalfClosesAfterItsRequestsGetsEveryAnswer() async throws {
+        let server = try Server()
+        try await server.run { client in
+            let port = try #require(client.port)
+            let token = Server.tokens["all"]!
+            func post(_ body: String) -> String {
+                "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n"
+                    + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
+            }
+            let history = "GET /v1/subjects/sales_order/SO-1/history HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n\r\n"
+            for requests in [[post(event("h-1"))], [post(event("h-2", minute: 2)), history, post(event("h-3", minute: 3))]] {
+                let bytes = requests.joined()
+                let answers = try await offThePool { try RawHTTP.exchange(port: port, bytes, answers: requests.count, halfClose: true) }
+                #expect(answers.map(\.status) == (requests.count == 1 ? [201] : [201, 200, 201]))
+            }
+        }
+    }
 }
 
 /// A bare HTTP/1.1 client: sends bytes as they are and reads whole answers (Content-Length framed).
 enum RawHTTP {
     struct Unanswered: Error, CustomStringConvertible { let description: String }
 
-    static func exchange(port: Int, _ bytes: String, answers count: Int) throws -> [(status: Int, body: String)] {
+    /// `halfClose`: the client's side is shut down once the bytes are sent, as some clients do.
+    static func exchange(port: Int, _ bytes: String, answers count: Int, halfClose: Bool = false) throws -> [(status: Int, body: String)] {
         guard let fd = connectToLoopback(port: port) else { throw POSIXError(.ECONNREFUSED) }
         defer { close(fd) }
         let out = Array(bytes.utf8)
@@ -182,6 +201,7 @@ enum RawHTTP {
             guard n > 0 else { throw POSIXError(.EPIPE) }
             sent += n
         }
+        if halfClose { shutdown(fd, Int32(SHUT_WR)) }
         var buffer: [UInt8] = []
         var answers: [(status: Int, body: String)] = []
         let deadline = ContinuousClock.now + .seconds(20)
