@@ -84,7 +84,8 @@ import TestSupport
         try await offThePool { try runWaiting(arguments, token: token, url: url, stdin: stdin) }
     }
 
-    private static func runWaiting(_ arguments: [String], token: String?, url: String?, stdin: String?) throws -> (code: Int32, out: String, err: String) {
+    /// The same, waiting on the calling thread: for a caller already off Swift's threads.
+    static func runWaiting(_ arguments: [String], token: String?, url: String?, stdin: String? = nil) throws -> (code: Int32, out: String, err: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.ledgerctlPath)
         process.arguments = arguments

@@ -155,11 +155,15 @@ import TestSupport
     }
 
     @Test func aRefusedConnectionFailsAtOnceInOneSentence() async throws {
-        let start = ContinuousClock.now
-        let (code, _, err) = try await Self.ctl(["findings"], token: "x", url: "http://127.0.0.1:1")
+        // Timed on the thread that runs it: the test's own resumption may wait on a busy machine.
+        let (code, err, took) = try await offThePool { () throws -> (Int32, String, Duration) in
+            let start = ContinuousClock.now
+            let run = try LedgerctlTests.runWaiting(["findings"], token: "x", url: "http://127.0.0.1:1")
+            return (run.code, run.err, ContinuousClock.now - start)
+        }
         #expect(code == 5)
         #expect(err.contains("connection refused (is ledgerd running there?)"), "\(err)")
-        #expect(ContinuousClock.now - start < .seconds(1))
+        #expect(took < .seconds(1))
     }
 
     /// A token added to the tokens file works after SIGHUP, without a restart; one removed stops working.
