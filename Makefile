@@ -45,10 +45,12 @@ deps:
 build: deps
 	$(SWIFT) build
 
-## test: the fast suite, including a few rounds of the SIGKILL crash test. Two runs: the tests that
-## start ledgerd and ledgerctl processes (LedgerdTests) load the two cores with daemons, and beside
-## them a server inside the test process once went unanswered for 20 s in CI (a TestClient read
-## timeout). Tests wait for processes off Swift's threads (Tests/TestSupport/OffThePool.swift).
+## test: the fast suite, including a few rounds of the SIGKILL crash test. Tests wait for processes,
+## pipes and sockets off Swift's threads (Tests/TestSupport/OffThePool.swift). Two runs all the same:
+## the tests that start ledgerd and ledgerctl (LedgerdTests) spawn hundreds of processes, and a child
+## holds a copy of the test process's descriptors until it execs, a writer lock's included; a test
+## that closes and reopens a log in the test process meanwhile can find it locked (AppendTests did,
+## once, in a single run of the whole suite).
 test: deps
 	$(SWIFT) test --skip LedgerdTests
 	$(SWIFT) test --skip-build --filter LedgerdTests

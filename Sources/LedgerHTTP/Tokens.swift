@@ -109,7 +109,8 @@ public final class TokenRegistry: Sendable {
         }
     }
 
-    private static func entry(nonASCII header: String, in store: TokenStore) -> TokenStore.Entry? {
+    /// The header read as `Character`s (any header; `entry(authorization:)` uses it for non-ASCII ones).
+    static func entry(nonASCII header: String, in store: TokenStore) -> TokenStore.Entry? {
         guard let space = header.firstIndex(of: " "), header[..<space].lowercased() == "bearer" else { return nil }
         return store.authenticate(String(header[header.index(after: space)...].drop(while: { $0 == " " })))
     }

@@ -84,8 +84,17 @@ import TestSupport
         try await offThePool { try runWaiting(arguments, token: token, url: url, stdin: stdin) }
     }
 
-    /// The same, waiting on the calling thread: for a caller already off Swift's threads.
-    static func runWaiting(_ arguments: [String], token: String?, url: String?, stdin: String? = nil) throws -> (code: Int32, out: String, err: String) {
+    /// The same, with how long ledgerctl took, timed on the thread that waits for it: timed across an
+    /// `await`, the figure would include the test's own resumption, which a busy machine delays.
+    static func timedRun(_ arguments: [String], token: String?, url: String?, stdin: String? = nil) async throws -> (code: Int32, err: String, took: Duration) {
+        try await offThePool {
+            let start = ContinuousClock.now
+            let run = try runWaiting(arguments, token: token, url: url, stdin: stdin)
+            return (run.code, run.err, ContinuousClock.now - start)
+        }
+    }
+
+    private static func runWaiting(_ arguments: [String], token: String?, url: String?, stdin: String?) throws -> (code: Int32, out: String, err: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.ledgerctlPath)
         process.arguments = arguments
