@@ -12,7 +12,8 @@ public enum ResidentMemory {
         var line = [CChar](repeating: 0, count: 256)
         guard fgets(&line, Int32(line.count), file) != nil else { return nil }
         // size resident shared text lib data dt, in pages
-        let pages = String(cString: line).split(separator: " ").prefix(3).compactMap { Int($0) }
+        let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let pages = text.split(whereSeparator: { $0 == " " || $0 == "\n" }).prefix(3).compactMap { Int($0) }
         guard pages.count == 3 else { return nil }
         return max(0, pages[1] - pages[2]) * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
