@@ -11,13 +11,13 @@ extension EventLog {
         var events: [ImportedEvent] = []
         events.reserveCapacity(lines.count)
         for (index, line) in lines.enumerated() {
-            events.append(try Self.imported(line, index: index))
+            events.append(try Self.imported(line, index: index, handOff: writer.handsOff))
         }
         if events.isEmpty { return [] }
         return try await writer.importRecords(events)
     }
 
-    static func imported(_ line: [UInt8], index: Int) throws -> ImportedEvent {
+    static func imported(_ line: [UInt8], index: Int, handOff: Bool) throws -> ImportedEvent {
         func refuse(_ why: String) -> LogError { LogError(.invalid, "line \(index + 1): \(why)", index: index) }
         let stored: StoredEvent
         do {
@@ -40,6 +40,6 @@ extension EventLog {
         guard parsed.count == 1, CanonicalRecord.make(seq: stored.seq, recordedAt: stored.recordedAt, body: parsed[0].body) == line else {
             throw refuse("not in canonical form")
         }
-        return ImportedEvent(seq: stored.seq, recordedAt: recordedAt, event: parsed[0])
+        return ImportedEvent(seq: stored.seq, recordedAt: recordedAt, event: QueuedEvent(parsed[0], handOff: handOff))
     }
 }

@@ -26,7 +26,29 @@ public struct AppendResult: Sendable, Equatable {
 struct ImportedEvent: Sendable {
     var seq: UInt64
     var recordedAt: Instant
-    var event: PreparedEvent
+    var event: QueuedEvent
+}
+
+/// An event as the writer takes it: what its commit needs besides the chain, worked out on the
+/// caller's thread as it is queued (the id's key, the index entries, the fold form). The one writer
+/// thread then does only the commit's own part, and the caller's thread, not the writer's, lets go
+/// of the event's tree of values.
+struct QueuedEvent: Sendable {
+    let id: String
+    let idKey: [UInt8]
+    /// The canonical envelope (`PreparedEvent.body`).
+    let body: [UInt8]
+    let entries: [(IndexKind, [UInt8])]
+    /// What the projection's follower folds (`RecentCommits`); nil when nothing takes the hand-off.
+    let foldForm: Envelope?
+
+    init(_ event: PreparedEvent, handOff: Bool) {
+        id = event.envelope.id
+        idKey = IndexKeys.eventId(event.envelope.id)
+        body = event.body
+        entries = IndexKeys.entries(for: event.envelope)
+        foldForm = handOff ? event.envelope.foldForm : nil
+    }
 }
 
 /// The ledger's single writer. One dedicated thread takes every queued append, writes them all in
@@ -37,7 +59,7 @@ struct ImportedEvent: Sendable {
 /// Checkpoints are signed here too, so a signed root only ever covers committed records.
 final class Writer: @unchecked Sendable {
     enum Pending {
-        case append([PreparedEvent], AppendCompletion)
+        case append([QueuedEvent], AppendCompletion)
         /// Records of an export, kept byte for byte: only into an empty ledger, in order.
         case importing([ImportedEvent], CheckedContinuation<[AppendResult], any Error>)
         case checkpoint(CheckedContinuation<StoredCheckpoint, any Error>)
@@ -143,8 +165,12 @@ final class Writer: @unchecked Sendable {
     /// Queues events for the next commit; `completion` runs on the writer's thread once they are
     /// durable (or refused).
     func append(_ events: [PreparedEvent], completion: @escaping AppendCompletion) {
-        enqueue(.append(events, completion)) { completion(.failure($0)) }
+        let handOff = handsOff
+        enqueue(.append(events.map { QueuedEvent($0, handOff: handOff) }, completion)) { completion(.failure($0)) }
     }
+
+    /// Whether committed events go to the projection's follower in their fold form.
+    var handsOff: Bool { recent.capacity > 0 }
 
     func importRecords(_ events: [ImportedEvent]) async throws -> [AppendResult] {
         try await withCheckedThrowingContinuation { continuation in
@@ -375,7 +401,7 @@ final class Writer: @unchecked Sendable {
                     case .duplicate(let existing):
                         let stored = try txn.get(store.records, bigEndianBytes(existing))
                         let hash = stored.map { Array($0.prefix(32)) } ?? []
-                        results.append(AppendResult(seq: existing, id: event.envelope.id, hash: hash, duplicate: true))
+                        results.append(AppendResult(seq: existing, id: event.id, hash: hash, duplicate: true))
                     case .repeatOf(let position):
                         var repeated = results[position]
                         repeated.duplicate = true
@@ -393,7 +419,7 @@ final class Writer: @unchecked Sendable {
 
     /// Stores one new record at the next seq: chain hash, id, the Merkle nodes it completes.
     private func appendRecord(
-        _ event: PreparedEvent, at stamp: (at: Instant, text: String), _ outcome: inout GroupOutcome, _ txn: borrowing WriteTransaction
+        _ event: QueuedEvent, at stamp: (at: Instant, text: String), _ outcome: inout GroupOutcome, _ txn: borrowing WriteTransaction
     ) throws -> AppendResult {
         let seq = outcome.head + 1
         let key = bigEndianBytes(seq)
@@ -409,18 +435,18 @@ final class Writer: @unchecked Sendable {
                 }
             }
         }
-        outcome.newIds[IndexKey(IndexKeys.eventId(event.envelope.id))] = seq
+        outcome.newIds[IndexKey(event.idKey)] = seq
         for node in MerkleNodes.append(leafHash: MerkleTree.leafHash(record), to: &outcome.frontier) {
             try txn.put(store.merkle, key: node.key, value: node.hash, flags: .append)
         }
         outcome.head = seq
         outcome.headHash = hash
         outcome.lastRecordedAt = stamp.at
-        outcome.appended.append((seq, IndexKeys.entries(for: event.envelope)))
-        if recent.capacity > 0 {
-            outcome.handOff.append(.init(event: StoredEvent(seq: seq, recordedAt: "", envelope: event.envelope.foldForm), hash: hash))
+        outcome.appended.append((seq, event.entries))
+        if let foldForm = event.foldForm {
+            outcome.handOff.append(.init(event: StoredEvent(seq: seq, recordedAt: "", envelope: foldForm), hash: hash))
         }
-        return AppendResult(seq: seq, id: event.envelope.id, hash: hash, duplicate: false)
+        return AppendResult(seq: seq, id: event.id, hash: hash, duplicate: false)
     }
 
     /// Exported records go back at exactly their seq and recordedAt, so the chain and the tree come out
@@ -439,9 +465,9 @@ final class Writer: @unchecked Sendable {
             if let previous, imported.recordedAt < previous {
                 return .failure(LogError(.conflict, "record \(imported.seq) was recorded before the record it follows", index: index))
             }
-            let id = IndexKeys.eventId(imported.event.envelope.id)
+            let id = imported.event.idKey
             guard try storedId(id, outcome.newIds, txn) == nil, ids.insert(id).inserted else {
-                return .failure(LogError(.conflict, "event id \"\(imported.event.envelope.id)\" is already in the ledger", index: index))
+                return .failure(LogError(.conflict, "event id \"\(imported.event.id)\" is already in the ledger", index: index))
             }
             expectedSeq += 1
             previous = imported.recordedAt
@@ -467,22 +493,22 @@ final class Writer: @unchecked Sendable {
 
     /// Decides, before writing anything, what each event of one request becomes; throws a
     /// conflict (the whole request is refused) when an id is taken by other content.
-    private func plan(_ events: [PreparedEvent], _ newIds: [IndexKey: UInt64], _ txn: borrowing WriteTransaction) throws -> [Planned] {
+    private func plan(_ events: [QueuedEvent], _ newIds: [IndexKey: UInt64], _ txn: borrowing WriteTransaction) throws -> [Planned] {
         var plan: [Planned] = []
         plan.reserveCapacity(events.count)
         var positions: [[UInt8]: Int] = [:]
         for (index, event) in events.enumerated() {
-            let key = IndexKeys.eventId(event.envelope.id)
+            let key = event.idKey
             if let existing = try storedId(key, newIds, txn) {
                 guard let seq = try seq(of: existing, ifItHolds: event, txn) else {
                     throw LogError(
-                        .conflict, "event id \"\(event.envelope.id)\" is already in the ledger with other content", index: index)
+                        .conflict, "event id \"\(event.id)\" is already in the ledger with other content", index: index)
                 }
                 plan.append(.duplicate(seq: seq))
             } else if let earlier = positions[key] {
                 guard events[earlier].body == event.body else {
                     throw LogError(
-                        .conflict, "event id \"\(event.envelope.id)\" appears twice in the batch with other content", index: index)
+                        .conflict, "event id \"\(event.id)\" appears twice in the batch with other content", index: index)
                 }
                 plan.append(.repeatOf(position: earlier))
             } else {
@@ -520,7 +546,7 @@ final class Writer: @unchecked Sendable {
 
     /// The seq, when the event stored there is `event` (a retry), or nil (another event under the id):
     /// the record `event` would have made at that seq and recordedAt is the record stored.
-    private func seq(of existing: StoredId, ifItHolds event: PreparedEvent, _ txn: borrowing WriteTransaction) throws -> UInt64? {
+    private func seq(of existing: StoredId, ifItHolds event: QueuedEvent, _ txn: borrowing WriteTransaction) throws -> UInt64? {
         switch existing {
         case .seqAndDigest(let seq, let digest):
             return digest.elementsEqual(SHA256.hash(data: event.body)) ? seq : nil
