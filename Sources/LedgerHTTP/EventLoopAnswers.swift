@@ -41,7 +41,7 @@ final class EventLoopAnswers: ChannelDuplexHandler, RemovableChannelHandler {
     private enum State {
         case idle
         /// A history to answer here, held until its end arrives.
-        case history(HTTPRequest, start: ContinuousClock.Instant)
+        case history(HTTPRequest, HistoryTarget, start: ContinuousClock.Instant)
         /// An append to take, its body gathering.
         case collecting(HTTPRequest, caller: TokenStore.Entry, body: ByteBuffer, start: ContinuousClock.Instant)
         /// The writer has the events; the answer is owed.
@@ -74,17 +74,17 @@ final class EventLoopAnswers: ChannelDuplexHandler, RemovableChannelHandler {
     private func take(_ context: ChannelHandlerContext, _ part: HTTPRequestPart) {
         switch (state, part) {
         case (.idle, .head(let head)):
-            if awaitingAnswers == 0, Self.mayAnswerHistory(head) {
-                state = .history(head, start: .now)
+            if awaitingAnswers == 0, let target = Self.historyTarget(head) {
+                state = .history(head, target, start: .now)
             } else if awaitingAnswers == 0, let (caller, length) = ingestCaller(head) {
                 state = .collecting(head, caller: caller, body: context.channel.allocator.buffer(capacity: length), start: .now)
             } else {
                 passOn(context, [.head(head)])
                 state = .passing
             }
-        case (.history(let head, let start), .end):
+        case (.history(let head, let target, let start), .end):
             state = .idle
-            if answerHistory(context, head, start: start) {
+            if answerHistory(context, head, target, start: start) {
                 needsFlush = true
             } else {
                 passOn(context, [.head(head), .end(nil)])
@@ -111,7 +111,7 @@ final class EventLoopAnswers: ChannelDuplexHandler, RemovableChannelHandler {
                     answers.appended(context, result, to: head, caller: caller, start: start)
                 }
             }
-        case (.history(let head, _), let part):
+        case (.history(let head, _, _), let part):
             passOn(context, [.head(head), part])
             state = .passing
         case (.collecting(let head, _, let body, _), let part):
@@ -207,10 +207,11 @@ struct EventLoopResponder: Sendable {
     let logger: Logger
     let serverName: String
 
-    /// Writes one whole answer to `request` (not flushed), counts it and logs its line.
+    /// Writes one whole answer to `request` (not flushed), counts it and logs its line (`path`: the
+    /// request's path without its query, when the caller has it already).
     func write(
         _ context: ChannelHandlerContext, _ status: HTTPResponse.Status, _ body: ByteBuffer,
-        headers: HTTPFields = jsonHeaders, to request: HTTPRequest, route: String,
+        headers: HTTPFields = jsonHeaders, to request: HTTPRequest, path: String? = nil, route: String,
         start: ContinuousClock.Instant, token: String?, requestID: String = RequestID().description
     ) {
         var fields = headers
@@ -222,7 +223,7 @@ struct EventLoopResponder: Sendable {
         context.write(NIOAny(HTTPResponsePart.body(body)), promise: nil)
         context.write(NIOAny(HTTPResponsePart.end(nil)), promise: nil)
         metrics.record(route: route, method: request.method, status: status, since: start)
-        RequestLogMiddleware.log(logger, request.method, Self.path(of: request), status, since: start, token: token, requestID: requestID)
+        RequestLogMiddleware.log(logger, request.method, path ?? Self.path(of: request), status, since: start, token: token, requestID: requestID)
     }
 
     /// The path of a request's target, without its query (as the router logs it).

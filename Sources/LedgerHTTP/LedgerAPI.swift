@@ -217,8 +217,13 @@ public struct LedgerAPI: Sendable {
         let limit: Int
         let cursor: String?
 
+        static let parameters: Set<String> = ["field", "since", "until", "limit", "cursor"]
+
         init(_ request: Request, type: String?, id: String?) throws {
-            let p = try QueryParameters(request, allowed: ["field", "since", "until", "limit", "cursor"])
+            try self.init(QueryParameters(request, allowed: Self.parameters), type: type, id: id)
+        }
+
+        init(_ p: QueryParameters, type: String?, id: String?) throws {
             subject = Envelope.Subject(type: try pathString(type, "type", maxLength: 64), id: try pathString(id, "id"))
             field = try p.string("field")
             (since, until) = try p.timeRange()

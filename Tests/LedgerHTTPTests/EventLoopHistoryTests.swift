@@ -80,6 +80,8 @@ import Testing
                 (Self.history + "?lmit=2", auth("read")), (Self.history + "/", auth("read")), ("/v1/events", auth("read")),
             ]
             others.append(("/v1/subjects/sales_order/SO-1/history?cursor=garbage", auth("read")))
+            // Two Authorization fields: the router reads them joined, and refuses.
+            others.append((Self.history, auth("read") + auth("read")))
             for (path, fields) in others {
                 try Self.send(channel, Self.request(path, fields))
                 #expect(try Self.passedOn(channel) == [path, "end"], "\(path)")
