@@ -277,7 +277,11 @@ import Workload
                 for holder in report.holders {
                     let review = expected.state.users[holder.user]?.lastReview
                     #expect(holder.lastReview?.lineage.seq == review?.seq && holder.lastReview?.decision == review?.decision)
-                    let old = holder.lastReview.map { $0.lineage.time.seconds < point.envelope.instant.seconds - 3_600 } ?? true
+                    // Older than the period, to the nanosecond: whole seconds misjudged a review made in
+                    // the same second an hour before the point.
+                    let moment = point.envelope.instant
+                    let due = Instant(seconds: moment.seconds - 3_600, nanoseconds: moment.nanoseconds)
+                    let old = holder.lastReview.map { $0.lineage.time < due } ?? true
                     #expect(holder.overdue == old)
                 }
             }
