@@ -71,10 +71,15 @@ extension Finding {
 
 extension Instant {
     /// RFC 3339 in UTC with as many fraction digits as it needs (none, 3, 6 or 9).
-    public var utcText: String {
-        if nanoseconds == 0 { return rfc3339(fractionDigits: 0) }
-        if nanoseconds % 1_000_000 == 0 { return rfc3339(fractionDigits: 3) }
-        if nanoseconds % 1_000 == 0 { return rfc3339(fractionDigits: 6) }
-        return rfc3339(fractionDigits: 9)
+    public var utcText: String { rfc3339(fractionDigits: utcFractionDigits) }
+
+    /// The bytes of `utcText` appended, with no string made.
+    public func appendUTCText(to out: inout [UInt8]) { appendRFC3339(fractionDigits: utcFractionDigits, to: &out) }
+
+    private var utcFractionDigits: Int {
+        if nanoseconds == 0 { return 0 }
+        if nanoseconds % 1_000_000 == 0 { return 3 }
+        if nanoseconds % 1_000 == 0 { return 6 }
+        return 9
     }
 }

@@ -304,8 +304,10 @@ public struct HistoryEntry: Sendable, Equatable {
             }
             out.append(contentsOf: #","seq":"#.utf8)
             out.append(contentsOf: b[seq])
-            out.append(contentsOf: #","time":"#.utf8)
-            CanonicalJSON.writeString(instant.utcText, into: &out)
+            // The time's text is ASCII letters, digits and punctuation: as a JSON string it needs no escape.
+            out.append(contentsOf: #","time":""#.utf8)
+            instant.appendUTCText(to: &out)
+            out.append(UInt8(ascii: "\""))
             out.append(contentsOf: #","type":"#.utf8)
             out.append(contentsOf: b[type])
             out.append(UInt8(ascii: "}"))

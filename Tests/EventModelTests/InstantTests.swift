@@ -54,4 +54,17 @@ import Testing
             }
         }
     }
+
+    /// The bytes appended in place are the text's, after what was there, in and out of years 0–9999.
+    @Test(arguments: [Int64(-62_198_755_200), -62_167_219_200, -1, 0, 1_773_387_901, 253_402_300_799, 253_402_300_800])
+    func appendsTheTextsBytes(seconds: Int64) {
+        for nanoseconds: Int32 in [0, 7, 123_456_000, 999_999_999] {
+            let instant = Instant(seconds: seconds, nanoseconds: nanoseconds)
+            for digits in 0...9 {
+                var out = Array("prefix ".utf8)
+                instant.appendRFC3339(fractionDigits: digits, to: &out)
+                #expect(out == Array(("prefix " + instant.rfc3339(fractionDigits: digits)).utf8))
+            }
+        }
+    }
 }
