@@ -207,11 +207,11 @@ struct EventLoopResponder: Sendable {
     let logger: Logger
     let serverName: String
 
-    /// Writes one whole answer to `request` (not flushed), counts it and logs its line (`path`: the
-    /// request's path without its query, when the caller has it already).
+    /// Writes one whole answer to `request` (not flushed), counts it and logs its line. `path` is the
+    /// request's target without its query, as the router logs it.
     func write(
         _ context: ChannelHandlerContext, _ status: HTTPResponse.Status, _ body: ByteBuffer,
-        headers: HTTPFields = jsonHeaders, to request: HTTPRequest, path: String? = nil, route: String,
+        headers: HTTPFields = jsonHeaders, to request: HTTPRequest, path: String, route: String,
         start: ContinuousClock.Instant, token: String?, requestID: String = RequestID().description
     ) {
         var fields = headers
@@ -223,12 +223,7 @@ struct EventLoopResponder: Sendable {
         context.write(NIOAny(HTTPResponsePart.body(body)), promise: nil)
         context.write(NIOAny(HTTPResponsePart.end(nil)), promise: nil)
         metrics.record(route: route, method: request.method, status: status, since: start)
-        RequestLogMiddleware.log(logger, request.method, path ?? Self.path(of: request), status, since: start, token: token, requestID: requestID)
-    }
-
-    /// The path of a request's target, without its query (as the router logs it).
-    static func path(of request: HTTPRequest) -> String {
-        request.path.map { String($0.prefix { $0 != "?" }) } ?? ""
+        RequestLogMiddleware.log(logger, request.method, path, status, since: start, token: token, requestID: requestID)
     }
 }
 

@@ -59,7 +59,9 @@ extension EventLoopAnswers {
         switch result {
         case .success(let results):
             let (status, bytes) = LedgerAPI.ingestAnswer(results)
-            responder.write(context, status, jsonBody([bytes]), to: head, route: Self.ingestRoute, start: start, token: caller.name, requestID: requestID)
+            responder.write(
+                context, status, jsonBody([bytes]), to: head, path: Self.ingestRoute, route: Self.ingestRoute, start: start, token: caller.name,
+                requestID: requestID)
         case .failure(let error):
             var failure = APIError.from(error)
             if failure.status == .internalServerError {
@@ -67,7 +69,7 @@ extension EventLoopAnswers {
                 failure = failure.naming(requestID: requestID)
             }
             responder.write(
-                context, failure.status, failure.responseBody, headers: failure.responseHeaders, to: head,
+                context, failure.status, failure.responseBody, headers: failure.responseHeaders, to: head, path: Self.ingestRoute,
                 route: Self.ingestRoute, start: start, token: caller.name, requestID: requestID)
         }
     }
