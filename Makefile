@@ -56,9 +56,10 @@ test: deps
 	$(SWIFT) test --skip-build --filter LedgerdTests
 
 ## torture: the long versions: 50 SIGKILL rounds of the writer (a child process) and of ledgerd
-## under concurrent HTTP ingest, rebuild == live on 100k generated events.
+## under concurrent HTTP ingest, rebuild == live on 100k generated events, SIGKILLs of ledgerd
+## while it folds a 200k-event projection.
 torture: deps
-	LEDGER_TORTURE=1 $(SWIFT) test --filter "CrashTests|RebuildTests|DaemonTortureTests"
+	LEDGER_TORTURE=1 $(SWIFT) test --filter "CrashTests|RebuildTests|DaemonTortureTests|ProjectionKillTests"
 
 ## fuzz: hostile bodies against POST /v1/events, then schemathesis on every operation of
 ## openapi.yaml (FUZZ_EXAMPLES each; schemathesis goes into a virtualenv under .build).

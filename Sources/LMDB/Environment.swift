@@ -1,4 +1,5 @@
 import CLMDB
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -41,7 +42,7 @@ public final class Environment: @unchecked Sendable {
     }
 
     public let configuration: Configuration
-    private let handle: OpaquePointer
+    let handle: OpaquePointer
     /// Shared by read transactions, taken alone to resize the map or to close.
     private let transactionLock = ReadWriteLock()
     private var isClosed = false
@@ -49,7 +50,9 @@ public final class Environment: @unchecked Sendable {
     private var openSnapshots: [ObjectIdentifier: OpaquePointer] = [:]
     private var currentMapSize: Int
     /// The thread that owns writing, once one claims it (checked in debug builds).
-    private let writerThread = WriterThread()
+    let writerThread = WriterThread()
+    /// Whether commits skip their sync now (`UnsyncedCommits.swift`); changed by the writing thread.
+    let unsynced = Mutex(false)
 
     public init(_ configuration: Configuration) throws {
         self.configuration = configuration
@@ -78,6 +81,7 @@ public final class Environment: @unchecked Sendable {
         var info = MDB_envinfo()
         mdb_env_info(env, &info)
         self.currentMapSize = info.me_mapsize
+        try checkUnsyncedCommitsOnOpen()
     }
 
     deinit { close() }

@@ -59,8 +59,10 @@ final class BatchWriter: Sendable {
         while true {
             let target = handed.wait(beyond: done, timeoutMilliseconds: 60_000)
             guard target > done else {
-                if stopping.load(ordering: .acquiring) { return }
-                continue
+                guard stopping.load(ordering: .acquiring) else { continue }
+                // Stopped while far behind: what was written is made durable before the thread ends.
+                do { try store.environment.resumeSyncs() } catch { failure.withLock { $0 = error } }
+                return
             }
             if let job = job.withLock({ $0.take() }) {
                 do {

@@ -87,6 +87,7 @@ public final class LiveProjector: Sendable {
     private let foldedHanded = FoldedEvents(source: "handed")
     private let foldedFromLog = FoldedEvents(source: "log")
     private let writes = Atomic<Int>(0)
+    private let unsyncedWrites = Atomic<Int>(0)
 
     /// The state the owner folds into. Writable: nothing in memory between batches but cached
     /// entities. Read-only: the stored prefix (through `snapshot`) with the tail folded in memory,
@@ -119,8 +120,9 @@ public final class LiveProjector: Sendable {
         self.logger = logger
         headAtOpen = log.committedHead
         if configuration.readOnly {
-            let store = FileManager.default.fileExists(atPath: configuration.path + "/data.mdb")
-                ? try ProjectionStore(path: configuration.path, readOnly: true) : nil
+            let usable = FileManager.default.fileExists(atPath: configuration.path + "/data.mdb")
+                && !Environment.leftUnsyncedByAnotherBoot(path: configuration.path)
+            let store = usable ? try ProjectionStore(path: configuration.path, readOnly: true) : nil
             let snapshot = try store.map { try StoreSnapshot($0) }
             // Whatever policy the daemon folded under: the tail is judged by the same one.
             if let snapshot, let header = try snapshot.header(policy: nil), try Self.mismatch(header.watermark, log) == nil {
@@ -143,6 +145,9 @@ public final class LiveProjector: Sendable {
             }
             return
         }
+        // A rebuild interrupted by a system that stopped may have left the store torn: thrown away.
+        let torn = Environment.leftUnsyncedByAnotherBoot(path: configuration.path)
+        if torn { try ProjectionStore.remove(path: configuration.path) }
         let store = try ProjectionStore(path: configuration.path, readOnly: false)
         self.store = store
         policy = configuration.policy
@@ -156,7 +161,8 @@ public final class LiveProjector: Sendable {
             logger.info("projection opened", metadata: ["projector.applied_through": "\(header.watermark.seq)"])
         } else {
             let reason = try header.map { try Self.mismatch($0.watermark, log) ?? "" }
-                ?? (try store.isNew() ? "there was none" : "it is of another format or policy")
+                ?? (torn ? "the system stopped while it was being written without syncs"
+                    : try store.isNew() ? "there was none" : "it is of another format or policy")
             logger.notice("projection rebuilt from the log", metadata: ["projector.reason": "\(reason)"])
             try store.reset(policy: configuration.policy)
         }
@@ -221,8 +227,10 @@ public final class LiveProjector: Sendable {
     /// The seq the projection has folded through.
     public var appliedThrough: UInt64 { applied.value }
 
-    /// How many batches the follower has written.
+    /// How many batches the follower has written, and how many of them far behind, without their
+    /// own sync (each made durable by the next synced one).
     public var batchesWritten: Int { writes.load(ordering: .relaxed) }
+    public var batchesWrittenUnsynced: Int { unsyncedWrites.load(ordering: .relaxed) }
 
     /// How many events this projector folded as the writer handed them over, and read from the log.
     public var eventsFolded: (handed: Int, readFromLog: Int) {
@@ -297,6 +305,8 @@ public final class LiveProjector: Sendable {
             /// Hands what was folded since the last write to the store's writer; `waiting`: and waits
             /// until it is written. The write before is finished first, and the next batch reads a
             /// snapshot taken after that: the state keeps only the batch in hand (`handedOff`).
+            /// A write the follower does not wait for is far behind: it skips its sync, and the next
+            /// one it waits for (near the head, or the last of the catch-up) syncs them all.
             func write(waiting: Bool) throws {
                 guard let (events, watermark) = unwritten else {
                     // Nothing new, but the batch in hand (if any) is written before the fold ends.
@@ -307,7 +317,7 @@ public final class LiveProjector: Sendable {
                 snapshot?.close()
                 snapshot = nil
                 let started = ContinuousClock.now
-                let batch = store!.batchWrites(&live.state, output, watermark: watermark)
+                let batch = store!.batchWrites(&live.state, output, watermark: watermark, syncs: waiting)
                 live.trailTime = output.times.latest
                 output = ProjectionStore.BatchOutput(times: .init(latest: live.trailTime))
                 unwritten = nil
@@ -316,6 +326,7 @@ public final class LiveProjector: Sendable {
                     writeEvents.record(events)
                     foldedSeq.record(Double(watermark.seq))
                     writes.add(1, ordering: .relaxed)
+                    if !waiting { unsyncedWrites.add(1, ordering: .relaxed) }
                     applied.advance(to: watermark.seq)
                 }
                 if waiting { try writer!.finish() }

@@ -1,5 +1,6 @@
 import Crypto
 import EventModel
+import Glibc
 import LMDB
 
 /// The projection in its own LMDB environment beside the log's: every entity of `ProjectionState`,
@@ -62,6 +63,8 @@ final class ProjectionStore: @unchecked Sendable {
 
     /// Commits sync their pages but not the meta page: a system crash may undo the last batch, whose
     /// watermark then names an earlier seq of the same log, and the follower folds from there again.
+    /// Far behind, commits skip their sync altogether (`BatchWrites.syncs`): a system crash then
+    /// leaves a marker of another boot, and the projection is rebuilt (`remove`).
     init(path: String, readOnly: Bool) throws {
         environment = try Environment(
             .init(path: path, mapSize: 4 << 30, maxReaders: 256, maxDatabases: 16, readOnly: readOnly, lastCommitMayBeUndone: true))
@@ -73,6 +76,15 @@ final class ProjectionStore: @unchecked Sendable {
         self.tables = tables
         let other = Array(databases.suffix(others.count))
         (sets, trail, trailTimes, lateTrail, intervals, findings, meta) = (other[0], other[1], other[2], other[3], other[4], other[5], other[6])
+    }
+
+    /// Deletes a stored projection that may be torn, before it is opened: its files go, the
+    /// directory stays (the marker of unsynced commits last, so a crash part-way deletes again).
+    static func remove(path: String) throws {
+        for file in ["data.mdb", "lock.mdb", Environment.unsyncedMarkerName] {
+            let name = path + "/" + file
+            guard unlink(name) == 0 || errno == ENOENT else { throw LMDBError(code: errno, operation: "unlink \(name)") }
+        }
     }
 
     /// Every database but the entity tables.
@@ -123,12 +135,15 @@ final class ProjectionStore: @unchecked Sendable {
         var puts: [(Database, [UInt8], [UInt8])]
         var deletes: [(Database, [UInt8])]
         var intervals: [AccessIntervals.Change]
+        /// Durable once written, with every batch before it. False far behind (a rebuild): those
+        /// commits skip their sync until a batch that syncs (`Environment.skipSyncs`).
+        var syncs: Bool
     }
 
     /// What `state` changed since its last hand-off, what the batch added and the watermark, as the
     /// writes of one transaction; then `state` hands them off (`ProjectionState.handedOff`): it keeps
     /// what the fold may read again until a snapshot of the store holds them.
-    func batchWrites(_ state: inout ProjectionState, _ output: BatchOutput, watermark: Watermark) -> BatchWrites {
+    func batchWrites(_ state: inout ProjectionState, _ output: BatchOutput, watermark: Watermark, syncs: Bool) -> BatchWrites {
         struct Changes: ProjectionTableVisitor {
             let store: ProjectionStore
             var writes: [(Database, [UInt8], [UInt8])] = []
@@ -168,17 +183,21 @@ final class ProjectionStore: @unchecked Sendable {
         writes.append((meta, Self.watermarkKey, bigEndianBytes(watermark.seq) + watermark.hash))
         writes.append((meta, Self.bootstrappedKey, [state.bootstrapped ? 1 : 0]))
         state.handedOff()
-        return BatchWrites(puts: writes, deletes: changes.deletes, intervals: output.intervals)
+        return BatchWrites(puts: writes, deletes: changes.deletes, intervals: output.intervals, syncs: syncs)
     }
 
-    /// Writes one batch in one transaction: all of it, watermark included, or nothing.
+    /// Writes one batch in one transaction: all of it, watermark included, or nothing. A batch that
+    /// does not sync starts (or goes on with) commits that skip their sync; one that syncs makes
+    /// them all durable.
     func write(_ batch: BatchWrites) throws {
+        if !batch.syncs { try environment.skipSyncs() }
         // Everything written is computed beforehand: `write` may run the closure again after growing the map.
         try environment.write { txn in
             for (database, key) in batch.deletes { _ = try txn.delete(database, key: key) }
             for (database, key, value) in batch.puts { try txn.put(database, key: key, value: value) }
             try AccessIntervals.write(batch.intervals, into: intervals, txn)
         }
+        if batch.syncs { try environment.resumeSyncs() }
     }
 
     // MARK: - Keys

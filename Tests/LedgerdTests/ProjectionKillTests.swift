@@ -47,10 +47,17 @@ import Workload
 
         let log = try EventLog(LogConfiguration(path: data), logger: logger)
         let projector = try LiveProjector(log: log, configuration: .init(path: data + "/projection"), logger: logger)
+        // Folds of the whole ledger here, in a debug build, may take longer than a read waits (10 s).
+        func caughtUp(_ projector: LiveProjector) async throws -> LiveProjector {
+            let deadline = ContinuousClock.now + .seconds(300)
+            while projector.appliedThrough < UInt64(Self.eventCount), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            return projector
+        }
+        _ = try await caughtUp(projector)
         let stored = try projector.snapshot()
         #expect(stored.appliedThrough == UInt64(Self.eventCount))
         #expect(stored == (try projector.rebuild()))
-        let fresh = try LiveProjector(log: log, configuration: .init(path: Scratch.directory("fresh-projection")), logger: logger)
+        let fresh = try await caughtUp(LiveProjector(log: log, configuration: .init(path: Scratch.directory("fresh-projection")), logger: logger))
         let all = LiveProjector.FindingQuery(limit: 10_000)
         #expect(try projector.findings(all).findings == fresh.findings(all).findings)
         #expect(try projector.findings(all).findings.count > 10)

@@ -1,0 +1,101 @@
+import CLMDB
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Commits that skip their sync for a while, for data that can be derived again (a projection being
+/// rebuilt). On a large environment every commit's `fdatasync` writes back pages the next commit
+/// dirties again; skipping them took a third off a rebuild of 3M events (BENCHMARKS.md).
+///
+/// What it risks: a process that dies (kill -9 included) loses nothing, for its writes are in the
+/// page cache; a system that stops may leave the environment torn (LMDB's `MDB_NOSYNC`). So before
+/// the first unsynced commit a marker file beside the data is made durable, holding the id of the
+/// boot that writes; it goes only once everything is synced. An environment found with a marker of
+/// another boot may be torn: its owner throws it away (`leftUnsyncedByAnotherBoot`), and opening it
+/// fails. One of this boot is settled on open: synced, and the marker removed.
+extension Environment {
+    public static let unsyncedMarkerName = "unsynced"
+
+    /// Whether commits skip their sync now (between `skipSyncs` and `resumeSyncs`).
+    public var skipsSyncs: Bool { unsynced.withLock { $0 } }
+
+    /// From the next commit on, commits skip their sync, until `resumeSyncs`. The marker is durable
+    /// first. Call from the writing thread, between transactions.
+    public func skipSyncs() throws {
+        writerThread.check()
+        guard !skipsSyncs else { return }
+        try Self.writeDurably(Array((Self.bootID ?? "").utf8), to: Self.markerPath(configuration.path), directory: configuration.path)
+        try LMDBError.check(mdb_env_set_flags(handle, UInt32(MDB_NOSYNC), 1), "mdb_env_set_flags (skip syncs)")
+        unsynced.withLock { $0 = true }
+    }
+
+    /// Syncs everything committed so far, then commits sync again and the marker goes. Call from the
+    /// writing thread, between transactions.
+    public func resumeSyncs() throws {
+        writerThread.check()
+        guard skipsSyncs else { return }
+        try settleUnsyncedCommits()
+        unsynced.withLock { $0 = false }
+    }
+
+    /// Whether the environment in `path` was left with unsynced commits by another boot than this
+    /// one (or one whose id is unknown): it may be torn, and only throwing it away is safe.
+    public static func leftUnsyncedByAnotherBoot(path: String) -> Bool {
+        guard let marker = readMarker(markerPath(path)) else { return false }
+        return bootID == nil || marker != bootID
+    }
+
+    /// On open, before anything else: a marker of another boot refuses the environment; one of this
+    /// boot is settled (its commits are in the page cache: synced now, they are durable).
+    func checkUnsyncedCommitsOnOpen() throws {
+        guard let marker = Self.readMarker(Self.markerPath(configuration.path)) else { return }
+        guard let boot = Self.bootID, marker == boot else {
+            throw LMDBError(code: EIO, operation: "open \(configuration.path): commits left unsynced by a system that stopped since")
+        }
+        if !configuration.readOnly { try settleUnsyncedCommits() }
+    }
+
+    private func settleUnsyncedCommits() throws {
+        try LMDBError.check(mdb_env_sync(handle, 1), "mdb_env_sync")
+        try LMDBError.check(mdb_env_set_flags(handle, UInt32(MDB_NOSYNC), 0), "mdb_env_set_flags (resume syncs)")
+        let marker = Self.markerPath(configuration.path)
+        guard unlink(marker) == 0 || errno == ENOENT else { throw LMDBError(code: errno, operation: "unlink \(marker)") }
+        try Self.syncDirectory(configuration.path)
+    }
+
+    // MARK: - The marker
+
+    /// This boot's id (`/proc/sys/kernel/random/boot_id`), nil where the system has none.
+    static let bootID: String? = readMarker("/proc/sys/kernel/random/boot_id").flatMap { $0.isEmpty ? nil : $0 }
+
+    static func markerPath(_ directory: String) -> String { directory + "/" + unsyncedMarkerName }
+
+    /// A small file's first word ("" when it has none), nil when there is no such file. A marker
+    /// that cannot be read counts as one of another boot.
+    static func readMarker(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return errno == ENOENT ? nil : "" }
+        defer { Glibc.close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 128)
+        let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        guard count > 0 else { return "" }
+        return String(decoding: buffer[..<count], as: UTF8.self).split(whereSeparator: \.isWhitespace).first.map(String.init) ?? ""
+    }
+
+    private static func writeDurably(_ bytes: [UInt8], to path: String, directory: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw LMDBError(code: errno, operation: "open \(path)") }
+        defer { Glibc.close(fd) }
+        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count else { throw LMDBError(code: written < 0 ? errno : EIO, operation: "write \(path)") }
+        guard fsync(fd) == 0 else { throw LMDBError(code: errno, operation: "fsync \(path)") }
+        try syncDirectory(directory)
+    }
+
+    private static func syncDirectory(_ directory: String) throws {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw LMDBError(code: errno, operation: "open \(directory)") }
+        defer { Glibc.close(fd) }
+        guard fsync(fd) == 0 else { throw LMDBError(code: errno, operation: "fsync \(directory)") }
+    }
+}
