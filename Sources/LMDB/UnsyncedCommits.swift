@@ -3,16 +3,18 @@ import CLMDB
 import Glibc
 #endif
 
-/// Commits that skip their sync for a while, for data that can be derived again (a projection being
-/// rebuilt). On a large environment every commit's `fdatasync` writes back pages the next commit
-/// dirties again; skipping them took a third off a rebuild of 3M events (BENCHMARKS.md).
+/// Commits that skip their sync for a while, for data that can be derived again (the projection).
+/// Every commit's `fdatasync` writes back pages the next commit dirties again, and competes for the
+/// disk with the commits that must sync (the log's): skipping them took a third off a rebuild of 3M
+/// events, and made batch ingest 9–30% faster (BENCHMARKS.md).
 ///
 /// What it risks: a process that dies (kill -9 included) loses nothing, for its writes are in the
 /// page cache; a system that stops may leave the environment torn (LMDB's `MDB_NOSYNC`). So before
 /// the first unsynced commit a marker file beside the data is made durable, holding the id of the
 /// boot that writes; it goes only once everything is synced. An environment found with a marker of
 /// another boot may be torn: its owner throws it away (`leftUnsyncedByAnotherBoot`), and opening it
-/// fails. One of this boot is settled on open: synced, and the marker removed.
+/// fails. One of this boot (a process killed while it skipped) is whole: opened for writing, its
+/// commits go on skipping their sync until `resumeSyncs` (syncing it there would hold up the start).
 extension Environment {
     public static let unsyncedMarkerName = "unsynced"
 
@@ -34,7 +36,11 @@ extension Environment {
     public func resumeSyncs() throws {
         writerThread.check()
         guard skipsSyncs else { return }
-        try settleUnsyncedCommits()
+        try LMDBError.check(mdb_env_sync(handle, 1), "mdb_env_sync")
+        try LMDBError.check(mdb_env_set_flags(handle, UInt32(MDB_NOSYNC), 0), "mdb_env_set_flags (resume syncs)")
+        let marker = Self.markerPath(configuration.path)
+        guard unlink(marker) == 0 || errno == ENOENT else { throw LMDBError(code: errno, operation: "unlink \(marker)") }
+        try Self.syncDirectory(configuration.path)
         unsynced.withLock { $0 = false }
     }
 
@@ -46,21 +52,15 @@ extension Environment {
     }
 
     /// On open, before anything else: a marker of another boot refuses the environment; one of this
-    /// boot is settled (its commits are in the page cache: synced now, they are durable).
+    /// boot is adopted (writable): commits skip their sync, as they did, until `resumeSyncs`.
     func checkUnsyncedCommitsOnOpen() throws {
         guard let marker = Self.readMarker(Self.markerPath(configuration.path)) else { return }
         guard let boot = Self.bootID, marker == boot else {
             throw LMDBError(code: EIO, operation: "open \(configuration.path): commits left unsynced by a system that stopped since")
         }
-        if !configuration.readOnly { try settleUnsyncedCommits() }
-    }
-
-    private func settleUnsyncedCommits() throws {
-        try LMDBError.check(mdb_env_sync(handle, 1), "mdb_env_sync")
-        try LMDBError.check(mdb_env_set_flags(handle, UInt32(MDB_NOSYNC), 0), "mdb_env_set_flags (resume syncs)")
-        let marker = Self.markerPath(configuration.path)
-        guard unlink(marker) == 0 || errno == ENOENT else { throw LMDBError(code: errno, operation: "unlink \(marker)") }
-        try Self.syncDirectory(configuration.path)
+        guard !configuration.readOnly else { return }
+        try LMDBError.check(mdb_env_set_flags(handle, UInt32(MDB_NOSYNC), 1), "mdb_env_set_flags (skip syncs)")
+        unsynced.withLock { $0 = true }
     }
 
     // MARK: - The marker

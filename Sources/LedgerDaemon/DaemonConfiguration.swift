@@ -45,6 +45,11 @@ import Projector
 ///   took a fifth off the follower's CPU against 20 (BENCHMARKS.md, "The follower gathers longer").
 /// - `projection.gatherEvents` (int, default 1000): a backlog of this many events is folded at once,
 ///   without waiting out `gatherMilliseconds`.
+/// - `projection.syncWhenIdleMilliseconds` (int, default 1000; 0: every fold syncs): the projection's
+///   transactions skip their fsync while events keep coming, and it is synced once none came for
+///   this long, and on shutdown. Its syncs competed with the log's for the disk (batch ingest 9–30%
+///   faster without them, a rebuild of 3M events a third faster). A kill loses nothing of it; a
+///   system crash while it is unsynced has ledgerd rebuild it from the log on the next start.
 /// - `stream.heartbeatSeconds` (int, default 15): a stream with nothing to send sends a comment
 ///   this often, so proxies keep it open.
 /// - `stream.stalledWriteSeconds` (int, default 10): a stream client that lets one write wait this
@@ -73,6 +78,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var projectionBatchEvents: Int
     public var projectionGatherMilliseconds: Int
     public var projectionGatherEvents: Int
+    public var projectionSyncWhenIdleMilliseconds: Int
     /// nil: no limit.
     public var projectionMemoryBudgetMiB: Int?
     public var backupRoot: String?
@@ -115,6 +121,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         projectionBatchEvents = min(max(1, reader.int(forKey: "projection.batchEvents", default: 40_000)), 1_000_000)
         projectionGatherMilliseconds = min(max(0, reader.int(forKey: "projection.gatherMilliseconds", default: 100)), 1_000)
         projectionGatherEvents = min(max(1, reader.int(forKey: "projection.gatherEvents", default: 1_000)), projectionBatchEvents)
+        projectionSyncWhenIdleMilliseconds = min(max(0, reader.int(forKey: "projection.syncWhenIdleMilliseconds", default: 1_000)), 60_000)
         let budget = reader.int(forKey: "projection.memoryBudgetMiB", default: 80)
         projectionMemoryBudgetMiB = budget > 0 ? min(budget, 1 << 20) : nil
         backupRoot = reader.string(forKey: "backup.root")

@@ -46,6 +46,7 @@ public struct LedgerRuntime: Sendable {
         projection.batchSize = settings.projectionBatchEvents
         projection.gatherMilliseconds = settings.projectionGatherMilliseconds
         projection.gatherBelowEvents = UInt64(settings.projectionGatherEvents)
+        projection.syncWhenIdleMilliseconds = settings.projectionSyncWhenIdleMilliseconds
         projection.memoryBudgetBytes = settings.projectionMemoryBudgetMiB.map { $0 << 20 }
         let projector = try LiveProjector(log: log, configuration: projection, logger: logger)
         let tokens = try TokenSource.load(configuredFile: settings.tokensFile, dataDirectory: settings.dataDirectory)

@@ -11,19 +11,20 @@ import Synchronization
 ///
 /// At most one batch is in hand: `start` requires that the one before is `finish`ed.
 final class BatchWriter: Sendable {
-    private struct Job: Sendable {
-        var batch: ProjectionStore.BatchWrites
-        /// After the commit, on the writer's thread: the follower's bookkeeping (`applied` raised).
-        var committed: @Sendable () -> Void
+    private enum Job: Sendable {
+        /// `committed` runs after the commit, on the writer's thread: the follower's bookkeeping.
+        case write(ProjectionStore.BatchWrites, committed: @Sendable () -> Void)
+        /// What was written without its sync is synced (`Environment.resumeSyncs`).
+        case sync
     }
 
     private let store: ProjectionStore
     private let job = Mutex<Job?>(nil)
     private let failure = Mutex<(any Error)?>(nil)
-    /// Batches handed over, and batches written (or failed), counted from 0.
+    /// Batches handed over, and batches written (or failed), counted from 0. `close` raises `handed`
+    /// to its end (`UInt64.max`): a flag beside it could be set just before the writer waits, unseen.
     private let handed = ProgressSignal(0)
     private let written = ProgressSignal(0)
-    private let stopping = Atomic<Bool>(false)
     private let thread = Mutex<pthread_t?>(nil)
 
     init(store: ProjectionStore) {
@@ -33,8 +34,19 @@ final class BatchWriter: Sendable {
 
     /// Hands a batch over; `committed` runs once it is in the store.
     func start(_ batch: ProjectionStore.BatchWrites, committed: @escaping @Sendable () -> Void) {
+        hand(.write(batch, committed: committed))
+    }
+
+    /// Syncs what was written without its sync, and waits for it (`finish`).
+    func sync() throws {
+        try finish()
+        hand(.sync)
+        try finish()
+    }
+
+    private func hand(_ work: Job) {
         precondition(written.value == handed.value, "a batch is handed to the projection's writer before the last one finished")
-        job.withLock { $0 = Job(batch: batch, committed: committed) }
+        job.withLock { $0 = work }
         handed.advance(to: handed.value + 1)
     }
 
@@ -48,8 +60,7 @@ final class BatchWriter: Sendable {
 
     /// Finishes the batch in hand, then ends the thread.
     func close() {
-        stopping.store(true, ordering: .releasing)
-        handed.wakeAll()
+        handed.advance(to: .max)
         if let thread = thread.withLock({ $0.take() }) { pthread_join(thread, nil) }
     }
 
@@ -58,19 +69,23 @@ final class BatchWriter: Sendable {
         var done: UInt64 = 0
         while true {
             let target = handed.wait(beyond: done, timeoutMilliseconds: 60_000)
-            guard target > done else {
-                guard stopping.load(ordering: .acquiring) else { continue }
-                // Stopped while far behind: what was written is made durable before the thread ends.
-                do { try store.environment.resumeSyncs() } catch { failure.withLock { $0 = error } }
-                return
-            }
-            if let job = job.withLock({ $0.take() }) {
-                do {
-                    try store.write(job.batch)
-                    job.committed()
-                } catch {
-                    failure.withLock { $0 = error }
+            guard target > done else { continue }
+            do {
+                switch job.withLock({ $0.take() }) {
+                case .write(let batch, let committed):
+                    try store.write(batch)
+                    committed()
+                case .sync: try store.environment.resumeSyncs()
+                case nil: break
                 }
+            } catch {
+                failure.withLock { $0 = error }
+            }
+            if target == .max {
+                // Closed: what was written without its sync is made durable before the thread ends.
+                do { try store.environment.resumeSyncs() } catch { failure.withLock { $0 = error } }
+                written.advance(to: .max)
+                return
             }
             done = target
             written.advance(to: done)

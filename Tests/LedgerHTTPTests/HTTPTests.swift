@@ -215,18 +215,19 @@ func event(_ id: String, type: String = "sales_order.updated", subject: String =
         }
     }
 
-    /// How long and how much the projection gathers comes from the configuration; a backlog
-    /// threshold above a batch is a batch.
+    /// How long and how much the projection gathers, and when it syncs, comes from the
+    /// configuration; a backlog threshold above a batch is a batch.
     @Test func theProjectionGathersAsConfigured() async throws {
-        let cases: [(keys: [AbsoluteConfigKey: Int], milliseconds: Int, events: UInt64)] = [
-            ([:], 100, 1_000),
-            (["projection.gatherMilliseconds": 250, "projection.gatherEvents": 300], 250, 300),
-            (["projection.batchEvents": 5_000, "projection.gatherEvents": 50_000], 100, 5_000),
+        let cases: [(keys: [AbsoluteConfigKey: Int], milliseconds: Int, events: UInt64, sync: Int)] = [
+            ([:], 100, 1_000, 1_000),
+            (["projection.gatherMilliseconds": 250, "projection.gatherEvents": 300, "projection.syncWhenIdleMilliseconds": 0], 250, 300, 0),
+            (["projection.batchEvents": 5_000, "projection.gatherEvents": 50_000, "projection.syncWhenIdleMilliseconds": -5], 100, 5_000, 0),
         ]
-        for (keys, milliseconds, events) in cases {
+        for (keys, milliseconds, events, sync) in cases {
             let server = try Server(extra: keys.mapValues { ConfigValue(.int($0), isSecret: false) })
             #expect(server.projector.configuration.gatherMilliseconds == milliseconds, "\(keys)")
             #expect(server.projector.configuration.gatherBelowEvents == events, "\(keys)")
+            #expect(server.projector.configuration.syncWhenIdleMilliseconds == sync, "\(keys)")
             try await server.run { _ in }
         }
     }
