@@ -48,14 +48,14 @@ extension Environment {
     /// one (or one whose id is unknown): it may be torn, and only throwing it away is safe.
     public static func leftUnsyncedByAnotherBoot(path: String) -> Bool {
         guard let marker = readMarker(markerPath(path)) else { return false }
-        return bootID == nil || marker != bootID
+        return bootID == nil || bootIdentity(marker) != bootID
     }
 
     /// On open, before anything else: a marker of another boot refuses the environment; one of this
     /// boot is adopted (writable): commits skip their sync, as they did, until `resumeSyncs`.
     func checkUnsyncedCommitsOnOpen() throws {
         guard let marker = Self.readMarker(Self.markerPath(configuration.path)) else { return }
-        guard let boot = Self.bootID, marker == boot else {
+        guard let boot = Self.bootID, Self.bootIdentity(marker) == boot else {
             throw LMDBError(code: EIO, operation: "open \(configuration.path): commits left unsynced by a system that stopped since")
         }
         guard !configuration.readOnly else { return }
@@ -65,8 +65,18 @@ extension Environment {
 
     // MARK: - The marker
 
-    /// This boot's id (`/proc/sys/kernel/random/boot_id`), nil where the system has none.
-    static let bootID: String? = readMarker("/proc/sys/kernel/random/boot_id").flatMap { $0.isEmpty ? nil : $0 }
+    /// This boot's id, without dashes: `/proc/sys/kernel/random/boot_id`, or where /proc hides it
+    /// (systemd's `ProcSubset=pid`) the `LEDGER_BOOT_ID` variable, which the unit sets from `%b`.
+    /// Nil where neither says: every marker then counts as another boot's.
+    static let bootID: String? = bootID(file: "/proc/sys/kernel/random/boot_id", variable: getenv("LEDGER_BOOT_ID").map { String(cString: $0) })
+
+    static func bootID(file: String, variable: String?) -> String? {
+        let id = bootIdentity(readMarker(file) ?? variable ?? "")
+        return id.isEmpty ? nil : id
+    }
+
+    /// A boot id as compared: lower case, without dashes (`%b` drops them, /proc has them).
+    static func bootIdentity(_ text: String) -> String { text.filter { $0 != "-" }.lowercased() }
 
     static func markerPath(_ directory: String) -> String { directory + "/" + unsyncedMarkerName }
 

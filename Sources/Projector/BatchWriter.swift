@@ -58,7 +58,7 @@ final class BatchWriter: Sendable {
         if let error = failure.withLock({ $0.take() }) { throw error }
     }
 
-    /// Finishes the batch in hand, then ends the thread.
+    /// Finishes the batch in hand, syncs what was written without its sync, then ends the thread.
     func close() {
         handed.advance(to: .max)
         if let thread = thread.withLock({ $0.take() }) { pthread_join(thread, nil) }

@@ -151,7 +151,7 @@ public final class LiveProjector: Sendable {
             }
             return
         }
-        // A rebuild interrupted by a system that stopped may have left the store torn: thrown away.
+        // A store a stopped system left with unsynced commits may be torn: thrown away, rebuilt.
         let torn = Environment.leftUnsyncedByAnotherBoot(path: configuration.path)
         if torn { try ProjectionStore.remove(path: configuration.path) }
         let store = try ProjectionStore(path: configuration.path, readOnly: false)

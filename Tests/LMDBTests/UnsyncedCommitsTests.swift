@@ -39,6 +39,19 @@ import Testing
         #expect(try env.read { txn in try txn.get(db, [1]).map(Array.init) } == [1])
     }
 
+    /// The boot's id from /proc, or where /proc hides it the variable the unit sets from `%b`
+    /// (the same id without dashes).
+    @Test func theBootIdComesFromProcOrTheUnit() throws {
+        let proc = try String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)
+        let fromProc = Environment.bootID(file: "/proc/sys/kernel/random/boot_id", variable: nil)
+        #expect(fromProc == proc.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "-", with: ""))
+        #expect(Environment.bootID == fromProc)
+        let hidden = Scratch.path("no-such-proc-file")
+        #expect(Environment.bootID(file: hidden, variable: fromProc) == fromProc)
+        #expect(Environment.bootID(file: hidden, variable: nil) == nil)
+        #expect(Environment.bootID(file: hidden, variable: "") == nil)
+    }
+
     @Test func anEnvironmentLeftUnsyncedByAnotherBootIsRefused() throws {
         let path = Scratch.directory("unsynced-other-boot")
         do {
