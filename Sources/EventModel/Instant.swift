@@ -41,84 +41,81 @@ public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible {
 
     /// RFC 3339 in UTC with `fractionDigits` digits (0, 3, 6 or 9), e.g. `2026-03-13T07:45:01.123456Z`.
     public func rfc3339(fractionDigits: Int = 6) -> String {
-        let fields = utcFields
-        if let length = Self.fixedLength(fields, fractionDigits) {
-            return String(unsafeUninitializedCapacity: length) { out in
-                Self.write(fields, fractionDigits, nanoseconds, to: out.baseAddress!)
-            }
-        }
-        return Self.unusualText(fields, fractionDigits, nanoseconds)
+        let fields = UTCFields(self)
+        guard let length = fields.fixedLength(fractionDigits) else { return fields.unusualText(fractionDigits) }
+        return String(unsafeUninitializedCapacity: length) { out in fields.write(fractionDigits, to: out.baseAddress!) }
     }
 
     /// The bytes of `rfc3339(fractionDigits:)` appended, with no string made: an answer writes
     /// a time for every event it lists.
     public func appendRFC3339(fractionDigits: Int, to out: inout [UInt8]) {
-        let fields = utcFields
-        guard let length = Self.fixedLength(fields, fractionDigits) else {
-            out += Self.unusualText(fields, fractionDigits, nanoseconds).utf8
+        let fields = UTCFields(self)
+        guard let length = fields.fixedLength(fractionDigits) else {
+            out += fields.unusualText(fractionDigits).utf8
             return
         }
         let start = out.count
         out.append(contentsOf: repeatElement(0, count: length))
-        out.withUnsafeMutableBufferPointer { buffer in
-            _ = Self.write(fields, fractionDigits, nanoseconds, to: buffer.baseAddress! + start)
+        out.withUnsafeMutableBufferPointer { buffer in _ = fields.write(fractionDigits, to: buffer.baseAddress! + start) }
+    }
+
+    /// An instant's calendar fields in UTC, as its text shows them.
+    private struct UTCFields {
+        var year: Int64, month: Int64, day: Int64, secondOfDay: Int64, nanoseconds: Int32
+
+        init(_ instant: Instant) {
+            let days = instant.seconds >= 0 ? instant.seconds / 86400 : (instant.seconds - 86399) / 86400
+            (year, month, day) = civil(fromDays: days)
+            secondOfDay = instant.seconds - days * 86400
+            nanoseconds = instant.nanoseconds
         }
-    }
 
-    /// Year, month, day and the second of the day, in UTC.
-    private var utcFields: (year: Int64, month: Int64, day: Int64, secondOfDay: Int64) {
-        let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
-        let (y, m, d) = civil(fromDays: days)
-        return (y, m, d, seconds - days * 86400)
-    }
+        /// The text's length when it is written byte by byte: a four-digit year and 0–9 fraction digits.
+        func fixedLength(_ fractionDigits: Int) -> Int? {
+            guard (0...9999).contains(year), (0...9).contains(fractionDigits) else { return nil }
+            return fractionDigits > 0 ? 21 + fractionDigits : 20
+        }
 
-    /// The text's length when it is written byte by byte: a four-digit year and 0–9 fraction digits.
-    private static func fixedLength(_ fields: (year: Int64, month: Int64, day: Int64, secondOfDay: Int64), _ fractionDigits: Int) -> Int? {
-        guard (0...9999).contains(fields.year), (0...9).contains(fractionDigits) else { return nil }
-        return fractionDigits > 0 ? 21 + fractionDigits : 20
-    }
+        /// The first `digits` of the nanoseconds.
+        func fraction(_ digits: Int) -> Int64 {
+            var fraction = Int64(nanoseconds)
+            for _ in 0..<(9 - digits) { fraction /= 10 }
+            return fraction
+        }
 
-    /// Written into bytes with byte literals: concatenating strings, or `Character`s turned into
-    /// bytes, dominated the answers that format thousands of times (BENCHMARKS.md).
-    private static func write(
-        _ f: (year: Int64, month: Int64, day: Int64, secondOfDay: Int64), _ fractionDigits: Int, _ nanoseconds: Int32,
-        to out: UnsafeMutablePointer<UInt8>
-    ) -> Int {
-        var i = 0
-        func put(_ value: Int64, _ width: Int) {
-            var v = value
-            for k in stride(from: width - 1, through: 0, by: -1) {
-                out[i + k] = UInt8(truncatingIfNeeded: 0x30 + v % 10)
-                v /= 10
+        /// Written into bytes with byte literals: concatenating strings, or `Character`s turned into
+        /// bytes, dominated the answers that format thousands of times (BENCHMARKS.md).
+        func write(_ fractionDigits: Int, to out: UnsafeMutablePointer<UInt8>) -> Int {
+            var i = 0
+            func put(_ value: Int64, _ width: Int) {
+                var v = value
+                for k in stride(from: width - 1, through: 0, by: -1) {
+                    out[i + k] = UInt8(truncatingIfNeeded: 0x30 + v % 10)
+                    v /= 10
+                }
+                i += width
             }
-            i += width
+            func put(_ byte: UInt8) {
+                out[i] = byte
+                i += 1
+            }
+            put(year, 4); put(UInt8(ascii: "-")); put(month, 2); put(UInt8(ascii: "-")); put(day, 2); put(UInt8(ascii: "T"))
+            put(secondOfDay / 3600, 2); put(UInt8(ascii: ":")); put(secondOfDay / 60 % 60, 2); put(UInt8(ascii: ":"))
+            put(secondOfDay % 60, 2)
+            if fractionDigits > 0 {
+                put(UInt8(ascii: ".")); put(fraction(fractionDigits), fractionDigits)
+            }
+            put(UInt8(ascii: "Z"))
+            return i
         }
-        func put(_ byte: UInt8) {
-            out[i] = byte
-            i += 1
-        }
-        put(f.year, 4); put(UInt8(ascii: "-")); put(f.month, 2); put(UInt8(ascii: "-")); put(f.day, 2); put(UInt8(ascii: "T"))
-        put(f.secondOfDay / 3600, 2); put(UInt8(ascii: ":")); put(f.secondOfDay / 60 % 60, 2); put(UInt8(ascii: ":"))
-        put(f.secondOfDay % 60, 2)
-        if fractionDigits > 0 {
-            var fraction = Int64(nanoseconds)
-            for _ in 0..<(9 - fractionDigits) { fraction /= 10 }
-            put(UInt8(ascii: ".")); put(fraction, fractionDigits)
-        }
-        put(UInt8(ascii: "Z"))
-        return i
-    }
 
-    /// Years outside 0–9999, or another number of digits: rare, made by concatenation.
-    private static func unusualText(_ f: (year: Int64, month: Int64, day: Int64, secondOfDay: Int64), _ fractionDigits: Int, _ nanoseconds: Int32) -> String {
-        var s = pad(f.year, 4) + "-" + pad(f.month, 2) + "-" + pad(f.day, 2) + "T"
-        s += pad(f.secondOfDay / 3600, 2) + ":" + pad(f.secondOfDay / 60 % 60, 2) + ":" + pad(f.secondOfDay % 60, 2)
-        if fractionDigits > 0 {
-            var fraction = Int64(nanoseconds)
-            for _ in 0..<(9 - fractionDigits) { fraction /= 10 }
-            s += "." + pad(fraction, fractionDigits)
+        /// Years outside 0–9999, or another number of digits: rare, made by concatenation.
+        func unusualText(_ fractionDigits: Int) -> String {
+            var s = pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + "T"
+            s += pad(secondOfDay / 3600, 2) + ":" + pad(secondOfDay / 60 % 60, 2) + ":" + pad(secondOfDay % 60, 2)
+            if fractionDigits > 0 { s += "." + pad(fraction(fractionDigits), fractionDigits) }
+            return s + "Z"
         }
-        return s + "Z"
     }
 
     public var description: String { rfc3339(fractionDigits: 9) }

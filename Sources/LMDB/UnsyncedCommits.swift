@@ -27,8 +27,7 @@ extension Environment {
         writerThread.check()
         guard !skipsSyncs else { return }
         try Self.writeDurably(Array((Self.bootID ?? "").utf8), to: Self.markerPath(configuration.path), directory: configuration.path)
-        try LMDBError.check(mdb_env_set_flags(handle, UInt32(MDB_NOSYNC), 1), "mdb_env_set_flags (skip syncs)")
-        unsynced.withLock { $0 = true }
+        try setSkipsSyncs(true)
     }
 
     /// Syncs everything committed so far, then commits sync again and the marker goes. Call from the
@@ -37,33 +36,44 @@ extension Environment {
         writerThread.check()
         guard skipsSyncs else { return }
         try LMDBError.check(mdb_env_sync(handle, 1), "mdb_env_sync")
-        try LMDBError.check(mdb_env_set_flags(handle, UInt32(MDB_NOSYNC), 0), "mdb_env_set_flags (resume syncs)")
+        try setSkipsSyncs(false)
         let marker = Self.markerPath(configuration.path)
         guard unlink(marker) == 0 || errno == ENOENT else { throw LMDBError(code: errno, operation: "unlink \(marker)") }
         try Self.syncDirectory(configuration.path)
-        unsynced.withLock { $0 = false }
     }
 
     /// Whether the environment in `path` was left with unsynced commits by another boot than this
     /// one (or one whose id is unknown): it may be torn, and only throwing it away is safe.
-    public static func leftUnsyncedByAnotherBoot(path: String) -> Bool {
-        guard let marker = readMarker(markerPath(path)) else { return false }
-        return bootID == nil || bootIdentity(marker) != bootID
-    }
+    public static func leftUnsyncedByAnotherBoot(path: String) -> Bool { unsyncedCommits(in: path) == .byAnotherBoot }
 
     /// On open, before anything else: a marker of another boot refuses the environment; one of this
     /// boot is adopted (writable): commits skip their sync, as they did, until `resumeSyncs`.
     func checkUnsyncedCommitsOnOpen() throws {
-        guard let marker = Self.readMarker(Self.markerPath(configuration.path)) else { return }
-        guard let boot = Self.bootID, Self.bootIdentity(marker) == boot else {
+        switch Self.unsyncedCommits(in: configuration.path) {
+        case .none: return
+        case .byAnotherBoot:
             throw LMDBError(code: EIO, operation: "open \(configuration.path): commits left unsynced by a system that stopped since")
+        case .byThisBoot:
+            if !configuration.readOnly { try setSkipsSyncs(true) }
         }
-        guard !configuration.readOnly else { return }
-        try LMDBError.check(mdb_env_set_flags(handle, UInt32(MDB_NOSYNC), 1), "mdb_env_set_flags (skip syncs)")
-        unsynced.withLock { $0 = true }
+    }
+
+    /// `MDB_NOSYNC` on or off, and `skipsSyncs` with it.
+    private func setSkipsSyncs(_ skipping: Bool) throws {
+        try LMDBError.check(mdb_env_set_flags(handle, UInt32(MDB_NOSYNC), skipping ? 1 : 0), "mdb_env_set_flags (MDB_NOSYNC \(skipping))")
+        unsynced.withLock { $0 = skipping }
     }
 
     // MARK: - The marker
+
+    private enum UnsyncedCommits { case none, byThisBoot, byAnotherBoot }
+
+    /// What the marker in `directory` says (one of an unknown boot counts as another's).
+    private static func unsyncedCommits(in directory: String) -> UnsyncedCommits {
+        guard let marker = firstWord(ofFile: markerPath(directory)) else { return .none }
+        guard let bootID, bootIdentity(marker) == bootID else { return .byAnotherBoot }
+        return .byThisBoot
+    }
 
     /// This boot's id, without dashes: `/proc/sys/kernel/random/boot_id`, or where /proc hides it
     /// (systemd's `ProcSubset=pid`) the `LEDGER_BOOT_ID` variable, which the unit sets from `%b`.
@@ -71,7 +81,7 @@ extension Environment {
     static let bootID: String? = bootID(file: "/proc/sys/kernel/random/boot_id", variable: getenv("LEDGER_BOOT_ID").map { String(cString: $0) })
 
     static func bootID(file: String, variable: String?) -> String? {
-        let id = bootIdentity(readMarker(file) ?? variable ?? "")
+        let id = bootIdentity(firstWord(ofFile: file) ?? variable ?? "")
         return id.isEmpty ? nil : id
     }
 
@@ -80,9 +90,9 @@ extension Environment {
 
     static func markerPath(_ directory: String) -> String { directory + "/" + unsyncedMarkerName }
 
-    /// A small file's first word ("" when it has none), nil when there is no such file. A marker
-    /// that cannot be read counts as one of another boot.
-    static func readMarker(_ path: String) -> String? {
+    /// A small file's first word ("" when it has none, or cannot be read: a marker then counts as
+    /// another boot's), nil when there is no such file.
+    static func firstWord(ofFile path: String) -> String? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return errno == ENOENT ? nil : "" }
         defer { Glibc.close(fd) }

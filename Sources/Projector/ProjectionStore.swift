@@ -61,10 +61,10 @@ final class ProjectionStore: @unchecked Sendable {
     let findings: Database
     let meta: Database
 
-    /// Commits sync their pages but not the meta page: a system crash may undo the last batch, whose
-    /// watermark then names an earlier seq of the same log, and the follower folds from there again.
-    /// Far behind, commits skip their sync altogether (`BatchWrites.syncs`): a system crash then
-    /// leaves a marker of another boot, and the projection is rebuilt (`remove`).
+    /// A commit that syncs syncs its pages but not the meta page: a system crash may undo the last
+    /// batch, whose watermark then names an earlier seq of the same log, and the follower folds from
+    /// there again. Commits that skip their sync (`BatchWrites.syncs`, the default while events come)
+    /// leave a marker: after a system crash it is another boot's, and the projection is rebuilt (`remove`).
     init(path: String, readOnly: Bool) throws {
         environment = try Environment(
             .init(path: path, mapSize: 4 << 30, maxReaders: 256, maxDatabases: 16, readOnly: readOnly, lastCommitMayBeUndone: true))
@@ -135,8 +135,9 @@ final class ProjectionStore: @unchecked Sendable {
         var puts: [(Database, [UInt8], [UInt8])]
         var deletes: [(Database, [UInt8])]
         var intervals: [AccessIntervals.Change]
-        /// Durable once written, with every batch before it. False far behind (a rebuild): those
-        /// commits skip their sync until a batch that syncs (`Environment.skipSyncs`).
+        /// Durable once written, with every batch before it. False (unless the projection is set to
+        /// sync every batch): the commit skips its sync until a batch that syncs, or the sync when
+        /// the ledger is quiet (`Environment.skipSyncs`).
         var syncs: Bool
     }
 

@@ -37,6 +37,12 @@ import Workload
         return folded
     }
 
+    /// Waits (at most 10 s) until a file is gone: the projection's marker goes when the ledger is quiet.
+    static func waitUntilGone(_ path: String) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while FileManager.default.fileExists(atPath: path), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+    }
+
     static func copyProjection(of ledger: TestLedger) throws -> String {
         let copy = Scratch.directory("projection-copy")
         try FileManager.default.copyItem(atPath: ledger.path + "/projection/data.mdb", toPath: copy + "/data.mdb")
@@ -140,8 +146,7 @@ import Workload
         #expect(try ledger.projector.snapshot().appliedThrough == 3_000)
         #expect(ledger.projector.eventsFolded.readFromLog == (anotherBoot ? 3_000 : 0))
         // This boot's marker is adopted, and goes once the ledger is quiet (1 s).
-        let deadline = ContinuousClock.now + .seconds(10)
-        while FileManager.default.fileExists(atPath: marker), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        try await Self.waitUntilGone(marker)
         #expect(!FileManager.default.fileExists(atPath: marker))
         try await Self.expectFreshFold(ledger, "a projection left unsynced, another boot: \(anotherBoot)")
         try await ledger.close()
@@ -168,8 +173,7 @@ import Workload
         } else {
             #expect(folded.batchesWrittenUnsynced == folded.batchesWritten)
             #expect(folded.batchesWritten > 1)
-            let deadline = ContinuousClock.now + .seconds(10)
-            while FileManager.default.fileExists(atPath: marker), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            try await Self.waitUntilGone(marker)
             #expect(!FileManager.default.fileExists(atPath: marker), "synced once the ledger was quiet")
             // New events skip their sync again, until the next quiet moment.
             let before = folded.batchesWrittenUnsynced
