@@ -157,17 +157,30 @@ class NIOFloor:
     """`ledger-bench --http-floor`: swift-nio's HTTP/1 pipeline answering every request with a constant,
     no router, no middleware, nothing stored: what no Swift server on NIO can beat on this machine.
     With `store` (a directory), each POST is answered once its body is committed to LMDB by one
-    writer thread that commits whatever is queued (group commit, fsynced): the floor of a durable ack."""
+    writer thread that commits whatever is queued (group commit, fsynced): the floor of a durable ack.
+    With `log` (a directory), each POST is parsed as ledgerd parses it and answered once ledgerd's event
+    log has appended it, with the projection following: ledgerd's storage without its HTTP layer."""
 
     token = ""
 
-    def __init__(self, binary, store=None):
+    def __init__(self, binary, store=None, log=None):
         self.port = free_port()
-        command = [binary, "--http-floor", str(self.port)] + (["--floor-store", store] if store else [])
+        command = ([binary, "--http-floor", str(self.port)] + (["--floor-store", store] if store else [])
+                   + (["--floor-log", log] if log else []))
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.url = f"http://127.0.0.1:{self.port}"
         if not wait_until_serving(self.url, 60):
             sys.exit("ledger-bench --http-floor did not start")
+
+    def wait_caught_up(self):
+        """Until the projection behind a `log` floor has folded everything (its `/readyz` answers 200)."""
+        for _ in range(2400):
+            try:
+                with urllib.request.urlopen(self.url + "/readyz", timeout=5):
+                    return
+            except urllib.error.HTTPError:
+                time.sleep(0.25)
+        sys.exit("the storage floor did not catch up in 10 minutes")
 
     def stop(self):
         self.process.kill()
@@ -355,7 +368,16 @@ def main():
     started_daemons = []
     floor = NIOFloor(args.bench) if args.bench else None
     durable_floor = NIOFloor(args.bench, os.path.join(workdir, "durable-floor")) if args.bench else None
+    storage_floor = NIOFloor(args.bench, log=os.path.join(workdir, "storage-floor")) if args.bench else None
     try:
+        def settle():
+            """Between two measurements: what the last one left in memory goes to disk now (PostgreSQL's
+            buffers by a checkpoint, every dirty page of the page cache by sync), not during the next one.
+            The projections' commits skip their sync, and a phase that ran into another's writeback
+            measured the disk's queue: ledgerd's single events once had a p99 of 117 ms that way."""
+            postgres.sql("CHECKPOINT")
+            os.sync()
+
         # Ingest rows, alternating sides round by round, then bytes on disk of all that was stored.
         postgres.fresh_table()
         ledgerd = Ledgerd(args.ledgerd, workdir, "ingest")
@@ -366,16 +388,29 @@ def main():
                      ("ledgerd", lambda: run_batches(http_batch_worker, (ledgerd.url, ledgerd.token), http_batches[r], batch_events))]
             for name, measure in (sides if r % 2 else sides[::-1]):
                 results.setdefault(f"batch-{name}", []).append(show(f"{name} batches", measure()))
-            ledgerd.wait_caught_up()
+                ledgerd.wait_caught_up()
+                settle()
+            if floor:
+                results.setdefault("storage-batch", []).append(show(
+                    "swift-nio + ledgerd's storage, batches",
+                    run_batches(http_batch_worker, (storage_floor.url, storage_floor.token), http_batches[r], batch_events)))
+                storage_floor.wait_caught_up()
+                settle()
             sides = [("postgres", lambda: pgbench(postgres, workdir, single_sql, 64, args.seconds)),
                      ("ledgerd", lambda: wrk(ledgerd, "post.lua", [singles_file, f"s{r}"], 64, args.seconds))]
             for name, measure in (sides if r % 2 else sides[::-1]):
                 results.setdefault(f"single-{name}", []).append(show(f"{name} singles", measure()))
+                ledgerd.wait_caught_up()
+                settle()
             if floor:
                 results.setdefault("nio-post", []).append(show("swift-nio alone, POST", wrk(floor, "post.lua", [singles_file, f"f{r}"], 64, args.seconds)))
                 results.setdefault("durable-post", []).append(
                     show("swift-nio + LMDB commit", wrk(durable_floor, "post.lua", [singles_file, f"d{r}"], 64, args.seconds)))
-            ledgerd.wait_caught_up()
+                settle()
+                results.setdefault("storage-post", []).append(
+                    show("swift-nio + ledgerd's storage", wrk(storage_floor, "post.lua", [singles_file, f"l{r}"], 64, args.seconds)))
+                storage_floor.wait_caught_up()
+                settle()
         pg_bytes, pg_rows = postgres.bytes_and_rows()
         ledgerd_rows = ledgerd.head()
         ledgerd.stop()
@@ -389,10 +424,12 @@ def main():
         million_lines = read_lines(million)
         million_events = sum(line.count('"id":"evt-') for line in million_lines)
         pg_million = show("postgres 1M load", run_batches(postgres_batch_worker, (postgres.conninfo,), [copy_rows(l) for l in million_lines], million_events))
+        settle()
         http_million = show("ledgerd 1M load", run_batches(http_batch_worker, (big.url, big.token), [l.encode() for l in million_lines], million_events))
         del million_lines
         head = big.head()
         big.wait_caught_up()
+        settle()
         rss_after_load = big.rss_anon_mib()
         subjects, users = set(), set()
         with open(million, encoding="utf-8") as f:
@@ -456,6 +493,7 @@ def main():
         if floor:
             floor.stop()
             durable_floor.stop()
+            storage_floor.stop()
         postgres.stop()
 
     def median(key, field="perSecond"):
@@ -479,6 +517,12 @@ def main():
         ("batch ingest over HTTP, 500 events/request, 2 clients, durable", "≥ 2× PostgreSQL COPY",
          "events/s " + spread(results["batch-ledgerd"]), "events/s " + spread(results["batch-postgres"]),
          ratio(batch_ours, batch_pg), batch_ours >= 2 * batch_pg),
+    ] + ([
+        ("… the floor of ledgerd's storage: the same batches through swift-nio's HTTP alone into ledgerd's event log, with the projection following "
+         "(each body parsed and validated as ledgerd does, answered once appended and fsynced; no Hummingbird, no token, no log line, no metrics; "
+         "`ledger-bench --http-floor --floor-log`), 2 clients", f"(the bar: {2 * batch_pg:.0f}/s)", "events/s " + spread(results["storage-batch"]),
+         "—", "—", None),
+    ] if floor else []) + [
         ("… the same, loading 1M events (one run)", "≥ 2× PostgreSQL COPY",
          f"{http_million['perSecond']:.0f} events/s", f"{pg_million['perSecond']:.0f} events/s",
          ratio(http_million["perSecond"], pg_million["perSecond"]), http_million["perSecond"] >= 2 * pg_million["perSecond"]),
@@ -491,6 +535,8 @@ def main():
                   2 * single_pg, "nio-post"),
         floor_row("… the floor of a durable ack: the same, each POST answered once one LMDB writer thread has committed its body with whatever else was queued (group commit, fsynced; no parse, no checks, no hash, no index, no projection; `ledger-bench --http-floor --floor-store`), 64 clients (wrk)",
                   2 * single_pg, "durable-post"),
+        floor_row("… the floor of ledgerd's storage: swift-nio's HTTP alone in front of ledgerd's event log, with the projection following (each POST parsed and validated as ledgerd does, answered once appended and fsynced; no Hummingbird, no token, no log line, no metrics; `ledger-bench --http-floor --floor-log`), 64 clients (wrk)",
+                  2 * single_pg, "storage-post"),
     ] if floor else []) + [
         ("a record's history on 1M events, 16 clients (wrk / pgbench)", "≥ 5× PostgreSQL's queries/s, p99 ≤ PostgreSQL's",
          "queries/s " + spread(results["history-ledgerd"]) + f", p99 {history_p99_ours / 1000:.1f} ms",

@@ -1,21 +1,25 @@
 import Dispatch
 import EventLog
+import EventModel
 import Glibc
 import LMDB
+import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Projector
 import Synchronization
 
 /// The floor of HTTP in Swift on this machine: swift-nio's HTTP/1 pipeline answering every request
 /// with `/healthz`'s constant body, no router, no middleware, no concurrency hop. Measured with wrk beside
 /// ledgerd (`make bench-e2e`), it says how much of a request's cost is the stack above NIO.
 ///
-/// With a directory (`durableIn`), a POST is answered only once its body is stored: the floor of a
-/// durable acknowledgement (`DurableFloorStore`). Everything else is answered at once, as without.
+/// With a store, a POST is answered only once the store has it: its body committed to LMDB, the floor of
+/// a durable acknowledgement (`DurableFloorStore`); or its events parsed as ledgerd parses them and
+/// appended to ledgerd's event log, ledgerd's storage without ledgerd's HTTP layer (`LedgerStorage`).
+/// Everything else is answered at once, as without.
 enum HTTPFloor {
-    static func serve(port: Int, durableIn directory: String? = nil) async throws {
-        let store = try directory.map { try DurableFloorStore(path: $0) }
+    static func serve(port: Int, store: (any FloorStore)?) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -25,7 +29,7 @@ enum HTTPFloor {
                 channel.pipeline.configureHTTPServerPipeline().flatMap { channel.pipeline.addHandler(ConstantAnswer(store: store)) }
             }
             .bind(host: "127.0.0.1", port: port).get()
-        print("answering on 127.0.0.1:\(port)\(directory.map { ", storing each POST's body in \($0) before its answer" } ?? ""); stop with ^C")
+        print("answering on 127.0.0.1:\(port)\(store.map { ", " + $0.purpose } ?? ""); stop with ^C")
         try await channel.closeFuture.get()
     }
 
@@ -34,26 +38,34 @@ enum HTTPFloor {
         typealias OutboundOut = HTTPServerResponsePart
         static let body = #"{"status":"ok"}"#
 
-        let store: DurableFloorStore?
+        let store: (any FloorStore)?
         private var isPost = false
+        private var isReadiness = false
         private var requestBody: [UInt8] = []
 
-        init(store: DurableFloorStore?) { self.store = store }
+        init(store: (any FloorStore)?) { self.store = store }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
             case .head(let head):
                 isPost = head.method == .POST
+                isReadiness = head.method == .GET && head.uri == "/readyz"
                 requestBody.removeAll(keepingCapacity: true)
             case .body(let part):
                 if store != nil { requestBody += part.readableBytesView }
             case .end:
+                if isReadiness, let store, !store.isCaughtUp { return answer(context, .serviceUnavailable) }
                 guard let store, isPost else { return answer(context, .ok) }
                 let promise = context.eventLoop.makePromise(of: Void.self)
                 let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-                // A commit that failed (a full disk, say) is answered 500, as ledgerd would, so wrk counts it.
+                // A commit that failed (a full disk, say) is answered 500, as ledgerd would, so wrk counts it;
+                // a body that does not parse, 400.
                 promise.futureResult.whenComplete { [self] result in
-                    let status: HTTPResponseStatus = if case .success = result { .created } else { .internalServerError }
+                    let status: HTTPResponseStatus =
+                        switch result {
+                        case .success: .created
+                        case .failure(let error): error is EventModel.ValidationError ? .badRequest : .internalServerError
+                        }
                     answer(bound.value, status)
                 }
                 store.append(requestBody, then: promise)
@@ -71,17 +83,73 @@ enum HTTPFloor {
     }
 }
 
+/// Where a floor keeps each POST's body before answering it.
+protocol FloorStore: Sendable {
+    /// Called on the event loop; `promise` is completed once the body is durable (or refused).
+    func append(_ body: [UInt8], then promise: EventLoopPromise<Void>)
+    /// Whether work behind the answers is done (`GET /readyz` says 503 until it is), so that a
+    /// benchmark's next phase does not share the cores with it.
+    var isCaughtUp: Bool { get }
+    /// What happens to a POST before its answer, for the start-up line.
+    var purpose: String { get }
+}
+
+extension FloorStore {
+    var isCaughtUp: Bool { true }
+}
+
+/// ledgerd's storage behind the floor's HTTP: the event log (parsing and validating on the event loop,
+/// canonical records, chain hashes, Merkle nodes, compression, ids and index folds, fsynced commits)
+/// and, unless left out, the projection's follower folding behind it, as ledgerd runs them. What a
+/// single event costs here beyond `DurableFloorStore` is the storage's own; what ledgerd costs beyond
+/// this is its HTTP layer (Hummingbird's channel, the token, the request id, the log line, the metrics).
+final class LedgerStorage: FloorStore {
+    let log: EventLog
+    let projector: LiveProjector?
+    let purpose: String
+
+    init(path: String, projection: Bool) throws {
+        var logger = Logger(label: "floor")
+        logger.logLevel = .warning
+        log = try EventLog(LogConfiguration(path: path), logger: logger)
+        projector = projection ? try LiveProjector(log: log, configuration: .init(path: path + "/projection"), logger: logger) : nil
+        purpose = "appending each POST's events to the event log in \(path)\(projection ? " with the projection following" : "") before its answer"
+    }
+
+    var isCaughtUp: Bool {
+        guard let projector else { return true }
+        guard let head = try? log.head().seq else { return false }
+        return projector.appliedThrough == head
+    }
+
+    func append(_ body: [UInt8], then promise: EventLoopPromise<Void>) {
+        let events: [PreparedEvent]
+        do {
+            events = try EventBody.parse(body).events
+        } catch {
+            return promise.fail(error)
+        }
+        log.append(events) { result in
+            switch result {
+            case .success: promise.succeed(())
+            case .failure(let error): promise.fail(error)
+            }
+        }
+    }
+}
+
 /// The least a durable acknowledgement costs with LMDB: one writer thread takes every body queued
 /// since its last commit, stores each under the next big-endian seq (`MDB_APPEND`) in one
 /// transaction, commits (LMDB's default: data pages and meta page fsynced, as the log's commits are),
 /// then lets every request of that commit be answered. No parsing, checking, hashing, compression,
 /// ids, indexes or projection: what ledgerd does on top of this is its own cost.
-final class DurableFloorStore: Sendable {
+final class DurableFloorStore: FloorStore {
     private struct Pending {
         var body: [UInt8]
         var promise: EventLoopPromise<Void>
     }
 
+    let purpose: String
     private let queue = Mutex<[Pending]>([])
     /// Signalled when the queue stops being empty: the writer drains it whole each time.
     private let work = DispatchSemaphore(value: 0)
@@ -89,6 +157,7 @@ final class DurableFloorStore: Sendable {
     private let records: Database
 
     init(path: String) throws {
+        purpose = "storing each POST's body in \(path) before its answer"
         _ = path.withCString { mkdir($0, 0o750) }
         environment = try Environment(.init(path: path, maxReaders: 16, maxDatabases: 1))
         records = try environment.openDatabases([("records", [])])[0]

@@ -67,6 +67,12 @@ struct LedgerBench: AsyncParsableCommand {
     @Option(help: "With --http-floor: store each POST's body in a new LMDB environment in this directory, fsynced, before its answer (the floor of a durable acknowledgement).")
     var floorStore: String?
 
+    @Option(help: "With --http-floor: append each POST's events to an event log in this data directory, parsed as ledgerd parses them, with the projection following, before its answer (ledgerd's storage without its HTTP layer).")
+    var floorLog: String?
+
+    @Flag(help: "With --floor-log: no projection.")
+    var floorWithoutProjection = false
+
     @Flag(help: "With --batches: only time parsing, validating and canonicalizing its bodies on one thread, five rounds, then stop.")
     var parseOnly = false
 
@@ -85,7 +91,9 @@ struct LedgerBench: AsyncParsableCommand {
             return
         }
         if let httpFloor {
-            try await HTTPFloor.serve(port: httpFloor, durableIn: floorStore)
+            let store: (any FloorStore)? =
+                try floorLog.map { try LedgerStorage(path: $0, projection: !floorWithoutProjection) } ?? floorStore.map { try DurableFloorStore(path: $0) }
+            try await HTTPFloor.serve(port: httpFloor, store: store)
             return
         }
         if let fill {
