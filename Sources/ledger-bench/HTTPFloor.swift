@@ -108,10 +108,12 @@ final class LedgerStorage: FloorStore {
     let projector: LiveProjector?
     let purpose: String
 
-    init(path: String, projection: Bool) throws {
+    init(path: String, projection: Bool, foldEvery: Int) throws {
         var logger = Logger(label: "floor")
         logger.logLevel = .warning
-        log = try EventLog(LogConfiguration(path: path), logger: logger)
+        var configuration = LogConfiguration(path: path)
+        configuration.foldThreshold = foldEvery
+        log = try EventLog(configuration, logger: logger)
         projector = projection ? try LiveProjector(log: log, configuration: .init(path: path + "/projection"), logger: logger) : nil
         purpose = "appending each POST's events to the event log in \(path)\(projection ? " with the projection following" : "") before its answer"
     }

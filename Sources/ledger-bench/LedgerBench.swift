@@ -46,7 +46,7 @@ struct LedgerBench: AsyncParsableCommand {
     @Option(help: "Random as-of access queries on the projection ledger.")
     var asOfQueries: Int = 2_000
 
-    @Option(help: "Events per index fold, for the log and the raw baseline alike.")
+    @Option(help: "Events per index fold, for the log and the raw baseline alike (and for --floor-log).")
     var foldEvery: Int = LogConfiguration(path: "").foldThreshold
 
     @Option(name: .customLong("verify-only"), help: "Only time verification of the ledger already in this data directory, then stop.")
@@ -92,7 +92,7 @@ struct LedgerBench: AsyncParsableCommand {
         }
         if let httpFloor {
             let store: (any FloorStore)? =
-                try floorLog.map { try LedgerStorage(path: $0, projection: !floorWithoutProjection) } ?? floorStore.map { try DurableFloorStore(path: $0) }
+                try floorLog.map { try LedgerStorage(path: $0, projection: !floorWithoutProjection, foldEvery: foldEvery) } ?? floorStore.map { try DurableFloorStore(path: $0) }
             try await HTTPFloor.serve(port: httpFloor, store: store)
             return
         }
