@@ -48,7 +48,8 @@ extension EventLog {
                 streams.append(.list(tailSeqs))
             case .timeRange(let low, let high):
                 if let seqs = try Self.seqs(timeFrom: low, through: high, in: store.index(.time), txn, limit: Self.timeRangeMaterializeLimit) {
-                    streams = [.list((seqs + tailSeqs).sorted())]
+                    // Entries a fold under way wrote past the watermark are the tail's to give.
+                    streams = [.list((seqs.filter { $0 <= watermark } + tailSeqs).sorted())]
                 } else {
                     driver = .allRecords
                     streams = [.records]

@@ -110,7 +110,8 @@ public final class EventLog: Sendable {
                     foldThreshold: configuration.foldThreshold, foldIdleMilliseconds: configuration.foldIdleMilliseconds,
                     staleReaderCheckSeconds: configuration.staleReaderCheckSeconds, foldOnClose: configuration.foldOnClose,
                     checkpoints: configuration.checkpoints, dictionaries: configuration.dictionaries,
-                    announcePauseMilliseconds: configuration.announcePauseMilliseconds),
+                    announcePauseMilliseconds: configuration.announcePauseMilliseconds,
+                    foldStepPauseMilliseconds: configuration.foldStepPauseMilliseconds),
                 logger: logger)
             writer.start()
             self.writer = writer

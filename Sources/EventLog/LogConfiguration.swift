@@ -9,9 +9,10 @@ public struct LogConfiguration: Sendable {
     /// Threads that run reads, so they never block the writer or the cooperative pool.
     public var readerThreads: Int = 4
     /// Fold the tail into the LMDB indexes once it holds this many events (spec 8: large batches are
-    /// cheap). Appends wait while the writer folds, so the fold's length is the tail of the ack's
-    /// latency: 5,000 (was 20,000) halves the p99 of single events (~45 → ~23 ms at 64 clients) at
-    /// no cost to ingest measured within the noise (BENCHMARKS.md, "The index fold's length").
+    /// cheap). Appends wait while each of a fold's transactions runs (the ids, then one per index),
+    /// so the longest is the tail of the ack's latency: 5,000 (was 20,000) halved the p99 of single
+    /// events at 64 clients, and one transaction per index (instead of all of them in one) halved it
+    /// again, to ~15 ms, at no cost to ingest measured within the noise (BENCHMARKS.md).
     public var foldThreshold: Int = 5_000
     /// …or after this long without appends.
     public var foldIdleMilliseconds: Int = 250
@@ -23,6 +24,9 @@ public struct LogConfiguration: Sendable {
     /// follower). A reader can always find a commit in LMDB a moment before it is announced; tests
     /// widen that moment to show the follower copes.
     public var announcePauseMilliseconds: Int = 0
+    /// How long the writer waits for appends between a fold's transactions (`Writer.fold`); tests
+    /// lengthen it to read the ledger while a fold is half done.
+    public var foldStepPauseMilliseconds: Int = 0
     /// How many committed events the log keeps in memory, in their fold form, until the projection's
     /// follower takes them (`takeCommitted`); 0 keeps none. 8,192 covers the follower's 100 ms of
     /// gathering at the fastest ingest measured here, for a few MiB when it lags.

@@ -78,6 +78,8 @@ final class Writer: @unchecked Sendable {
         var dictionaries: DictionarySchedule?
         /// Tests only: widens the moment between a commit and its announcement.
         var announcePauseMilliseconds: Int = 0
+        /// Tests only: how long to wait for appends between a fold's transactions.
+        var foldStepPauseMilliseconds: Int = 0
     }
 
     private let store: Store
@@ -96,8 +98,8 @@ final class Writer: @unchecked Sendable {
     /// The ids of the events past the indexes' watermark, which the next fold writes into the id
     /// table (rebuilt from the records on open, like the tail).
     private var unfoldedIds: [IndexKey: UInt64]
-    /// Set once the first half of a fold wrote the unfolded ids into the id table.
-    private var foldHalfDone = false
+    /// The fold under way, between its transactions (nil: none).
+    private var foldInProgress: FoldInProgress?
     /// Set when the log opened over damaged records: every write is refused rather than extend a tree it cannot trust.
     private let damaged: LogError?
     private var lastCheckpoint: StoredCheckpoint?
@@ -202,11 +204,11 @@ final class Writer: @unchecked Sendable {
     private func run() {
         store.environment.claimWrites()
         var lastReaderCheck = Instant.now().seconds
-        var secondHalfNext = false
+        var foldGoesOn = false
         while true {
-            // Half a fold just done: commit what is queued, without waiting, then the other half.
-            let wait = secondHalfNext ? 0 : tail.withLock { $0.isEmpty } ? 1000 : settings.foldIdleMilliseconds
-            secondHalfNext = false
+            // One transaction of a fold just done: commit what is queued, without waiting, then the next.
+            let wait = foldGoesOn ? settings.foldStepPauseMilliseconds : tail.withLock { $0.isEmpty } ? 1000 : settings.foldIdleMilliseconds
+            foldGoesOn = false
             let (group, closed) = queue.takeAll(timeoutMilliseconds: wait)
             heartbeat.store(Instant.now().seconds, ordering: .relaxed)
             if !group.isEmpty || checkpointIsDue() {
@@ -216,9 +218,10 @@ final class Writer: @unchecked Sendable {
             }
             let tailCount = tail.withLock { $0.count }
             let idle = group.isEmpty && !closed
-            let folding = tailCount >= settings.foldThreshold || (tailCount > 0 && (idle || (closed && settings.foldOnClose)))
+            let folding = foldInProgress != nil || tailCount >= settings.foldThreshold
+                || (tailCount > 0 && (idle || (closed && settings.foldOnClose)))
             if folding && halted.withLock({ $0 == nil }) {
-                secondHalfNext = fold(both: closed)
+                foldGoesOn = fold(toTheEnd: closed)
             }
             if closed { break }
             let now = Instant.now().seconds
@@ -564,14 +567,28 @@ final class Writer: @unchecked Sendable {
 
     // MARK: - Folding the tail into the indexes
 
-    /// Folds in two transactions, the appends queued meanwhile committed between them, so that each
-    /// holds the writer about half as long: first the unfolded ids (at random places in the id table,
-    /// the costlier half with ids such as UUIDs), then the index entries with the new watermark and
-    /// the ids that came since. An id in the table before the watermark covers it is harmless: a
-    /// reopen finds it again in the records past the watermark, under the same seq. `both` (on close)
-    /// does the two at once. True when the first half is done and the second is next.
-    private func fold(both: Bool) -> Bool {
-        if !foldHalfDone {
+    /// A fold under way: the tail's events it writes (frozen when it began), and what is written.
+    private struct FoldInProgress {
+        let events: TailIndex.Frozen
+        /// The indexes written so far, one transaction each, in `IndexKind` order.
+        var indexesWritten = 0
+    }
+
+    /// Folds the tail into the id table and the indexes in one transaction each, the appends queued
+    /// meanwhile committed between them, so that none holds the writer for long: the unfolded ids
+    /// first (at random places in the id table with ids such as UUIDs), then one index at a time,
+    /// the last with the new watermark and the ids that came since. A fold in one transaction held
+    /// the writer 29–53 ms every 5,000 single events, most of their p99 (BENCHMARKS.md).
+    ///
+    /// Until the last transaction the watermark stays where it was: reads take the fold's events
+    /// from the tail (`TailIndex.folding`) and LMDB's entries only up to the watermark, so the ones
+    /// written ahead of it count once. An id in the table before the watermark covers it is
+    /// harmless too: a reopen finds it again in the records past the watermark, under the same seq.
+    /// A fold cut short (a crash, a full disk) leaves entries past the watermark; the next one puts
+    /// them again, and LMDB keeps one of each (`putEntry`). `toTheEnd` (on close) does every step at
+    /// once. True when the fold goes on with its next transaction.
+    private func fold(toTheEnd: Bool) -> Bool {
+        if foldInProgress == nil {
             let start = ContinuousClock.now
             defer { foldLatency.recordElapsed(since: start) }
             do {
@@ -581,10 +598,36 @@ final class Writer: @unchecked Sendable {
                 return false
             }
             unfoldedIds.removeAll(keepingCapacity: true)
-            foldHalfDone = true
-            if !both { return true }
+            foldInProgress = FoldInProgress(events: tail.withLock { $0.freeze() })
+            if !toTheEnd { return true }
         }
-        foldIndexes()
+        while let fold = foldInProgress {
+            let kind = IndexKind.allCases[fold.indexesWritten]
+            let last = fold.indexesWritten == IndexKind.allCases.count - 1
+            let start = ContinuousClock.now
+            do {
+                try store.environment.write { txn in
+                    try writeEntries(of: kind, fold.events, txn)
+                    if last {
+                        try writeUnfoldedIds(txn)
+                        try txn.put(store.meta, key: Store.indexedThroughKey, value: bigEndianBytes(fold.events.head))
+                    }
+                }
+            } catch {
+                logFoldFailure(error, events: Int(fold.events.head - tail.withLock { $0.base }))
+                return false
+            }
+            foldLatency.recordElapsed(since: start)
+            if last {
+                tail.withLock { $0.folded() }
+                unfoldedIds.removeAll(keepingCapacity: true)
+                foldInProgress = nil
+                releaseFreedMemory()
+                return false
+            }
+            foldInProgress!.indexesWritten += 1
+            if !toTheEnd { return true }
+        }
         return false
     }
 
@@ -599,43 +642,30 @@ final class Writer: @unchecked Sendable {
         }
     }
 
-    /// Writes every tail entry into the LMDB indexes with the new watermark in one transaction, then
-    /// empties the tail. Keys go in sorted order so the B-tree is walked, not jumped around.
-    private func foldIndexes() {
-        let snapshot = tail.withLock { $0 }
-        guard !snapshot.isEmpty else { return }
-        let start = ContinuousClock.now
-        defer { foldLatency.recordElapsed(since: start) }
-        do {
-            try store.environment.write { txn in
-                for kind in IndexKind.allCases {
-                    let database = store.index(kind)
-                    let postings = snapshot.postings[kind.rawValue]
-                    let keys = postings.keys.sorted()
-                    try txn.withCursor(database) { cursor in
-                        for key in keys {
-                            try key.bytes.withUnsafeBytes { k in
-                                for seq in postings[key]! {
-                                    try withUnsafeBytes(of: seq.bigEndian) { v in
-                                        try cursor.put(k, v, flags: .appendDuplicate)
-                                    }
-                                }
-                            }
-                        }
+    /// One index's entries of the fold's events. Keys go in sorted order so the B-tree is walked,
+    /// not jumped around.
+    private func writeEntries(of kind: IndexKind, _ events: TailIndex.Frozen, _ txn: borrowing WriteTransaction) throws {
+        let postings = events.postings[kind.rawValue]
+        try txn.withCursor(store.index(kind)) { cursor in
+            for key in postings.keys.sorted() {
+                try key.bytes.withUnsafeBytes { k in
+                    for seq in postings[key]! {
+                        try withUnsafeBytes(of: seq.bigEndian) { v in try Self.putEntry(k, v, cursor) }
                     }
                 }
-                try writeUnfoldedIds(txn)
-                try txn.put(store.meta, key: Store.indexedThroughKey, value: bigEndianBytes(snapshot.head))
             }
-        } catch {
-            logFoldFailure(error, events: snapshot.count)
-            return
         }
-        // Only the writer adds to the tail and the ids, and it is here: nothing arrived since the snapshot.
-        tail.withLock { $0 = TailIndex(base: snapshot.head, sizedLike: snapshot) }
-        unfoldedIds.removeAll(keepingCapacity: true)
-        foldHalfDone = false
-        releaseFreedMemory()
+    }
+
+    /// Appends a seq to its key's; where a fold cut short already put it (or a later one), LMDB's
+    /// append refuses and the entry goes in its place instead, once (a duplicate-sorted database
+    /// keeps one of each key and value).
+    private static func putEntry(_ key: UnsafeRawBufferPointer, _ seq: UnsafeRawBufferPointer, _ cursor: borrowing Cursor) throws {
+        do {
+            try cursor.put(key, seq, flags: .appendDuplicate)
+        } catch let error as LMDBError where error.isKeyExists {
+            try cursor.put(key, seq)
+        }
     }
 
     private func logFoldFailure(_ error: any Error, events: Int) {

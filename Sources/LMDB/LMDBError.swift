@@ -20,6 +20,8 @@ public struct LMDBError: Error, Equatable, CustomStringConvertible, Sendable {
     public var isMapFull: Bool { code == MDB_MAP_FULL }
     /// Another process grew the map; adopt its size and retry.
     public var isMapResized: Bool { code == MDB_MAP_RESIZED }
+    /// A put refused: the key (or, with `appendDuplicate`, a value at or past it) is there already.
+    public var isKeyExists: Bool { code == MDB_KEYEXIST }
     /// The filesystem has no space left (errno ENOSPC) or the disk quota is exceeded.
     /// ENOSPC or EDQUOT. LMDB reports a write cut short by a full disk as EIO, which only the
     /// filesystem's free space can tell apart: see `isDiskFull(available:)`.

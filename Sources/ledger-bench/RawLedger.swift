@@ -71,7 +71,7 @@ final class RawLedger {
     }
 
     /// The ids and the indexes in one transaction, keys sorted (the log's writer does the same work
-    /// in two transactions, to hold its appends back half as long each time).
+    /// in one transaction for the ids and one per index, to hold its appends back a little each time).
     func fold() {
         write { txn in
             for (id, seq) in unfoldedIds.sorted(by: { $0.key < $1.key }) { put(txn, ids, id.bytes, bigEndianBytes(seq), flags: 0) }

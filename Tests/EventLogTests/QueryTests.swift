@@ -72,7 +72,7 @@ import Testing
     @Test func foldedIndexesAndTheReindexedTailAgreeAfterReopen() async throws {
         let path = temporaryDirectory()
         var factory = EventFactory(seed: 12)
-        // 300, 600, 900 → fold (its two transactions), then 300 more that stay in the tail.
+        // 300, 600, 900 → fold (the ids, then one transaction per index), then 300 more that stay in the tail.
         let log = try openLog(path) { $0.foldThreshold = 700; $0.foldOnClose = false; $0.foldIdleMilliseconds = 600_000 }
         for _ in 0..<3 { _ = try await log.append(factory.events(300, idPrefix: "c\(factory.next(1 << 30))")) }
         let deadline = ContinuousClock.now + .seconds(10)
