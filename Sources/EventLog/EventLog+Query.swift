@@ -47,9 +47,10 @@ extension EventLog {
                 streams = try Self.keys(withPrefix: prefix, in: store.index(.type), txn).map { .duplicates(store.index(.type), $0) }
                 streams.append(.list(tailSeqs))
             case .timeRange(let low, let high):
-                if let seqs = try Self.seqs(timeFrom: low, through: high, in: store.index(.time), txn, limit: Self.timeRangeMaterializeLimit) {
-                    // Entries a fold under way wrote past the watermark are the tail's to give.
-                    streams = [.list((seqs.filter { $0 <= watermark } + tailSeqs).sorted())]
+                if let seqs = try Self.seqs(
+                    timeFrom: low, through: high, in: store.index(.time), indexedThrough: watermark, txn, limit: Self.timeRangeMaterializeLimit)
+                {
+                    streams = [.list((seqs + tailSeqs).sorted())]
                 } else {
                     driver = .allRecords
                     streams = [.records]
@@ -151,15 +152,18 @@ extension EventLog {
         }
     }
 
-    /// The seqs filed under times in `low ... high`, or nil when there are more than `limit`.
+    /// The seqs filed under times in `low ... high`, up to the watermark (a fold under way writes
+    /// entries past it, which the tail still gives), or nil when there are more than `limit`.
     static func seqs(
-        timeFrom low: [UInt8], through high: [UInt8], in database: Database, _ txn: borrowing ReadTransaction, limit: Int
+        timeFrom low: [UInt8], through high: [UInt8], in database: Database, indexedThrough: UInt64, _ txn: borrowing ReadTransaction,
+        limit: Int
     ) throws -> [UInt64]? {
         try txn.withCursor(database) { cursor in
             var seqs: [UInt64] = []
             var entry = try cursor.get(.keyRange, key: low)
             while let (key, value) = entry, !high.lexicographicallyPrecedes(key) {
-                seqs.append(readBigEndianUInt64(value))
+                let seq = readBigEndianUInt64(value)
+                if seq <= indexedThrough { seqs.append(seq) }
                 if seqs.count > limit { return nil }
                 entry = try cursor.get(.next)
             }

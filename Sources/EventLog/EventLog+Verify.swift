@@ -290,14 +290,14 @@ extension EventLog {
                 while let (key, value) = entry {
                     let seq = readBigEndianUInt64(key)
                     let seqBytes = bigEndianBytes(seq)
-                    guard let event = try? reader.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...]), StoredEvent.decode) else {
-                        // Past the watermark the tail reports it; the chain check names it.
-                        if seq > watermark { entry = try records.get(.next); continue }
+                    let event = try? reader.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...]), StoredEvent.decode)
+                    // Past the watermark one that does not decode is the tail's to report, and the chain check names it.
+                    if event == nil && seq <= watermark {
                         check.firstBadSeq = seq
                         check.problem = "record \(seq) does not decode"
                         return
                     }
-                    for (kind, indexKey) in IndexKeys.entries(for: event.envelope) {
+                    for (kind, indexKey) in event.map({ IndexKeys.entries(for: $0.envelope) }) ?? [] {
                         let found = try txn.withCursor(store.index(kind)) { try $0.get(.keyValue, key: indexKey, value: seqBytes) != nil }
                         if seq > watermark {
                             if found { expectedCounts[kind.rawValue] += 1 }

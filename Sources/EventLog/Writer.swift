@@ -567,11 +567,11 @@ final class Writer: @unchecked Sendable {
 
     // MARK: - Folding the tail into the indexes
 
-    /// A fold under way: the tail's events it writes (frozen when it began), and what is written.
+    /// A fold under way: the tail's events it writes (frozen when it began), and its transactions
+    /// done: the ids' (0), then one per index in `IndexKind` order.
     private struct FoldInProgress {
         let events: TailIndex.Frozen
-        /// The indexes written so far, one transaction each, in `IndexKind` order.
-        var indexesWritten = 0
+        var transactionsDone = 0
     }
 
     /// Folds the tail into the id table and the indexes in one transaction each, the appends queued
@@ -585,47 +585,36 @@ final class Writer: @unchecked Sendable {
     /// written ahead of it count once. An id in the table before the watermark covers it is
     /// harmless too: a reopen finds it again in the records past the watermark, under the same seq.
     /// A fold cut short (a crash, a full disk) leaves entries past the watermark; the next one puts
-    /// them again, and LMDB keeps one of each (`putEntry`). `toTheEnd` (on close) does every step at
-    /// once. True when the fold goes on with its next transaction.
+    /// them again, and LMDB keeps one of each (`putEntry`). A transaction that fails is tried again
+    /// at the next turn. `toTheEnd` (on close) does every step at once. True when the fold goes on
+    /// with its next transaction.
     private func fold(toTheEnd: Bool) -> Bool {
-        if foldInProgress == nil {
-            let start = ContinuousClock.now
-            defer { foldLatency.recordElapsed(since: start) }
-            do {
-                try store.environment.write { txn in try writeUnfoldedIds(txn) }
-            } catch {
-                logFoldFailure(error, events: unfoldedIds.count)
-                return false
-            }
-            unfoldedIds.removeAll(keepingCapacity: true)
-            foldInProgress = FoldInProgress(events: tail.withLock { $0.freeze() })
-            if !toTheEnd { return true }
-        }
+        if foldInProgress == nil { foldInProgress = FoldInProgress(events: tail.withLock { $0.freeze() }) }
         while let fold = foldInProgress {
-            let kind = IndexKind.allCases[fold.indexesWritten]
-            let last = fold.indexesWritten == IndexKind.allCases.count - 1
+            let step = fold.transactionsDone
+            let last = step == IndexKind.allCases.count
+            // The ids first, and at the end those that came since.
+            let writesIds = step == 0 || last
             let start = ContinuousClock.now
             do {
                 try store.environment.write { txn in
-                    try writeEntries(of: kind, fold.events, txn)
-                    if last {
-                        try writeUnfoldedIds(txn)
-                        try txn.put(store.meta, key: Store.indexedThroughKey, value: bigEndianBytes(fold.events.head))
-                    }
+                    if step > 0 { try writeEntries(of: IndexKind.allCases[step - 1], fold.events, txn) }
+                    if writesIds { try writeUnfoldedIds(txn) }
+                    if last { try txn.put(store.meta, key: Store.indexedThroughKey, value: bigEndianBytes(fold.events.head)) }
                 }
             } catch {
                 logFoldFailure(error, events: Int(fold.events.head - tail.withLock { $0.base }))
                 return false
             }
             foldLatency.recordElapsed(since: start)
+            if writesIds { unfoldedIds.removeAll(keepingCapacity: true) }
             if last {
                 tail.withLock { $0.folded() }
-                unfoldedIds.removeAll(keepingCapacity: true)
                 foldInProgress = nil
                 releaseFreedMemory()
                 return false
             }
-            foldInProgress!.indexesWritten += 1
+            foldInProgress!.transactionsDone += 1
             if !toTheEnd { return true }
         }
         return false
