@@ -10,6 +10,45 @@ public struct PreparedEvent: Sendable {
         self.envelope = envelope
         self.body = CanonicalJSON.encode(.object(envelope.members), capacity: sizeHint + 64)
     }
+
+    /// An event whose posted bytes were canonical already (`JSONParser.Spanned.isCanonical`): the body is
+    /// those bytes with the members the validator added after the posted ones (`id`, `outcome`) put in
+    /// key order, the same bytes `init(_:sizeHint:)` writes. `memberStarts`: where each posted member starts.
+    init(_ envelope: Envelope, canonicalPost posted: UnsafeRawBufferPointer, memberStarts: [Int]) {
+        self.envelope = envelope
+        let members = envelope.members
+        let postedCount = memberStarts.count
+        guard members.count > postedCount else {
+            body = members.count == postedCount ? Array(posted) : CanonicalJSON.encode(.object(members), capacity: posted.count + 64)
+            return
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(posted.count + 64)
+        out.append(UInt8(ascii: "{"))
+        // The posted members are in key order; so are the added ones, but nothing here relies on it.
+        var added = Array(members.indices.dropFirst(postedCount))
+        added.sort { utf8Compare(members[$0].key, members[$1].key) < 0 }
+        var next = 0
+        for i in 0..<postedCount {
+            while next < added.count, utf8Compare(members[added[next]].key, members[i].key) < 0 {
+                Self.write(members[added[next]], into: &out)
+                next += 1
+            }
+            if out.count > 1 { out.append(UInt8(ascii: ",")) }
+            let end = i + 1 < postedCount ? memberStarts[i + 1] - 1 : posted.count - 1
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: posted[memberStarts[i]..<end]))
+        }
+        for index in added[next...] { Self.write(members[index], into: &out) }
+        out.append(UInt8(ascii: "}"))
+        body = out
+    }
+
+    private static func write(_ member: JSONMember, into out: inout [UInt8]) {
+        if out.count > 1 { out.append(UInt8(ascii: ",")) }
+        CanonicalJSON.writeString(member.key, into: &out)
+        out.append(UInt8(ascii: ":"))
+        CanonicalJSON.write(member.value, into: &out)
+    }
 }
 
 /// Turns a request body (one event object or an array of them) into prepared events,
@@ -43,7 +82,10 @@ public enum EventBody {
                     .eventTooLarge, "the event is \(element.range.count) bytes; the limit is \(EnvelopeValidator.maxEventBytes)",
                     index: index)
             }
-            let event = PreparedEvent(try EnvelopeValidator.validate(element.value, index: index), sizeHint: element.range.count)
+            let envelope = try EnvelopeValidator.validate(element.value, index: index)
+            let event = element.isCanonical
+                ? PreparedEvent(envelope, canonicalPost: UnsafeRawBufferPointer(rebasing: bytes[element.range]), memberStarts: element.memberStarts)
+                : PreparedEvent(envelope, sizeHint: element.range.count)
             guard event.body.count <= EnvelopeValidator.maxEventBytes else {
                 throw ValidationError(
                     .eventTooLarge, "the event is \(event.body.count) bytes in canonical form; the limit is \(EnvelopeValidator.maxEventBytes)",
