@@ -250,13 +250,17 @@ public struct JSONParser {
         let quote = position
         position += 1
         let start = position
-        // Fast path: no escapes, so the bytes are the string once they are checked to be UTF-8.
+        // Fast path: no escapes, so the bytes are the string once they are checked to be UTF-8 (ASCII,
+        // seen on the way, needs no check).
+        var highBits: UInt8 = 0
         while let c = peek() {
             if c == UInt8(ascii: "\"") {
                 let slice = UnsafeRawBufferPointer(rebasing: bytes[start..<position])
                 position += 1
+                if highBits < 0x80 { return String(decoding: slice, as: UTF8.self) }
                 return try validatedUTF8(slice, at: start)
             }
+            highBits |= c
             if c == UInt8(ascii: "\\") { break }
             if c < 0x20 { throw error("unescaped control character \(describe(c)) in string") }
             position += 1
