@@ -38,8 +38,9 @@ public struct JSONParser {
     private var maxElementBytes = Int.max
     /// Cleared on the first byte that canonical JSON would write otherwise (see `Spanned.isCanonical`).
     private var canonicalSoFar = true
-    /// The depth an element's own object is parsed at, and where its members start while it is canonical.
-    private var elementObjectDepth = 1
+    /// The depth an element's own object is parsed at (`parseBody` only), and where its members start
+    /// while it is canonical.
+    private var elementObjectDepth = -1
     private var memberStarts: [Int] = []
 
     init(_ bytes: UnsafeRawBufferPointer, maxDepth: Int) {
@@ -78,6 +79,7 @@ public struct JSONParser {
             let start = parser.position
             parser.elementStart = start
             parser.canonicalSoFar = true
+            parser.elementObjectDepth = 1
             let value = try parser.parseValue(depth: 0)
             let spanned = parser.spanned(value, from: start)
             try parser.expectEnd()
