@@ -98,6 +98,15 @@ class Postgres:
         subprocess.run(as_postgres([f"{PG_BIN}/pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop"]), stdout=subprocess.DEVNULL)
 
 
+def wait_until(caught_up, who):
+    """Polls `caught_up` four times a second for up to 10 minutes."""
+    for _ in range(2400):
+        if caught_up():
+            return
+        time.sleep(0.25)
+    sys.exit(f"{who} did not catch up in 10 minutes")
+
+
 class Ledgerd:
     def __init__(self, binary, workdir, name):
         self.dir = os.path.join(workdir, name)
@@ -139,12 +148,10 @@ class Ledgerd:
 
     def wait_caught_up(self):
         """Until the projection has folded everything appended, so one phase's work does not spill into the next."""
-        for _ in range(2400):
+        def caught_up():
             answer = self.readiness()
-            if answer.get("ready") and answer.get("projectedThrough") == answer.get("headSeq"):
-                return
-            time.sleep(0.25)
-        sys.exit("ledgerd did not catch up in 10 minutes")
+            return answer.get("ready") and answer.get("projectedThrough") == answer.get("headSeq")
+        wait_until(caught_up, "ledgerd")
 
     def stop(self):
         self.process.send_signal(signal.SIGTERM)
@@ -174,13 +181,13 @@ class NIOFloor:
 
     def wait_caught_up(self):
         """Until the projection behind a `log` floor has folded everything (its `/readyz` answers 200)."""
-        for _ in range(2400):
+        def caught_up():
             try:
                 with urllib.request.urlopen(self.url + "/readyz", timeout=5):
-                    return
+                    return True
             except urllib.error.HTTPError:
-                time.sleep(0.25)
-        sys.exit("the storage floor did not catch up in 10 minutes")
+                return False
+        wait_until(caught_up, "the storage floor")
 
     def stop(self):
         self.process.kill()

@@ -43,7 +43,8 @@ public enum CanonicalJSON {
         out.append(UInt8(ascii: "}"))
     }
 
-    private static func writeMember(_ member: JSONMember, first: Bool, into out: inout [UInt8]) {
+    /// One `"key":value`, after a comma unless it is the object's first.
+    static func writeMember(_ member: JSONMember, first: Bool, into out: inout [UInt8]) {
         if !first { out.append(UInt8(ascii: ",")) }
         writeString(member.key, into: &out)
         out.append(UInt8(ascii: ":"))

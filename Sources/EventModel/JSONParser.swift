@@ -39,7 +39,7 @@ public struct JSONParser {
     /// Cleared on the first byte that canonical JSON would write otherwise (see `Spanned.isCanonical`).
     private var canonicalSoFar = true
     /// The depth an element's own object is parsed at (`parseBody` only), and where its members start
-    /// while it is canonical.
+    /// (from `elementStart`) while it is canonical.
     private var elementObjectDepth = -1
     private var memberStarts: [Int] = []
 
@@ -115,7 +115,7 @@ public struct JSONParser {
 
     private func spanned(_ value: JSONValue, from start: Int) -> Spanned {
         guard canonicalSoFar else { return Spanned(value: value, range: start..<position) }
-        return Spanned(value: value, range: start..<position, isCanonical: true, memberStarts: memberStarts.map { $0 - start })
+        return Spanned(value: value, range: start..<position, isCanonical: true, memberStarts: memberStarts)
     }
 
     /// Throws, with the element's start offset, once the element passes `maxElementBytes`.
@@ -184,7 +184,7 @@ public struct JSONParser {
                 if let previous = members.last, utf8Compare(previous.key, key) > 0 {
                     canonicalSoFar = false
                 } else if depth == elementObjectDepth {
-                    memberStarts.append(keyOffset)
+                    memberStarts.append(keyOffset - elementStart)
                 }
             }
             skipWhitespace()

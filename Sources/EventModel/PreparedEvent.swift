@@ -22,32 +22,24 @@ public struct PreparedEvent: Sendable {
             body = members.count == postedCount ? Array(posted) : CanonicalJSON.encode(.object(members), capacity: posted.count + 64)
             return
         }
+        // The posted members are in key order; the added ones are put in it.
+        let added = members[postedCount...].sorted { utf8Compare($0.key, $1.key) < 0 }
         var out: [UInt8] = []
         out.reserveCapacity(posted.count + 64)
         out.append(UInt8(ascii: "{"))
-        // The posted members are in key order; so are the added ones, but nothing here relies on it.
-        var added = Array(members.indices.dropFirst(postedCount))
-        added.sort { utf8Compare(members[$0].key, members[$1].key) < 0 }
         var next = 0
         for i in 0..<postedCount {
-            while next < added.count, utf8Compare(members[added[next]].key, members[i].key) < 0 {
-                Self.write(members[added[next]], into: &out)
+            while next < added.count, utf8Compare(added[next].key, members[i].key) < 0 {
+                CanonicalJSON.writeMember(added[next], first: out.count == 1, into: &out)
                 next += 1
             }
             if out.count > 1 { out.append(UInt8(ascii: ",")) }
             let end = i + 1 < postedCount ? memberStarts[i + 1] - 1 : posted.count - 1
             out.append(contentsOf: UnsafeRawBufferPointer(rebasing: posted[memberStarts[i]..<end]))
         }
-        for index in added[next...] { Self.write(members[index], into: &out) }
+        for member in added[next...] { CanonicalJSON.writeMember(member, first: out.count == 1, into: &out) }
         out.append(UInt8(ascii: "}"))
         body = out
-    }
-
-    private static func write(_ member: JSONMember, into out: inout [UInt8]) {
-        if out.count > 1 { out.append(UInt8(ascii: ",")) }
-        CanonicalJSON.writeString(member.key, into: &out)
-        out.append(UInt8(ascii: ":"))
-        CanonicalJSON.write(member.value, into: &out)
     }
 }
 
