@@ -18,6 +18,12 @@ the two sides alternating, and the table gives the median with the spread (min�
 - as-of access at random past points (wrk), full verification, RssAnon after the 1M load and under
   the read load, bytes on disk per event.
 
+Every measurement also counts CPU: the machine's busy time (`/proc/stat`), the clients' (the finished
+children's `getrusage`), and, for ledgerd and the floors, each of the server's threads (`/proc/PID/task`).
+Per event, the server's CPU is what a row's bar has to fit in: on a saturated machine the rate is the
+cores' time divided by (server + client) CPU an event, so 2× PostgreSQL's rate leaves the server the
+cores' time at that rate, less the client's share.
+
 Prints one table with both figures, the ratio and met/not for every row; with --update, writes it into
 BENCHMARKS.md between the bench-e2e markers. Every loop is bounded; everything listens on 127.0.0.1.
 """
@@ -32,6 +38,7 @@ import os
 import platform
 import random
 import re
+import resource
 import secrets
 import shutil
 import signal
@@ -266,6 +273,66 @@ def postgres_batch_worker(conninfo, copies, barrier, results):
     connection.close()
 
 
+# --- CPU accounting -----------------------------------------------------------------------------
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def busy_seconds():
+    """CPU time the whole machine spent busy (user, nice, system, irq, softirq, steal), all cores."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    return (sum(fields[0:3]) + sum(fields[5:8])) / TICK
+
+
+def children_seconds():
+    """CPU time of this script's finished children: the load clients (wrk, pgbench, the batch processes)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def thread_seconds(pid):
+    """A process's CPU time by thread name (threads of one name summed)."""
+    out = {}
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat.rsplit(")", 1)[1].split()
+        out[name] = out.get(name, 0) + (int(fields[11]) + int(fields[12])) / TICK
+    return out
+
+
+def with_cpu(measure, units, server=None):
+    """Runs `measure` and adds CPU µs per unit (an event, a request) to its figures: `machineCPUus`,
+    `clientCPUus`, `serverCPUus` (the machine's less the clients'), and with `server` (a process) its
+    own and its threads' (`threadsCPUus`, by name, those of at least 1 µs)."""
+    machine, client = busy_seconds(), children_seconds()
+    threads = thread_seconds(server.pid) if server else {}
+    figures = measure()
+    n = units(figures)
+    figures["machineCPUus"] = (busy_seconds() - machine) / n * 1e6
+    figures["clientCPUus"] = (children_seconds() - client) / n * 1e6
+    figures["serverCPUus"] = figures["machineCPUus"] - figures["clientCPUus"]
+    if server:
+        after = thread_seconds(server.pid)
+        per = {name: (after[name] - threads.get(name, 0)) / n * 1e6 for name in after}
+        figures["processCPUus"] = sum(per.values())
+        figures["threadsCPUus"] = {name: us for name, us in sorted(per.items(), key=lambda x: -x[1]) if us >= 1}
+    return figures
+
+
+def events_of(figures):
+    return figures["perSecond"] * figures["seconds"]
+
+
+def requests_of(figures):
+    return figures["requests"]
+
+
 def run_batches(worker, target_args, items, events, clients=2):
     """Splits `items` between `clients` processes that start together; events/s over the wall time."""
     barrier = multiprocessing.Barrier(clients + 1)
@@ -324,7 +391,12 @@ def pgbench(postgres, workdir, sql, clients, seconds):
 
 
 def show(label, figures):
-    print(f"  {label:28} {figures['perSecond']:10.0f}/s  p50 {figures['p50us']:9.0f} µs  p99 {figures['p99us']:9.0f} µs", flush=True)
+    cpu = ""
+    if "machineCPUus" in figures:
+        cpu = f"  CPU µs each: server {figures['serverCPUus']:.0f}, client {figures['clientCPUus']:.0f}"
+        if "threadsCPUus" in figures:
+            cpu += " (" + ", ".join(f"{name} {us:.0f}" for name, us in figures["threadsCPUus"].items()) + ")"
+    print(f"  {label:28} {figures['perSecond']:10.0f}/s  p50 {figures['p50us']:9.0f} µs  p99 {figures['p99us']:9.0f} µs{cpu}", flush=True)
     return figures
 
 
@@ -391,8 +463,10 @@ def main():
         started_daemons.append(ledgerd)
         for r in rounds:
             print(f"round {r}: batch ingest (500 a request, 2 clients), single events (64 clients):", flush=True)
-            sides = [("postgres", lambda: run_batches(postgres_batch_worker, (postgres.conninfo,), pg_batches[r], batch_events)),
-                     ("ledgerd", lambda: run_batches(http_batch_worker, (ledgerd.url, ledgerd.token), http_batches[r], batch_events))]
+            sides = [("postgres", lambda: with_cpu(lambda: run_batches(postgres_batch_worker, (postgres.conninfo,), pg_batches[r], batch_events),
+                                                   events_of)),
+                     ("ledgerd", lambda: with_cpu(lambda: run_batches(http_batch_worker, (ledgerd.url, ledgerd.token), http_batches[r], batch_events),
+                                                  events_of, ledgerd.process))]
             for name, measure in (sides if r % 2 else sides[::-1]):
                 results.setdefault(f"batch-{name}", []).append(show(f"{name} batches", measure()))
                 ledgerd.wait_caught_up()
@@ -400,22 +474,25 @@ def main():
             if floor:
                 results.setdefault("storage-batch", []).append(show(
                     "swift-nio + ledgerd's storage, batches",
-                    run_batches(http_batch_worker, (storage_floor.url, storage_floor.token), http_batches[r], batch_events)))
+                    with_cpu(lambda: run_batches(http_batch_worker, (storage_floor.url, storage_floor.token), http_batches[r], batch_events),
+                             events_of, storage_floor.process)))
                 storage_floor.wait_caught_up()
                 settle()
-            sides = [("postgres", lambda: pgbench(postgres, workdir, single_sql, 64, args.seconds)),
-                     ("ledgerd", lambda: wrk(ledgerd, "post.lua", [singles_file, f"s{r}"], 64, args.seconds))]
+            sides = [("postgres", lambda: with_cpu(lambda: pgbench(postgres, workdir, single_sql, 64, args.seconds), requests_of)),
+                     ("ledgerd", lambda: with_cpu(lambda: wrk(ledgerd, "post.lua", [singles_file, f"s{r}"], 64, args.seconds), requests_of,
+                                                  ledgerd.process))]
             for name, measure in (sides if r % 2 else sides[::-1]):
                 results.setdefault(f"single-{name}", []).append(show(f"{name} singles", measure()))
                 ledgerd.wait_caught_up()
                 settle()
             if floor:
-                results.setdefault("nio-post", []).append(show("swift-nio alone, POST", wrk(floor, "post.lua", [singles_file, f"f{r}"], 64, args.seconds)))
-                results.setdefault("durable-post", []).append(
-                    show("swift-nio + LMDB commit", wrk(durable_floor, "post.lua", [singles_file, f"d{r}"], 64, args.seconds)))
+                results.setdefault("nio-post", []).append(show("swift-nio alone, POST", with_cpu(
+                    lambda: wrk(floor, "post.lua", [singles_file, f"f{r}"], 64, args.seconds), requests_of, floor.process)))
+                results.setdefault("durable-post", []).append(show("swift-nio + LMDB commit", with_cpu(
+                    lambda: wrk(durable_floor, "post.lua", [singles_file, f"d{r}"], 64, args.seconds), requests_of, durable_floor.process)))
                 settle()
-                results.setdefault("storage-post", []).append(
-                    show("swift-nio + ledgerd's storage", wrk(storage_floor, "post.lua", [singles_file, f"l{r}"], 64, args.seconds)))
+                results.setdefault("storage-post", []).append(show("swift-nio + ledgerd's storage", with_cpu(
+                    lambda: wrk(storage_floor, "post.lua", [singles_file, f"l{r}"], 64, args.seconds), requests_of, storage_floor.process)))
                 storage_floor.wait_caught_up()
                 settle()
         pg_bytes, pg_rows = postgres.bytes_and_rows()
@@ -471,14 +548,16 @@ def main():
             f.write("/healthz\n")
         for r in rounds:
             print(f"round {r}: a record's history on 1M events (16 clients), as-of access (4 clients):", flush=True)
-            sides = [("postgres", lambda: pgbench(postgres, workdir, history_sql, 16, args.seconds)),
-                     ("ledgerd", lambda: wrk(big, "paths.lua", [history_paths], 16, args.seconds))]
+            sides = [("postgres", lambda: with_cpu(lambda: pgbench(postgres, workdir, history_sql, 16, args.seconds), requests_of)),
+                     ("ledgerd", lambda: with_cpu(lambda: wrk(big, "paths.lua", [history_paths], 16, args.seconds), requests_of, big.process))]
             for name, measure in (sides if r % 2 else sides[::-1]):
                 results.setdefault(f"history-{name}", []).append(show(f"{name} history", measure()))
             rss_under_reads = max(rss_under_reads, big.rss_anon_mib())
-            results.setdefault("floor", []).append(show("ledgerd GET /healthz", wrk(big, "paths.lua", [floor_paths], 16, args.seconds)))
+            results.setdefault("floor", []).append(show("ledgerd GET /healthz", with_cpu(
+                lambda: wrk(big, "paths.lua", [floor_paths], 16, args.seconds), requests_of, big.process)))
             if floor:
-                results.setdefault("nio-get", []).append(show("swift-nio alone, GET", wrk(floor, "paths.lua", [floor_paths], 16, args.seconds)))
+                results.setdefault("nio-get", []).append(show("swift-nio alone, GET", with_cpu(
+                    lambda: wrk(floor, "paths.lua", [floor_paths], 16, args.seconds), requests_of, floor.process)))
             results.setdefault("asof", []).append(show("ledgerd as-of access", wrk(big, "paths.lua", [asof_paths], 4, args.seconds)))
             rss_under_reads = max(rss_under_reads, big.rss_anon_mib())
         # Verification, as many times as there are rounds: the median is the figure, as for the other rows.
@@ -509,9 +588,30 @@ def main():
     def ratio(a, b):
         return f"{a / b:.2f}×" if b else "—"
 
+    cores = os.cpu_count()
+
+    def cpu(key, threads=False):
+        """CPU an event (a request): the server's and the client's, medians of the rounds; with
+        `threads`, the server process's threads that took at least 1 µs."""
+        text = f"; CPU an event {median(key, 'serverCPUus'):.0f} µs server + {median(key, 'clientCPUus'):.0f} µs client"
+        if threads:
+            names = {name for r in results[key] for name in r.get("threadsCPUus", {})}
+            by_name = {name: statistics.median(r.get("threadsCPUus", {}).get(name, 0) for r in results[key]) for name in names}
+            text += " (" + ", ".join(f"{name} {us:.0f}" for name, us in sorted(by_name.items(), key=lambda x: -x[1]) if us >= 1) + ")"
+        return text
+
+    def budget(bar_rate, client_key):
+        """What a bar's rate leaves the server an event on this machine: all cores' time at that rate,
+        less what the client took an event (nothing, when the client alone would need more)."""
+        client = median(client_key, "clientCPUus")
+        left = cores * 1e6 / bar_rate - client
+        if left <= 0:
+            return f"; at that rate the client alone would take {bar_rate * client / 1e6:.1f} of the {cores} cores"
+        return f"; at that rate the server may take ≤ {left:.0f} µs CPU an event"
+
     def floor_row(what, bar_rate, key):
         """A floor measured in the same rounds, beside the rate its row's bar asks."""
-        return (what, f"(the bar: {bar_rate:.0f}/s)", "requests/s " + spread(results[key]) + f", p99 {median(key, 'p99us') / 1000:.1f} ms",
+        return (what, f"(the bar: {bar_rate:.0f}/s)", "requests/s " + spread(results[key]) + f", p99 {median(key, 'p99us') / 1000:.1f} ms" + cpu(key),
                 "—", "—", None)
 
     batch_ours, batch_pg = median("batch-ledgerd"), median("batch-postgres")
@@ -521,21 +621,23 @@ def main():
     asof_p99 = median("asof", "p99us")
     rss = max(rss_after_load, rss_under_reads)
     table = [
-        ("batch ingest over HTTP, 500 events/request, 2 clients, durable", "≥ 2× PostgreSQL COPY",
-         "events/s " + spread(results["batch-ledgerd"]), "events/s " + spread(results["batch-postgres"]),
+        ("batch ingest over HTTP, 500 events/request, 2 clients, durable", "≥ 2× PostgreSQL COPY" + budget(2 * batch_pg, "batch-ledgerd"),
+         "events/s " + spread(results["batch-ledgerd"]) + cpu("batch-ledgerd", threads=True),
+         "events/s " + spread(results["batch-postgres"]) + cpu("batch-postgres"),
          ratio(batch_ours, batch_pg), batch_ours >= 2 * batch_pg),
     ] + ([
         ("… the floor of ledgerd's storage: the same batches through swift-nio's HTTP alone into ledgerd's event log, with the projection following "
          "(each body parsed and validated as ledgerd does, answered once appended and fsynced; no Hummingbird, no token, no log line, no metrics; "
-         "`ledger-bench --http-floor --floor-log`), 2 clients", f"(the bar: {2 * batch_pg:.0f}/s)", "events/s " + spread(results["storage-batch"]),
+         "`ledger-bench --http-floor --floor-log`), 2 clients", f"(the bar: {2 * batch_pg:.0f}/s)",
+         "events/s " + spread(results["storage-batch"]) + cpu("storage-batch", threads=True),
          "—", "—", None),
     ] if floor else []) + [
         ("… the same, loading 1M events (one run)", "≥ 2× PostgreSQL COPY",
          f"{http_million['perSecond']:.0f} events/s", f"{pg_million['perSecond']:.0f} events/s",
          ratio(http_million["perSecond"], pg_million["perSecond"]), http_million["perSecond"] >= 2 * pg_million["perSecond"]),
-        ("single events, 64 clients, durable ack (wrk / pgbench)", "≥ 2× PostgreSQL single-row INSERTs",
-         "events/s " + spread(results["single-ledgerd"]) + f", p99 {median('single-ledgerd', 'p99us') / 1000:.1f} ms",
-         "events/s " + spread(results["single-postgres"]) + f", p99 {median('single-postgres', 'p99us') / 1000:.1f} ms",
+        ("single events, 64 clients, durable ack (wrk / pgbench)", "≥ 2× PostgreSQL single-row INSERTs" + budget(2 * single_pg, "single-ledgerd"),
+         "events/s " + spread(results["single-ledgerd"]) + f", p99 {median('single-ledgerd', 'p99us') / 1000:.1f} ms" + cpu("single-ledgerd", threads=True),
+         "events/s " + spread(results["single-postgres"]) + f", p99 {median('single-postgres', 'p99us') / 1000:.1f} ms" + cpu("single-postgres"),
          ratio(single_ours, single_pg), single_ours >= 2 * single_pg),
     ] + ([
         floor_row("… the floor of HTTP in Swift: swift-nio alone answering each POST with a constant (no router, no parse, no storage; `ledger-bench --http-floor`), 64 clients (wrk)",
@@ -545,12 +647,13 @@ def main():
         floor_row("… the floor of ledgerd's storage: swift-nio's HTTP alone in front of ledgerd's event log, with the projection following (each POST parsed and validated as ledgerd does, answered once appended and fsynced; no Hummingbird, no token, no log line, no metrics; `ledger-bench --http-floor --floor-log`), 64 clients (wrk)",
                   2 * single_pg, "storage-post"),
     ] if floor else []) + [
-        ("a record's history on 1M events, 16 clients (wrk / pgbench)", "≥ 5× PostgreSQL's queries/s, p99 ≤ PostgreSQL's",
-         "queries/s " + spread(results["history-ledgerd"]) + f", p99 {history_p99_ours / 1000:.1f} ms",
-         "queries/s " + spread(results["history-postgres"]) + f", p99 {history_p99_pg / 1000:.1f} ms",
+        ("a record's history on 1M events, 16 clients (wrk / pgbench)",
+         "≥ 5× PostgreSQL's queries/s, p99 ≤ PostgreSQL's" + budget(5 * history_pg, "history-ledgerd"),
+         "queries/s " + spread(results["history-ledgerd"]) + f", p99 {history_p99_ours / 1000:.1f} ms" + cpu("history-ledgerd", threads=True),
+         "queries/s " + spread(results["history-postgres"]) + f", p99 {history_p99_pg / 1000:.1f} ms" + cpu("history-postgres"),
          ratio(history_ours, history_pg), history_ours >= 5 * history_pg and history_p99_ours <= history_p99_pg),
         ("… the floor: `GET /healthz` (no token, no storage, a constant answer), 16 clients (wrk)", "—",
-         "requests/s " + spread(results["floor"]) + f", p99 {median('floor', 'p99us') / 1000:.1f} ms", "—", "—", None),
+         "requests/s " + spread(results["floor"]) + f", p99 {median('floor', 'p99us') / 1000:.1f} ms" + cpu("floor"), "—", "—", None),
     ] + ([
         floor_row("… the floor of HTTP in Swift: swift-nio alone answering each GET with a constant (`ledger-bench --http-floor`), 16 clients (wrk)",
                   5 * history_pg, "nio-get"),
@@ -575,7 +678,10 @@ def main():
               f"PostgreSQL {pg_version} (synchronous_commit=on, fsync=on), both on the same disk and cores as the clients. "
               f"Each row: the median of {len(rounds)} rounds, the two sides alternating, with (min–max); wrk and pgbench "
               f"ran {args.seconds} s each, with 2 threads; the batch clients are two Python processes on each side "
-              f"(http.client keep-alive POSTs; psycopg2 COPY and commit).")
+              f"(http.client keep-alive POSTs; psycopg2 COPY and commit). CPU an event: the machine's busy time (/proc/stat) "
+              f"less the clients' (getrusage of the finished client processes) is the server's; ledgerd's and the floors' threads "
+              f"from /proc; where a bar gives a rate, what it leaves the server is {cores} cores' time at that rate less "
+              f"ledgerd's client's CPU an event.")
     text = header + "\n\n" + "\n".join(lines) + "\n"
     print()
     print(text)
