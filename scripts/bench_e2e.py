@@ -11,6 +11,8 @@ the two sides alternating, and the table gives the median with the spread (min�
 
 - batch ingest, 500 events a request, 2 clients: two Python processes POSTing the batches over
   keep-alive connections, against two psycopg2 processes sending each batch as one COPY and commit;
+  beside them, with --bench, the floors: ledgerd's storage behind swift-nio alone, and raw LMDB from
+  one thread (`ledger-bench --raw-floor`);
 - single events, 64 clients, durable: `wrk` POSTing single events (each with a fresh id), against
   `pgbench` running a prepared single-row INSERT per transaction;
 - a record's history on 1M events, 16 clients: `wrk` GETting random subjects' histories, against
@@ -355,6 +357,17 @@ def run_batches(worker, target_args, items, events, clients=2):
             "seconds": seconds}
 
 
+def raw_floor(binary, workdir, batches):
+    """`ledger-bench --raw-floor`: the batches written with LMDB's C API from one thread (records,
+    ids, index entries, a durable commit a batch; parsed before the clock; no HTTP, no compression, no
+    projection). LMDB has one writer: no LMDB ledger storing these records and indexes goes faster here."""
+    result = subprocess.run([binary, "--raw-floor", os.path.join(workdir, "raw-floor"), "--batches", batches],
+                            capture_output=True, text=True, timeout=1800)
+    if result.returncode != 0:
+        sys.exit(f"ledger-bench --raw-floor failed: {result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 # --- wrk and pgbench ---------------------------------------------------------------------------
 
 def wrk(server, script, args, connections, seconds):
@@ -396,7 +409,8 @@ def show(label, figures):
         cpu = f"  CPU µs each: server {figures['serverCPUus']:.0f}, client {figures['clientCPUus']:.0f}"
         if "threadsCPUus" in figures:
             cpu += " (" + ", ".join(f"{name} {us:.0f}" for name, us in figures["threadsCPUus"].items()) + ")"
-    print(f"  {label:28} {figures['perSecond']:10.0f}/s  p50 {figures['p50us']:9.0f} µs  p99 {figures['p99us']:9.0f} µs{cpu}", flush=True)
+    latency = f"  p50 {figures['p50us']:9.0f} µs  p99 {figures['p99us']:9.0f} µs" if "p99us" in figures else ""
+    print(f"  {label:28} {figures['perSecond']:10.0f}/s{latency}{cpu}", flush=True)
     return figures
 
 
@@ -417,7 +431,8 @@ def main():
     parser.add_argument("--update")
     parser.add_argument("--bench", help="ledger-bench, for the floor of swift-nio alone (`--http-floor`) in the same rounds")
     args = parser.parse_args()
-    batch_lines = read_lines(os.path.join(args.data, "batches-200000.ndjson"))
+    batches_file = os.path.join(args.data, "batches-200000.ndjson")
+    batch_lines = read_lines(batches_file)
     single_lines = read_lines(os.path.join(args.data, "singles-20000.ndjson"))
     million = os.path.join(args.data, "projection-1000000.ndjson")
     workdir = tempfile.mkdtemp(prefix="bench-e2e-")
@@ -477,6 +492,8 @@ def main():
                     with_cpu(lambda: run_batches(http_batch_worker, (storage_floor.url, storage_floor.token), http_batches[r], batch_events),
                              events_of, storage_floor.process)))
                 storage_floor.wait_caught_up()
+                settle()
+                results.setdefault("raw-batch", []).append(show("raw LMDB, batches, 1 thread", raw_floor(args.bench, workdir, batches_file)))
                 settle()
             sides = [("postgres", lambda: with_cpu(lambda: pgbench(postgres, workdir, single_sql, 64, args.seconds), requests_of)),
                      ("ledgerd", lambda: with_cpu(lambda: wrk(ledgerd, "post.lua", [singles_file, f"s{r}"], 64, args.seconds), requests_of,
@@ -631,6 +648,9 @@ def main():
          "`ledger-bench --http-floor --floor-log`), 2 clients", f"(the bar: {2 * batch_pg:.0f}/s)",
          "events/s " + spread(results["storage-batch"]) + cpu("storage-batch", threads=True),
          "—", "—", None),
+        ("… the floor of LMDB: the same events' records (with their chain hashes), ids and index entries written with LMDB's C API from one thread, "
+         "a durable commit a batch of 500 (parsed before the clock; no HTTP, no compression, no projection; LMDB has one writer; "
+         "`ledger-bench --raw-floor`)", f"(the bar: {2 * batch_pg:.0f}/s)", "events/s " + spread(results["raw-batch"]), "—", "—", None),
     ] if floor else []) + [
         ("… the same, loading 1M events (one run)", "≥ 2× PostgreSQL COPY",
          f"{http_million['perSecond']:.0f} events/s", f"{pg_million['perSecond']:.0f} events/s",

@@ -73,6 +73,9 @@ struct LedgerBench: AsyncParsableCommand {
     @Flag(help: "With --floor-log: no projection.")
     var floorWithoutProjection = false
 
+    @Option(help: "With --batches: only write its events into a new LMDB environment in this directory from one thread with LMDB's C API (records, ids, index entries; a durable commit a batch), the floor under batch ingest; print the rate as JSON, then stop.")
+    var rawFloor: String?
+
     @Flag(help: "With --batches: only time parsing, validating and canonicalizing its bodies on one thread, five rounds, then stop.")
     var parseOnly = false
 
@@ -111,6 +114,11 @@ struct LedgerBench: AsyncParsableCommand {
         }
         if let rebuild {
             try RebuildBench(path: rebuild, batchSize: projectionBatch, readBatchSize: projectionReadBatch).run()
+            return
+        }
+        if let rawFloor {
+            guard let batches else { throw ValidationError("--raw-floor needs --batches FILE") }
+            RawLedger.floor(batches: try readLines(batches).map { try EventBody.parse(Array($0.utf8)).events }, directory: rawFloor, foldEvery: foldEvery)
             return
         }
         guard let batches, let singles else { throw ValidationError("--batches and --singles are needed (or --fill)") }
@@ -153,9 +161,7 @@ struct LedgerBench: AsyncParsableCommand {
 
         // 1. Raw LMDB: same bytes, keys and batching, C API, no validation; then the same with the
         // Merkle work, twice each, alternating, so the tree's cost is read side by side.
-        let rawInputs = prepared.map { batch in
-            batch.map { ($0.body, IndexKeys.eventId($0.envelope.id), IndexKeys.entries(for: $0.envelope)) }
-        }
+        let rawInputs = RawLedger.inputs(prepared)
         let stamp = Instant.now().rfc3339()
         var rawLedgers: [RawLedger] = []
         for (round, merkle) in [false, true, false, true].enumerated() {

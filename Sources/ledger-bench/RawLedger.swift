@@ -44,6 +44,32 @@ final class RawLedger {
 
     deinit { mdb_env_close(env) }
 
+    /// The inputs `append` takes, made from prepared events (before any clock starts).
+    static func inputs(_ prepared: [[PreparedEvent]]) -> [[(body: [UInt8], idKey: [UInt8], entries: [(IndexKind, [UInt8])])]] {
+        prepared.map { batch in batch.map { ($0.body, IndexKeys.eventId($0.envelope.id), IndexKeys.entries(for: $0.envelope)) } }
+    }
+
+    /// `ledger-bench --raw-floor DIR --batches FILE`: the floor under batch ingest. The batches, parsed
+    /// before the clock, written into a new environment in DIR from one thread as `make bench`'s
+    /// baseline writes them (a durable commit a batch; ids and index entries folded every
+    /// `foldEvery` events), timed up to the last batch's commit as the ingest rows are; prints the rate
+    /// as one JSON line, then removes DIR. LMDB has one writer, so this is what an LMDB ledger storing
+    /// these records and indexes can reach here without HTTP, parsing, compression or a projection.
+    static func floor(batches prepared: [[PreparedEvent]], directory: String, foldEvery: Int) {
+        let inputs = inputs(prepared)
+        let events = inputs.reduce(0) { $0 + $1.count }
+        _ = system("rm -rf '\(directory)'")
+        let raw = RawLedger(path: directory)
+        let stamp = Instant.now().rfc3339()
+        let start = ContinuousClock.now
+        for batch in inputs { raw.append(batch, recordedAt: stamp, foldEvery: foldEvery) }
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        raw.fold()
+        print(#"{"events":\#(events),"seconds":\#(seconds),"perSecond":\#(Double(events) / seconds)}"#)
+        _ = system("rm -rf '\(directory)'")
+    }
+
     /// One commit: records (hash ‖ record) with MDB_APPEND; ids and index entries wait for `fold`, as in the log.
     func append(_ batch: [(body: [UInt8], idKey: [UInt8], entries: [(IndexKind, [UInt8])])], recordedAt: String, foldEvery: Int) {
         write { txn in
