@@ -142,6 +142,9 @@ def run_size(args, size, rows):
     try:
         fill = subprocess.run([args.bench, "--fill", data, "--projection", workload], capture_output=True, text=True, check=True)
         print(fill.stdout.strip(), flush=True)
+        # The fill's pages (hundreds of MB) go to disk now, so that their writeback does not share the
+        # cores and the disk with the rebuild timed next (as bench-e2e settles between its phases).
+        os.sync()
         daemon = Daemon(args.ledgerd, data, workdir)
 
         started = time.monotonic()
