@@ -308,35 +308,31 @@ def thread_seconds(pid):
     return out
 
 
-def with_cpu(measure, units, server=None):
-    """Runs `measure` and adds CPU µs per unit (an event, a request) to its figures: `machineCPUus`,
-    `clientCPUus`, `serverCPUus` (the machine's less the clients'), and with `server` (a process) its
-    own and its threads' (`threadsCPUus`, by name, those of at least 1 µs)."""
+def with_cpu(measure, server=None):
+    """Runs `measure` (figures with `requests`: the events or requests it made) and adds CPU µs each:
+    `clientCPUus`, `serverCPUus` (the machine's busy time less the clients': whatever else runs on the
+    machine meanwhile counts as the server's), and with `server` (a process) its threads'
+    (`threadsCPUus`, by name, those of at least 1 µs)."""
     machine, client = busy_seconds(), children_seconds()
     threads = thread_seconds(server.pid) if server else {}
     figures = measure()
-    n = units(figures)
-    figures["machineCPUus"] = (busy_seconds() - machine) / n * 1e6
+    n = figures["requests"]
     figures["clientCPUus"] = (children_seconds() - client) / n * 1e6
-    figures["serverCPUus"] = figures["machineCPUus"] - figures["clientCPUus"]
+    figures["serverCPUus"] = (busy_seconds() - machine) / n * 1e6 - figures["clientCPUus"]
     if server:
         after = thread_seconds(server.pid)
         per = {name: (after[name] - threads.get(name, 0)) / n * 1e6 for name in after}
-        figures["processCPUus"] = sum(per.values())
         figures["threadsCPUus"] = {name: us for name, us in sorted(per.items(), key=lambda x: -x[1]) if us >= 1}
     return figures
 
 
-def events_of(figures):
-    return figures["perSecond"] * figures["seconds"]
+def run_batches(worker, target_args, items, events, clients=2, server=None):
+    """Splits `items` between `clients` processes that start together; events/s over the wall time,
+    and CPU an event (`with_cpu`; `server`: the process answering them, for its threads)."""
+    return with_cpu(lambda: batches_from(worker, target_args, items, events, clients), server)
 
 
-def requests_of(figures):
-    return figures["requests"]
-
-
-def run_batches(worker, target_args, items, events, clients=2):
-    """Splits `items` between `clients` processes that start together; events/s over the wall time."""
+def batches_from(worker, target_args, items, events, clients):
     barrier = multiprocessing.Barrier(clients + 1)
     results = multiprocessing.Queue()
     processes = [multiprocessing.Process(target=worker, args=(*target_args, items[i::clients], barrier, results))
@@ -354,7 +350,7 @@ def run_batches(worker, target_args, items, events, clients=2):
     if failures:
         sys.exit(f"{failures} batch requests failed")
     return {"perSecond": events / seconds, "p50us": percentile(latencies, 50) * 1e6, "p99us": percentile(latencies, 99) * 1e6,
-            "seconds": seconds}
+            "seconds": seconds, "requests": events}
 
 
 def raw_floor(binary, workdir, batches):
@@ -371,16 +367,20 @@ def raw_floor(binary, workdir, batches):
 # --- wrk and pgbench ---------------------------------------------------------------------------
 
 def wrk(server, script, args, connections, seconds):
+    """wrk against `server` (ledgerd or a floor): rate, latency, and CPU a request with the server's threads."""
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-H", f"Authorization: Bearer {server.token}",
                "-s", os.path.join(WRK_DIR, script), server.url, "--"] + args
-    result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120)
-    if result.returncode != 0:
-        sys.exit(f"wrk failed: {result.stderr[-2000:]}")
-    figures = json.loads(result.stdout.strip().splitlines()[-1])
-    if figures["non2xx"] or figures["socketErrors"]:
-        sys.exit(f"wrk {script}: {figures['non2xx']} non-2xx answers, {figures['socketErrors']} socket errors\n{result.stdout}")
-    figures["perSecond"] = figures["requests"] / figures["seconds"]
-    return figures
+
+    def run():
+        result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120)
+        if result.returncode != 0:
+            sys.exit(f"wrk failed: {result.stderr[-2000:]}")
+        figures = json.loads(result.stdout.strip().splitlines()[-1])
+        if figures["non2xx"] or figures["socketErrors"]:
+            sys.exit(f"wrk {script}: {figures['non2xx']} non-2xx answers, {figures['socketErrors']} socket errors\n{result.stdout}")
+        figures["perSecond"] = figures["requests"] / figures["seconds"]
+        return figures
+    return with_cpu(run, server.process)
 
 
 def pgbench(postgres, workdir, sql, clients, seconds):
@@ -392,20 +392,24 @@ def pgbench(postgres, workdir, sql, clients, seconds):
     os.makedirs(logs)
     command = [f"{PG_BIN}/pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", "2", "-T", str(seconds), "-f", script,
                "-l", f"--log-prefix={logs}/tx", "-h", "127.0.0.1", "-p", str(postgres.port), "-U", "bench", "postgres"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120)
-    if result.returncode != 0:
-        sys.exit(f"pgbench failed: {result.stderr[-2000:]}")
-    latencies = []
-    for path in glob.glob(os.path.join(logs, "tx*")):
-        with open(path) as f:
-            latencies += [int(line.split()[2]) for line in f if line.strip()]
-    tps = float(re.search(r"tps = ([0-9.]+) \(without initial connection time\)", result.stdout).group(1))
-    return {"perSecond": tps, "p50us": percentile(latencies, 50), "p99us": percentile(latencies, 99), "requests": len(latencies)}
+
+    def run():
+        result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120)
+        if result.returncode != 0:
+            sys.exit(f"pgbench failed: {result.stderr[-2000:]}")
+        latencies = []
+        for path in glob.glob(os.path.join(logs, "tx*")):
+            with open(path) as f:
+                latencies += [int(line.split()[2]) for line in f if line.strip()]
+        tps = float(re.search(r"tps = ([0-9.]+) \(without initial connection time\)", result.stdout).group(1))
+        return {"perSecond": tps, "p50us": percentile(latencies, 50), "p99us": percentile(latencies, 99), "requests": len(latencies)}
+    # PostgreSQL's processes are not this script's children: the machine's CPU less pgbench's is theirs.
+    return with_cpu(run)
 
 
 def show(label, figures):
     cpu = ""
-    if "machineCPUus" in figures:
+    if "serverCPUus" in figures:
         cpu = f"  CPU µs each: server {figures['serverCPUus']:.0f}, client {figures['clientCPUus']:.0f}"
         if "threadsCPUus" in figures:
             cpu += " (" + ", ".join(f"{name} {us:.0f}" for name, us in figures["threadsCPUus"].items()) + ")"
@@ -478,10 +482,9 @@ def main():
         started_daemons.append(ledgerd)
         for r in rounds:
             print(f"round {r}: batch ingest (500 a request, 2 clients), single events (64 clients):", flush=True)
-            sides = [("postgres", lambda: with_cpu(lambda: run_batches(postgres_batch_worker, (postgres.conninfo,), pg_batches[r], batch_events),
-                                                   events_of)),
-                     ("ledgerd", lambda: with_cpu(lambda: run_batches(http_batch_worker, (ledgerd.url, ledgerd.token), http_batches[r], batch_events),
-                                                  events_of, ledgerd.process))]
+            sides = [("postgres", lambda: run_batches(postgres_batch_worker, (postgres.conninfo,), pg_batches[r], batch_events)),
+                     ("ledgerd", lambda: run_batches(http_batch_worker, (ledgerd.url, ledgerd.token), http_batches[r], batch_events,
+                                                     server=ledgerd.process))]
             for name, measure in (sides if r % 2 else sides[::-1]):
                 results.setdefault(f"batch-{name}", []).append(show(f"{name} batches", measure()))
                 ledgerd.wait_caught_up()
@@ -489,27 +492,25 @@ def main():
             if floor:
                 results.setdefault("storage-batch", []).append(show(
                     "swift-nio + ledgerd's storage, batches",
-                    with_cpu(lambda: run_batches(http_batch_worker, (storage_floor.url, storage_floor.token), http_batches[r], batch_events),
-                             events_of, storage_floor.process)))
+                    run_batches(http_batch_worker, (storage_floor.url, storage_floor.token), http_batches[r], batch_events,
+                                server=storage_floor.process)))
                 storage_floor.wait_caught_up()
                 settle()
                 results.setdefault("raw-batch", []).append(show("raw LMDB, batches, 1 thread", raw_floor(args.bench, workdir, batches_file)))
                 settle()
-            sides = [("postgres", lambda: with_cpu(lambda: pgbench(postgres, workdir, single_sql, 64, args.seconds), requests_of)),
-                     ("ledgerd", lambda: with_cpu(lambda: wrk(ledgerd, "post.lua", [singles_file, f"s{r}"], 64, args.seconds), requests_of,
-                                                  ledgerd.process))]
+            sides = [("postgres", lambda: pgbench(postgres, workdir, single_sql, 64, args.seconds)),
+                     ("ledgerd", lambda: wrk(ledgerd, "post.lua", [singles_file, f"s{r}"], 64, args.seconds))]
             for name, measure in (sides if r % 2 else sides[::-1]):
                 results.setdefault(f"single-{name}", []).append(show(f"{name} singles", measure()))
                 ledgerd.wait_caught_up()
                 settle()
             if floor:
-                results.setdefault("nio-post", []).append(show("swift-nio alone, POST", with_cpu(
-                    lambda: wrk(floor, "post.lua", [singles_file, f"f{r}"], 64, args.seconds), requests_of, floor.process)))
-                results.setdefault("durable-post", []).append(show("swift-nio + LMDB commit", with_cpu(
-                    lambda: wrk(durable_floor, "post.lua", [singles_file, f"d{r}"], 64, args.seconds), requests_of, durable_floor.process)))
+                results.setdefault("nio-post", []).append(show("swift-nio alone, POST", wrk(floor, "post.lua", [singles_file, f"f{r}"], 64, args.seconds)))
+                results.setdefault("durable-post", []).append(
+                    show("swift-nio + LMDB commit", wrk(durable_floor, "post.lua", [singles_file, f"d{r}"], 64, args.seconds)))
                 settle()
-                results.setdefault("storage-post", []).append(show("swift-nio + ledgerd's storage", with_cpu(
-                    lambda: wrk(storage_floor, "post.lua", [singles_file, f"l{r}"], 64, args.seconds), requests_of, storage_floor.process)))
+                results.setdefault("storage-post", []).append(
+                    show("swift-nio + ledgerd's storage", wrk(storage_floor, "post.lua", [singles_file, f"l{r}"], 64, args.seconds)))
                 storage_floor.wait_caught_up()
                 settle()
         pg_bytes, pg_rows = postgres.bytes_and_rows()
@@ -565,16 +566,14 @@ def main():
             f.write("/healthz\n")
         for r in rounds:
             print(f"round {r}: a record's history on 1M events (16 clients), as-of access (4 clients):", flush=True)
-            sides = [("postgres", lambda: with_cpu(lambda: pgbench(postgres, workdir, history_sql, 16, args.seconds), requests_of)),
-                     ("ledgerd", lambda: with_cpu(lambda: wrk(big, "paths.lua", [history_paths], 16, args.seconds), requests_of, big.process))]
+            sides = [("postgres", lambda: pgbench(postgres, workdir, history_sql, 16, args.seconds)),
+                     ("ledgerd", lambda: wrk(big, "paths.lua", [history_paths], 16, args.seconds))]
             for name, measure in (sides if r % 2 else sides[::-1]):
                 results.setdefault(f"history-{name}", []).append(show(f"{name} history", measure()))
             rss_under_reads = max(rss_under_reads, big.rss_anon_mib())
-            results.setdefault("floor", []).append(show("ledgerd GET /healthz", with_cpu(
-                lambda: wrk(big, "paths.lua", [floor_paths], 16, args.seconds), requests_of, big.process)))
+            results.setdefault("floor", []).append(show("ledgerd GET /healthz", wrk(big, "paths.lua", [floor_paths], 16, args.seconds)))
             if floor:
-                results.setdefault("nio-get", []).append(show("swift-nio alone, GET", with_cpu(
-                    lambda: wrk(floor, "paths.lua", [floor_paths], 16, args.seconds), requests_of, floor.process)))
+                results.setdefault("nio-get", []).append(show("swift-nio alone, GET", wrk(floor, "paths.lua", [floor_paths], 16, args.seconds)))
             results.setdefault("asof", []).append(show("ledgerd as-of access", wrk(big, "paths.lua", [asof_paths], 4, args.seconds)))
             rss_under_reads = max(rss_under_reads, big.rss_anon_mib())
         # Verification, as many times as there are rounds: the median is the figure, as for the other rows.

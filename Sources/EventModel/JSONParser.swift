@@ -76,14 +76,10 @@ public struct JSONParser {
         parser.maxElementBytes = maxElementBytes
         parser.skipWhitespace()
         guard parser.peek() == UInt8(ascii: "[") else {
-            let start = parser.position
-            parser.elementStart = start
-            parser.canonicalSoFar = true
             parser.elementObjectDepth = 1
-            let value = try parser.parseValue(depth: 0)
-            let spanned = parser.spanned(value, from: start)
+            let element = try parser.parseElement(depth: 0)
             try parser.expectEnd()
-            return ([spanned], false)
+            return ([element], false)
         }
         parser.position += 1
         parser.elementObjectDepth = 2
@@ -96,14 +92,10 @@ public struct JSONParser {
         }
         while true {
             parser.skipWhitespace()
-            let start = parser.position
-            parser.elementStart = start
             parser.elementIndex = elements.count
-            parser.canonicalSoFar = true
-            parser.memberStarts.removeAll(keepingCapacity: true)
-            let value = try parser.parseValue(depth: 1)
+            let element = try parser.parseElement(depth: 1)
             try parser.checkElementSize()
-            elements.append(parser.spanned(value, from: start))
+            elements.append(element)
             parser.skipWhitespace()
             guard let c = parser.next() else { throw parser.error("unterminated array") }
             if c == UInt8(ascii: "]") { break }
@@ -113,9 +105,14 @@ public struct JSONParser {
         return (elements, true)
     }
 
-    private func spanned(_ value: JSONValue, from start: Int) -> Spanned {
-        guard canonicalSoFar else { return Spanned(value: value, range: start..<position) }
-        return Spanned(value: value, range: start..<position, isCanonical: true, memberStarts: memberStarts)
+    /// One element of a body (or the body's one value), with its range and whether it is canonical.
+    private mutating func parseElement(depth: Int) throws(Error) -> Spanned {
+        elementStart = position
+        canonicalSoFar = true
+        memberStarts.removeAll(keepingCapacity: true)
+        let value = try parseValue(depth: depth)
+        guard canonicalSoFar else { return Spanned(value: value, range: elementStart..<position) }
+        return Spanned(value: value, range: elementStart..<position, isCanonical: true, memberStarts: memberStarts)
     }
 
     /// Throws, with the element's start offset, once the element passes `maxElementBytes`.

@@ -322,16 +322,21 @@ final class Counter: @unchecked Sendable {
     }
 }
 
+extension Duration {
+    /// In seconds, as a `Double` (rates and the table's figures).
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
 struct Table {
     var rows: [[String]] = []
 
     mutating func add(_ stage: String, _ what: String, _ count: Int, _ elapsed: Duration, _ latencies: [Duration], unit: String = "events/s") {
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.seconds
         let sorted = latencies.sorted()
         func percentile(_ p: Double) -> String {
             guard !sorted.isEmpty else { return "-" }
             let d = sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
-            let micros = Double(d.components.seconds) * 1e6 + Double(d.components.attoseconds) / 1e12
+            let micros = d.seconds * 1e6
             return micros >= 1000 ? String(format3(micros / 1000)) + " ms" : String(format3(micros)) + " µs"
         }
         rows.append([stage, what, "\(Int(Double(count) / seconds)) \(unit)", percentile(0.5), percentile(0.99)])

@@ -63,8 +63,7 @@ final class RawLedger {
         let stamp = Instant.now().rfc3339()
         let start = ContinuousClock.now
         for batch in inputs { raw.append(batch, recordedAt: stamp, foldEvery: foldEvery) }
-        let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = (ContinuousClock.now - start).seconds
         raw.fold()
         print(#"{"events":\#(events),"seconds":\#(seconds),"perSecond":\#(Double(events) / seconds)}"#)
         _ = system("rm -rf '\(directory)'")
