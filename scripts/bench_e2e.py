@@ -14,7 +14,9 @@ the two sides alternating, and the table gives the median with the spread (min�
   beside them, with --bench, the floors: ledgerd's storage behind swift-nio alone, and raw LMDB from
   one thread (`ledger-bench --raw-floor`);
 - single events, 64 clients, durable: `wrk` POSTing single events (each with a fresh id), against
-  `pgbench` running a prepared single-row INSERT per transaction;
+  `pgbench` running a prepared single-row INSERT per transaction; beside them, with --bench, the
+  floors: swift-nio alone, a durable commit of each body, the least an LMDB ledger does (parse,
+  records with chain hashes, ids and index entries: `--floor-raw`), and ledgerd's storage;
 - a record's history on 1M events, 16 clients: `wrk` GETting random subjects' histories, against
   `pgbench` running the indexed SELECT for random subjects of the same list;
 - as-of access at random past points (wrk), full verification, RssAnon after the 1M load and under
@@ -175,14 +177,17 @@ class NIOFloor:
     With `store` (a directory), each POST is answered once its body is committed to LMDB by one
     writer thread that commits whatever is queued (group commit, fsynced): the floor of a durable ack.
     With `log` (a directory), each POST is parsed as ledgerd parses it and answered once ledgerd's event
-    log has appended it, with the projection following: ledgerd's storage without its HTTP layer."""
+    log has appended it, with the projection following: ledgerd's storage without its HTTP layer.
+    With `raw` (a directory), each POST is parsed as ledgerd parses it and its events written with
+    LMDB's C API as `--raw-floor` writes them (records, chain hashes, ids, index entries), one durable
+    commit for whatever is queued: the least an LMDB ledger takes an event."""
 
     token = ""
 
-    def __init__(self, binary, store=None, log=None):
+    def __init__(self, binary, store=None, log=None, raw=None):
         self.port = free_port()
         command = ([binary, "--http-floor", str(self.port)] + (["--floor-store", store] if store else [])
-                   + (["--floor-log", log] if log else []))
+                   + (["--floor-log", log] if log else []) + (["--floor-raw", raw] if raw else []))
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.url = f"http://127.0.0.1:{self.port}"
         if not wait_until_serving(self.url, 60):
@@ -467,6 +472,7 @@ def main():
     floor = NIOFloor(args.bench) if args.bench else None
     durable_floor = NIOFloor(args.bench, os.path.join(workdir, "durable-floor")) if args.bench else None
     storage_floor = NIOFloor(args.bench, log=os.path.join(workdir, "storage-floor")) if args.bench else None
+    ledger_floor = NIOFloor(args.bench, raw=os.path.join(workdir, "ledger-floor")) if args.bench else None
     try:
         def settle():
             """Between two measurements: what the last one left in memory goes to disk now (PostgreSQL's
@@ -508,6 +514,9 @@ def main():
                 results.setdefault("nio-post", []).append(show("swift-nio alone, POST", wrk(floor, "post.lua", [singles_file, f"f{r}"], 64, args.seconds)))
                 results.setdefault("durable-post", []).append(
                     show("swift-nio + LMDB commit", wrk(durable_floor, "post.lua", [singles_file, f"d{r}"], 64, args.seconds)))
+                settle()
+                results.setdefault("ledger-post", []).append(
+                    show("swift-nio + raw LMDB ledger", wrk(ledger_floor, "post.lua", [singles_file, f"x{r}"], 64, args.seconds)))
                 settle()
                 results.setdefault("storage-post", []).append(
                     show("swift-nio + ledgerd's storage", wrk(storage_floor, "post.lua", [singles_file, f"l{r}"], 64, args.seconds)))
@@ -596,6 +605,7 @@ def main():
             floor.stop()
             durable_floor.stop()
             storage_floor.stop()
+            ledger_floor.stop()
         postgres.stop()
 
     def median(key, field="perSecond"):
@@ -663,6 +673,8 @@ def main():
                   2 * single_pg, "nio-post"),
         floor_row("… the floor of a durable ack: the same, each POST answered once one LMDB writer thread has committed its body with whatever else was queued (group commit, fsynced; no parse, no checks, no hash, no index, no projection; `ledger-bench --http-floor --floor-store`), 64 clients (wrk)",
                   2 * single_pg, "durable-post"),
+        floor_row("… the floor of an LMDB ledger: the same, each POST parsed and validated as ledgerd does and its event written as the floor of LMDB writes a batch (its record with its chain hash, `MDB_APPEND`; ids and index entries folded every 5,000 events), whatever was queued in one fsynced commit (no Merkle nodes, compression, projection, duplicate check, token, log line or metrics; `ledger-bench --http-floor --floor-raw`), 64 clients (wrk)",
+                  2 * single_pg, "ledger-post"),
         floor_row("… the floor of ledgerd's storage: swift-nio's HTTP alone in front of ledgerd's event log, with the projection following (each POST parsed and validated as ledgerd does, answered once appended and fsynced; no Hummingbird, no token, no log line, no metrics; `ledger-bench --http-floor --floor-log`), 64 clients (wrk)",
                   2 * single_pg, "storage-post"),
     ] if floor else []) + [

@@ -140,59 +140,94 @@ final class LedgerStorage: FloorStore {
     }
 }
 
-/// The least a durable acknowledgement costs with LMDB: one writer thread takes every body queued
-/// since its last commit, stores each under the next big-endian seq (`MDB_APPEND`) in one
-/// transaction, commits (LMDB's default: data pages and meta page fsynced, as the log's commits are),
-/// then lets every request of that commit be answered. No parsing, checking, hashing, compression,
-/// ids, indexes or projection: what ledgerd does on top of this is its own cost.
-final class DurableFloorStore: FloorStore {
+/// One writer thread that takes every POST queued since its last commit and commits them together
+/// (group commit), then lets each of them be answered. `prepare` runs on the event loop, before the
+/// POST is queued (a body it refuses is answered at once); `commit` on the writer thread, one call a
+/// group, and must be durable when it returns.
+final class GroupCommitStore<Item: Sendable>: FloorStore {
     private struct Pending {
-        var body: [UInt8]
+        var item: Item
         var promise: EventLoopPromise<Void>
     }
 
     let purpose: String
+    private let prepare: @Sendable ([UInt8]) throws -> Item
     private let queue = Mutex<[Pending]>([])
     /// Signalled when the queue stops being empty: the writer drains it whole each time.
     private let work = DispatchSemaphore(value: 0)
-    private let environment: Environment
-    private let records: Database
 
-    init(path: String) throws {
-        purpose = "storing each POST's body in \(path) before its answer"
-        _ = path.withCString { mkdir($0, 0o750) }
-        environment = try Environment(.init(path: path, maxReaders: 16, maxDatabases: 1))
-        records = try environment.openDatabases([("records", [])])[0]
+    init(purpose: String, prepare: @escaping @Sendable ([UInt8]) throws -> Item, onWriterThread setUp: @escaping @Sendable () -> Void = {},
+         commit: @escaping @Sendable ([Item]) throws -> Void) {
+        self.purpose = purpose
+        self.prepare = prepare
         _ = startThread(named: "floor-writer") { [self] in
-            environment.claimWrites()
-            var head: UInt64 = 0
+            setUp()
             while true {
                 work.wait()
-                let batch = queue.withLock { pending in
+                let group = queue.withLock { pending in
                     defer { pending.removeAll(keepingCapacity: true) }
                     return pending
                 }
                 do {
-                    try environment.write { txn in
-                        for (offset, pending) in batch.enumerated() {
-                            try txn.put(records, key: bigEndianBytes(head + UInt64(offset) + 1), value: pending.body, flags: .append)
-                        }
-                    }
+                    try commit(group.map(\.item))
                 } catch {
-                    for pending in batch { pending.promise.fail(error) }
+                    for pending in group { pending.promise.fail(error) }
                     continue
                 }
-                head += UInt64(batch.count)
-                for pending in batch { pending.promise.succeed(()) }
+                for pending in group { pending.promise.succeed(()) }
             }
         }
     }
 
     func append(_ body: [UInt8], then promise: EventLoopPromise<Void>) {
+        let item: Item
+        do {
+            item = try prepare(body)
+        } catch {
+            return promise.fail(error)
+        }
         let wasEmpty = queue.withLock { pending in
-            pending.append(Pending(body: body, promise: promise))
+            pending.append(Pending(item: item, promise: promise))
             return pending.count == 1
         }
         if wasEmpty { work.signal() }
     }
+}
+
+/// The least a durable acknowledgement costs with LMDB: each group's bodies stored under the next
+/// big-endian seqs (`MDB_APPEND`) in one transaction, committed (LMDB's default: data pages and meta
+/// page fsynced, as the log's commits are). No parsing, checking, hashing, compression, ids, indexes
+/// or projection: what ledgerd does on top of this is its own cost.
+func durableFloorStore(path: String) throws -> GroupCommitStore<[UInt8]> {
+    _ = path.withCString { mkdir($0, 0o750) }
+    let environment = try Environment(.init(path: path, maxReaders: 16, maxDatabases: 1))
+    let records = try environment.openDatabases([("records", [])])[0]
+    let head = Mutex<UInt64>(0)
+    return GroupCommitStore(
+        purpose: "storing each POST's body in \(path) before its answer", prepare: { $0 },
+        onWriterThread: { environment.claimWrites() },
+        commit: { bodies in
+            try head.withLock { head in
+                try environment.write { txn in
+                    for (offset, body) in bodies.enumerated() {
+                        try txn.put(records, key: bigEndianBytes(head + UInt64(offset) + 1), value: body, flags: .append)
+                    }
+                }
+                head += UInt64(bodies.count)
+            }
+        })
+}
+
+/// The least an LMDB ledger costs a single event here: each POST parsed and validated as ledgerd
+/// parses it (on the event loop), then each group written as `--raw-floor` writes a batch (`RawLedger`:
+/// records with their chain hashes, `MDB_APPEND`, a durable commit; ids and index entries folded
+/// every `foldEvery` events). No Merkle nodes, compression, projection, duplicate check, token, log
+/// line or metrics: ledgerd does all of those besides, so it cannot take less CPU an event than this.
+func rawLedgerStore(path: String, foldEvery: Int) -> GroupCommitStore<[RawLedger.Input]> {
+    _ = system("rm -rf '\(path)'")
+    let raw = RawLedger(path: path)
+    return GroupCommitStore(
+        purpose: "parsing each POST and writing its events into \(path) with LMDB's C API (records, chain hashes, ids, index entries) before its answer",
+        prepare: { body in RawLedger.inputs([try EventBody.parse(body).events])[0] },
+        commit: { groups in raw.append(Array(groups.joined()), recordedAt: Instant.now().rfc3339(), foldEvery: foldEvery) })
 }

@@ -70,6 +70,9 @@ struct LedgerBench: AsyncParsableCommand {
     @Option(help: "With --http-floor: append each POST's events to an event log in this data directory, parsed as ledgerd parses them, with the projection following, before its answer (ledgerd's storage without its HTTP layer).")
     var floorLog: String?
 
+    @Option(help: "With --http-floor: parse each POST as ledgerd does and write its events into a new LMDB environment in this directory as --raw-floor writes a batch (records, chain hashes, ids, index entries), one durable commit for whatever is queued, before its answer (the floor of an LMDB ledger).")
+    var floorRaw: String?
+
     @Flag(help: "With --floor-log: no projection.")
     var floorWithoutProjection = false
 
@@ -95,7 +98,10 @@ struct LedgerBench: AsyncParsableCommand {
         }
         if let httpFloor {
             let store: (any FloorStore)? =
-                try floorLog.map { try LedgerStorage(path: $0, projection: !floorWithoutProjection, foldEvery: foldEvery) } ?? floorStore.map { try DurableFloorStore(path: $0) }
+                if let floorLog { try LedgerStorage(path: floorLog, projection: !floorWithoutProjection, foldEvery: foldEvery) }
+                else if let floorRaw { rawLedgerStore(path: floorRaw, foldEvery: foldEvery) }
+                else if let floorStore { try durableFloorStore(path: floorStore) }
+                else { nil }
             try await HTTPFloor.serve(port: httpFloor, store: store)
             return
         }

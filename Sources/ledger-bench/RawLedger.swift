@@ -8,8 +8,11 @@ import Transparency
 /// The floor under the log: the same record bytes, keys and batching written with LMDB's C API
 /// straight from Swift — no validation, no queue, no writer thread, no tail index. With `merkle`,
 /// each commit also does exactly the log's Merkle work (leaf hash, right edge, the nodes it stores),
-/// so the two side by side give that work's cost.
-final class RawLedger {
+/// so the two side by side give that work's cost. Used by one thread at a time.
+final class RawLedger: @unchecked Sendable {
+    /// One event as `append` takes it: its body, its id's key and its index entries.
+    typealias Input = (body: [UInt8], idKey: [UInt8], entries: [(IndexKind, [UInt8])])
+
     private var env: OpaquePointer?
     private var records: MDB_dbi = 0
     private var ids: MDB_dbi = 0
@@ -45,7 +48,7 @@ final class RawLedger {
     deinit { mdb_env_close(env) }
 
     /// The inputs `append` takes, made from prepared events (before any clock starts).
-    static func inputs(_ prepared: [[PreparedEvent]]) -> [[(body: [UInt8], idKey: [UInt8], entries: [(IndexKind, [UInt8])])]] {
+    static func inputs(_ prepared: [[PreparedEvent]]) -> [[Input]] {
         prepared.map { batch in batch.map { ($0.body, IndexKeys.eventId($0.envelope.id), IndexKeys.entries(for: $0.envelope)) } }
     }
 
@@ -70,7 +73,7 @@ final class RawLedger {
     }
 
     /// One commit: records (hash ‖ record) with MDB_APPEND; ids and index entries wait for `fold`, as in the log.
-    func append(_ batch: [(body: [UInt8], idKey: [UInt8], entries: [(IndexKind, [UInt8])])], recordedAt: String, foldEvery: Int) {
+    func append(_ batch: [Input], recordedAt: String, foldEvery: Int) {
         write { txn in
             for event in batch {
                 head += 1
