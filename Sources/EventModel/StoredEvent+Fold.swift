@@ -14,20 +14,31 @@ extension StoredEvent {
     /// The record's seq, and an envelope holding only what a fold reads (`Envelope(folding:)`):
     /// no `members`, attributes, id, reason or source. `recordedAt` is left empty.
     public static func decodeForFold(_ record: UnsafeRawBufferPointer) throws(DecodingError) -> StoredEvent {
-        var reader = FoldReader()
-        do {
-            return try reader.read(record)
-        } catch let error as JSONParser.Error {
-            throw DecodingError(description: "record is not JSON: \(error)")
-        } catch let error as DecodingError {
-            throw error
-        } catch {
-            throw DecodingError(description: "\(error)")
-        }
+        var decoder = FoldDecoder()
+        return try decoder.decode(record)
     }
 
     public static func decodeForFold(_ record: [UInt8]) throws -> StoredEvent {
         try record.withUnsafeBytes { raw in try decodeForFold(raw) }
+    }
+
+    /// `decodeForFold` for many records in a row: its buffers are made once, not once a record.
+    public struct FoldDecoder {
+        private var reader = FoldReader()
+
+        public init() {}
+
+        public mutating func decode(_ record: UnsafeRawBufferPointer) throws(DecodingError) -> StoredEvent {
+            do {
+                return try reader.read(record)
+            } catch let error as JSONParser.Error {
+                throw DecodingError(description: "record is not JSON: \(error)")
+            } catch let error as DecodingError {
+                throw error
+            } catch {
+                throw DecodingError(description: "\(error)")
+            }
+        }
     }
 }
 
@@ -82,7 +93,7 @@ private enum RecordKey {
     }()
 }
 
-private struct FoldReader {
+fileprivate struct FoldReader {
     /// Known event types as immortal literals: a fold then copies no type string.
     static let knownTypes: [(bytes: [UInt8], text: String)] = Catalog.knownTypes.map { (Array($0.utf8), $0) }
     static let dataKeys: [(name: [UInt8], key: Int)] = StoredEvent.foldDataKeys.enumerated().map { (Array($1.utf8), $0) }
@@ -153,6 +164,7 @@ private struct FoldReader {
             case .changes:
                 changes = []
                 guard p.peek() == UInt8(ascii: "[") else { return try p.skipValue(depth: 1, keys: &keys) }
+                changes.reserveCapacity(4)
                 try p.forEachElement(depth: 2) { (p) throws(JSONParser.Error) in
                     guard p.peek() == UInt8(ascii: "{") else { return try p.skipValue(depth: 2, keys: &keys) }
                     var field: String?, old: JSONValue?, new: JSONValue?
@@ -246,6 +258,11 @@ extension JSONParser {
     @inline(__always)
     static func byteOrder(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Int {
         var i = 0
+        while i + 8 <= count {
+            let x = a.loadUnaligned(fromByteOffset: i, as: UInt64.self), y = b.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            if x != y { return x.bigEndian < y.bigEndian ? -1 : 1 }
+            i += 8
+        }
         while i < count {
             let x = a.load(fromByteOffset: i, as: UInt8.self), y = b.load(fromByteOffset: i, as: UInt8.self)
             if x != y { return Int(x) - Int(y) }
@@ -291,7 +308,16 @@ extension JSONParser {
         let n = bytes.count
         var i = start
         var high: UInt8 = 0
-        // The common case, scanned without optionals: no escape before the closing quote.
+        // The common case, scanned without optionals: no escape before the closing quote. Eight bytes
+        // at a time while none of them is a quote, a backslash or a control character.
+        var highBits: UInt64 = 0
+        while i + 8 <= n {
+            let word = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            if Self.holdsStringStop(word) { break }
+            highBits |= word
+            i += 8
+        }
+        if highBits & 0x8080_8080_8080_8080 != 0 { high = 0x80 }
         while i < n {
             let c = bytes[i]
             if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") || c < 0x20 { break }
@@ -312,6 +338,17 @@ extension JSONParser {
         position = quote
         _ = try parseString()
         return StringSpan(range: start..<(position - 1), escaped: true)
+    }
+
+    /// Whether any of a word's eight bytes ends a plain run of string: `"`, `\\` or below 0x20. The lowest
+    /// flag of each test marks a byte that passes it (higher ones may be borrows), so a word flagged
+    /// by none holds none of them, and one flagged is scanned again a byte at a time.
+    @inline(__always)
+    static func holdsStringStop(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        func zeroByte(_ x: UInt64) -> UInt64 { (x &- ones) & ~x & highs }
+        let below0x20 = (word &- ones &* 0x20) & ~word & highs
+        return (zeroByte(word ^ (ones &* 0x22)) | zeroByte(word ^ (ones &* 0x5C)) | below0x20) != 0
     }
 
     /// Validates a value as `parseValue` does, building nothing.
@@ -344,7 +381,7 @@ extension JSONParser {
             return
         }
         let base = keys.count
-        defer { keys.removeSubrange(base...) }
+        defer { while keys.count > base { keys.removeLast() } }
         var seen: Set<[UInt8]>?
         var ascending = true
         while true {
@@ -352,7 +389,7 @@ extension JSONParser {
             guard peek() == UInt8(ascii: "\"") else { throw error("expected a string key in object") }
             let keyOffset = position
             let key = try skipString()
-            if isDuplicate(key, among: keys[base...], ascending: &ascending, seen: &seen) {
+            if isDuplicate(key, among: keys, from: base, ascending: &ascending, seen: &seen) {
                 throw Error(message: "duplicate key \"\(string(key).prefix(64))\" in object", offset: keyOffset)
             }
             keys.append(key)
@@ -390,12 +427,13 @@ extension JSONParser {
     /// hashing. A canonical record's keys come sorted: while they are plain and ascending, a key above
     /// the one before cannot repeat an earlier one.
     private func isDuplicate(
-        _ key: StringSpan, among earlier: ArraySlice<StringSpan>, ascending: inout Bool, seen: inout Set<[UInt8]>?
+        _ key: StringSpan, among keys: [StringSpan], from base: Int, ascending: inout Bool, seen: inout Set<[UInt8]>?
     ) -> Bool {
         if ascending {
-            if !key.escaped, earlier.last.map({ compare($0.range, key.range) < 0 }) ?? true { return false }
+            if !key.escaped, keys.count == base || compare(keys[keys.count - 1].range, key.range) < 0 { return false }
             ascending = false
         }
+        let earlier = keys[base...]
         if earlier.count < Self.linearKeyScanLimit {
             for other in earlier {
                 if !key.escaped && !other.escaped {

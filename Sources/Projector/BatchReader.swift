@@ -81,8 +81,9 @@ final class BatchReader {
         var events: [StoredEvent] = []
         events.reserveCapacity(batch.count)
         var undecodable: [UInt64] = []
+        var decoder = StoredEvent.FoldDecoder()
         for logged in batch {
-            if let event = try? StoredEvent.decodeForFold(logged.record) {
+            if let event = try? logged.record.withUnsafeBytes({ record throws(StoredEvent.DecodingError) in try decoder.decode(record) }) {
                 events.append(event)
             } else {
                 undecodable.append(logged.seq)

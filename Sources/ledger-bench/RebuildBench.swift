@@ -53,7 +53,8 @@ struct RebuildBench {
             read += ContinuousClock.now - t
             guard let last = batch.last else { break }
             t = ContinuousClock.now
-            let events = try batch.map { try StoredEvent.decodeForFold($0.record) }
+            var decoder = StoredEvent.FoldDecoder()
+            let events = try batch.map { logged in try logged.record.withUnsafeBytes { record throws(StoredEvent.DecodingError) in try decoder.decode(record) } }
             decode += ContinuousClock.now - t
             t = ContinuousClock.now
             for event in events { state.apply(event, policy: Policy(), findings: &findings) }

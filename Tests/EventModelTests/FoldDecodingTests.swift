@@ -1,4 +1,4 @@
-import EventModel
+@testable import EventModel
 import Testing
 
 /// `StoredEvent.decodeForFold` reads only what a fold needs but must accept exactly the records
@@ -85,6 +85,22 @@ import Testing
         }
         // Both kinds were really tried.
         #expect(accepted > 500 && refused > 5_000)
+    }
+
+    /// The eight-bytes-at-a-time scan of a string stops at a word exactly when one of its bytes is a
+    /// quote, a backslash or a control character, wherever it is and whatever the other bytes are.
+    @Test func aWordOfAStringStopsTheFastScanExactlyWhenOneOfItsBytesWould() {
+        func stops(_ byte: UInt8) -> Bool { byte == 0x22 || byte == 0x5C || byte < 0x20 }
+        for fill: UInt8 in [0x61, 0x00, 0x20, 0x21, 0x23, 0x5B, 0x5D, 0x7F, 0x80, 0xE4, 0xFF] {
+            for position in 0..<8 {
+                for value in 0...255 {
+                    var bytes = [UInt8](repeating: fill, count: 8)
+                    bytes[position] = UInt8(value)
+                    let word = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+                    #expect(JSONParser.holdsStringStop(word) == bytes.contains(where: stops), "\(bytes)")
+                }
+            }
+        }
     }
 
     @Test func duplicateKeysUnsortedKeysAndEscapedKeysAreJudgedAsTheParserJudgesThem() throws {
