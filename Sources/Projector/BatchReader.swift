@@ -1,9 +1,14 @@
-import Dispatch
 import EventLog
 import EventModel
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// The log's records past a seq, read and decoded a batch ahead of the fold on another thread: a
-/// long catch-up (a rebuild) keeps both cores busy, decoding the next batch while the fold runs.
+/// The log's records past a seq, read and decoded a batch ahead of the fold on a thread of its own
+/// (`ledger-readahead`, one a batch, joined before the next): a long catch-up (a rebuild) keeps both
+/// cores busy, decoding the next batch while the fold runs. A thread of its own rather than one of
+/// Dispatch's, which in the daemon also run Swift's tasks: on Dispatch's global queue, ledgerd's first
+/// start rebuilt 1M events 0.3–0.5 s slower (BENCHMARKS.md).
 /// A fold that keeps up with the writer takes the events it committed last from the writer, already
 /// in the form a decode gives (`EventLog.takeCommitted`), and reads nothing.
 /// Used by one thread (the fold's); the read-ahead is its own.
@@ -24,10 +29,19 @@ final class BatchReader {
     private var after: UInt64
     private var ahead: ReadAhead?
 
-    /// One batch being read on another thread; `result` is set before `group` is left, and read after waiting on it.
+    /// One batch being read on its own thread; `result` is set by that thread, and read once it is joined.
     private final class ReadAhead: @unchecked Sendable {
-        let group = DispatchGroup()
+        var thread: pthread_t?
         var result: Result<Batch?, any Error>?
+
+        /// Waits for the thread (once), then its result.
+        func wait() -> Result<Batch?, any Error> {
+            if let thread {
+                pthread_join(thread, nil)
+                self.thread = nil
+            }
+            return result!
+        }
     }
 
     init(log: EventLog, after: UInt64, size: Int) {
@@ -40,8 +54,7 @@ final class BatchReader {
     func next() throws -> Batch? {
         let batch: Batch?
         if let ahead {
-            ahead.group.wait()
-            batch = try ahead.result!.get()
+            batch = try ahead.wait().get()
         } else if let handed = log.takeCommitted(after: after, limit: size) {
             after = handed.events.last!.seq
             return Batch(events: handed.events, undecodable: [], lastSeq: after, lastHash: handed.lastHash, handedOver: true)
@@ -53,15 +66,13 @@ final class BatchReader {
         after = batch.lastSeq
         let next = ReadAhead()
         let (log, after, size) = (log, after, size)
-        DispatchQueue.global().async(group: next.group) {
-            next.result = Result { try Self.read(log, after: after, size: size) }
-        }
+        next.thread = startThread(named: "ledger-readahead") { next.result = Result { try Self.read(log, after: after, size: size) } }
         ahead = next
         return batch
     }
 
     /// Waits for a read-ahead still running, so nothing outlives the fold that started it.
-    func finish() { ahead?.group.wait() }
+    func finish() { _ = ahead?.wait() }
 
     deinit { finish() }
 

@@ -22,6 +22,7 @@ struct RebuildBench {
         configuration.batchSize = batchSize
         configuration.readBatchSize = readBatchSize
         let cpuBefore = threadCPUSeconds()
+        let processBefore = processCPUSeconds()
         let start = ContinuousClock.now
         let projector = try LiveProjector(log: log, configuration: configuration, logger: logger)
         var peak = 0
@@ -31,9 +32,11 @@ struct RebuildBench {
         }
         let elapsed = ContinuousClock.now - start
         let cpu = threadCPUSeconds().map { ($0.key, $0.value - (cpuBefore[$0.key] ?? 0)) }.filter { $0.1 >= 0.05 }.sorted { $0.1 > $1.1 }
+        let process = processCPUSeconds() - processBefore
         print("rebuild of \(head) events into the stored projection (\(batchSize) a transaction, read \(readBatchSize) at a time): \(elapsed), RssAnon at most \(max(peak, rssAnonKiB()) / 1024) MiB")
+        // The read-ahead's threads (one a batch) have ended by now: theirs is what the process used besides.
         print("CPU seconds by thread: " + cpu.map { "\($0.0) \(String(format: "%.2f", $0.1))" }.joined(separator: ", ")
-            + String(format: "; %.2f in all", cpu.reduce(0) { $0 + $1.1 }))
+            + String(format: ", threads ended (ledger-readahead) %.2f; %.2f in all", process - cpu.reduce(0) { $0 + $1.1 }, process))
         projector.close()
 
         let (read, decode, fold, findings) = try Self.breakdown(log)
@@ -63,4 +66,11 @@ struct RebuildBench {
         }
         return (read, decode, fold, findings.count)
     }
+}
+
+/// The CPU the whole process has used, its ended threads included.
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }
