@@ -119,8 +119,8 @@ bench-restart: workload
 ## bench-e2e: ledgerd (release) against a throwaway PostgreSQL 15 cluster, every row of spec 8 measured
 ## with clients neither side wrote (wrk and pgbench; Python processes with http.client and psycopg2 for
 ## batches), three rounds alternating the sides, with the floors beside them (swift-nio alone, a durable
-## commit, the least an LMDB ledger does, ledgerd's storage, raw LMDB) and each side's CPU an event; the table goes
-## into BENCHMARKS.md.
+## commit, the least an LMDB ledger does, ledgerd's storage, raw LMDB) and each side's CPU an event;
+## the table goes into BENCHMARKS.md.
 ## Uses `make workload`.
 bench-e2e: workload
 	@command -v wrk >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }

@@ -202,7 +202,7 @@ func durableFloorStore(path: String) throws -> GroupCommitStore<[UInt8]> {
     _ = path.withCString { mkdir($0, 0o750) }
     let environment = try Environment(.init(path: path, maxReaders: 16, maxDatabases: 1))
     let records = try environment.openDatabases([("records", [])])[0]
-    let head = Mutex<UInt64>(0)
+    let head = Mutex<UInt64>(0)  // the writer thread's alone; in a mutex so that its closure may hold it
     return GroupCommitStore(
         purpose: "storing each POST's body in \(path) before its answer", prepare: { $0 },
         onWriterThread: { environment.claimWrites() },
