@@ -252,9 +252,10 @@ public final class EventLog: Sendable {
     public func foldedEvents(seqs: [UInt64]) throws -> [StoredEvent] {
         let reader = store.forms.reader()
         return try store.environment.read { txn in
-            try seqs.compactMap { seq in
+            var decoder = StoredEvent.FoldDecoder()
+            return try seqs.compactMap { seq in
                 guard let value = try txn.get(store.records, bigEndianBytes(seq)), value.count > 32 else { return nil }
-                return reader.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...])) { decodeForFoldOrReport(seq: seq, $0) }
+                return reader.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...])) { decodeForFoldOrReport(seq: seq, $0, using: &decoder) }
             }
         }
     }
@@ -299,14 +300,14 @@ public final class EventLog: Sendable {
     }
 
     /// The same, reading only what a fold reads (`StoredEvent.decodeForFold`): for answers folded
-    /// from a subject's events, which may be thousands.
-    public func decodeForFoldOrReport(_ event: LoggedEvent) -> StoredEvent? {
-        event.record.withUnsafeBytes { decodeForFoldOrReport(seq: event.seq, $0) }
+    /// from a subject's events, which may be thousands, all through one `decoder`.
+    public func decodeForFoldOrReport(_ event: LoggedEvent, using decoder: inout StoredEvent.FoldDecoder) -> StoredEvent? {
+        event.record.withUnsafeBytes { decodeForFoldOrReport(seq: event.seq, $0, using: &decoder) }
     }
 
-    func decodeForFoldOrReport(seq: UInt64, _ record: UnsafeRawBufferPointer) -> StoredEvent? {
+    func decodeForFoldOrReport(seq: UInt64, _ record: UnsafeRawBufferPointer, using decoder: inout StoredEvent.FoldDecoder) -> StoredEvent? {
         do {
-            return try StoredEvent.decodeForFold(record)
+            return try decoder.decode(record)
         } catch {
             reportUndecodable(seq: seq, error)
             return nil

@@ -19,7 +19,8 @@ extension StoredEvent {
     }
 
     public static func decodeForFold(_ record: [UInt8]) throws -> StoredEvent {
-        try record.withUnsafeBytes { raw in try decodeForFold(raw) }
+        var decoder = FoldDecoder()
+        return try decoder.decode(record)
     }
 
     /// `decodeForFold` for many records in a row: its buffers are made once, not once a record.
@@ -38,6 +39,10 @@ extension StoredEvent {
             } catch {
                 throw DecodingError(description: "\(error)")
             }
+        }
+
+        public mutating func decode(_ record: [UInt8]) throws -> StoredEvent {
+            try record.withUnsafeBytes { raw in try decode(raw) }
         }
     }
 }

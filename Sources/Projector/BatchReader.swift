@@ -94,7 +94,7 @@ final class BatchReader {
         var undecodable: [UInt64] = []
         var decoder = StoredEvent.FoldDecoder()
         for logged in batch {
-            if let event = try? logged.record.withUnsafeBytes({ record throws(StoredEvent.DecodingError) in try decoder.decode(record) }) {
+            if let event = try? decoder.decode(logged.record) {
                 events.append(event)
             } else {
                 undecodable.append(logged.seq)

@@ -370,11 +370,12 @@ struct Replay {
         var out: [StoredEvent] = []
         var query = EventQuery(subjectType: subject.type, subjectId: subject.id, limit: 1000)
         if case .seq(let n) = cut, n == 0 { return [] }
+        var decoder = StoredEvent.FoldDecoder()
         while true {
             let page = try log.events(query)
             for logged in page.events {
                 if case .seq(let n) = cut, logged.seq > n { return out }
-                guard let event = log.decodeForFoldOrReport(logged) else { continue }
+                guard let event = log.decodeForFoldOrReport(logged, using: &decoder) else { continue }
                 if cut.includes(seq: event.seq, time: event.envelope.instant) { out.append(event) }
             }
             guard let next = page.next else { return out }

@@ -57,7 +57,7 @@ struct RebuildBench {
             guard let last = batch.last else { break }
             t = ContinuousClock.now
             var decoder = StoredEvent.FoldDecoder()
-            let events = try batch.map { logged in try logged.record.withUnsafeBytes { record throws(StoredEvent.DecodingError) in try decoder.decode(record) } }
+            let events = try batch.map { try decoder.decode($0.record) }
             decode += ContinuousClock.now - t
             t = ContinuousClock.now
             for event in events { state.apply(event, policy: Policy(), findings: &findings) }
