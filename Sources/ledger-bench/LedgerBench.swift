@@ -55,6 +55,12 @@ struct LedgerBench: AsyncParsableCommand {
     @Option(help: "Only time a rebuild of the projection of the ledger in this data directory (its projection is deleted first), and where the time goes, then stop.")
     var rebuild: String?
 
+    @Option(help: "Only time, on one thread and in memory, decoding every record of the ledger in this data directory for the fold and folding them with findings, --passes times each; print the fastest pass and the median, then stop. Changes of the decoder or the fold are compared with it: the fastest of several passes holds still on a noisy machine where one rebuild does not.")
+    var foldParts: String?
+
+    @Option(help: "Passes for --fold-parts.")
+    var passes: Int = 5
+
     @Option(help: "Events the projection folds per transaction, for --rebuild.")
     var projectionBatch: Int = LiveProjector.Configuration(path: "").batchSize
 
@@ -116,6 +122,10 @@ struct LedgerBench: AsyncParsableCommand {
             try await appendAll(of: projection, to: log)
             print("filled \(fill): \(try log.head().seq) events in \(ContinuousClock.now - start)")
             try await log.close()
+            return
+        }
+        if let foldParts {
+            try RebuildBench.foldParts(path: foldParts, passes: passes)
             return
         }
         if let rebuild {

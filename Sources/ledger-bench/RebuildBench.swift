@@ -68,6 +68,46 @@ struct RebuildBench {
     }
 }
 
+extension RebuildBench {
+    /// `ledger-bench --fold-parts DIR`: the records read once, then decoded for the fold and folded
+    /// with findings `passes` times each, on one thread; the fastest pass and the median of each.
+    static func foldParts(path: String, passes: Int) throws {
+        var logger = Logger(label: "bench")
+        logger.logLevel = .warning
+        let log = try EventLog(LogConfiguration(path: path), logger: logger)
+        var records: [[UInt8]] = []
+        var after: UInt64 = 0
+        while true {
+            let batch = try log.events(afterSeq: after, limit: 20_000)
+            guard let last = batch.last else { break }
+            records += batch.map(\.record)
+            after = last.seq
+        }
+        var decodeTimes: [Duration] = [], foldTimes: [Duration] = []
+        var events: [StoredEvent] = []
+        var findings = 0
+        for _ in 0..<max(1, passes) {
+            events = []
+            events.reserveCapacity(records.count)
+            var t = ContinuousClock.now
+            var decoder = StoredEvent.FoldDecoder()
+            for record in records { events.append(try decoder.decode(record)) }
+            decodeTimes.append(ContinuousClock.now - t)
+            var state = ProjectionState()
+            var found: [Finding] = []
+            t = ContinuousClock.now
+            for event in events { state.apply(event, policy: Policy(), findings: &found) }
+            foldTimes.append(ContinuousClock.now - t)
+            findings = found.count
+        }
+        func perEvent(_ times: [Duration]) -> String {
+            let sorted = times.sorted().map { Int(($0 / records.count).components.attoseconds / 1_000_000_000) }
+            return "fastest \(sorted[0]) ns/event, median \(sorted[sorted.count / 2])"
+        }
+        print("\(records.count) records, \(passes) passes on one thread: decode for the fold \(perEvent(decodeTimes)); fold with findings \(perEvent(foldTimes)); \(findings) findings")
+    }
+}
+
 /// The CPU the whole process has used, its ended threads included.
 func processCPUSeconds() -> Double {
     var usage = rusage()
