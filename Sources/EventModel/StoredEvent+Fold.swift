@@ -89,19 +89,16 @@ extension JSONValue {
 private enum RecordKey {
     case seq, recordedAt, id, type, time, actor, subject, changes, data, outcome, other
 
-    static let names: [(name: [UInt8], key: RecordKey)] = {
-        let pairs: [(String, RecordKey)] = [
-            ("seq", .seq), ("recordedAt", .recordedAt), ("id", .id), ("type", .type), ("time", .time), ("actor", .actor),
-            ("subject", .subject), ("changes", .changes), ("data", .data), ("outcome", .outcome),
-        ]
-        return pairs.map { (Array($0.0.utf8), $0.1) }
-    }()
+    static let names = SpanNames<RecordKey>([
+        ("seq", .seq), ("recordedAt", .recordedAt), ("id", .id), ("type", .type), ("time", .time), ("actor", .actor),
+        ("subject", .subject), ("changes", .changes), ("data", .data), ("outcome", .outcome),
+    ])
 }
 
 fileprivate struct FoldReader {
     /// Known event types as immortal literals: a fold then copies no type string.
-    static let knownTypes: [(bytes: [UInt8], text: String)] = Catalog.knownTypes.map { (Array($0.utf8), $0) }
-    static let dataKeys: [(name: [UInt8], key: Int)] = StoredEvent.foldDataKeys.enumerated().map { (Array($1.utf8), $0) }
+    static let knownTypes = SpanNames<String>(Catalog.knownTypes.map { ($0, $0) })
+    static let dataKeys = SpanNames<Int>(StoredEvent.foldDataKeys.enumerated().map { ($1, $0) })
 
     /// Keys of the objects being read, for the duplicate check; one buffer reused for every object
     /// of the record, made once with room for a record's keys at every depth.
@@ -124,7 +121,7 @@ fileprivate struct FoldReader {
             try p.expectEnd()
             throw StoredEvent.DecodingError(description: "record is not an object")
         }
-        try p.forEachMember(depth: 1, keys: &keys) { (p, key, keys) throws(JSONParser.Error) in
+        try p.forEachMember(depth: 1, leadingKeys: 2, keys: &keys) { (p, key, keys) throws(JSONParser.Error) in
             switch p.name(of: key, among: RecordKey.names) ?? .other {
             case .seq:
                 if p.peek() == UInt8(ascii: "-") || p.peek().map({ $0 >= 0x30 && $0 <= 0x39 }) == true {
@@ -251,12 +248,6 @@ extension JSONParser {
         return span.range.count == expected.count && Self.byteOrder(bytes.baseAddress! + span.range.lowerBound, expected.baseAddress!, expected.count) == 0
     }
 
-    /// Whether a plain span holds exactly `name`'s bytes.
-    func spanEquals(_ span: StringSpan, _ name: [UInt8]) -> Bool {
-        span.range.count == name.count
-            && name.withUnsafeBytes { Self.byteOrder(bytes.baseAddress! + span.range.lowerBound, $0.baseAddress!, name.count) == 0 }
-    }
-
     /// The order of `count` bytes at `a` and at `b` (negative, 0, positive), compared here rather
     /// than by a call to `memcmp`: the keys and names a record is read by are a few bytes long, and
     /// the calls were 15% of decoding one (BENCHMARKS.md).
@@ -276,19 +267,14 @@ extension JSONParser {
         return 0
     }
 
-    func name<Tag>(of span: StringSpan, among names: [(name: [UInt8], key: Tag)]) -> Tag? {
-        if span.escaped {
-            let decoded = decodedBytes(span)
-            return names.first { $0.name == decoded }?.key
-        }
-        return names.first { spanEquals(span, $0.name) }?.key
+    func name<Tag>(of span: StringSpan, among names: SpanNames<Tag>) -> Tag? {
+        if span.escaped { return decodedBytes(span).withUnsafeBytes { names.match($0.baseAddress!, $0.count) } }
+        return names.match(bytes.baseAddress! + span.range.lowerBound, span.range.count)
     }
 
     /// The literal for a known string, or a new string.
-    func interned(_ span: StringSpan, among known: [(bytes: [UInt8], text: String)]) -> String {
-        if !span.escaped {
-            if let hit = known.first(where: { spanEquals(span, $0.bytes) }) { return hit.text }
-        }
+    func interned(_ span: StringSpan, among known: SpanNames<String>) -> String {
+        if !span.escaped, let hit = known.match(bytes.baseAddress! + span.range.lowerBound, span.range.count) { return hit }
         return string(span)
     }
 
@@ -375,10 +361,20 @@ extension JSONParser {
 
     /// At `{`: checks the object's grammar and its keys (strings, no duplicates), handing each value
     /// to `body`, which must read or skip it. `depth` is the object's own depth.
+    ///
+    /// A canonical record's keys come plain and ascending after its first two (`seq`, `recordedAt`:
+    /// `CanonicalRecord`), and a key above the one before cannot repeat an earlier one: while they
+    /// do, only the one before is kept, besides the `leadingKeys` first ones, which each later key is
+    /// compared with. The first key that breaks the order gathers the object's earlier keys into
+    /// `keys` (`gatherKeys`), and the check goes on against all of them, as `parseObject` checks.
+    /// (Every record broke the order at its second key before, and keeping and scanning every key
+    /// was a seventh of decoding one.)
     mutating func forEachMember(
-        depth: Int, keys: inout [StringSpan], _ body: (inout JSONParser, StringSpan, inout [StringSpan]) throws(Error) -> Void
+        depth: Int, leadingKeys: Int = 0, keys: inout [StringSpan],
+        _ body: (inout JSONParser, StringSpan, inout [StringSpan]) throws(Error) -> Void
     ) throws(Error) {
         guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
+        let objectStart = position
         position += 1
         skipWhitespace()
         if peek() == UInt8(ascii: "}") {
@@ -388,16 +384,39 @@ extension JSONParser {
         let base = keys.count
         defer { while keys.count > base { keys.removeLast() } }
         var seen: Set<[UInt8]>?
-        var ascending = true
+        var previous: StringSpan?
+        var listed = false
         while true {
             skipWhitespace()
             guard peek() == UInt8(ascii: "\"") else { throw error("expected a string key in object") }
             let keyOffset = position
             let key = try skipString()
-            if isDuplicate(key, among: keys, from: base, ascending: &ascending, seen: &seen) {
-                throw Error(message: "duplicate key \"\(string(key).prefix(64))\" in object", offset: keyOffset)
+            if !listed && keys.count - base < leadingKeys {
+                if key.escaped || isDuplicate(key, among: keys, from: base, seen: &seen) {
+                    // An escaped or repeated leading key: the general check decides.
+                    listed = true
+                    keys.removeSubrange(base...)
+                    gatherKeys(of: objectStart, before: keyOffset, into: &keys)
+                } else {
+                    keys.append(key)
+                }
+            } else if !listed {
+                if !key.escaped, previous.map({ compare($0.range, key.range) < 0 }) ?? true,
+                    !keys[base...].contains(where: { $0.range.count == key.range.count && compare($0.range, key.range) == 0 })
+                {
+                    previous = key
+                } else {
+                    listed = true
+                    keys.removeSubrange(base...)
+                    gatherKeys(of: objectStart, before: keyOffset, into: &keys)
+                }
             }
-            keys.append(key)
+            if listed {
+                if isDuplicate(key, among: keys, from: base, seen: &seen) {
+                    throw Error(message: "duplicate key \"\(string(key).prefix(64))\" in object", offset: keyOffset)
+                }
+                keys.append(key)
+            }
             skipWhitespace()
             guard next() == UInt8(ascii: ":") else { throw error("expected ':' after object key", back: 1) }
             skipWhitespace()
@@ -406,6 +425,25 @@ extension JSONParser {
             guard let c = next() else { throw error("unterminated object") }
             if c == UInt8(ascii: "}") { return }
             guard c == UInt8(ascii: ",") else { throw error("expected ',' or '}' in object", back: 1) }
+        }
+    }
+
+    /// The keys of the object at `objectStart` that come before `end`, read again: they were all
+    /// checked on the first reading, so this one only finds where they are.
+    private func gatherKeys(of objectStart: Int, before end: Int, into keys: inout [StringSpan]) {
+        var reader = self
+        reader.position = objectStart + 1
+        var nested: [StringSpan] = []
+        while reader.position < end {
+            reader.skipWhitespace()
+            guard reader.peek() == UInt8(ascii: "\""), let key = try? reader.skipString() else { return }
+            keys.append(key)
+            reader.skipWhitespace()
+            reader.position += 1  // ':'
+            reader.skipWhitespace()
+            guard (try? reader.skipValue(depth: 0, keys: &nested)) != nil else { return }
+            reader.skipWhitespace()
+            reader.position += 1  // ','
         }
     }
 
@@ -429,15 +467,8 @@ extension JSONParser {
     }
 
     /// Keys compare decoded, as `parseObject` compares them: by scanning up to its limit, then by
-    /// hashing. A canonical record's keys come sorted: while they are plain and ascending, a key above
-    /// the one before cannot repeat an earlier one.
-    private func isDuplicate(
-        _ key: StringSpan, among keys: [StringSpan], from base: Int, ascending: inout Bool, seen: inout Set<[UInt8]>?
-    ) -> Bool {
-        if ascending {
-            if !key.escaped, keys.count == base || compare(keys[keys.count - 1].range, key.range) < 0 { return false }
-            ascending = false
-        }
+    /// hashing.
+    private func isDuplicate(_ key: StringSpan, among keys: [StringSpan], from base: Int, seen: inout Set<[UInt8]>?) -> Bool {
         let earlier = keys[base...]
         if earlier.count < Self.linearKeyScanLimit {
             for other in earlier {
@@ -457,6 +488,42 @@ extension JSONParser {
     func compare(_ a: Range<Int>, _ b: Range<Int>) -> Int {
         let order = Self.byteOrder(bytes.baseAddress! + a.lowerBound, bytes.baseAddress! + b.lowerBound, min(a.count, b.count))
         return order != 0 ? order : a.count - b.count
+    }
+}
+
+/// Names a span is matched against (a record's keys, the known event types), each held as four
+/// zero-padded words, so matching compares words and touches no array of its own: tables of
+/// `[UInt8]` names retained and released each name they were compared with, and that counting was
+/// a tenth of decoding a record.
+struct SpanNames<Tag>: Sendable where Tag: Sendable {
+    private var words: [UInt64] = []
+    private var counts: [Int] = []
+    private var tags: [Tag] = []
+
+    init(_ names: [(String, Tag)]) {
+        for (name, tag) in names {
+            var padded = Array(name.utf8)
+            precondition(padded.count <= 32, "a name longer than 32 bytes")
+            counts.append(padded.count)
+            padded += repeatElement(0, count: 32 - padded.count)
+            padded.withUnsafeBytes { raw in for w in 0..<4 { words.append(raw.loadUnaligned(fromByteOffset: w * 8, as: UInt64.self)) } }
+            tags.append(tag)
+        }
+    }
+
+    /// The tag of the name that is exactly these `count` bytes, if any.
+    func match(_ start: UnsafeRawPointer, _ count: Int) -> Tag? {
+        guard count <= 32 else { return nil }
+        var span: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &span) { $0.baseAddress!.copyMemory(from: start, byteCount: count) }
+        return words.withUnsafeBufferPointer { words in
+            for k in counts.indices where counts[k] == count {
+                if words[4 * k] == span.0 && words[4 * k + 1] == span.1 && words[4 * k + 2] == span.2 && words[4 * k + 3] == span.3 {
+                    return tags[k]
+                }
+            }
+            return nil
+        }
     }
 }
 
