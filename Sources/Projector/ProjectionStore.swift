@@ -134,6 +134,10 @@ final class ProjectionStore: @unchecked Sendable {
     struct BatchWrites: Sendable {
         var puts: [(Database, [UInt8], [UInt8])]
         var deletes: [(Database, [UInt8])]
+        /// The changed entities, the sets' new members and the findings as values: the writer
+        /// encodes them (`TableChanges`). On the fold's thread, which a rebuild waits on, encoding
+        /// them was a ninth of its time (BENCHMARKS.md).
+        var changes: [any TableChanges]
         var intervals: [AccessIntervals.Change]
         /// Durable once written, with every batch before it. False (unless the projection is set to
         /// sync every batch): the commit skips its sync until a batch that syncs, or the sync when
@@ -147,54 +151,44 @@ final class ProjectionStore: @unchecked Sendable {
     func batchWrites(_ state: inout ProjectionState, _ output: BatchOutput, watermark: Watermark, syncs: Bool) -> BatchWrites {
         struct Changes: ProjectionTableVisitor {
             let store: ProjectionStore
-            var writes: [(Database, [UInt8], [UInt8])] = []
-            var deletes: [(Database, [UInt8])] = []
+            var changes: [any TableChanges] = []
             mutating func visit<Value>(_ table: WritableKeyPath<ProjectionState, EntityTable<Value>>, of state: inout ProjectionState) {
                 let entities = state[keyPath: table]
-                let database = store.tables[entities.table]!
-                entities.forEachEntry { id, entity in
-                    guard let entity else { return deletes.append((database, ProjectionStore.entityKey(id))) }
-                    var w = ByteWriter(capacity: 128)
-                    w.write(id)
-                    entity.write(to: &w)
-                    writes.append((database, ProjectionStore.entityKey(id), w.bytes))
-                }
+                var changed = EntityChanges<Value>(database: store.tables[entities.table]!)
+                entities.forEachEntry { id, entity in changed.entities.append((id, entity)) }
+                if !changed.entities.isEmpty { changes.append(changed) }
             }
             mutating func visit(_ set: WritableKeyPath<ProjectionState, SetTable>, of state: inout ProjectionState) {
-                for (key, members) in state[keyPath: set].added {
-                    for member in members {
-                        var w = ByteWriter(capacity: 64)
-                        w.write(key)
-                        w.write(member)
-                        writes.append((store.sets, ProjectionStore.setKey(state[keyPath: set].set, key) + ProjectionStore.component(member, limit: 200), w.bytes))
-                    }
-                }
+                let table = state[keyPath: set]
+                if !table.added.isEmpty { changes.append(SetChanges(database: store.sets, set: table.set, added: table.added)) }
             }
         }
         var changes = Changes(store: self)
         state.visitTables(&changes)
-        var writes = changes.writes
+        if !output.findings.isEmpty { changes.changes.append(FindingChanges(database: findings, findings: output.findings)) }
+        var writes: [(Database, [UInt8], [UInt8])] = []
+        writes.reserveCapacity(output.trail.count + output.times.raised.count + output.times.late.count + 3)
         for entry in output.trail { writes.append((trail, entry.key, entry.value)) }
         for key in output.times.raised { writes.append((trailTimes, key, [])) }
         for (key, value) in output.times.late { writes.append((lateTrail, key, value)) }
         if let latest = output.times.latest { writes.append((meta, Self.trailTimeKey, AccessTrail.Times.key(latest, seq: 0))) }
-        for finding in output.findings {
-            writes.append((findings, Self.findingKey(finding.position), finding.canonicalJSON))
-        }
         writes.append((meta, Self.watermarkKey, bigEndianBytes(watermark.seq) + watermark.hash))
         writes.append((meta, Self.bootstrappedKey, [state.bootstrapped ? 1 : 0]))
         state.handedOff()
-        return BatchWrites(puts: writes, deletes: changes.deletes, intervals: output.intervals, syncs: syncs)
+        return BatchWrites(puts: writes, deletes: [], changes: changes.changes, intervals: output.intervals, syncs: syncs)
     }
 
     /// Writes one batch in one transaction: all of it, watermark included, or nothing. A batch that
     /// does not sync starts (or goes on with) commits that skip their sync; one that syncs makes
     /// them all durable.
     func write(_ batch: BatchWrites) throws {
-        if !batch.syncs { try environment.skipSyncs() }
         // Everything written is computed beforehand: `write` may run the closure again after growing the map.
+        var puts: [(Database, [UInt8], [UInt8])] = [], deletes: [(Database, [UInt8])] = []
+        for changes in batch.changes { changes.encode(into: &puts, deletes: &deletes) }
+        if !batch.syncs { try environment.skipSyncs() }
         try environment.write { txn in
-            for (database, key) in batch.deletes { _ = try txn.delete(database, key: key) }
+            for (database, key) in batch.deletes + deletes { _ = try txn.delete(database, key: key) }
+            for (database, key, value) in puts { try txn.put(database, key: key, value: value) }
             for (database, key, value) in batch.puts { try txn.put(database, key: key, value: value) }
             try AccessIntervals.write(batch.intervals, into: intervals, txn)
         }
@@ -438,5 +432,58 @@ final class StoreSnapshot: ProjectionSource, @unchecked Sendable {
         state.visitTables(&load)
         if let failure { throw failure }
         return state
+    }
+}
+
+/// What a batch changed in one table or set, or its findings, kept as values until the projection's
+/// writer encodes them into the puts and deletes of the batch's transaction.
+protocol TableChanges: Sendable {
+    func encode(into puts: inout [(Database, [UInt8], [UInt8])], deletes: inout [(Database, [UInt8])])
+}
+
+/// The entities of one table changed since the last hand-off; nil for one taken away.
+struct EntityChanges<Value: StoredEntity>: TableChanges {
+    let database: Database
+    var entities: [(id: String, value: Value?)] = []
+
+    func encode(into puts: inout [(Database, [UInt8], [UInt8])], deletes: inout [(Database, [UInt8])]) {
+        for (id, entity) in entities {
+            guard let entity else {
+                deletes.append((database, ProjectionStore.entityKey(id)))
+                continue
+            }
+            var w = ByteWriter(capacity: 128)
+            w.write(id)
+            entity.write(to: &w)
+            puts.append((database, ProjectionStore.entityKey(id), w.bytes))
+        }
+    }
+}
+
+/// The members one set gained since the last hand-off.
+struct SetChanges: TableChanges {
+    let database: Database
+    let set: ProjectionSet
+    let added: [String: Set<String>]
+
+    func encode(into puts: inout [(Database, [UInt8], [UInt8])], deletes: inout [(Database, [UInt8])]) {
+        for (key, members) in added {
+            for member in members {
+                var w = ByteWriter(capacity: 64)
+                w.write(key)
+                w.write(member)
+                puts.append((database, ProjectionStore.setKey(set, key) + ProjectionStore.component(member, limit: 200), w.bytes))
+            }
+        }
+    }
+}
+
+/// The findings of a batch, each under its position.
+struct FindingChanges: TableChanges {
+    let database: Database
+    let findings: [Finding]
+
+    func encode(into puts: inout [(Database, [UInt8], [UInt8])], deletes: inout [(Database, [UInt8])]) {
+        for finding in findings { puts.append((database, ProjectionStore.findingKey(finding.position), finding.canonicalJSON)) }
     }
 }
