@@ -197,7 +197,7 @@ let package = Package(
         .executableTarget(
             name: "ledger-bench",
             dependencies: [
-                "CJemalloc", "EventLog", "EventModel", "LMDB", "CLMDB", "Projector", "Queries", "Transparency", "Workload",
+                "CJemalloc", "EventLog", "EventModel", "LMDB", "CLMDB", "Projector", "Queries", "Transparency", "Workload", "Zstd",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

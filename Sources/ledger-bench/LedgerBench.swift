@@ -61,6 +61,9 @@ struct LedgerBench: AsyncParsableCommand {
     @Option(help: "Passes for --fold-parts.")
     var passes: Int = 5
 
+    @Option(help: "With --fold-parts: only the first N records (for a run under callgrind, whose instruction counts hold still where times do not).")
+    var foldLimit: Int = .max
+
     @Option(help: "Events the projection folds per transaction, for --rebuild.")
     var projectionBatch: Int = LiveProjector.Configuration(path: "").batchSize
 
@@ -125,7 +128,7 @@ struct LedgerBench: AsyncParsableCommand {
             return
         }
         if let foldParts {
-            try RebuildBench.foldParts(path: foldParts, passes: passes)
+            try RebuildBench.foldParts(path: foldParts, passes: passes, limit: foldLimit)
             return
         }
         if let rebuild {

@@ -71,14 +71,14 @@ struct RebuildBench {
 extension RebuildBench {
     /// `ledger-bench --fold-parts DIR`: the records read once, then decoded for the fold and folded
     /// with findings `passes` times each, on one thread; the fastest pass and the median of each.
-    static func foldParts(path: String, passes: Int) throws {
+    static func foldParts(path: String, passes: Int, limit: Int) throws {
         var logger = Logger(label: "bench")
         logger.logLevel = .warning
         let log = try EventLog(LogConfiguration(path: path), logger: logger)
         var records: [[UInt8]] = []
         var after: UInt64 = 0
-        while true {
-            let batch = try log.events(afterSeq: after, limit: 20_000)
+        while records.count < limit {
+            let batch = try log.events(afterSeq: after, limit: min(20_000, limit - records.count))
             guard let last = batch.last else { break }
             records += batch.map(\.record)
             after = last.seq
@@ -105,6 +105,7 @@ extension RebuildBench {
             return "fastest \(sorted[0]) ns/event, median \(sorted[sorted.count / 2])"
         }
         print("\(records.count) records, \(passes) passes on one thread: decode for the fold \(perEvent(decodeTimes)); fold with findings \(perEvent(foldTimes)); \(findings) findings")
+        print(try CompactFoldForm.measure(events, records: records, passes: passes))
     }
 }
 
