@@ -494,7 +494,8 @@ extension JSONParser {
 /// Names a span is matched against (a record's keys, the known event types), each held as four
 /// zero-padded words, so matching compares words and touches no array of its own: tables of
 /// `[UInt8]` names retained and released each name they were compared with, and that counting was
-/// a tenth of decoding a record.
+/// a tenth of decoding a record. A name longer than 32 bytes is a mistake in the table, stopped where
+/// the table is made (the first decode, in every test that decodes).
 struct SpanNames<Tag>: Sendable where Tag: Sendable {
     private var words: [UInt64] = []
     private var counts: [Int] = []

@@ -133,7 +133,6 @@ final class ProjectionStore: @unchecked Sendable {
     /// writer thread (`BatchWriter`), so the fold of the next batch need not wait for LMDB.
     struct BatchWrites: Sendable {
         var puts: [(Database, [UInt8], [UInt8])]
-        var deletes: [(Database, [UInt8])]
         /// The changed entities, the sets' new members and the findings as values: the writer
         /// encodes them (`TableChanges`). On the fold's thread, which a rebuild waits on, encoding
         /// them was a ninth of its time (BENCHMARKS.md).
@@ -175,7 +174,7 @@ final class ProjectionStore: @unchecked Sendable {
         writes.append((meta, Self.watermarkKey, bigEndianBytes(watermark.seq) + watermark.hash))
         writes.append((meta, Self.bootstrappedKey, [state.bootstrapped ? 1 : 0]))
         state.handedOff()
-        return BatchWrites(puts: writes, deletes: [], changes: changes.changes, intervals: output.intervals, syncs: syncs)
+        return BatchWrites(puts: writes, changes: changes.changes, intervals: output.intervals, syncs: syncs)
     }
 
     /// Writes one batch in one transaction: all of it, watermark included, or nothing. A batch that
@@ -187,7 +186,7 @@ final class ProjectionStore: @unchecked Sendable {
         for changes in batch.changes { changes.encode(into: &puts, deletes: &deletes) }
         if !batch.syncs { try environment.skipSyncs() }
         try environment.write { txn in
-            for (database, key) in batch.deletes + deletes { _ = try txn.delete(database, key: key) }
+            for (database, key) in deletes { _ = try txn.delete(database, key: key) }
             for (database, key, value) in puts { try txn.put(database, key: key, value: value) }
             for (database, key, value) in batch.puts { try txn.put(database, key: key, value: value) }
             try AccessIntervals.write(batch.intervals, into: intervals, txn)
