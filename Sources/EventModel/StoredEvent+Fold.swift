@@ -13,11 +13,6 @@ extension StoredEvent {
 
     /// The record's seq, and an envelope holding only what a fold reads (`Envelope(folding:)`):
     /// no `members`, attributes, id, reason or source. `recordedAt` is left empty.
-    public static func decodeForFold(_ record: UnsafeRawBufferPointer) throws(DecodingError) -> StoredEvent {
-        var decoder = FoldDecoder()
-        return try decoder.decode(record)
-    }
-
     public static func decodeForFold(_ record: [UInt8]) throws -> StoredEvent {
         var decoder = FoldDecoder()
         return try decoder.decode(record)
@@ -391,20 +386,14 @@ extension JSONParser {
             guard peek() == UInt8(ascii: "\"") else { throw error("expected a string key in object") }
             let keyOffset = position
             let key = try skipString()
-            if !listed && keys.count - base < leadingKeys {
-                if key.escaped || isDuplicate(key, among: keys, from: base, seen: &seen) {
-                    // An escaped or repeated leading key: the general check decides.
-                    listed = true
-                    keys.removeSubrange(base...)
-                    gatherKeys(of: objectStart, before: keyOffset, into: &keys)
-                } else {
-                    keys.append(key)
-                }
-            } else if !listed {
-                if !key.escaped, previous.map({ compare($0.range, key.range) < 0 }) ?? true,
+            if !listed {
+                // While listing only the leading keys: a plain key that repeats none of them, and
+                // past them one above the key before.
+                let leading = keys.count - base < leadingKeys
+                if !key.escaped, leading || previous.map({ compare($0.range, key.range) < 0 }) ?? true,
                     !keys[base...].contains(where: { $0.range.count == key.range.count && compare($0.range, key.range) == 0 })
                 {
-                    previous = key
+                    if leading { keys.append(key) } else { previous = key }
                 } else {
                     listed = true
                     keys.removeSubrange(base...)

@@ -57,7 +57,7 @@ enum CompactFoldForm {
         let instant = try r.instant()
         let actor = try r.string()
         let subject = Envelope.Subject(type: try r.string(), id: try r.string())
-        let outcome: Envelope.Outcome = try r.byte() == 0 ? .success : .failure
+        let outcome: Envelope.Outcome = try r.int() == 0 ? .success : .failure
         let changeCount = try r.int()
         var changes: [Envelope.Change] = []
         changes.reserveCapacity(changeCount)

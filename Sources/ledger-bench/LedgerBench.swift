@@ -61,7 +61,7 @@ struct LedgerBench: AsyncParsableCommand {
     @Option(help: "Passes for --fold-parts.")
     var passes: Int = 5
 
-    @Option(help: "With --fold-parts: only the first N records (for a run under callgrind, whose instruction counts hold still where times do not).")
+    @Option(help: "With --fold-parts: only the first N records (a shorter run, such as one under a profiler).")
     var foldLimit: Int = .max
 
     @Option(help: "Events the projection folds per transaction, for --rebuild.")

@@ -71,6 +71,9 @@ struct RebuildBench {
 extension RebuildBench {
     /// `ledger-bench --fold-parts DIR`: the records read once, then decoded for the fold and folded
     /// with findings `passes` times each, on one thread; the fastest pass and the median of each.
+    /// Not `breakdown`, which reads, decodes and folds a batch at a time and lets each go: this
+    /// holds every record and event so that each pass does the same work, and its first pass pays
+    /// for touching that memory (`breakdown` run over it took about twice as long an event).
     static func foldParts(path: String, passes: Int, limit: Int) throws {
         var logger = Logger(label: "bench")
         logger.logLevel = .warning
