@@ -89,27 +89,104 @@ public struct Grant: Sendable, Equatable {
     }
 }
 
+/// A user as the fold knows them. Its parts live in one copy-on-write box: the fold copies the user
+/// it looks up at nearly every event, and with four dictionaries and a string held directly each
+/// copy and each release touched five references.
 public struct UserState: Sendable, Equatable {
-    public var createdSeq: UInt64?
-    public var fields: [String: Fact] = [:]
-    public var status: UserStatus = .active
-    /// The event that set the status (nil: active since creation).
-    public var statusSeq: UInt64?
-    /// Role → the assignment event.
-    public var roles: [String: UInt64] = [:]
-    /// Permission → direct grant.
-    public var direct: [String: Grant] = [:]
-    /// Level → the grant event.
-    public var admin: [AdminLevel: UInt64] = [:]
-    /// The last access review: (seq, decision).
-    public var lastReview: (seq: UInt64, decision: String)?
-    /// The last event that assigned or took away a role (`stale_access` asks whether roles followed a move).
-    public var rolesChangedSeq: UInt64?
+    private var box: Box
 
-    public var department: String? { fields["department"]?.value.stringValue }
+    public init(createdSeq: UInt64? = nil) { box = Box(createdSeq: createdSeq) }
+
+    public var createdSeq: UInt64? {
+        get { box.createdSeq }
+        set { unique().createdSeq = newValue }
+    }
+    public var fields: [String: Fact] {
+        _read { yield box.fields }
+        _modify {
+            let box = unique()
+            defer { box.department = box.fields["department"]?.value.stringValue }
+            yield &box.fields
+        }
+    }
+    public var status: UserStatus {
+        get { box.status }
+        set { unique().status = newValue }
+    }
+    /// The event that set the status (nil: active since creation).
+    public var statusSeq: UInt64? {
+        get { box.statusSeq }
+        set { unique().statusSeq = newValue }
+    }
+    /// Role → the assignment event.
+    public var roles: [String: UInt64] {
+        _read { yield box.roles }
+        _modify { yield &unique().roles }
+    }
+    /// Permission → direct grant.
+    public var direct: [String: Grant] {
+        _read { yield box.direct }
+        _modify { yield &unique().direct }
+    }
+    /// Level → the grant event.
+    public var admin: [AdminLevel: UInt64] {
+        _read { yield box.admin }
+        _modify { yield &unique().admin }
+    }
+    /// The last access review: (seq, decision).
+    public var lastReview: (seq: UInt64, decision: String)? {
+        get { box.lastReview }
+        set { unique().lastReview = newValue }
+    }
+    /// The last event that assigned or took away a role (`stale_access` asks whether roles followed a move).
+    public var rolesChangedSeq: UInt64? {
+        get { box.rolesChangedSeq }
+        set { unique().rolesChangedSeq = newValue }
+    }
+
+    /// Kept beside the fields: the rules ask for the actor's department and the target's at most
+    /// events, and users' fields change far less often.
+    public var department: String? { box.department }
+
+    /// The box, copied first if another user value shares it.
+    private mutating func unique() -> Box {
+        if !isKnownUniquelyReferenced(&box) { box = box.copy() }
+        return box
+    }
+
+    /// Mutated only through `unique()`, so never while another value can see it.
+    private final class Box: @unchecked Sendable {
+        var createdSeq: UInt64?
+        var fields: [String: Fact] = [:]
+        var department: String?
+        var status: UserStatus = .active
+        var statusSeq: UInt64?
+        var roles: [String: UInt64] = [:]
+        var direct: [String: Grant] = [:]
+        var admin: [AdminLevel: UInt64] = [:]
+        var lastReview: (seq: UInt64, decision: String)?
+        var rolesChangedSeq: UInt64?
+
+        init(createdSeq: UInt64?) { self.createdSeq = createdSeq }
+
+        func copy() -> Box {
+            let other = Box(createdSeq: createdSeq)
+            other.fields = fields
+            other.department = department
+            other.status = status
+            other.statusSeq = statusSeq
+            other.roles = roles
+            other.direct = direct
+            other.admin = admin
+            other.lastReview = lastReview
+            other.rolesChangedSeq = rolesChangedSeq
+            return other
+        }
+    }
 
     public static func == (a: UserState, b: UserState) -> Bool {
-        a.createdSeq == b.createdSeq && a.fields == b.fields && a.status == b.status && a.statusSeq == b.statusSeq
+        if a.box === b.box { return true }
+        return a.createdSeq == b.createdSeq && a.fields == b.fields && a.status == b.status && a.statusSeq == b.statusSeq
             && a.roles == b.roles && a.direct == b.direct && a.admin == b.admin
             && a.lastReview?.seq == b.lastReview?.seq && a.lastReview?.decision == b.lastReview?.decision
             && a.rolesChangedSeq == b.rolesChangedSeq

@@ -57,19 +57,24 @@ public protocol ProjectionSource: AnyObject, Sendable {
 public struct EntityTable<Value: StoredEntity>: Sendable, Equatable {
     public let table: ProjectionTable
     /// Alone: every entity.
-    private var memory: [String: Value] = [:]
+    private var memory: [TableKey: Value] = [:]
     private var cache: EntityCache<Value>?
 
     init(_ table: ProjectionTable) { self.table = table }
 
     /// In memory alone: every entity. Over a source: those changed since the last flush, nil for
     /// one taken away.
-    public var entries: [String: Value?] { cache?.changed ?? memory.mapValues { $0 } }
+    public var entries: [String: Value?] {
+        if let cache { return cache.changed }
+        var out: [String: Value?] = [:]
+        for (key, value) in memory { out[key.id] = .some(value) }
+        return out
+    }
 
     /// The same, one by one, without gathering them into a dictionary first (a flush writes or
     /// deletes each).
     func forEachEntry(_ body: (String, Value?) throws -> Void) rethrows {
-        if let cache { try cache.forEachChanged(body) } else { for (id, value) in memory { try body(id, value) } }
+        if let cache { try cache.forEachChanged(body) } else { for (key, value) in memory { try body(key.id, value) } }
     }
 
     mutating func attach(_ source: (any ProjectionSource)?) {
@@ -84,13 +89,13 @@ public struct EntityTable<Value: StoredEntity>: Sendable, Equatable {
     }
 
     public subscript(key: String) -> Value? {
-        get { cache.map { $0.value(key) } ?? memory[key] }
+        get { cache.map { $0.value(key) } ?? memory[TableKey(key)] }
         _modify {
             if let cache {
                 let at = cache.markChanged(key)
                 yield &cache.slots[at].value
             } else {
-                yield &memory[key]
+                yield &memory[TableKey(key)]
             }
         }
     }
@@ -102,14 +107,18 @@ public struct EntityTable<Value: StoredEntity>: Sendable, Equatable {
                 let at = cache.markChanged(key, default: make)
                 yield &cache.slots[at].value!
             } else {
-                yield &memory[key, default: make()]
+                yield &memory[TableKey(key), default: make()]
             }
         }
     }
 
     /// Every entity, stored ones overlaid with those changed in memory.
     public var all: [String: Value] {
-        guard let cache else { return memory }
+        guard let cache else {
+            var out: [String: Value] = [:]
+            for (key, value) in memory { out[key.id] = value }
+            return out
+        }
         var out = cache.all()
         cache.forEachChanged { key, value in out[key] = value }
         return out
@@ -139,7 +148,7 @@ final class EntityCache<Value: StoredEntity>: @unchecked Sendable {
     let table: ProjectionTable
     private(set) var source: any ProjectionSource
     /// Where each key's slot is in `slots` and `keys`.
-    private var place: [String: Int] = [:]
+    private var place: [TableKey: Int] = [:]
     private var keys: [String] = []
     var slots: ContiguousArray<Slot> = []
     /// The places of the slots marked changed since the last hand-off, in the order they first changed.
@@ -155,13 +164,13 @@ final class EntityCache<Value: StoredEntity>: @unchecked Sendable {
 
     /// The place of `key`'s slot, read from the source if need be.
     private func slot(_ key: String) -> Int {
-        if let found = place[key] { return found }
+        if let found = place[TableKey(key)] { return found }
         return append(key, Slot(value: load(key), changed: false))
     }
 
     private func append(_ key: String, _ slot: Slot) -> Int {
         let at = slots.count
-        place[key] = at
+        place[TableKey(key)] = at
         keys.append(key)
         slots.append(slot)
         return at

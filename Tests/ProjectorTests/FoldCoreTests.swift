@@ -1,0 +1,78 @@
+import EventModel
+@testable import Projector
+import Testing
+
+/// The two pieces that make the fold's look-ups cheap must not change what it answers: a user's
+/// parts shared in one box, and the tables' own hash of an id.
+@Suite struct FoldCoreTests {
+    @Test func aCopiedUserIsItsOwnValue() {
+        var original = UserState(createdSeq: 1)
+        original.fields["department"] = Fact(value: .string("sales"), seq: 1)
+        original.roles["clerk"] = 2
+        let snapshot = original
+
+        var changed = original
+        changed.roles["auditor"] = 3
+        changed.fields["department"] = Fact(value: .string("it"), seq: 4)
+        changed.status = .disabled
+        changed.lastReview = (5, "keep")
+
+        #expect(original == snapshot)
+        #expect(original.roles == ["clerk": 2])
+        #expect(original.department == "sales")
+        #expect(original.status == .active)
+        #expect(original.lastReview == nil)
+        #expect(changed.roles == ["clerk": 2, "auditor": 3])
+        #expect(changed.department == "it")
+        #expect(changed != original)
+    }
+
+    @Test func theDepartmentFollowsTheFieldsHoweverTheyChange() throws {
+        var user = UserState()
+        #expect(user.department == nil)
+        user.fields = ["department": Fact(value: .string("ops"), seq: 1)]
+        #expect(user.department == "ops")
+        user.fields["department"] = Fact(value: .number("7"), seq: 2)
+        #expect(user.department == nil)
+        user.fields["department"] = Fact(value: .string("hr"), seq: 3)
+        user.fields["department"] = nil
+        #expect(user.department == nil)
+
+        // A user read back from its stored form knows its department too.
+        user.fields["department"] = Fact(value: .string("finance"), seq: 4)
+        var writer = ByteWriter()
+        user.write(to: &writer)
+        let read = try writer.bytes.withUnsafeBytes { buffer in
+            var reader = ByteReader(buffer)
+            return try UserState(from: &reader)
+        }
+        #expect(read == user)
+        #expect(read.department == "finance")
+    }
+
+    @Test func equalIdsHashAlikeAndDistinctIdsDoNotCollide() {
+        // Lengths on each side of the 8-byte words the hash reads, and ids that differ in one byte.
+        var ids: [String] = ["", "a", "é", "销售", String(repeating: "x", count: 300)]
+        for length in 1...24 {
+            ids.append(String(repeating: "u", count: length))
+            ids.append(String(repeating: "u", count: length - 1) + "v")
+        }
+        for i in 0..<5_000 { ids.append("so-\(i)") }
+        let unique = Set(ids)
+
+        for seed in [0, 1, -7, Int.max] {
+            var hashes: Set<Int> = []
+            for id in unique {
+                #expect(TableKey(id)._rawHashValue(seed: seed) == TableKey(String(decoding: Array(id.utf8), as: UTF8.self))._rawHashValue(seed: seed))
+                hashes.insert(TableKey(id)._rawHashValue(seed: seed))
+            }
+            #expect(hashes.count == unique.count, "seed \(seed)")
+        }
+        #expect(TableKey("so-1")._rawHashValue(seed: 1) != TableKey("so-1")._rawHashValue(seed: 2))
+
+        var table: [TableKey: Int] = [:]
+        for (at, id) in unique.enumerated() { table[TableKey(id)] = at }
+        for (at, id) in unique.enumerated() { #expect(table[TableKey(id)] == at) }
+        #expect(table[TableKey("so-5000")] == nil)
+    }
+}
