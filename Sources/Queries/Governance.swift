@@ -36,7 +36,10 @@ extension LedgerQueries {
         switch asOf {
         case .now: reference = Instant.now()
         case .time(let t): reference = t
-        case .seq(let n): reference = try n == 0 ? Instant(seconds: 0) : log.event(seq: min(n, head)).flatMap { try? StoredEvent.decodeForFold($0.record) }?.envelope.instant ?? Instant(seconds: 0)
+        case .seq(let n):
+            // A record that does not decode is reported as everywhere else (`foldedEvents`); the
+            // report then judges against the epoch, as for seq 0.
+            reference = try n == 0 ? Instant(seconds: 0) : log.foldedEvents(seqs: [min(n, head)]).first?.envelope.instant ?? Instant(seconds: 0)
         }
         var users: [String]
         switch scope {

@@ -49,6 +49,11 @@ import Workload
             #expect(zhao?["lastReview"]?["decision"] == .string("kept") && zhao?["lastReview"]?["actor"] == .string("u-admin") && zhao?["overdue"] == .bool(false))
             #expect(holders.first { $0["user"] == .string("u-li") }?["overdue"] == .bool(true))
             #expect(report["treeSize"] == .number("34") && report["summary"]?["holders"] == .number("4"))
+            // As of seq 34 (the review itself), overdue is judged at that event's time, not the clock's.
+            let atSeq = try await client.execute(uri: "/v1/reviews/report?permission=sales_order.approve&period=30d&asOf=seq:34", method: .get, headers: auth("read"))
+            let atSeqHolders = (atSeq.json["report"]?["holders"] ?? .null).list
+            #expect(atSeqHolders.map { $0["user"]?.stringValue ?? "" } == ["u-chen", "u-li", "u-root", "u-zhao"])
+            #expect(atSeqHolders.first { $0["user"] == .string("u-zhao") }?["overdue"] == .bool(false), "\(atSeq.json)")
 
             // The independent verifier (Python, the verifier key alone) accepts the bytes as served, and refuses them altered.
             let file = NSTemporaryDirectory() + "report-\(UUID().uuidString).json"
