@@ -29,7 +29,7 @@ extension ProjectionState {
         }
         let record = kind.isSalesOrderChange ? orders[e.subject.id] : nil
         if let requirement = requirement(for: e, kind: kind, actorState: actorState, record: record),
-            (widestScope(of: actorState, to: requirement.permission).map { $0 < requirement.scope } ?? true)
+            !holds(actorState, requirement.permission, atLeast: requirement.scope)
         {
             let via = paths(of: actor, to: requirement.permission)
             let holds = via.map(\.scope).max().map { "holds \(requirement.permission) only with scope \($0.name)" }
@@ -138,17 +138,17 @@ extension ProjectionState {
         }
     }
 
-    /// The widest scope with which a user holds a permission, as `paths` would find it, without
-    /// making the paths.
-    func widestScope(of user: UserState?, to permission: String) -> Scope? {
-        guard let user, user.status == .active else { return nil }
-        if user.admin.keys.contains(where: { $0.covers(permission) }) { return .all }
-        var widest = user.direct[permission]?.scope
+    /// Whether a user holds a permission with at least `scope`, as `paths` would find it, without
+    /// making the paths. It stops at the first path wide enough: most changes need only `own`, which
+    /// any path gives.
+    func holds(_ user: UserState?, _ permission: String, atLeast scope: Scope) -> Bool {
+        guard let user, user.status == .active else { return false }
+        if !user.direct.isEmpty, let grant = user.direct[permission], !(grant.scope < scope) { return true }
         for role in user.roles.keys {
             guard let state = roles[role], state.isLive, let grant = state.grants[permission] else { continue }
-            if widest.map({ $0 < grant.scope }) ?? true { widest = grant.scope }
+            if !(grant.scope < scope) { return true }
         }
-        return widest
+        return user.admin.keys.contains { $0.covers(permission) }
     }
 
     /// `own` when the target is the actor; `department` when they share a department; else `all`.

@@ -101,7 +101,7 @@ extension ProjectionState {
 
     private func holds(_ user: UserState, _ duty: Policy.Duty) -> Bool {
         switch duty {
-        case .permission(let permission): widestScope(of: user, to: permission) != nil
+        case .permission(let permission): holds(user, permission, atLeast: .own)
         case .level(let level): user.admin[level] != nil
         }
     }

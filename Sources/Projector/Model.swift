@@ -193,22 +193,59 @@ public struct UserState: Sendable, Equatable {
     }
 }
 
+/// A role as the fold knows it, its parts in one copy-on-write box as a user's are: the rules look up
+/// each of the actor's roles at most events.
 public struct RoleState: Sendable, Equatable {
-    public var createdSeq: UInt64?
-    public var deletedSeq: UInt64?
-    public var fields: [String: Fact] = [:]
-    /// Permission → the role's grant.
-    public var grants: [String: Grant] = [:]
+    private var box: Box
 
     public init(createdSeq: UInt64? = nil, deletedSeq: UInt64? = nil, fields: [String: Fact] = [:], grants: [String: Grant] = [:]) {
-        self.createdSeq = createdSeq
-        self.deletedSeq = deletedSeq
-        self.fields = fields
-        self.grants = grants
+        box = Box(createdSeq: createdSeq, deletedSeq: deletedSeq, fields: fields, grants: grants)
+    }
+
+    public var createdSeq: UInt64? {
+        get { box.createdSeq }
+        set { unique().createdSeq = newValue }
+    }
+    public var deletedSeq: UInt64? {
+        get { box.deletedSeq }
+        set { unique().deletedSeq = newValue }
+    }
+    public var fields: [String: Fact] {
+        _read { yield box.fields }
+        _modify { yield &unique().fields }
+    }
+    /// Permission → the role's grant.
+    public var grants: [String: Grant] {
+        _read { yield box.grants }
+        _modify { yield &unique().grants }
     }
 
     /// Live: created (or only ever referenced) and not deleted since.
-    public var isLive: Bool { deletedSeq == nil }
+    public var isLive: Bool { box.deletedSeq == nil }
+
+    private mutating func unique() -> Box {
+        if !isKnownUniquelyReferenced(&box) { box = Box(createdSeq: box.createdSeq, deletedSeq: box.deletedSeq, fields: box.fields, grants: box.grants) }
+        return box
+    }
+
+    /// Mutated only through `unique()`, so never while another value can see it.
+    private final class Box: @unchecked Sendable {
+        var createdSeq: UInt64?
+        var deletedSeq: UInt64?
+        var fields: [String: Fact]
+        var grants: [String: Grant]
+
+        init(createdSeq: UInt64?, deletedSeq: UInt64?, fields: [String: Fact], grants: [String: Grant]) {
+            self.createdSeq = createdSeq
+            self.deletedSeq = deletedSeq
+            self.fields = fields
+            self.grants = grants
+        }
+    }
+
+    public static func == (a: RoleState, b: RoleState) -> Bool {
+        a.box === b.box || (a.createdSeq == b.createdSeq && a.deletedSeq == b.deletedSeq && a.fields == b.fields && a.grants == b.grants)
+    }
 }
 
 /// A business record (a sales order): its fields, each with the event that set it.

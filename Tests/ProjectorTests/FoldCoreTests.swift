@@ -27,6 +27,18 @@ import Testing
         #expect(changed != original)
     }
 
+    @Test func aCopiedRoleIsItsOwnValue() {
+        var original = RoleState(createdSeq: 1, grants: ["sales_order.edit": Grant(scope: .own, seq: 2)])
+        var changed = original
+        changed.grants["sales_order.approve"] = Grant(scope: .all, seq: 3)
+        changed.fields["name"] = Fact(value: .string("Clerk"), seq: 4)
+        changed.deletedSeq = 5
+        #expect(original.grants.keys.sorted() == ["sales_order.edit"] && original.fields.isEmpty && original.isLive)
+        #expect(changed.grants.count == 2 && !changed.isLive && changed != original)
+        original.deletedSeq = 5
+        #expect(changed.deletedSeq == 5 && original.grants.count == 1)
+    }
+
     @Test func theDepartmentFollowsTheFieldsHoweverTheyChange() throws {
         var user = UserState()
         #expect(user.department == nil)
