@@ -31,11 +31,21 @@ public enum AccessIntervals {
         case assignment = 6
     }
 
-    struct Key: Hashable {
+    struct Key: Hashable, Comparable {
         var kind: Kind
         var group: String
         var member: String
+
+        static func < (a: Key, b: Key) -> Bool {
+            if a.kind != b.kind { return a.kind.rawValue < b.kind.rawValue }
+            if a.group != b.group { return a.group < b.group }
+            return a.member < b.member
+        }
     }
+
+    /// Facts in key order, each key once: two of them are compared by walking both, without hashing
+    /// any key (a dictionary of them hashed two strings a key, a tenth of the follower's time).
+    typealias Facts = [(key: Key, fact: Fact)]
 
     /// What a fact is: the event that made it (the lineage a path shows) and its scope.
     public struct Fact: Equatable, Sendable {
@@ -71,35 +81,56 @@ public enum AccessIntervals {
         }
     }
 
-    /// The facts of some users and roles in a state.
-    static func facts(users: [String], roles: [String], in state: borrowing ProjectionState) -> [Key: Fact] {
-        var out: [Key: Fact] = [:]
+    /// The facts of some users and roles in a state. Each key comes once: a user's roles, grants and
+    /// levels are a dictionary's keys, `users` and `roles` name each one once, and a key holds the
+    /// user or role it is about.
+    static func facts(users: [String], roles: [String], in state: borrowing ProjectionState) -> Facts {
+        var out: Facts = []
         for id in users {
             guard let user = state.users[id] else { continue }
-            for (role, seq) in user.roles { out[Key(kind: .assignment, group: role, member: id)] = Fact(lineage: seq, scope: .all) }
+            for (role, seq) in user.roles { out.append((Key(kind: .assignment, group: role, member: id), Fact(lineage: seq, scope: .all))) }
             guard user.status == .active else { continue }
-            for (role, seq) in user.roles { out[Key(kind: .membership, group: role, member: id)] = Fact(lineage: seq, scope: .all) }
-            for (permission, grant) in user.direct { out[Key(kind: .direct, group: permission, member: id)] = Fact(lineage: grant.seq, scope: grant.scope) }
-            for (level, seq) in user.admin { out[Key(kind: .admin, group: level.storedName, member: id)] = Fact(lineage: seq, scope: .all) }
+            for (role, seq) in user.roles { out.append((Key(kind: .membership, group: role, member: id), Fact(lineage: seq, scope: .all))) }
+            for (permission, grant) in user.direct {
+                out.append((Key(kind: .direct, group: permission, member: id), Fact(lineage: grant.seq, scope: grant.scope)))
+            }
+            for (level, seq) in user.admin { out.append((Key(kind: .admin, group: level.storedName, member: id), Fact(lineage: seq, scope: .all))) }
         }
         for id in roles {
             guard let role = state.roles[id], role.isLive else { continue }
             for (permission, grant) in role.grants {
                 let fact = Fact(lineage: grant.seq, scope: grant.scope)
-                out[Key(kind: .roleGrant, group: id, member: permission)] = fact
-                out[Key(kind: .grantingRole, group: permission, member: id)] = fact
+                out.append((Key(kind: .roleGrant, group: id, member: permission), fact))
+                out.append((Key(kind: .grantingRole, group: permission, member: id), fact))
             }
         }
+        out.sort { $0.key < $1.key }
         return out
     }
 
     /// What changed between two sets of facts, at `seq`: ended or changed facts close there, new or
     /// changed ones open there. Closes come first, so a changed fact is closed before it reopens.
-    static func changes(from before: [Key: Fact], to after: [Key: Fact], at seq: UInt64) -> [Change] {
-        var out: [Change] = []
-        for (key, fact) in before where after[key] != fact { out.append(.close(key, at: seq)) }
-        for (key, fact) in after where before[key] != fact { out.append(.open(key, fact, from: seq)) }
-        return out
+    static func changes(from before: Facts, to after: Facts, at seq: UInt64) -> [Change] {
+        var closes: [Change] = []
+        var opens: [Change] = []
+        var (b, a) = (0, 0)
+        while b < before.count || a < after.count {
+            if a == after.count || (b < before.count && before[b].key < after[a].key) {
+                closes.append(.close(before[b].key, at: seq))
+                b += 1
+            } else if b == before.count || after[a].key < before[b].key {
+                opens.append(.open(after[a].key, after[a].fact, from: seq))
+                a += 1
+            } else {
+                if before[b].fact != after[a].fact {
+                    closes.append(.close(before[b].key, at: seq))
+                    opens.append(.open(after[a].key, after[a].fact, from: seq))
+                }
+                b += 1
+                a += 1
+            }
+        }
+        return closes + opens
     }
 
     // MARK: - Stored form

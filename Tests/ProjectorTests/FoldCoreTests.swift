@@ -87,4 +87,40 @@ import Testing
         for (at, id) in unique.enumerated() { #expect(table[TableKey(id)] == at) }
         #expect(table[TableKey("so-5000")] == nil)
     }
+
+    @Test func intervalsCloseWhatEndedAndOpenWhatBeganOrChanged() {
+        func key(_ kind: AccessIntervals.Kind, _ group: String, _ member: String) -> AccessIntervals.Key {
+            AccessIntervals.Key(kind: kind, group: group, member: member)
+        }
+        var state = ProjectionState()
+        state.users["u-1"] = UserState(createdSeq: 1)
+        state.users["u-1"]!.roles = ["clerk": 2, "auditor": 3]
+        state.users["u-1"]!.direct = ["sales_order.edit": Grant(scope: .own, seq: 4)]
+        state.roles["clerk"] = RoleState(grants: ["sales_order.view": Grant(scope: .department, seq: 5)])
+        let before = AccessIntervals.facts(users: ["u-1"], roles: ["clerk"], in: state)
+        #expect(before.map(\.key) == before.map(\.key).sorted())
+        #expect(before.count == 2 + 2 + 1 + 2)
+
+        state.users["u-1"]!.roles["auditor"] = nil                                  // ended
+        state.users["u-1"]!.roles["approver"] = 9                                   // began
+        state.users["u-1"]!.direct["sales_order.edit"] = Grant(scope: .all, seq: 9)  // changed
+        let after = AccessIntervals.facts(users: ["u-1"], roles: ["clerk"], in: state)
+        let changes = AccessIntervals.changes(from: before, to: after, at: 9)
+
+        var closed: [AccessIntervals.Key] = []
+        var opened: [AccessIntervals.Key] = []
+        for change in changes {
+            switch change {
+            case .close(let key, let at):
+                #expect(at == 9 && opened.isEmpty, "every close comes before every open")
+                closed.append(key)
+            case .open(let key, _, let from):
+                #expect(from == 9)
+                opened.append(key)
+            }
+        }
+        #expect(Set(closed) == [key(.assignment, "auditor", "u-1"), key(.membership, "auditor", "u-1"), key(.direct, "sales_order.edit", "u-1")])
+        #expect(Set(opened) == [key(.assignment, "approver", "u-1"), key(.membership, "approver", "u-1"), key(.direct, "sales_order.edit", "u-1")])
+        #expect(AccessIntervals.changes(from: after, to: after, at: 10).isEmpty)
+    }
 }
