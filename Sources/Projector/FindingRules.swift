@@ -50,10 +50,11 @@ extension ProjectionState {
             add(.selfApproval, "\(actor) approved \(who) access request \(e.subject.id).", [request.submittedSeq])
         }
         if kind == .salesOrderUpdated || kind == .userUpdated || kind == .roleUpdated {
-            let fields = kind == .salesOrderUpdated ? record?.fields : kind == .userUpdated ? users[e.subject.id]?.fields : roles[e.subject.id]?.fields
+            // An order's fields are read by name in place; a user's or role's (rarer) as a dictionary.
+            let fields = kind == .salesOrderUpdated ? nil : kind == .userUpdated ? users[e.subject.id]?.fields : roles[e.subject.id]?.fields
             for change in e.changes {
                 guard let old = change.old else { continue }
-                let held = fields?[change.field]
+                let held = kind == .salesOrderUpdated ? record?[field: change.field] : fields?[change.field]
                 if jsonEquivalent(old, held?.value ?? .null) { continue }
                 add(.stateMismatch,
                     "\(e.subject.type) \(e.subject.id): \(actor) changed \(change.field) from \(describe(change.old)) but the ledger holds \(describe(held?.value)); an edit bypassed the ledger.",
@@ -106,7 +107,7 @@ extension ProjectionState {
             } else {
                 permission = "sales_order.edit"
             }
-            let ownerFact = record?.fields["owner"]
+            let ownerFact = record?[field: "owner"]
             let owner = kind == .salesOrderCreated ? e.changes.last(where: { $0.field == "owner" })?.new?.stringValue : ownerFact?.value.stringValue
             let (scope, reason) = neededScope(
                 actor: actor, actorDepartment: actorDepartment, target: owner, targetDepartment: { users[$0]?.department }, noun: "owned by")

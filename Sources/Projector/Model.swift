@@ -252,9 +252,29 @@ public struct RoleState: Sendable, Equatable {
 public struct RecordState: Sendable, Equatable {
     public var createdSeq: UInt64?
     public var deletedSeq: UInt64?
-    public var fields: [String: Fact] = [:]
+    /// Keyed by `TableKey`, not `String`: most events of a ledger edit an order, and the fold reads
+    /// and writes its fields by name at each of them.
+    var facts: [TableKey: Fact] = [:]
 
-    public var owner: String? { fields["owner"]?.value.stringValue }
+    public init(createdSeq: UInt64? = nil, deletedSeq: UInt64? = nil) {
+        self.createdSeq = createdSeq
+        self.deletedSeq = deletedSeq
+    }
+
+    /// Every field, for answers (made anew at each read).
+    public var fields: [String: Fact] {
+        var out: [String: Fact] = [:]
+        out.reserveCapacity(facts.count)
+        for (name, fact) in facts { out[name.id] = fact }
+        return out
+    }
+
+    public subscript(field name: String) -> Fact? {
+        get { facts[TableKey(name)] }
+        set { facts[TableKey(name)] = newValue }
+    }
+
+    public var owner: String? { self[field: "owner"]?.value.stringValue }
 }
 
 public struct RequestState: Sendable, Equatable {

@@ -280,9 +280,9 @@ public struct ProjectionState: Sendable, Equatable {
             users[id, default: UserState()].lastReview = (seq, e.dataString("decision") ?? "")
         case .salesOrderCreated:
             orders[id] = RecordState(createdSeq: seq)
-            Self.applyChanges(e.changes, seq, to: &orders[id]!.fields)
+            Self.applyChanges(e.changes, seq, to: &orders[id]!.facts, key: TableKey.init)
         case .salesOrderUpdated:
-            Self.applyChanges(e.changes, seq, to: &orders[id, default: RecordState()].fields)
+            Self.applyChanges(e.changes, seq, to: &orders[id, default: RecordState()].facts, key: TableKey.init)
         case .salesOrderDeleted:
             orders[id, default: RecordState()].deletedSeq = seq
         case .other:
@@ -294,9 +294,13 @@ public struct ProjectionState: Sendable, Equatable {
     /// A new entity's fields are made with room for all its changes at once: grown one by one, the
     /// dictionary was made again at every doubling, a twelfth of a fold.
     private static func applyChanges(_ changes: [Envelope.Change], _ seq: UInt64, to fields: inout [String: Fact]) {
+        applyChanges(changes, seq, to: &fields, key: { $0 })
+    }
+
+    private static func applyChanges<Key: Hashable>(_ changes: [Envelope.Change], _ seq: UInt64, to fields: inout [Key: Fact], key: (String) -> Key) {
         if fields.isEmpty { fields.reserveCapacity(changes.count) }
         for change in changes {
-            if let new = change.new { fields[change.field] = Fact(value: new, seq: seq) } else { fields[change.field] = nil }
+            if let new = change.new { fields[key(change.field)] = Fact(value: new, seq: seq) } else { fields[key(change.field)] = nil }
         }
     }
 

@@ -68,11 +68,18 @@ public struct ByteWriter {
 
     public mutating func write(_ facts: [String: Fact]) {
         write(facts.count)
-        for (field, fact) in facts {
-            write(field)
-            write(fact.seq)
-            write(fact.value)
-        }
+        for (field, fact) in facts { write(field, fact) }
+    }
+
+    mutating func write(_ facts: [TableKey: Fact]) {
+        write(facts.count)
+        for (field, fact) in facts { write(field.id, fact) }
+    }
+
+    private mutating func write(_ field: String, _ fact: Fact) {
+        write(field)
+        write(fact.seq)
+        write(fact.value)
     }
 
     public mutating func write(_ grants: [String: Grant]) {
@@ -155,13 +162,17 @@ public struct ByteReader {
     }
 
     public mutating func facts() throws -> [String: Fact] {
+        try facts(keyedBy: { $0 })
+    }
+
+    mutating func facts<Key: Hashable>(keyedBy key: (String) -> Key) throws -> [Key: Fact] {
         let count = try int()
-        var out: [String: Fact] = [:]
+        var out: [Key: Fact] = [:]
         out.reserveCapacity(count)
         for _ in 0..<count {
             let field = try string()
             let seq = try uint64()
-            out[field] = Fact(value: try json(), seq: seq)
+            out[key(field)] = Fact(value: try json(), seq: seq)
         }
         return out
     }
@@ -243,14 +254,14 @@ extension RecordState: StoredEntity {
     public func write(to w: inout ByteWriter) {
         w.write(createdSeq)
         w.write(deletedSeq)
-        w.write(fields)
+        w.write(facts)
     }
 
     public init(from r: inout ByteReader) throws {
         self.init()
         createdSeq = try r.optionalUInt64()
         deletedSeq = try r.optionalUInt64()
-        fields = try r.facts()
+        facts = try r.facts(keyedBy: TableKey.init)
     }
 }
 

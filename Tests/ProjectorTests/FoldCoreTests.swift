@@ -62,6 +62,27 @@ import Testing
         #expect(read.department == "finance")
     }
 
+    @Test func anOrdersFieldsReadByNameAndAsADictionaryAgree() throws {
+        var state = ProjectionState()
+        func record(_ seq: Int, _ type: String, _ changes: String) throws -> StoredEvent {
+            let json = #"{"seq":\#(seq),"recordedAt":"2026-03-01T00:00:00Z","id":"e\#(seq)","type":"\#(type)","time":"2026-03-01T00:00:0\#(seq)Z","actor":{"id":"u-1"},"subject":{"type":"sales_order","id":"SO-1"},"outcome":"success","changes":\#(changes)}"#
+            return try StoredEvent.decode(Array(json.utf8))
+        }
+        state.apply(try record(1, "sales_order.created", #"[{"field":"owner","new":"u-1"},{"field":"amount","new":100}]"#))
+        state.apply(try record(2, "sales_order.updated", #"[{"field":"amount","old":100,"new":120},{"field":"note","old":null,"new":"rush"},{"field":"owner","old":"u-1"}]"#))
+        let order = try #require(state.orders["SO-1"])
+        #expect(order.fields == ["amount": Fact(value: .number("120"), seq: 2), "note": Fact(value: .string("rush"), seq: 2)])
+        #expect(order[field: "amount"] == Fact(value: .number("120"), seq: 2) && order[field: "owner"] == nil && order.owner == nil)
+
+        var writer = ByteWriter()
+        order.write(to: &writer)
+        let read = try writer.bytes.withUnsafeBytes { buffer in
+            var reader = ByteReader(buffer)
+            return try RecordState(from: &reader)
+        }
+        #expect(read == order && read.fields == order.fields && read.createdSeq == 1)
+    }
+
     @Test func equalIdsHashAlikeAndDistinctIdsDoNotCollide() {
         // Lengths on each side of the 8-byte words the hash reads, and ids that differ in one byte.
         var ids: [String] = ["", "a", "é", "销售", String(repeating: "x", count: 300)]
