@@ -146,7 +146,7 @@ extension ProjectionState {
         guard let user, user.status == .active else { return false }
         if !user.direct.isEmpty, let grant = user.direct[permission], !(grant.scope < scope) { return true }
         for role in user.roles.keys {
-            guard let state = roles[role], state.isLive, let grant = state.grants[permission] else { continue }
+            guard let state = roles[role], state.isLive, let grant = state.grant(permission) else { continue }
             if !(grant.scope < scope) { return true }
         }
         return user.admin.keys.contains { $0.covers(permission) }

@@ -199,7 +199,8 @@ public struct RoleState: Sendable, Equatable {
     private var box: Box
 
     public init(createdSeq: UInt64? = nil, deletedSeq: UInt64? = nil, fields: [String: Fact] = [:], grants: [String: Grant] = [:]) {
-        box = Box(createdSeq: createdSeq, deletedSeq: deletedSeq, fields: fields, grants: grants)
+        box = Box(createdSeq: createdSeq, deletedSeq: deletedSeq, fields: fields, grants: [:])
+        self.grants = grants
     }
 
     public var createdSeq: UInt64? {
@@ -214,11 +215,27 @@ public struct RoleState: Sendable, Equatable {
         _read { yield box.fields }
         _modify { yield &unique().fields }
     }
-    /// Permission → the role's grant.
+    /// Permission → the role's grant, as a dictionary for answers (made anew at each read). The
+    /// fold reads and changes one grant by name (`grant(_:)`, `setGrant`): the rules ask each of the
+    /// actor's roles for a permission at most events, and the grants are keyed by `TableKey`.
     public var grants: [String: Grant] {
-        _read { yield box.grants }
-        _modify { yield &unique().grants }
+        get {
+            var out: [String: Grant] = [:]
+            out.reserveCapacity(box.grants.count)
+            for (permission, grant) in box.grants { out[permission.id] = grant }
+            return out
+        }
+        set {
+            var keyed: [TableKey: Grant] = [:]
+            keyed.reserveCapacity(newValue.count)
+            for (permission, grant) in newValue { keyed[TableKey(permission)] = grant }
+            unique().grants = keyed
+        }
     }
+
+    public func grant(_ permission: String) -> Grant? { box.grants[TableKey(permission)] }
+
+    mutating func setGrant(_ permission: String, _ grant: Grant?) { unique().grants[TableKey(permission)] = grant }
 
     /// Live: created (or only ever referenced) and not deleted since.
     public var isLive: Bool { box.deletedSeq == nil }
@@ -233,9 +250,9 @@ public struct RoleState: Sendable, Equatable {
         var createdSeq: UInt64?
         var deletedSeq: UInt64?
         var fields: [String: Fact]
-        var grants: [String: Grant]
+        var grants: [TableKey: Grant]
 
-        init(createdSeq: UInt64?, deletedSeq: UInt64?, fields: [String: Fact], grants: [String: Grant]) {
+        init(createdSeq: UInt64?, deletedSeq: UInt64?, fields: [String: Fact], grants: [TableKey: Grant]) {
             self.createdSeq = createdSeq
             self.deletedSeq = deletedSeq
             self.fields = fields
@@ -244,7 +261,7 @@ public struct RoleState: Sendable, Equatable {
     }
 
     public static func == (a: RoleState, b: RoleState) -> Bool {
-        a.box === b.box || (a.createdSeq == b.createdSeq && a.deletedSeq == b.deletedSeq && a.fields == b.fields && a.grants == b.grants)
+        a.box === b.box || (a.createdSeq == b.createdSeq && a.deletedSeq == b.deletedSeq && a.fields == b.fields && a.box.grants == b.box.grants)
     }
 }
 

@@ -224,11 +224,11 @@ public struct ProjectionState: Sendable, Equatable {
         case .rolePermissionGranted:
             guard let permission = e.dataString("permission") else { return }
             let scope = e.dataString("scope").flatMap(Scope.init(name:)) ?? .all
-            roles[id, default: RoleState()].grants[permission] = Grant(scope: scope, seq: seq)
+            roles[id, default: RoleState()].setGrant(permission, Grant(scope: scope, seq: seq))
             permissionRolesEver.insert(id, into: permission)
         case .rolePermissionRevoked:
             guard let permission = e.dataString("permission") else { return }
-            roles[id]?.grants[permission] = nil
+            roles[id]?.setGrant(permission, nil)
         case .userRoleAssigned:
             guard let role = e.dataString("role") else { return }
             users[id, default: UserState()].roles[role] = seq
@@ -374,7 +374,7 @@ extension ProjectionState {
         guard let u = users[user], u.status == .active else { return [] }
         var out: [AccessPath] = []
         for (role, assigned) in u.roles.sorted(by: { $0.key < $1.key }) {
-            guard let r = roles[role], r.isLive, let grant = r.grants[permission] else { continue }
+            guard let r = roles[role], r.isLive, let grant = r.grant(permission) else { continue }
             out.append(AccessPath(kind: .role, scope: grant.scope, role: role, seqs: [grant.seq, assigned]))
         }
         if let grant = u.direct[permission] {

@@ -192,7 +192,7 @@ public final class LedgerQueries: Sendable {
             granting[held.member] = Grant(scope: held.fact.scope, seq: held.fact.lineage)
         }
         for role in state.permissionRolesEver[permission].intersection(view.replayedRoles) {
-            if let held = try view.role(role), held.isLive, let grant = held.grants[permission] { granting[role] = grant }
+            if let held = try view.role(role), held.isLive, let grant = held.grant(permission) { granting[role] = grant }
         }
         // Paths from the intervals, for every user not replayed, in the order `ProjectionState.paths`
         // gives: roles by name, the direct grant, admin levels in order.

@@ -37,6 +37,13 @@ import Testing
         #expect(changed.grants.count == 2 && !changed.isLive && changed != original)
         original.deletedSeq = 5
         #expect(changed.deletedSeq == 5 && original.grants.count == 1)
+
+        // One grant read and changed by name agrees with the dictionary.
+        #expect(changed.grant("sales_order.approve") == Grant(scope: .all, seq: 3) && changed.grant("sales_order.delete") == nil)
+        changed.setGrant("sales_order.edit", nil)
+        changed.setGrant("sales_order.delete", Grant(scope: .department, seq: 6))
+        #expect(changed.grants == ["sales_order.approve": Grant(scope: .all, seq: 3), "sales_order.delete": Grant(scope: .department, seq: 6)])
+        #expect(original.grant("sales_order.edit") == Grant(scope: .own, seq: 2) && original.grant("sales_order.delete") == nil)
     }
 
     @Test func theDepartmentFollowsTheFieldsHoweverTheyChange() throws {
