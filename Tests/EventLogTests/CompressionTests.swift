@@ -47,7 +47,9 @@ import Transparency
         try environment.write { txn in try change(databases, txn) }
     }
 
-    /// How the records sit on disk: compressed ones, their dictionary numbers, stored and canonical bytes.
+    /// How the records sit on disk: compressed ones, their dictionary numbers, and their stored and
+    /// canonical bytes. The records stored before the first dictionary are left out of the bytes: how many
+    /// there are depends on when the trainer's thread finished, which a loaded machine moves.
     static func storedForms(_ log: EventLog) throws -> (compressed: Int, dictionaries: Set<UInt16>, stored: Int, canonical: Int) {
         try log.store.environment.read { txn in
             try txn.withCursor(log.store.records) { cursor in
@@ -58,9 +60,9 @@ import Transparency
                     if stored[0] == RecordForms.compressedTag {
                         result.compressed += 1
                         result.dictionaries.insert(UInt16(stored[1]) << 8 | UInt16(stored[2]))
+                        result.stored += stored.count
+                        result.canonical += log.store.forms.canonical(stored).count
                     }
-                    result.stored += stored.count
-                    result.canonical += log.store.forms.canonical(stored).count
                     entry = try cursor.get(.next)
                 }
                 return result
@@ -99,7 +101,7 @@ import Transparency
         #expect(reopened.compressed == forms.compressed + 100)
         #expect(reopened.dictionaries == [1])
         #expect(try log.verifyChain().ok)
-        // Less than half the bytes: the bar of spec 8 counts on it.
+        // Compressed, less than half the bytes: the bar of spec 8 counts on it.
         #expect(reopened.stored * 2 < reopened.canonical, "\(reopened.stored) stored bytes for \(reopened.canonical) canonical")
         try await log.close()
     }
