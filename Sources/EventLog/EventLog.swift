@@ -280,6 +280,44 @@ public final class EventLog: Sendable {
         }
     }
 
+    /// Records past a seq, decoded for a fold.
+    public struct FoldBatch: Sendable {
+        public var events: [StoredEvent]
+        /// Records that do not decode (altered on disk), for the caller to report.
+        public var undecodable: [UInt64]
+        /// The last record read, decoded or not: its seq and chain hash (a fold's watermark).
+        public var lastSeq: UInt64
+        public var lastHash: [UInt8]
+    }
+
+    /// Records with seq > `afterSeq`, at most `limit`, decoded for a fold (`StoredEvent.FoldDecoder`)
+    /// straight from the map or the decompression buffer, or nil past the head (blocking). Unlike
+    /// `events(afterSeq:limit:)` it copies no record into an array and keeps only the last chain hash:
+    /// a rebuild reads a million records, and two arrays made and freed for each are work for nothing.
+    public func foldBatch(afterSeq: UInt64, limit: Int) throws -> FoldBatch? {
+        guard afterSeq < .max else { return nil }
+        let reader = store.forms.reader()
+        return try store.environment.read { txn in
+            try txn.withCursor(store.records) { cursor in
+                var batch = FoldBatch(events: [], undecodable: [], lastSeq: 0, lastHash: [])
+                batch.events.reserveCapacity(limit)
+                var decoder = StoredEvent.FoldDecoder()
+                var read = 0
+                var entry = try cursor.get(.keyRange, key: bigEndianBytes(afterSeq &+ 1))
+                while let (key, value) = entry, read < limit {
+                    let seq = readBigEndianUInt64(key)
+                    let event = value.count <= 32 ? nil : reader.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...])) { try? decoder.decode($0) }
+                    if let event { batch.events.append(event) } else { batch.undecodable.append(seq) }
+                    batch.lastSeq = seq
+                    read += 1
+                    entry = try cursor.get(.next)
+                    if entry == nil || read == limit { batch.lastHash = Array(value.prefix(32)) }
+                }
+                return read == 0 ? nil : batch
+            }
+        }
+    }
+
     // MARK: - Undecodable records
 
     /// The one rule for a stored record that does not decode (it was altered on disk): it is left out

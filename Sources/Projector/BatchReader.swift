@@ -76,30 +76,13 @@ final class BatchReader {
 
     deinit { finish() }
 
-    private static func read(_ log: EventLog, after: UInt64, size: Int) throws -> Batch? {
-        let records = try log.events(afterSeq: after, limit: size)
-        guard let last = records.last else { return nil }
-        let (events, undecodable) = decode(records)
-        return Batch(events: events, undecodable: undecodable, lastSeq: last.seq, lastHash: last.hash)
-    }
-
-    /// Decodes records on the read-ahead's one thread. Records that do not decode come back as
-    /// seqs, to be reported; verification names them too.
+    /// Reads and decodes a batch on the read-ahead's one thread. Records that do not decode come back
+    /// as seqs, to be reported; verification names them too.
     ///
     /// One thread, not two: side by side, a rebuild of 1M events took the same time and the same
     /// CPU either way, and held 8–11 MiB less at its peak with one (BENCHMARKS.md).
-    static func decode(_ batch: [LoggedEvent]) -> (events: [StoredEvent], undecodable: [UInt64]) {
-        var events: [StoredEvent] = []
-        events.reserveCapacity(batch.count)
-        var undecodable: [UInt64] = []
-        var decoder = StoredEvent.FoldDecoder()
-        for logged in batch {
-            if let event = try? decoder.decode(logged.record) {
-                events.append(event)
-            } else {
-                undecodable.append(logged.seq)
-            }
-        }
-        return (events, undecodable)
+    static func read(_ log: EventLog, after: UInt64, size: Int) throws -> Batch? {
+        guard let read = try log.foldBatch(afterSeq: after, limit: size) else { return nil }
+        return Batch(events: read.events, undecodable: read.undecodable, lastSeq: read.lastSeq, lastHash: read.lastHash)
     }
 }

@@ -504,14 +504,13 @@ public final class LiveProjector: Sendable {
         var after: UInt64 = 0
         var findings: [Finding] = []
         while true {
-            let batch = try log.events(afterSeq: after, limit: configuration.batchSize)
-            guard let last = batch.last else { return state }
-            for event in BatchReader.decode(batch).events {
+            guard let batch = try BatchReader.read(log, after: after, size: configuration.batchSize) else { return state }
+            for event in batch.events {
                 state.apply(event, policy: policy, findings: &findings)
                 findings.removeAll(keepingCapacity: true)
             }
-            state.appliedThrough = last.seq
-            after = last.seq
+            state.appliedThrough = batch.lastSeq
+            after = batch.lastSeq
         }
     }
 

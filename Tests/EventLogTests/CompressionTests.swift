@@ -154,6 +154,34 @@ import Transparency
         #expect(!report.ok)
         #expect(report.firstBadSeq == last)
         #expect(try log.foldedEvents(seqs: [last - 1, last]).map(\.seq) == [last - 1])
+        // A fold's batch passes over it, names it, and still ends at it, with its chain hash.
+        let batch = try #require(try log.foldBatch(afterSeq: last - 2, limit: 10))
+        #expect(batch.events.map(\.seq) == [last - 1] && batch.undecodable == [last])
+        let stored = try log.events(afterSeq: last - 1, limit: 1).first
+        #expect(batch.lastSeq == last && batch.lastHash == stored?.hash)
+        try await log.close()
+    }
+
+    /// A fold's batches read the same events, and end at the same seqs and chain hashes, as the records
+    /// read and decoded one by one, whether a batch ends at its limit or at the head.
+    @Test func foldBatchesAgreeWithTheRecords() async throws {
+        var factory = EventFactory(seed: 45)
+        let log = try Self.open(temporaryDirectory())
+        _ = try await Self.appendUntilCompressed(log, &factory, atLeast: 100)
+        let records = try log.events(afterSeq: 0, limit: .max)
+        var after: UInt64 = 0
+        var batches = 0
+        while let batch = try log.foldBatch(afterSeq: after, limit: 37) {
+            let expected = records.filter { $0.seq > after }.prefix(37)
+            let decoded = try expected.map { try StoredEvent.decodeForFold($0.record) }
+            #expect(batch.events == decoded)
+            #expect(batch.undecodable.isEmpty && batch.lastSeq == expected.last?.seq && batch.lastHash == expected.last?.hash)
+            after = batch.lastSeq
+            batches += 1
+        }
+        #expect(after == records.last?.seq && batches == (records.count + 36) / 37)
+        let pastTheEnd = try log.foldBatch(afterSeq: .max, limit: 10)
+        #expect(pastTheEnd == nil)
         try await log.close()
     }
 
