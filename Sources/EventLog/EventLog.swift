@@ -201,8 +201,10 @@ public final class EventLog: Sendable {
     /// their fold form (what `StoredEvent.decodeForFold` reads from their records), with the chain
     /// hash of the last; nil when they are not kept (taken, never kept, or dropped while waiting past
     /// `LogConfiguration.handOffEvents`): read them from the log. Each is handed over once.
-    public func takeCommitted(after: UInt64, limit: Int) -> (events: [StoredEvent], lastHash: [UInt8])? {
-        recent.take(after: after, limit: limit)
+    public func takeCommitted(after: UInt64, limit: Int) -> FoldBatch? {
+        recent.take(after: after, limit: limit).map {
+            FoldBatch(events: $0.events, undecodable: [], lastSeq: $0.events.last!.seq, lastHash: $0.lastHash, handedOver: true)
+        }
     }
 
     /// Wakes every thread in `waitForCommit`, e.g. a follower asked to stop.
@@ -280,14 +282,17 @@ public final class EventLog: Sendable {
         }
     }
 
-    /// Records past a seq, decoded for a fold.
+    /// Events past a seq in their fold form: read from the log (`foldBatch`) or handed over by the
+    /// writer as it committed them (`takeCommitted`).
     public struct FoldBatch: Sendable {
         public var events: [StoredEvent]
         /// Records that do not decode (altered on disk), for the caller to report.
-        public var undecodable: [UInt64]
-        /// The last record read, decoded or not: its seq and chain hash (a fold's watermark).
+        public var undecodable: [UInt64] = []
+        /// The last record, decoded or not: its seq and chain hash (a fold's watermark).
         public var lastSeq: UInt64
         public var lastHash: [UInt8]
+        /// Taken from the writer's hand-off rather than read from the log.
+        public var handedOver = false
     }
 
     /// Records with seq > `afterSeq`, at most `limit`, decoded for a fold (`StoredEvent.FoldDecoder`)
@@ -299,21 +304,25 @@ public final class EventLog: Sendable {
         let reader = store.forms.reader()
         return try store.environment.read { txn in
             try txn.withCursor(store.records) { cursor in
-                var batch = FoldBatch(events: [], undecodable: [], lastSeq: 0, lastHash: [])
-                batch.events.reserveCapacity(limit)
+                var batch = FoldBatch(events: [], lastSeq: 0, lastHash: [])
+                batch.events.reserveCapacity(min(limit, 1 << 16))
                 var decoder = StoredEvent.FoldDecoder()
                 var read = 0
+                // The last value read: its bytes stay valid until the read transaction ends.
+                var lastValue: UnsafeRawBufferPointer?
                 var entry = try cursor.get(.keyRange, key: bigEndianBytes(afterSeq &+ 1))
                 while let (key, value) = entry, read < limit {
                     let seq = readBigEndianUInt64(key)
                     let event = value.count <= 32 ? nil : reader.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...])) { try? decoder.decode($0) }
                     if let event { batch.events.append(event) } else { batch.undecodable.append(seq) }
                     batch.lastSeq = seq
+                    lastValue = value
                     read += 1
                     entry = try cursor.get(.next)
-                    if entry == nil || read == limit { batch.lastHash = Array(value.prefix(32)) }
                 }
-                return read == 0 ? nil : batch
+                guard let lastValue else { return nil }
+                batch.lastHash = Array(lastValue.prefix(32))
+                return batch
             }
         }
     }

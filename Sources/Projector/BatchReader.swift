@@ -13,16 +13,8 @@ import Glibc
 /// in the form a decode gives (`EventLog.takeCommitted`), and reads nothing.
 /// Used by one thread (the fold's); the read-ahead is its own.
 final class BatchReader {
-    struct Batch: Sendable {
-        var events: [StoredEvent]
-        /// Records that do not decode (altered on disk): reported, then passed over.
-        var undecodable: [UInt64]
-        /// The batch's last record: its seq and chain hash (the watermark once it is folded).
-        var lastSeq: UInt64
-        var lastHash: [UInt8]
-        /// Taken from the writer's hand-off rather than read from the log.
-        var handedOver = false
-    }
+    /// Records that do not decode (altered on disk) come in `undecodable`: reported, then passed over.
+    typealias Batch = EventLog.FoldBatch
 
     private let log: EventLog
     private let size: Int
@@ -56,8 +48,8 @@ final class BatchReader {
         if let ahead {
             batch = try ahead.wait().get()
         } else if let handed = log.takeCommitted(after: after, limit: size) {
-            after = handed.events.last!.seq
-            return Batch(events: handed.events, undecodable: [], lastSeq: after, lastHash: handed.lastHash, handedOver: true)
+            after = handed.lastSeq
+            return handed
         } else {
             batch = try Self.read(log, after: after, size: size)
         }
@@ -82,7 +74,6 @@ final class BatchReader {
     /// One thread, not two: side by side, a rebuild of 1M events took the same time and the same
     /// CPU either way, and held 8–11 MiB less at its peak with one (BENCHMARKS.md).
     static func read(_ log: EventLog, after: UInt64, size: Int) throws -> Batch? {
-        guard let read = try log.foldBatch(afterSeq: after, limit: size) else { return nil }
-        return Batch(events: read.events, undecodable: read.undecodable, lastSeq: read.lastSeq, lastHash: read.lastHash)
+        try log.foldBatch(afterSeq: after, limit: size)
     }
 }

@@ -199,8 +199,7 @@ public struct RoleState: Sendable, Equatable {
     private var box: Box
 
     public init(createdSeq: UInt64? = nil, deletedSeq: UInt64? = nil, fields: [String: Fact] = [:], grants: [String: Grant] = [:]) {
-        box = Box(createdSeq: createdSeq, deletedSeq: deletedSeq, fields: fields, grants: [:])
-        self.grants = grants
+        box = Box(createdSeq: createdSeq, deletedSeq: deletedSeq, fields: fields, grants: [TableKey: Grant](byId: grants))
     }
 
     public var createdSeq: UInt64? {
@@ -219,18 +218,14 @@ public struct RoleState: Sendable, Equatable {
     /// fold reads and changes one grant by name (`grant(_:)`, `setGrant`): the rules ask each of the
     /// actor's roles for a permission at most events, and the grants are keyed by `TableKey`.
     public var grants: [String: Grant] {
-        get {
-            var out: [String: Grant] = [:]
-            out.reserveCapacity(box.grants.count)
-            for (permission, grant) in box.grants { out[permission.id] = grant }
-            return out
-        }
-        set {
-            var keyed: [TableKey: Grant] = [:]
-            keyed.reserveCapacity(newValue.count)
-            for (permission, grant) in newValue { keyed[TableKey(permission)] = grant }
-            unique().grants = keyed
-        }
+        get { box.grants.byId }
+        set { unique().grants = [TableKey: Grant](byId: newValue) }
+    }
+
+    /// The grants as the box keys them, for the stored form.
+    var grantsByKey: [TableKey: Grant] {
+        get { box.grants }
+        set { unique().grants = newValue }
     }
 
     public func grant(_ permission: String) -> Grant? { box.grants[TableKey(permission)] }
@@ -240,8 +235,9 @@ public struct RoleState: Sendable, Equatable {
     /// Live: created (or only ever referenced) and not deleted since.
     public var isLive: Bool { box.deletedSeq == nil }
 
+    /// The box, copied first if another role value shares it.
     private mutating func unique() -> Box {
-        if !isKnownUniquelyReferenced(&box) { box = Box(createdSeq: box.createdSeq, deletedSeq: box.deletedSeq, fields: box.fields, grants: box.grants) }
+        if !isKnownUniquelyReferenced(&box) { box = box.copy() }
         return box
     }
 
@@ -258,6 +254,8 @@ public struct RoleState: Sendable, Equatable {
             self.fields = fields
             self.grants = grants
         }
+
+        func copy() -> Box { Box(createdSeq: createdSeq, deletedSeq: deletedSeq, fields: fields, grants: grants) }
     }
 
     public static func == (a: RoleState, b: RoleState) -> Bool {
@@ -279,12 +277,7 @@ public struct RecordState: Sendable, Equatable {
     }
 
     /// Every field, for answers (made anew at each read).
-    public var fields: [String: Fact] {
-        var out: [String: Fact] = [:]
-        out.reserveCapacity(facts.count)
-        for (name, fact) in facts { out[name.id] = fact }
-        return out
-    }
+    public var fields: [String: Fact] { facts.byId }
 
     public subscript(field name: String) -> Fact? {
         get { facts[TableKey(name)] }

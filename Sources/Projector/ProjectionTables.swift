@@ -64,12 +64,7 @@ public struct EntityTable<Value: StoredEntity>: Sendable, Equatable {
 
     /// In memory alone: every entity. Over a source: those changed since the last flush, nil for
     /// one taken away.
-    public var entries: [String: Value?] {
-        if let cache { return cache.changed }
-        var out: [String: Value?] = [:]
-        for (key, value) in memory { out[key.id] = .some(value) }
-        return out
-    }
+    public var entries: [String: Value?] { cache?.changed ?? memory.byId.mapValues { $0 } }
 
     /// The same, one by one, without gathering them into a dictionary first (a flush writes or
     /// deletes each).
@@ -114,11 +109,7 @@ public struct EntityTable<Value: StoredEntity>: Sendable, Equatable {
 
     /// Every entity, stored ones overlaid with those changed in memory.
     public var all: [String: Value] {
-        guard let cache else {
-            var out: [String: Value] = [:]
-            for (key, value) in memory { out[key.id] = value }
-            return out
-        }
+        guard let cache else { return memory.byId }
         var out = cache.all()
         cache.forEachChanged { key, value in out[key] = value }
         return out

@@ -84,11 +84,18 @@ public struct ByteWriter {
 
     public mutating func write(_ grants: [String: Grant]) {
         write(grants.count)
-        for (permission, grant) in grants {
-            write(permission)
-            write(grant.scope.rawValue)
-            write(grant.seq)
-        }
+        for (permission, grant) in grants { write(permission, grant) }
+    }
+
+    mutating func write(_ grants: [TableKey: Grant]) {
+        write(grants.count)
+        for (permission, grant) in grants { write(permission.id, grant) }
+    }
+
+    private mutating func write(_ permission: String, _ grant: Grant) {
+        write(permission)
+        write(grant.scope.rawValue)
+        write(grant.seq)
     }
 }
 
@@ -178,13 +185,17 @@ public struct ByteReader {
     }
 
     public mutating func grants() throws -> [String: Grant] {
+        try grants(keyedBy: { $0 })
+    }
+
+    mutating func grants<Key: Hashable>(keyedBy key: (String) -> Key) throws -> [Key: Grant] {
         let count = try int()
-        var out: [String: Grant] = [:]
+        var out: [Key: Grant] = [:]
         out.reserveCapacity(count)
         for _ in 0..<count {
             let permission = try string()
             guard let scope = Scope(rawValue: try int()) else { throw Malformed() }
-            out[permission] = Grant(scope: scope, seq: try uint64())
+            out[key(permission)] = Grant(scope: scope, seq: try uint64())
         }
         return out
     }
@@ -238,7 +249,7 @@ extension RoleState: StoredEntity {
         w.write(createdSeq)
         w.write(deletedSeq)
         w.write(fields)
-        w.write(grants)
+        w.write(grantsByKey)
     }
 
     public init(from r: inout ByteReader) throws {
@@ -246,7 +257,7 @@ extension RoleState: StoredEntity {
         createdSeq = try r.optionalUInt64()
         deletedSeq = try r.optionalUInt64()
         fields = try r.facts()
-        grants = try r.grants()
+        grantsByKey = try r.grants(keyedBy: TableKey.init)
     }
 }
 

@@ -48,3 +48,18 @@ struct TableKey: Hashable, Sendable {
         return z ^ (z >> 31)
     }
 }
+
+extension Dictionary where Key == TableKey {
+    /// The same entries keyed by the ids themselves, for answers.
+    var byId: [String: Value] {
+        var out: [String: Value] = [:]
+        out.reserveCapacity(count)
+        for (key, value) in self { out[key.id] = value }
+        return out
+    }
+
+    init(byId entries: [String: Value]) {
+        self.init(minimumCapacity: entries.count)
+        for (id, value) in entries { self[TableKey(id)] = value }
+    }
+}
