@@ -26,6 +26,8 @@ public struct ChainReport: Sendable, Equatable {
     public var latestCheckpointSignatureChecked = false
     /// Index entries found where the records say they belong (nil when indexes were not checked).
     public var indexEntries: Int?
+    /// Fold forms (`FoldForms`) found equal to what their records hold (nil when indexes were not checked).
+    public var foldForms: Int?
 }
 
 extension EventLog {
@@ -47,6 +49,7 @@ extension EventLog {
             pthread_join(thread, nil)
             let check = try indexCheck!.get()
             report.indexEntries = check.entries
+            report.foldForms = check.foldForms
             if let bad = check.firstBadSeq, bad < (report.firstBadSeq ?? .max) {
                 report.fail(at: bad, check.problem ?? "index entry")
             }
@@ -271,6 +274,7 @@ extension EventLog {
 
     struct IndexCheck {
         var entries: Int
+        var foldForms = 0
         var firstBadSeq: UInt64?
         var problem: String?
     }
@@ -285,12 +289,18 @@ extension EventLog {
             var expectedCounts = [Int](repeating: 0, count: IndexKind.allCases.count)
             var check = IndexCheck(entries: 0)
             let reader = store.forms.reader()
+            var forms = FoldFormCheck(store.foldForms.map { FoldFormBlockReader(database: $0) })
             try txn.withCursor(store.records) { records in
                 var entry = try records.get(.first)
                 while let (key, value) = entry {
                     let seq = readBigEndianUInt64(key)
                     let seqBytes = bigEndianBytes(seq)
                     let event = try? reader.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...]), StoredEvent.decode)
+                    if let problem = try forms.check(seq, event, txn) {
+                        check.firstBadSeq = seq
+                        check.problem = problem
+                        return
+                    }
                     // Past the watermark one that does not decode is the tail's to report, and the chain check names it.
                     if event == nil && seq <= watermark {
                         check.firstBadSeq = seq
@@ -314,6 +324,7 @@ extension EventLog {
                     entry = try records.get(.next)
                 }
             }
+            check.foldForms = forms.checked
             if check.firstBadSeq != nil { return check }
             for kind in IndexKind.allCases where try txn.count(store.index(kind)) != expectedCounts[kind.rawValue] {
                 let extra = try firstExtraEntry(kind, txn)
@@ -388,5 +399,36 @@ final class LeafExchange: @unchecked Sendable {
         defer { condition.unlock() }
         while chunks[index] == nil && !finished { condition.wait() }
         return chunks.removeValue(forKey: index)
+    }
+}
+
+/// Checks each record's fold form, where the log keeps one, against the record: the form must hold
+/// what `decodeForFold` reads from it (the envelope's fold form), or send a rebuild to the record.
+private struct FoldFormCheck {
+    let blocks: FoldFormBlockReader?
+    /// The forms of the block being walked, from `first`.
+    var forms: [FoldForm.Reading] = []
+    var first: UInt64 = 0
+    /// Where the next block starts.
+    var nextBlock: UInt64 = 0
+    var checked = 0
+
+    init(_ blocks: FoldFormBlockReader?) { self.blocks = blocks }
+
+    /// A problem with `seq`'s form, or nil; records come in seq order.
+    mutating func check(_ seq: UInt64, _ event: StoredEvent?, _ txn: borrowing ReadTransaction) throws -> String? {
+        guard let blocks else { return nil }
+        if seq >= first + UInt64(forms.count), seq >= nextBlock {
+            var damaged: UInt64?
+            let found = try blocks.read(from: seq, through: .max, txn, reported: { damaged = $0 })
+            if let damaged { return "the block of fold forms ending at record \(damaged) does not read back" }
+            (forms, first, nextBlock) = (found.forms ?? [], seq, found.nextBlock)
+        }
+        guard seq >= first, seq < first + UInt64(forms.count) else { return nil }
+        let expected = event.map { FoldForm.Reading.event(StoredEvent(seq: seq, recordedAt: "", envelope: $0.envelope.foldForm)) } ?? .undecodable
+        let form = forms[Int(seq - first)]
+        guard form == expected || form == .inRecord else { return "the fold form of record \(seq) differs from the record" }
+        checked += 1
+        return nil
     }
 }

@@ -40,6 +40,8 @@ public final class EventLog: Sendable {
     private let writerLock: WriterLock?
     /// Seqs of undecodable records already logged, so each is reported once per process.
     private let reportedUndecodable = Mutex<Set<UInt64>>([])
+    /// Last seqs of damaged fold-form blocks already logged.
+    private let reportedDamagedBlocks = Mutex<Set<UInt64>>([])
 
     /// Opens (or creates) the log and re-indexes into memory whatever the last run appended but had
     /// not folded: index entries and ids alike.
@@ -63,7 +65,10 @@ public final class EventLog: Sendable {
                     .flatMap { try? store.forms.withCanonical(UnsafeRawBufferPointer(rebasing: $0[32...]), StoredEvent.decode) }
                     .flatMap { Instant(rfc3339: $0.recordedAt) } ?? Instant(seconds: 0),
                 frontier: Result { try MerkleNodes.frontier(size: head, txn, store) }.mapError { LogError.storage($0) },
-                lastCheckpoint: try Store.latestCheckpoint(txn, store.checkpoints))
+                lastCheckpoint: try Store.latestCheckpoint(txn, store.checkpoints),
+                formRun: configuration.readOnly
+                    ? FoldFormRun(first: head + 1)
+                    : try FoldFormRun.resume(head: head, blockSize: configuration.foldFormBlockSize, txn, store, store.forms.reader()))
             let indexed = Store.indexedThrough(try txn.get(store.meta, Store.indexedThroughKey))
             var tail = TailIndex(base: indexed)
             var unfoldedIds: [IndexKey: UInt64] = [:]
@@ -110,6 +115,7 @@ public final class EventLog: Sendable {
                     foldThreshold: configuration.foldThreshold, foldIdleMilliseconds: configuration.foldIdleMilliseconds,
                     staleReaderCheckSeconds: configuration.staleReaderCheckSeconds, foldOnClose: configuration.foldOnClose,
                     checkpoints: configuration.checkpoints, dictionaries: configuration.dictionaries,
+                    foldFormBlock: configuration.foldFormBlockSize,
                     announcePauseMilliseconds: configuration.announcePauseMilliseconds,
                     foldStepPauseMilliseconds: configuration.foldStepPauseMilliseconds),
                 logger: logger)
@@ -295,36 +301,65 @@ public final class EventLog: Sendable {
         public var handedOver = false
     }
 
-    /// Records with seq > `afterSeq`, at most `limit`, decoded for a fold (`StoredEvent.FoldDecoder`)
-    /// straight from the map or the decompression buffer, or nil past the head (blocking). Unlike
-    /// `events(afterSeq:limit:)` it copies no record into an array and keeps only the last chain hash:
-    /// a rebuild reads a million records, and two arrays made and freed for each are work for nothing.
+    /// Records with seq > `afterSeq`, at most `limit`, for a fold, or nil past the head (blocking): read
+    /// from their fold forms (`FoldForms`) where the log keeps them, else decoded (`StoredEvent.FoldDecoder`)
+    /// straight from the map or the decompression buffer. It copies no record into an array and keeps
+    /// only the last chain hash: a rebuild reads a million records.
     public func foldBatch(afterSeq: UInt64, limit: Int) throws -> FoldBatch? {
-        guard afterSeq < .max else { return nil }
+        guard afterSeq < .max, limit > 0 else { return nil }
         let reader = store.forms.reader()
+        let blocks = store.foldForms.map { FoldFormBlockReader(database: $0) }
         return try store.environment.read { txn in
+            var batch = FoldBatch(events: [], lastSeq: afterSeq, lastHash: [])
+            batch.events.reserveCapacity(min(limit, 1 << 16))
+            var decoder = StoredEvent.FoldDecoder()
+            let last = UInt64(limit) > UInt64.max - afterSeq ? UInt64.max : afterSeq + UInt64(limit)
             try txn.withCursor(store.records) { cursor in
-                var batch = FoldBatch(events: [], lastSeq: 0, lastHash: [])
-                batch.events.reserveCapacity(min(limit, 1 << 16))
-                var decoder = StoredEvent.FoldDecoder()
-                var read = 0
-                // The last value read: its bytes stay valid until the read transaction ends.
-                var lastValue: UnsafeRawBufferPointer?
-                var entry = try cursor.get(.keyRange, key: bigEndianBytes(afterSeq &+ 1))
-                while let (key, value) = entry, read < limit {
-                    let seq = readBigEndianUInt64(key)
+                /// One record decoded, by seq or where the cursor stands.
+                func decode(_ seq: UInt64, _ value: UnsafeRawBufferPointer) {
                     let event = value.count <= 32 ? nil : reader.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...])) { try? decoder.decode($0) }
                     if let event { batch.events.append(event) } else { batch.undecodable.append(seq) }
                     batch.lastSeq = seq
-                    lastValue = value
-                    read += 1
-                    entry = try cursor.get(.next)
                 }
-                guard let lastValue else { return nil }
-                batch.lastHash = Array(lastValue.prefix(32))
-                return batch
+                // Forms where a block holds them, records decoded up to the next block elsewhere.
+                while batch.lastSeq < last {
+                    let next = batch.lastSeq + 1
+                    let (forms, nextBlock) = try blocks?.read(from: next, through: last, txn, reported: reportDamagedFormBlock) ?? (nil, .max)
+                    if let forms {
+                        for (seq, form) in zip(next..., forms) {
+                            switch form {
+                            case .event(let event): batch.events.append(event)
+                            case .undecodable: batch.undecodable.append(seq)
+                            case .inRecord:
+                                guard let (_, value) = try cursor.get(.key, key: bigEndianBytes(seq)) else { throw LogError(.corrupt, "record \(seq) is missing") }
+                                decode(seq, value)
+                            }
+                        }
+                        batch.lastSeq = next + UInt64(forms.count) - 1
+                        continue
+                    }
+                    let through = min(last, nextBlock - 1)
+                    var entry = try cursor.get(.keyRange, key: bigEndianBytes(next))
+                    while let (key, value) = entry, readBigEndianUInt64(key) <= through {
+                        decode(readBigEndianUInt64(key), value)
+                        entry = batch.lastSeq < through ? try cursor.get(.next) : nil
+                    }
+                    if batch.lastSeq < through { break }  // the head
+                }
             }
+            guard batch.lastSeq > afterSeq, let stored = try txn.get(store.records, bigEndianBytes(batch.lastSeq)) else { return nil }
+            batch.lastHash = Array(stored.prefix(32))
+            return batch
         }
+    }
+
+    /// A block of fold forms that does not read back: its records are decoded instead, and `verify`
+    /// names it. Reported once per process, as an undecodable record is.
+    private func reportDamagedFormBlock(endingAt last: UInt64) {
+        guard reportedDamagedBlocks.withLock({ $0.insert(last).inserted }) else { return }
+        logger.error(
+            "a stored block of fold forms does not read back; its records are decoded instead; run verify",
+            metadata: ["ledger.seq": "\(last)"])
     }
 
     // MARK: - Undecodable records

@@ -31,6 +31,13 @@ public struct LogConfiguration: Sendable {
     /// follower takes them (`takeCommitted`); 0 keeps none. 8,192 covers the follower's 100 ms of
     /// gathering at the fastest ingest measured here, for a few MiB when it lags.
     public var handOffEvents: Int = 8_192
+    /// How many records' fold forms the writer stores as one block (`FoldForms`): large enough to
+    /// compress well without a dictionary, small enough that a restart reads the unfinished one back
+    /// in milliseconds. A ledger may hold blocks of any size; tests make them small.
+    public var foldFormBlock: Int = 1_024
+
+    /// `foldFormBlock` within 1 and `FoldForms.mostPerBlock`.
+    var foldFormBlockSize: Int { min(max(1, foldFormBlock), FoldForms.mostPerBlock) }
     /// Signs checkpoints of the Merkle tree with this key and schedule; nil signs none.
     public var checkpoints: CheckpointPolicy?
     /// When the writer trains the dictionaries that compress records (`RecordForms`); nil trains none.

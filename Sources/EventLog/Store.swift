@@ -16,6 +16,8 @@ import Transparency
 ///   its last record
 /// - `checkpoints`: tree size (8, big-endian) → signing time (12, `Instant.sortableBytes`) ‖ signed note
 /// - one duplicate-sorted database per `IndexKind`: key → seqs
+/// - `foldforms`: a block's first seq (8, big-endian) → the fold forms of its records (`FoldForms`);
+///   absent from a ledger no writer has opened since forms were kept (a read-only open then has none)
 final class Store: @unchecked Sendable {
     static let formatVersion: [UInt8] = Array("4".utf8)
     static let indexedThroughKey: [UInt8] = Array("indexedThrough".utf8)
@@ -29,6 +31,7 @@ final class Store: @unchecked Sendable {
     let checkpoints: Database
     let indexes: [Database]
     let forms: RecordForms
+    let foldForms: Database?
 
     init(_ configuration: Environment.Configuration) throws {
         environment = try Environment(configuration)
@@ -42,6 +45,8 @@ final class Store: @unchecked Sendable {
         merkle = databases[3]
         checkpoints = databases[4]
         indexes = Array(databases[5...])
+        let foldFormsSpec = [(name: FoldForms.databaseName, flags: DatabaseFlags())]
+        foldForms = configuration.readOnly ? (try? environment.openDatabases(foldFormsSpec))?.first : try environment.openDatabases(foldFormsSpec).first
         forms = RecordForms(environment: environment, meta: meta)
         if !configuration.readOnly { try upgrade() }
     }

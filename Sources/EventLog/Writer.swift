@@ -30,7 +30,7 @@ struct ImportedEvent: Sendable {
 }
 
 /// An event as the writer takes it: what its commit needs besides the chain, worked out on the
-/// caller's thread as it is queued (the id's key, the index entries, the fold form). The one writer
+/// caller's thread as it is queued (the id's key, the index entries, the fold form and its bytes). The one writer
 /// thread then does only the commit's own part, and the caller's thread, not the writer's, lets go
 /// of the event's tree of values.
 struct QueuedEvent: Sendable {
@@ -41,13 +41,17 @@ struct QueuedEvent: Sendable {
     let entries: [(IndexKind, [UInt8])]
     /// What the projection's follower folds (`RecentCommits`); nil when nothing takes the hand-off.
     let foldForm: Envelope?
+    /// The fold form as the log keeps it (`FoldForms`).
+    let form: [UInt8]
 
     init(_ event: PreparedEvent, handOff: Bool) {
         id = event.envelope.id
         idKey = IndexKeys.eventId(event.envelope.id)
         body = event.body
         entries = IndexKeys.entries(for: event.envelope)
-        foldForm = handOff ? event.envelope.foldForm : nil
+        let foldForm = event.envelope.foldForm
+        form = FoldForm.bytes(of: foldForm)
+        self.foldForm = handOff ? foldForm : nil
     }
 }
 
@@ -76,6 +80,8 @@ final class Writer: @unchecked Sendable {
         var checkpoints: CheckpointPolicy?
         /// When to train compression dictionaries; nil stores every record as it is.
         var dictionaries: DictionarySchedule?
+        /// Records a block of fold forms holds (`FoldForms`).
+        var foldFormBlock: Int
         /// Tests only: widens the moment between a commit and its announcement.
         var announcePauseMilliseconds: Int = 0
         /// Tests only: how long to wait for appends between a fold's transactions.
@@ -100,6 +106,9 @@ final class Writer: @unchecked Sendable {
     private var unfoldedIds: [IndexKey: UInt64]
     /// The fold under way, between its transactions (nil: none).
     private var foldInProgress: FoldInProgress?
+    /// The fold forms since the last stored block, and what stores the next (`FoldForms`).
+    private var formRun: FoldFormRun
+    private let formBlocks: FoldFormBlockWriter
     /// Set when the log opened over damaged records: every write is refused rather than extend a tree it cannot trust.
     private let damaged: LogError?
     private var lastCheckpoint: StoredCheckpoint?
@@ -131,6 +140,8 @@ final class Writer: @unchecked Sendable {
         /// A failure when records the tree needs are missing or altered on disk.
         var frontier: Result<MerkleFrontier, LogError>
         var lastCheckpoint: StoredCheckpoint?
+        /// The fold forms of the records of the unfinished block.
+        var formRun: FoldFormRun
     }
 
     init(
@@ -154,6 +165,8 @@ final class Writer: @unchecked Sendable {
             logger.critical("stored records are missing or altered; appends are refused", metadata: ["ledger.error": "\(error)"])
         }
         self.lastCheckpoint = start.lastCheckpoint
+        self.formRun = start.formRun
+        self.formBlocks = FoldFormBlockWriter(database: store.foldForms!)
         self.settings = settings
         self.logger = logger
         self.compressor = try RecordCompressor(store: store, schedule: settings.dictionaries, logger: logger)
@@ -257,6 +270,10 @@ final class Writer: @unchecked Sendable {
         var newIds: [IndexKey: UInt64] = [:]
         /// A newly trained dictionary stored by this transaction, which compresses its records.
         var installed: RecordCompressor.Installed?
+        /// The fold forms of this transaction's records since the last block it stored, and whether it
+        /// stored one (then the writer's run went into it).
+        var forms: FoldFormRun
+        var formRunStored = false
     }
 
     /// True when the time-based checkpoint is due: new records and a full `everySeconds` since the last
@@ -340,6 +357,7 @@ final class Writer: @unchecked Sendable {
             logger.debug("checkpoint signed", metadata: ["ledger.checkpoint.size": "\(checkpoint.treeSize)"])
         }
         headSeq.record(Double(head))
+        if outcome.formRunStored { formRun = outcome.forms } else { formRun.append(outcome.forms) }
         tail.withLock { tail in
             for item in outcome.appended { tail.add(seq: item.seq, entries: item.entries) }
         }
@@ -370,7 +388,7 @@ final class Writer: @unchecked Sendable {
         try verifyHead(try Store.head(txn, store.records))
         var outcome = GroupOutcome(
             results: [], head: head, headHash: headHash, lastRecordedAt: lastRecordedAt, frontier: frontier, checkpoint: nil, appended: [],
-            installed: compressor.waiting())
+            installed: compressor.waiting(), forms: FoldFormRun(first: head + 1))
         if let installed = outcome.installed {
             try txn.put(
                 store.meta, key: RecordForms.dictionaryKey(installed.number),
@@ -446,10 +464,22 @@ final class Writer: @unchecked Sendable {
         outcome.headHash = hash
         outcome.lastRecordedAt = stamp.at
         outcome.appended.append((seq, event.entries))
+        outcome.forms.add(event.form)
+        try storeFormBlockIfWhole(&outcome, txn)
         if let foldForm = event.foldForm {
             outcome.handOff.append(.init(event: StoredEvent(seq: seq, recordedAt: "", envelope: foldForm), hash: hash))
         }
         return AppendResult(seq: seq, id: event.id, hash: hash, duplicate: false)
+    }
+
+    /// A block of fold forms goes into the transaction that appends its last record.
+    private func storeFormBlockIfWhole(_ outcome: inout GroupOutcome, _ txn: borrowing WriteTransaction) throws {
+        let earlier = outcome.formRunStored ? nil : formRun
+        let count = (earlier?.count ?? 0) + outcome.forms.count
+        guard count >= settings.foldFormBlock else { return }
+        try formBlocks.store(last: outcome.head, count: count, [earlier?.bytes, outcome.forms.bytes].compactMap { $0 }, txn)
+        outcome.formRunStored = true
+        outcome.forms = FoldFormRun(first: outcome.head + 1)
     }
 
     /// Exported records go back at exactly their seq and recordedAt, so the chain and the tree come out

@@ -385,6 +385,7 @@ extension ChainReport {
             JSONMember("latestCheckpointSize", latestCheckpointSize.map { .number(String($0)) } ?? .null),
             JSONMember("latestCheckpointSignatureChecked", .bool(latestCheckpointSignatureChecked)),
             JSONMember("indexEntries", indexEntries.map { .number(String($0)) } ?? .null),
+            JSONMember("foldForms", foldForms.map { .number(String($0)) } ?? .null),
         ])
     }
 }

@@ -80,13 +80,15 @@ public final class ZstdCompressor {
         ZSTD_freeCDict(digested?.compression)
     }
 
-    /// The frame of `input` under `dictionary`, inside `body`.
+    /// The frame of `input` under `dictionary` (none: for inputs large enough to compress on their own),
+    /// inside `body`.
     public func compress<R>(
-        _ input: UnsafeRawBufferPointer, dictionary: ZstdDictionary, _ body: (UnsafeRawBufferPointer) throws -> R
+        _ input: UnsafeRawBufferPointer, dictionary: ZstdDictionary?, _ body: (UnsafeRawBufferPointer) throws -> R
     ) throws -> R {
         let bound = ZSTD_compressBound(input.count)
         if output.count < bound { output = [UInt8](repeating: 0, count: bound) }
-        _ = try ZstdError.check(ZSTD_CCtx_refCDict(context, try digestedForCompression(dictionary)), .compression, "ZSTD_CCtx_refCDict")
+        let digested = try dictionary.map { dictionary throws(ZstdError) in try digestedForCompression(dictionary) }
+        _ = try ZstdError.check(ZSTD_CCtx_refCDict(context, digested), .compression, "ZSTD_CCtx_refCDict")
         return try output.withUnsafeMutableBytes { out in
             let size = try ZstdError.check(
                 ZSTD_compress2(context, out.baseAddress, out.count, input.baseAddress, input.count), .compression, "ZSTD_compress2")
@@ -128,8 +130,8 @@ public final class ZstdDecompressor: @unchecked Sendable {
     }
 
     /// The bytes of `frame`, valid until the next call on this decompressor.
-    public func decompress(_ frame: UnsafeRawBufferPointer, dictionary: ZstdDictionary) throws(ZstdError) -> UnsafeRawBufferPointer {
-        _ = try ZstdError.check(ZSTD_DCtx_refDDict(context, dictionary.decompression), .decompression, "ZSTD_DCtx_refDDict")
+    public func decompress(_ frame: UnsafeRawBufferPointer, dictionary: ZstdDictionary?) throws(ZstdError) -> UnsafeRawBufferPointer {
+        _ = try ZstdError.check(ZSTD_DCtx_refDDict(context, dictionary?.decompression), .decompression, "ZSTD_DCtx_refDDict")
         while true {
             let result = ZSTD_decompressDCtx(context, output.baseAddress, output.count, frame.baseAddress, frame.count)
             if ZSTD_isError(result) != 0, ZSTD_getErrorCode(result) == ZSTD_error_dstSize_tooSmall, output.count < limit {

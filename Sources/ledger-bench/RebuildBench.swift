@@ -108,7 +108,7 @@ extension RebuildBench {
             return "fastest \(sorted[0]) ns/event, median \(sorted[sorted.count / 2])"
         }
         print("\(records.count) records, \(passes) passes on one thread: decode for the fold \(perEvent(decodeTimes)); fold with findings \(perEvent(foldTimes)); \(findings) findings")
-        print(try CompactFoldForm.measure(events, records: records, passes: passes))
+        print(try FoldFormFigures.measure(events, passes: passes))
     }
 }
 

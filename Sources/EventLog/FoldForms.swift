@@ -1,0 +1,166 @@
+import EventModel
+import LMDB
+import Zstd
+
+/// The log's fold forms (`FoldForm`): what a fold reads of each record, kept in `foldforms` so that a
+/// projection rebuilt from the log reads a few bytes an event instead of decoding every record's JSON,
+/// which was most of a rebuild's reading (issue 10, BENCHMARKS.md).
+///
+/// Derived data, like the indexes: each form is made from the event as it is queued, on the caller's
+/// thread (`QueuedEvent`); the writer gathers them and stores a block of `LogConfiguration.foldFormBlock`
+/// consecutive seqs in the transaction that appends the block's last record, under that last seq
+/// (8 bytes, big-endian): how many forms it holds (a varint), then one zstd frame of the forms, each
+/// after its length. A block is large enough to compress well without a dictionary. Keyed by its last
+/// seq, the block holding a seq is the first at or after it, whatever the sizes of the blocks.
+///
+/// Records with no form are decoded from their JSON: those of the unfinished block (on open the writer
+/// reads them back), those appended before the log kept forms, and every record of a block that does
+/// not read back (reported once). `verify` with indexes checks every form against its record.
+enum FoldForms {
+    static let databaseName = "foldforms"
+    /// The most forms a block holds (`LogConfiguration.foldFormBlock` is kept to it).
+    static let mostPerBlock = 4_096
+    /// The largest block a damaged frame may claim to hold.
+    static let largestBlock = mostPerBlock * (FoldForm.largestForm + 8)
+}
+
+/// Forms of consecutive seqs from `first`, each after its length: the writer's since its last stored
+/// block, or those one transaction adds.
+struct FoldFormRun {
+    private(set) var first: UInt64
+    private var forms = ByteWriter(capacity: 0)
+    private(set) var count = 0
+
+    init(first: UInt64) { self.first = first }
+
+    var bytes: [UInt8] { forms.bytes }
+
+    mutating func add(_ form: [UInt8]) {
+        forms.write(form.count)
+        forms.append(form)
+        count += 1
+    }
+
+    /// The forms of the seqs that follow.
+    mutating func append(_ later: FoldFormRun) {
+        precondition(later.first == first + UInt64(count), "fold forms must be gapless")
+        forms.append(later.bytes)
+        count += later.count
+    }
+
+    /// The writer's run on open: the forms of the records after the last block, read back from the
+    /// records. When there are a block's worth or more (the ledger was written before it kept forms),
+    /// forms start with the next record instead: the earlier ones are decoded from their JSON.
+    static func resume(
+        head: UInt64, blockSize: Int, _ txn: borrowing ReadTransaction, _ store: Store, _ reader: borrowing RecordReader
+    ) throws -> FoldFormRun {
+        let lastBlockEnd = try txn.withCursor(store.foldForms!) { cursor in try cursor.get(.last).map { readBigEndianUInt64($0.key) } } ?? 0
+        guard lastBlockEnd < head, head - lastBlockEnd < UInt64(blockSize) else { return FoldFormRun(first: head + 1) }
+        // Records missing on disk (the writer then refuses appends anyway): forms start after the head.
+        return try read(from: lastBlockEnd + 1, txn, store.records, reader) ?? FoldFormRun(first: head + 1)
+    }
+
+    /// The forms of the records `first...` as they stand in the log; nil when one is missing.
+    private static func read(
+        from first: UInt64, _ txn: borrowing ReadTransaction, _ records: Database, _ reader: borrowing RecordReader
+    ) throws -> FoldFormRun? {
+        var run = FoldFormRun(first: first)
+        var decoder = StoredEvent.FoldDecoder()
+        return try txn.withCursor(records) { cursor in
+            var entry = try cursor.get(.keyRange, key: bigEndianBytes(first))
+            while let (key, value) = entry {
+                guard readBigEndianUInt64(key) == first + UInt64(run.count) else { return nil }
+                let event = value.count <= 32 ? nil : reader.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...])) { try? decoder.decode($0) }
+                if let event {
+                    run.add(FoldForm.bytes(of: event.envelope))
+                } else {
+                    var w = ByteWriter(capacity: 1)
+                    FoldForm.writeUndecodable(into: &w)
+                    run.add(w.bytes)
+                }
+                entry = try cursor.get(.next)
+            }
+            return run
+        }
+    }
+}
+
+/// Compresses and stores blocks of forms: the writer thread's.
+struct FoldFormBlockWriter {
+    private let compressor = ZstdCompressor(level: 1)
+    let database: Database
+
+    init(database: Database) { self.database = database }
+
+    /// The block of `count` forms ending at `last`, made of `parts` (runs' bytes, in seq order).
+    func store(last: UInt64, count: Int, _ parts: [[UInt8]], _ txn: borrowing WriteTransaction) throws {
+        let block = parts.count == 1 ? parts[0] : Array(parts.joined())
+        var value = ByteWriter(capacity: block.count / 3)
+        value.write(count)
+        try block.withUnsafeBytes { input in
+            try compressor.compress(input, dictionary: nil) { frame in
+                try txn.put(database, key: bigEndianBytes(last), value: value.bytes + frame, flags: .append)
+            }
+        }
+    }
+}
+
+/// Reads blocks of forms for one scan (one thread).
+struct FoldFormBlockReader {
+    private let decompressor = ZstdDecompressor(limit: FoldForms.largestBlock)
+    let database: Database
+
+    init(database: Database) { self.database = database }
+
+    /// The forms from `seq` on, at most up to `last`, in seq order, when the block holding `seq` is
+    /// stored and reads back; else nil, and the seq where the next block starts (`.max`: none), before
+    /// which the records are read instead. A block that does not read back is `reported`.
+    func read(
+        from seq: UInt64, through last: UInt64, _ txn: borrowing ReadTransaction, reported: (UInt64) -> Void
+    ) throws -> (forms: [FoldForm.Reading]?, nextBlock: UInt64) {
+        let found = try txn.withCursor(database) { cursor in
+            try cursor.get(.keyRange, key: bigEndianBytes(seq)).map { (readBigEndianUInt64($0.key), Array($0.value)) }
+        }
+        guard let (blockEnd, stored) = found else { return (nil, .max) }
+        do {
+            return try stored.withUnsafeBytes { stored in try forms(from: seq, through: last, blockEnd: blockEnd, stored) }
+        } catch is FoldForm.Malformed {
+            reported(blockEnd)
+            return (nil, blockEnd + 1)
+        }
+    }
+
+    private func forms(
+        from seq: UInt64, through last: UInt64, blockEnd: UInt64, _ stored: UnsafeRawBufferPointer
+    ) throws -> (forms: [FoldForm.Reading]?, nextBlock: UInt64) {
+        var header = ByteReader(stored)
+        let count = try header.int()
+        guard count > 0, UInt64(count) <= blockEnd else { throw FoldForm.Malformed() }
+        let blockStart = blockEnd - UInt64(count) + 1
+        guard blockStart <= seq else { return (nil, blockStart) }
+        guard let block = try? decompressor.decompress(UnsafeRawBufferPointer(rebasing: stored[(stored.count - header.remaining)...]), dictionary: nil) else {
+            throw FoldForm.Malformed()
+        }
+        let through = min(last, blockEnd)
+        var r = ByteReader(block)
+        var out: [FoldForm.Reading] = []
+        out.reserveCapacity(Int(through - seq + 1))
+        do {
+            var at = blockStart
+            while at <= through {
+                let length = try r.int()
+                if at < seq {
+                    try r.skip(length)
+                } else {
+                    var form = ByteReader(try r.slice(length))
+                    out.append(try FoldForm.read(&form, seq: at))
+                    guard form.isAtEnd else { throw FoldForm.Malformed() }
+                }
+                at += 1
+            }
+        } catch {
+            throw FoldForm.Malformed()
+        }
+        return (out, blockEnd + 1)
+    }
+}

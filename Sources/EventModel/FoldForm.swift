@@ -1,0 +1,182 @@
+/// What a fold reads of an event (`StoredEvent.decodeForFold`'s value) as a few bytes: the log keeps
+/// these beside its records so that a projection rebuilt from the log reads them instead of decoding
+/// every record's JSON, which was most of a rebuild's reading (BENCHMARKS.md, issue 10).
+///
+/// One form: a tag (0 the record did not decode, 1 success, 2 failure, 3 read the record instead: a
+/// form past `largestForm`, so that a block of forms stays small), the type (its place in
+/// `Catalog.knownTypes` plus one, or 0 and the text), the instant, the actor's id, the subject, the
+/// changes (each value tagged: 0 absent, 1 null, 2 false, 3 true, 4 number, 5 string, 6 array,
+/// 7 object), and `data`'s fold strings (0 absent, else their count plus one, each as its place in
+/// `StoredEvent.foldDataKeys` and its text). Read back, it equals what `decodeForFold` reads from the
+/// record (`FoldFormTests`).
+public enum FoldForm {
+    public struct Malformed: Error, CustomStringConvertible {
+        public init() {}
+        public var description: String { "a stored fold form is malformed" }
+    }
+
+    /// A form longer than this is stored as "read the record" (`writeInRecord`).
+    public static let largestForm = 16 * 1024
+
+    /// What a stored form holds.
+    public enum Reading: Equatable, Sendable {
+        case event(StoredEvent)
+        /// The record did not decode when its form was made.
+        case undecodable
+        /// The event is read from its record (`largestForm`).
+        case inRecord
+    }
+
+    private static let typePlaces = Dictionary(uniqueKeysWithValues: Catalog.knownTypes.enumerated().map { ($1, $0) })
+    private static let types = Catalog.knownTypes
+
+    /// The form of an envelope already in fold form (`Envelope.foldForm`, or `decodeForFold`'s).
+    public static func write(_ e: Envelope, into w: inout ByteWriter) {
+        w.write(e.outcome == .success ? 1 : 2)
+        if let place = typePlaces[e.type] {
+            w.write(place + 1)
+        } else {
+            w.write(0)
+            w.write(e.type)
+        }
+        w.write(e.instant)
+        w.write(e.actor.id)
+        w.write(e.subject.type)
+        w.write(e.subject.id)
+        w.write(e.changes.count)
+        for change in e.changes {
+            w.write(change.field)
+            write(change.old, into: &w)
+            write(change.new, into: &w)
+        }
+        if let data = e.data {
+            w.write(data.count + 1)
+            for member in data {
+                w.write(StoredEvent.foldDataKeys.firstIndex { utf8Equal($0, member.key) } ?? 0)
+                w.write(member.value.stringValue ?? "")
+            }
+        } else {
+            w.write(0)
+        }
+    }
+
+    /// The form of a record that does not decode: a rebuild leaves it out, as it leaves out the record.
+    public static func writeUndecodable(into w: inout ByteWriter) { w.write(0) }
+
+    /// The form that sends a rebuild to the record.
+    public static func writeInRecord(into w: inout ByteWriter) { w.write(3) }
+
+    /// The form of an envelope in fold form as bytes of their own, or "read the record" past `largestForm`.
+    public static func bytes(of e: Envelope) -> [UInt8] {
+        var w = ByteWriter(capacity: 96)
+        write(e, into: &w)
+        guard w.bytes.count > largestForm else { return w.bytes }
+        var marker = ByteWriter(capacity: 1)
+        writeInRecord(into: &marker)
+        return marker.bytes
+    }
+
+    /// What a form holds, for the event at `seq`.
+    public static func read(_ r: inout ByteReader, seq: UInt64) throws -> Reading {
+        let tag = try r.byte()
+        switch tag {
+        case 0: return .undecodable
+        case 3: return .inRecord
+        case 1, 2: break
+        default: throw Malformed()
+        }
+        let place = try r.int()
+        let type: String
+        if place == 0 {
+            type = try r.string()
+        } else {
+            guard place <= types.count else { throw Malformed() }
+            type = types[place - 1]
+        }
+        let instant = try r.instant()
+        let actor = try r.string()
+        let subject = Envelope.Subject(type: try r.string(), id: try r.string())
+        let changeCount = try r.int()
+        var changes: [Envelope.Change] = []
+        changes.reserveCapacity(min(changeCount, 64))
+        for _ in 0..<changeCount {
+            let field = try r.string()
+            let old = try value(&r, depth: 0)
+            changes.append(Envelope.Change(field: field, old: old, new: try value(&r, depth: 0)))
+        }
+        var data: [JSONMember]?
+        let dataCount = try r.int()
+        if dataCount > 0 {
+            var members: [JSONMember] = []
+            members.reserveCapacity(min(dataCount - 1, StoredEvent.foldDataKeys.count))
+            for _ in 0..<(dataCount - 1) {
+                let key = try r.int()
+                guard key < StoredEvent.foldDataKeys.count else { throw Malformed() }
+                members.append(JSONMember(StoredEvent.foldDataKeys[key], .string(try r.string())))
+            }
+            data = members
+        }
+        let envelope = Envelope(
+            folding: type, instant: instant, actor: actor, subject: subject, changes: changes, data: data,
+            outcome: tag == 1 ? .success : .failure)
+        return .event(StoredEvent(seq: seq, recordedAt: "", envelope: envelope))
+    }
+
+    private static func write(_ value: JSONValue?, into w: inout ByteWriter) {
+        switch value {
+        case nil: w.write(0)
+        case .null: w.write(1)
+        case .bool(let b): w.write(b ? 3 : 2)
+        case .number(let text):
+            w.write(4)
+            w.write(text)
+        case .string(let text):
+            w.write(5)
+            w.write(text)
+        case .array(let items):
+            w.write(6)
+            w.write(items.count)
+            for item in items { write(item, into: &w) }
+        case .object(let members):
+            w.write(7)
+            w.write(members.count)
+            for member in members {
+                w.write(member.key)
+                write(member.value, into: &w)
+            }
+        }
+    }
+
+    /// A tagged value; nesting is bounded as records' is, so a damaged form cannot exhaust the stack.
+    private static func value(_ r: inout ByteReader, depth: Int) throws -> JSONValue? {
+        guard depth <= JSONParser.defaultMaxDepth else { throw Malformed() }
+        switch try r.byte() {
+        case 0: return nil
+        case 1: return .null
+        case 2: return .bool(false)
+        case 3: return .bool(true)
+        case 4: return .number(try r.string())
+        case 5: return .string(try r.string())
+        case 6:
+            let count = try r.int()
+            var items: [JSONValue] = []
+            items.reserveCapacity(min(count, 64))
+            for _ in 0..<count {
+                guard let item = try value(&r, depth: depth + 1) else { throw Malformed() }
+                items.append(item)
+            }
+            return .array(items)
+        case 7:
+            let count = try r.int()
+            var members: [JSONMember] = []
+            members.reserveCapacity(min(count, 64))
+            for _ in 0..<count {
+                let key = try r.string()
+                guard let member = try value(&r, depth: depth + 1) else { throw Malformed() }
+                members.append(JSONMember(key, member))
+            }
+            return .object(members)
+        default: throw Malformed()
+        }
+    }
+}
