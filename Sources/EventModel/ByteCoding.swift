@@ -6,6 +6,7 @@ public struct ByteWriter {
     public init(capacity: Int = 64) { bytes.reserveCapacity(capacity) }
 
     public mutating func write(_ value: UInt64) {
+        if value < 0x80 { return bytes.append(UInt8(truncatingIfNeeded: value)) }
         var v = value
         while v >= 0x80 {
             bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)

@@ -27,13 +27,20 @@ public enum FoldForm {
         case inRecord
     }
 
-    private static let typePlaces = Dictionary(uniqueKeysWithValues: Catalog.knownTypes.enumerated().map { ($1, $0) })
     private static let types = Catalog.knownTypes
+    /// Places of the known types and of the fold's `data` keys, matched as words (`SpanNames`), not hashed.
+    private static let typePlaces = SpanNames<Int>(types.enumerated().map { ($1, $0) })
+    private static let dataKeyPlaces = SpanNames<Int>(StoredEvent.foldDataKeys.enumerated().map { ($1, $0) })
+
+    private static func place(of text: String, among names: SpanNames<Int>) -> Int? {
+        var text = text
+        return text.withUTF8 { utf8 in utf8.baseAddress.flatMap { names.match($0, utf8.count) } }
+    }
 
     /// The form of an envelope already in fold form (`Envelope.foldForm`, or `decodeForFold`'s).
     public static func write(_ e: Envelope, into w: inout ByteWriter) {
         w.write(e.outcome == .success ? 1 : 2)
-        if let place = typePlaces[e.type] {
+        if let place = place(of: e.type, among: typePlaces) {
             w.write(place + 1)
         } else {
             w.write(0)
@@ -52,7 +59,7 @@ public enum FoldForm {
         if let data = e.data {
             w.write(data.count + 1)
             for member in data {
-                w.write(StoredEvent.foldDataKeys.firstIndex { utf8Equal($0, member.key) } ?? 0)
+                w.write(place(of: member.key, among: dataKeyPlaces) ?? 0)
                 w.write(member.value.stringValue ?? "")
             }
         } else {

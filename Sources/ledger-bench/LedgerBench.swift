@@ -67,6 +67,9 @@ struct LedgerBench: AsyncParsableCommand {
     @Option(help: "Events the projection folds per transaction, for --rebuild.")
     var projectionBatch: Int = LiveProjector.Configuration(path: "").batchSize
 
+    @Option(help: "Entities of each table the projection keeps in memory between transactions (ProjectionCache.entitiesPerTable), for --rebuild.")
+    var entitiesPerTable: Int?
+
     @Option(help: "Events the projection reads and decodes at a time, for --rebuild.")
     var projectionReadBatch: Int = LiveProjector.Configuration(path: "").readBatchSize
 
@@ -132,6 +135,7 @@ struct LedgerBench: AsyncParsableCommand {
             return
         }
         if let rebuild {
+            if let entitiesPerTable { ProjectionCache.entitiesPerTable.store(entitiesPerTable, ordering: .relaxed) }
             try RebuildBench(path: rebuild, batchSize: projectionBatch, readBatchSize: projectionReadBatch).run()
             return
         }
