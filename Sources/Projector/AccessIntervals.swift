@@ -81,13 +81,40 @@ public enum AccessIntervals {
         }
     }
 
-    /// The facts of some users and roles in a state. Each key comes once: a user's roles, grants and
-    /// levels are a dictionary's keys, `users` and `roles` name each one once, and a key holds the
-    /// user or role it is about.
+    /// The users and roles an event touches, as they stand at one moment: taken before and after the
+    /// event by the follower (a copy of each is a reference to its box), their facts compared by the
+    /// projection's writer (`Moment`), off the follower, whose CPU bounds a rebuild.
+    struct Touched: Sendable {
+        var users: [(id: String, state: UserState?)]
+        var roles: [(id: String, state: RoleState?)]
+
+        init(users: [String], roles: [String], in state: borrowing ProjectionState) {
+            self.users = users.map { ($0, state.users[$0]) }
+            self.roles = roles.map { ($0, state.roles[$0]) }
+        }
+    }
+
+    /// An event on the access trail: what it touched before and after it.
+    struct Moment: Sendable {
+        var seq: UInt64
+        var before: Touched
+        var after: Touched
+
+        var changes: [Change] { AccessIntervals.changes(from: facts(before), to: facts(after), at: seq) }
+    }
+
+    /// The facts of some users and roles in a state.
     static func facts(users: [String], roles: [String], in state: borrowing ProjectionState) -> Facts {
+        facts(Touched(users: users, roles: roles, in: state))
+    }
+
+    /// The facts of some users and roles. Each key comes once: a user's roles, grants and levels are a
+    /// dictionary's keys, `users` and `roles` name each one once, and a key holds the user or role it
+    /// is about.
+    static func facts(_ touched: Touched) -> Facts {
         var out: Facts = []
-        for id in users {
-            guard let user = state.users[id] else { continue }
+        for (id, user) in touched.users {
+            guard let user else { continue }
             for (role, seq) in user.roles { out.append((Key(kind: .assignment, group: role, member: id), Fact(lineage: seq, scope: .all))) }
             guard user.status == .active else { continue }
             for (role, seq) in user.roles { out.append((Key(kind: .membership, group: role, member: id), Fact(lineage: seq, scope: .all))) }
@@ -96,8 +123,8 @@ public enum AccessIntervals {
             }
             for (level, seq) in user.admin { out.append((Key(kind: .admin, group: level.storedName, member: id), Fact(lineage: seq, scope: .all))) }
         }
-        for id in roles {
-            guard let role = state.roles[id], role.isLive else { continue }
+        for (id, role) in touched.roles {
+            guard let role, role.isLive else { continue }
             for (permission, grant) in role.grants {
                 let fact = Fact(lineage: grant.seq, scope: grant.scope)
                 out.append((Key(kind: .roleGrant, group: id, member: permission), fact))
@@ -151,8 +178,8 @@ public enum AccessIntervals {
     }
 
     /// Applies changes inside the flush's write transaction, in order.
-    static func write(_ changes: [Change], into database: Database, _ txn: borrowing WriteTransaction) throws {
-        for change in changes {
+    static func write(_ moments: [Moment], into database: Database, _ txn: borrowing WriteTransaction) throws {
+        for change in moments.lazy.flatMap(\.changes) {
             switch change {
             case .open(let key, let fact, let from):
                 try txn.put(database, key: Self.key(key, to: open), value: value(key, fact, from: from))

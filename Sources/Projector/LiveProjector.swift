@@ -383,10 +383,10 @@ public final class LiveProjector: Sendable {
                         }
                         // What the event changes in who may do what, as intervals (`AccessIntervals`).
                         let (users, roles) = AccessIntervals.touched(by: event, in: live.state)
-                        let before = AccessIntervals.facts(users: users, roles: roles, in: live.state)
+                        let before = AccessIntervals.Touched(users: users, roles: roles, in: live.state)
                         live.state.apply(event, policy: policy, findings: &output.findings)
-                        let after = AccessIntervals.facts(users: users, roles: roles, in: live.state)
-                        output.intervals += AccessIntervals.changes(from: before, to: after, at: event.seq)
+                        let after = AccessIntervals.Touched(users: users, roles: roles, in: live.state)
+                        output.intervals.append(AccessIntervals.Moment(seq: event.seq, before: before, after: after))
                         output.trail.append(entry)
                         output.times.note(event)
                     }

@@ -45,7 +45,7 @@ final class ProjectionStore: @unchecked Sendable {
         var findings: [Finding] = []
         var trail: [(key: [UInt8], value: [UInt8])] = []
         var times = AccessTrail.Times()
-        var intervals: [AccessIntervals.Change] = []
+        var intervals: [AccessIntervals.Moment] = []
     }
 
     /// The policy as the format records it.
@@ -137,7 +137,7 @@ final class ProjectionStore: @unchecked Sendable {
         /// encodes them (`TableChanges`). On the fold's thread, which a rebuild waits on, encoding
         /// them was a ninth of its time (BENCHMARKS.md).
         var changes: [any TableChanges]
-        var intervals: [AccessIntervals.Change]
+        var intervals: [AccessIntervals.Moment]
         /// Durable once written, with every batch before it. False (unless the projection is set to
         /// sync every batch): the commit skips its sync until a batch that syncs, or the sync when
         /// the ledger is quiet (`Environment.skipSyncs`).
