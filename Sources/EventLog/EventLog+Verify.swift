@@ -39,8 +39,9 @@ extension EventLog {
 
     /// Everything `verifyChain` checks, plus the latest checkpoint's signature when `checkpointVerifier` is
     /// given, and with `indexes` every index entry against the records: each entry a record implies is
-    /// there, and no other. Reports the first bad seq of all (blocking). The index check (it decodes every
-    /// record) runs on a second thread beside the chain.
+    /// there, and no other; and every fold form (`FoldForms`): it holds what its record does. Reports the
+    /// first bad seq of all (blocking). The index check (it decodes every record) runs on a second thread
+    /// beside the chain.
     public func verify(checkpointVerifier: NoteVerifier?, indexes: Bool) throws -> ChainReport {
         nonisolated(unsafe) var indexCheck: Result<IndexCheck, any Error>?
         let thread = indexes ? startThread(named: "ledger-vindex") { [self] in indexCheck = Result { try verifyIndexes() } } : nil

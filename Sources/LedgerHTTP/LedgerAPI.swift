@@ -305,7 +305,7 @@ public struct LedgerAPI: Sendable {
     }
 
     /// Chain, Merkle tree, checkpoints (the latest one's signature with this daemon's key) and, unless
-    /// `indexes=false`, every index entry.
+    /// `indexes=false`, every index entry and fold form.
     func verify(_ request: Request, caller: LedgerRequestContext.Caller) async throws -> Response {
         let p = try QueryParameters(request, allowed: ["indexes"])
         return jsonResponse(try await verifyLedger(indexes: try p.bool("indexes") ?? true, by: caller.tokenName ?? "-").json)

@@ -117,8 +117,8 @@ func withBackend(_ connection: Connection, _ body: (Backend) async throws -> Voi
 
 struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Re-check the hash chain, the Merkle tree against every stored checkpoint (the latest one's signature too), and every index entry; exits 4 at the first bad record.")
-    @Flag(name: .customLong("skip-indexes"), help: "Leave out the index check (it decodes every record).") var skipIndexes = false
+        abstract: "Re-check the hash chain, the Merkle tree against every stored checkpoint (the latest one's signature too), every index entry and every fold form; exits 4 at the first bad record.")
+    @Flag(name: .customLong("skip-indexes"), help: "Leave out the index and fold-form checks (they decode every record).") var skipIndexes = false
     @OptionGroup var connection: Connection
     @OptionGroup var output: Output
 
