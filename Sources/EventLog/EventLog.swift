@@ -59,7 +59,7 @@ public final class EventLog: Sendable {
         self.store = store
         let (start, indexed, tail, unfoldedIds, undecodable) = try store.environment.read { txn in
             let (head, hash) = try Store.head(txn, store.records)
-            let start = Writer.Start(
+            var start = Writer.Start(
                 head: head, headHash: hash,
                 lastRecordedAt: try txn.get(store.records, bigEndianBytes(head))
                     .flatMap { try? store.forms.withCanonical(UnsafeRawBufferPointer(rebasing: $0[32...]), StoredEvent.decode) }
@@ -69,6 +69,7 @@ public final class EventLog: Sendable {
                 formRun: configuration.readOnly
                     ? FoldFormRun(first: head + 1)
                     : try FoldFormRun.resume(head: head, blockSize: configuration.foldFormBlockSize, txn, store, store.forms.reader()))
+            if !configuration.readOnly { start.formGaps = try FoldFormRun.gaps(below: start.formRun.first, txn, store) }
             let indexed = Store.indexedThrough(try txn.get(store.meta, Store.indexedThroughKey))
             var tail = TailIndex(base: indexed)
             var unfoldedIds: [IndexKey: UInt64] = [:]

@@ -14,8 +14,9 @@ import Zstd
 /// seq, the block holding a seq is the first at or after it, whatever the sizes of the blocks.
 ///
 /// Records with no form are decoded from their JSON: those of the unfinished block (on open the writer
-/// reads them back), those appended before the log kept forms, and every record of a block that does
-/// not read back (reported once). `verify` with indexes checks every form against its record.
+/// reads them back), those appended before the log kept forms until the writer, while idle, has made
+/// their blocks too (`gaps`), and every record of a block that does not read back (reported once).
+/// `verify` with indexes checks every form against its record.
 enum FoldForms {
     static let databaseName = "foldforms"
     /// The most forms a block holds (`LogConfiguration.foldFormBlock` is kept to it).
@@ -50,25 +51,46 @@ struct FoldFormRun {
 
     /// The writer's run on open: the forms of the records after the last block, read back from the
     /// records. When there are a block's worth or more (the ledger was written before it kept forms),
-    /// forms start with the next record instead: the earlier ones are decoded from their JSON.
+    /// forms start with the next record instead, and the earlier ones are a gap (`gaps`).
     static func resume(
         head: UInt64, blockSize: Int, _ txn: borrowing ReadTransaction, _ store: Store, _ reader: borrowing RecordReader
     ) throws -> FoldFormRun {
         let lastBlockEnd = try txn.withCursor(store.foldForms!) { cursor in try cursor.get(.last).map { readBigEndianUInt64($0.key) } } ?? 0
         guard lastBlockEnd < head, head - lastBlockEnd < UInt64(blockSize) else { return FoldFormRun(first: head + 1) }
         // Records missing on disk (the writer then refuses appends anyway): forms start after the head.
-        return try read(from: lastBlockEnd + 1, txn, store.records, reader) ?? FoldFormRun(first: head + 1)
+        return try read(from: lastBlockEnd + 1, through: head, txn, store.records, reader) ?? FoldFormRun(first: head + 1)
     }
 
-    /// The forms of the records `first...` as they stand in the log; nil when one is missing.
-    private static func read(
-        from first: UInt64, _ txn: borrowing ReadTransaction, _ records: Database, _ reader: borrowing RecordReader
+    /// The records below `first` that no block holds, in seq order: those of a ledger written before
+    /// the log kept forms. The writer makes their blocks while it is idle (`Writer.fillFormGap`).
+    static func gaps(below first: UInt64, _ txn: borrowing ReadTransaction, _ store: Store) throws -> [ClosedRange<UInt64>] {
+        var gaps: [ClosedRange<UInt64>] = []
+        var expected: UInt64 = 1
+        try txn.withCursor(store.foldForms!) { cursor in
+            var entry = try cursor.get(.first)
+            while let (key, value) = entry {
+                let last = readBigEndianUInt64(key)
+                var header = ByteReader(value)
+                // A block whose header does not read is left as it is: verify names it.
+                let start = (try? header.int()).flatMap { count in count > 0 && UInt64(count) <= last ? last - UInt64(count) + 1 : nil } ?? expected
+                if start > expected { gaps.append(expected...(start - 1)) }
+                expected = max(expected, last + 1)
+                entry = try cursor.get(.next)
+            }
+        }
+        if expected < first { gaps.append(expected...(first - 1)) }
+        return gaps
+    }
+
+    /// The forms of the records `first...through` as they stand in the log; nil when one is missing.
+    static func read(
+        from first: UInt64, through: UInt64, _ txn: borrowing ReadTransaction, _ records: Database, _ reader: borrowing RecordReader
     ) throws -> FoldFormRun? {
         var run = FoldFormRun(first: first)
         var decoder = StoredEvent.FoldDecoder()
         return try txn.withCursor(records) { cursor in
             var entry = try cursor.get(.keyRange, key: bigEndianBytes(first))
-            while let (key, value) = entry {
+            while let (key, value) = entry, first + UInt64(run.count) <= through {
                 guard readBigEndianUInt64(key) == first + UInt64(run.count) else { return nil }
                 let event = value.count <= 32 ? nil : reader.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...])) { try? decoder.decode($0) }
                 if let event {
@@ -80,7 +102,7 @@ struct FoldFormRun {
                 }
                 entry = try cursor.get(.next)
             }
-            return run
+            return first + UInt64(run.count) == through + 1 ? run : nil
         }
     }
 }
@@ -92,14 +114,15 @@ struct FoldFormBlockWriter {
 
     init(database: Database) { self.database = database }
 
-    /// The block of `count` forms ending at `last`, made of `parts` (runs' bytes, in seq order).
-    func store(last: UInt64, count: Int, _ parts: [[UInt8]], _ txn: borrowing WriteTransaction) throws {
+    /// The block of `count` forms ending at `last`, made of `parts` (runs' bytes, in seq order);
+    /// `append`: after every block stored (a gap's block goes before some).
+    func store(last: UInt64, count: Int, _ parts: [[UInt8]], append: Bool = true, _ txn: borrowing WriteTransaction) throws {
         let block = parts.count == 1 ? parts[0] : Array(parts.joined())
         var value = ByteWriter(capacity: block.count / 3)
         value.write(count)
         try block.withUnsafeBytes { input in
             try compressor.compress(input, dictionary: nil) { frame in
-                try txn.put(database, key: bigEndianBytes(last), value: value.bytes + frame, flags: .append)
+                try txn.put(database, key: bigEndianBytes(last), value: value.bytes + frame, flags: append ? .append : [])
             }
         }
     }

@@ -109,6 +109,8 @@ final class Writer: @unchecked Sendable {
     /// The fold forms since the last stored block, and what stores the next (`FoldForms`).
     private var formRun: FoldFormRun
     private let formBlocks: FoldFormBlockWriter
+    /// Records below the run that no block holds, filled in while the writer is idle (`fillFormGap`).
+    private var formGaps: [ClosedRange<UInt64>]
     /// Set when the log opened over damaged records: every write is refused rather than extend a tree it cannot trust.
     private let damaged: LogError?
     private var lastCheckpoint: StoredCheckpoint?
@@ -142,6 +144,7 @@ final class Writer: @unchecked Sendable {
         var lastCheckpoint: StoredCheckpoint?
         /// The fold forms of the records of the unfinished block.
         var formRun: FoldFormRun
+        var formGaps: [ClosedRange<UInt64>] = []
     }
 
     init(
@@ -166,6 +169,7 @@ final class Writer: @unchecked Sendable {
         }
         self.lastCheckpoint = start.lastCheckpoint
         self.formRun = start.formRun
+        self.formGaps = start.formGaps
         self.formBlocks = FoldFormBlockWriter(database: store.foldForms!)
         self.settings = settings
         self.logger = logger
@@ -218,10 +222,18 @@ final class Writer: @unchecked Sendable {
         store.environment.claimWrites()
         var lastReaderCheck = Instant.now().seconds
         var foldGoesOn = false
+        var gapFillGoesOn = false
+        let withoutForms = formGaps.reduce(0) { $0 + $1.count }
+        if withoutForms > 0 {
+            logger.notice("records written before the log kept fold forms get them while the writer is idle", metadata: ["ledger.records": "\(withoutForms)"])
+        }
         while true {
-            // One transaction of a fold just done: commit what is queued, without waiting, then the next.
-            let wait = foldGoesOn ? settings.foldStepPauseMilliseconds : tail.withLock { $0.isEmpty } ? 1000 : settings.foldIdleMilliseconds
+            // One transaction of a fold (or one block of a gap in the fold forms) just done: commit what
+            // is queued, without waiting, then the next.
+            let wait = foldGoesOn || gapFillGoesOn
+                ? settings.foldStepPauseMilliseconds : tail.withLock { $0.isEmpty } ? 1000 : settings.foldIdleMilliseconds
             foldGoesOn = false
+            gapFillGoesOn = false
             let (group, closed) = queue.takeAll(timeoutMilliseconds: wait)
             heartbeat.store(Instant.now().seconds, ordering: .relaxed)
             if !group.isEmpty || checkpointIsDue() {
@@ -235,6 +247,8 @@ final class Writer: @unchecked Sendable {
                 || (tailCount > 0 && (idle || (closed && settings.foldOnClose)))
             if folding && halted.withLock({ $0 == nil }) {
                 foldGoesOn = fold(toTheEnd: closed)
+            } else if idle, !formGaps.isEmpty, damaged == nil, halted.withLock({ $0 == nil }) {
+                gapFillGoesOn = fillFormGap()
             }
             if closed { break }
             let now = Instant.now().seconds
@@ -470,6 +484,30 @@ final class Writer: @unchecked Sendable {
             outcome.handOff.append(.init(event: StoredEvent(seq: seq, recordedAt: "", envelope: foldForm), hash: hash))
         }
         return AppendResult(seq: seq, id: event.id, hash: hash, duplicate: false)
+    }
+
+    /// One block of a gap in the fold forms (records written before the log kept them), made from the
+    /// records while the writer is idle: a block a turn, so an append waits at most one block's
+    /// decoding (a few milliseconds). True while gaps remain.
+    private func fillFormGap() -> Bool {
+        guard let gap = formGaps.first else { return false }
+        let through = min(gap.upperBound, gap.lowerBound + UInt64(settings.foldFormBlock) - 1)
+        do {
+            let run = try store.environment.read { txn in
+                try FoldFormRun.read(from: gap.lowerBound, through: through, txn, store.records, store.forms.reader())
+            }
+            // A record missing on disk: its block is left out (a rebuild decodes the records there).
+            if let run {
+                try store.environment.write { txn in try formBlocks.store(last: through, count: run.count, [run.bytes], append: false, txn) }
+            }
+        } catch {
+            logger.warning("fold forms for older records could not be stored; a rebuild decodes those records", metadata: ["ledger.error": "\(error)"])
+            formGaps.removeAll()
+            return false
+        }
+        if through == gap.upperBound { formGaps.removeFirst() } else { formGaps[0] = (through + 1)...gap.upperBound }
+        if formGaps.isEmpty { logger.notice("every record has its fold form") }
+        return !formGaps.isEmpty
     }
 
     /// A block of fold forms goes into the transaction that appends its last record.
