@@ -407,10 +407,10 @@ final class LeafExchange: @unchecked Sendable {
 /// what `decodeForFold` reads from it (the envelope's fold form), or send a rebuild to the record.
 private struct FoldFormCheck {
     let blocks: FoldFormBlockReader?
-    /// The forms of the block being walked, from `first`.
+    /// The forms of the block being walked, from `first` (none: records before the next block).
     var forms: [FoldForm.Reading] = []
     var first: UInt64 = 0
-    /// Where the next block starts.
+    /// Where the next block starts: the walk reads it there.
     var nextBlock: UInt64 = 0
     var checked = 0
 
@@ -419,13 +419,13 @@ private struct FoldFormCheck {
     /// A problem with `seq`'s form, or nil; records come in seq order.
     mutating func check(_ seq: UInt64, _ event: StoredEvent?, _ txn: borrowing ReadTransaction) throws -> String? {
         guard let blocks else { return nil }
-        if seq >= first + UInt64(forms.count), seq >= nextBlock {
+        if seq >= nextBlock {
             var damaged: UInt64?
             let found = try blocks.read(from: seq, through: .max, txn, reported: { damaged = $0 })
             if let damaged { return "the block of fold forms ending at record \(damaged) does not read back" }
             (forms, first, nextBlock) = (found.forms ?? [], seq, found.nextBlock)
         }
-        guard seq >= first, seq < first + UInt64(forms.count) else { return nil }
+        guard seq < first + UInt64(forms.count) else { return nil }
         let expected = event.map { FoldForm.Reading.event(StoredEvent(seq: seq, recordedAt: "", envelope: $0.envelope.foldForm)) } ?? .undecodable
         let form = forms[Int(seq - first)]
         guard form == expected || form == .inRecord else { return "the fold form of record \(seq) differs from the record" }

@@ -69,7 +69,7 @@ public final class EventLog: Sendable {
                 formRun: configuration.readOnly
                     ? FoldFormRun(first: head + 1)
                     : try FoldFormRun.resume(head: head, blockSize: configuration.foldFormBlockSize, txn, store, store.forms.reader()))
-            if !configuration.readOnly { start.formGaps = try FoldFormRun.gaps(below: start.formRun.first, txn, store) }
+            if !configuration.readOnly { start.formGap = try FoldFormRun.gap(below: start.formRun.first, txn, store) }
             let indexed = Store.indexedThrough(try txn.get(store.meta, Store.indexedThroughKey))
             var tail = TailIndex(base: indexed)
             var unfoldedIds: [IndexKey: UInt64] = [:]
@@ -318,8 +318,7 @@ public final class EventLog: Sendable {
             try txn.withCursor(store.records) { cursor in
                 /// One record decoded, by seq or where the cursor stands.
                 func decode(_ seq: UInt64, _ value: UnsafeRawBufferPointer) {
-                    let event = value.count <= 32 ? nil : reader.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...])) { try? decoder.decode($0) }
-                    if let event { batch.events.append(event) } else { batch.undecodable.append(seq) }
+                    if let event = reader.decodeForFold(value, using: &decoder) { batch.events.append(event) } else { batch.undecodable.append(seq) }
                     batch.lastSeq = seq
                 }
                 // Forms where a block holds them, records decoded up to the next block elsewhere.

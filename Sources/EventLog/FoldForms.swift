@@ -15,7 +15,7 @@ import Zstd
 ///
 /// Records with no form are decoded from their JSON: those of the unfinished block (on open the writer
 /// reads them back), those appended before the log kept forms until the writer, while idle, has made
-/// their blocks too (`gaps`), and every record of a block that does not read back (reported once).
+/// their blocks too (`gap`), and every record of a block that does not read back (reported once).
 /// `verify` with indexes checks every form against its record.
 enum FoldForms {
     static let databaseName = "foldforms"
@@ -51,7 +51,7 @@ struct FoldFormRun {
 
     /// The writer's run on open: the forms of the records after the last block, read back from the
     /// records. When there are a block's worth or more (the ledger was written before it kept forms),
-    /// forms start with the next record instead, and the earlier ones are a gap (`gaps`).
+    /// forms start with the next record instead, and the earlier ones are the gap (`gap`).
     static func resume(
         head: UInt64, blockSize: Int, _ txn: borrowing ReadTransaction, _ store: Store, _ reader: borrowing RecordReader
     ) throws -> FoldFormRun {
@@ -61,25 +61,22 @@ struct FoldFormRun {
         return try read(from: lastBlockEnd + 1, through: head, txn, store.records, reader) ?? FoldFormRun(first: head + 1)
     }
 
-    /// The records below `first` that no block holds, in seq order: those of a ledger written before
-    /// the log kept forms. The writer makes their blocks while it is idle (`Writer.fillFormGap`).
-    static func gaps(below first: UInt64, _ txn: borrowing ReadTransaction, _ store: Store) throws -> [ClosedRange<UInt64>] {
-        var gaps: [ClosedRange<UInt64>] = []
-        var expected: UInt64 = 1
-        try txn.withCursor(store.foldForms!) { cursor in
-            var entry = try cursor.get(.first)
-            while let (key, value) = entry {
-                let last = readBigEndianUInt64(key)
-                var header = ByteReader(value)
-                // A block whose header does not read is left as it is: verify names it.
-                let start = (try? header.int()).flatMap { count in count > 0 && UInt64(count) <= last ? last - UInt64(count) + 1 : nil } ?? expected
-                if start > expected { gaps.append(expected...(start - 1)) }
-                expected = max(expected, last + 1)
-                entry = try cursor.get(.next)
+    /// The records below `first` that no block holds: those of a ledger written before the log kept
+    /// forms, below its first block. The writer makes their blocks while it is idle, the highest first
+    /// (`Writer.fillFormGap`), so the gap stays below every block and one look at the first block finds
+    /// it on open, however long the ledger. (Blocks are written gapless above it; only a block size
+    /// lowered between two runs could leave records between blocks, and a rebuild decodes those.)
+    static func gap(below first: UInt64, _ txn: borrowing ReadTransaction, _ store: Store) throws -> ClosedRange<UInt64>? {
+        let lowestBlockStart = try txn.withCursor(store.foldForms!) { cursor in
+            try cursor.get(.first).map { entry -> UInt64 in
+                let last = readBigEndianUInt64(entry.key)
+                var header = ByteReader(entry.value)
+                // A block whose header does not read is taken as it stands: verify names it.
+                let count = (try? header.uint64()).map { min($0, last) } ?? 1
+                return last - max(count, 1) + 1
             }
-        }
-        if expected < first { gaps.append(expected...(first - 1)) }
-        return gaps
+        } ?? first
+        return lowestBlockStart > 1 ? 1...(lowestBlockStart - 1) : nil
     }
 
     /// The forms of the records `first...through` as they stand in the log; nil when one is missing.
@@ -92,14 +89,7 @@ struct FoldFormRun {
             var entry = try cursor.get(.keyRange, key: bigEndianBytes(first))
             while let (key, value) = entry, first + UInt64(run.count) <= through {
                 guard readBigEndianUInt64(key) == first + UInt64(run.count) else { return nil }
-                let event = value.count <= 32 ? nil : reader.withCanonical(UnsafeRawBufferPointer(rebasing: value[32...])) { try? decoder.decode($0) }
-                if let event {
-                    run.add(FoldForm.bytes(of: event.envelope))
-                } else {
-                    var w = ByteWriter(capacity: 1)
-                    FoldForm.writeUndecodable(into: &w)
-                    run.add(w.bytes)
-                }
+                run.add(reader.decodeForFold(value, using: &decoder).map { FoldForm.bytes(of: $0.envelope) } ?? FoldForm.undecodableForm)
                 entry = try cursor.get(.next)
             }
             return first + UInt64(run.count) == through + 1 ? run : nil
@@ -141,12 +131,13 @@ struct FoldFormBlockReader {
     func read(
         from seq: UInt64, through last: UInt64, _ txn: borrowing ReadTransaction, reported: (UInt64) -> Void
     ) throws -> (forms: [FoldForm.Reading]?, nextBlock: UInt64) {
+        // The value's bytes stay valid until the read transaction ends: read in place, not copied.
         let found = try txn.withCursor(database) { cursor in
-            try cursor.get(.keyRange, key: bigEndianBytes(seq)).map { (readBigEndianUInt64($0.key), Array($0.value)) }
+            try cursor.get(.keyRange, key: bigEndianBytes(seq)).map { (readBigEndianUInt64($0.key), $0.value) }
         }
         guard let (blockEnd, stored) = found else { return (nil, .max) }
         do {
-            return try stored.withUnsafeBytes { stored in try forms(from: seq, through: last, blockEnd: blockEnd, stored) }
+            return try forms(from: seq, through: last, blockEnd: blockEnd, stored)
         } catch is FoldForm.Malformed {
             reported(blockEnd)
             return (nil, blockEnd + 1)

@@ -1,3 +1,4 @@
+import EventModel
 import LMDB
 import Logging
 import Synchronization
@@ -114,6 +115,11 @@ struct RecordReader: ~Copyable {
     }
 
     func canonical(_ stored: UnsafeRawBufferPointer) -> [UInt8] { withCanonical(stored) { Array($0) } }
+
+    /// A stored value of `records` (chain hash ‖ record) decoded for a fold, or nil when it does not decode.
+    func decodeForFold(_ value: UnsafeRawBufferPointer, using decoder: inout StoredEvent.FoldDecoder) -> StoredEvent? {
+        value.count <= 32 ? nil : withCanonical(UnsafeRawBufferPointer(rebasing: value[32...])) { try? decoder.decode($0) }
+    }
 }
 
 /// A zstd context and the dictionaries it met, so a scan of a million records takes no lock per record.

@@ -16,7 +16,8 @@ import Transparency
 ///   its last record
 /// - `checkpoints`: tree size (8, big-endian) → signing time (12, `Instant.sortableBytes`) ‖ signed note
 /// - one duplicate-sorted database per `IndexKind`: key → seqs
-/// - `foldforms`: a block's first seq (8, big-endian) → the fold forms of its records (`FoldForms`);
+/// - `foldforms`: a block's last seq (8, big-endian) → how many forms it holds ‖ the fold forms of its
+///   records (`FoldForms`);
 ///   absent from a ledger no writer has opened since forms were kept (a read-only open then has none)
 final class Store: @unchecked Sendable {
     static let formatVersion: [UInt8] = Array("4".utf8)

@@ -109,8 +109,8 @@ final class Writer: @unchecked Sendable {
     /// The fold forms since the last stored block, and what stores the next (`FoldForms`).
     private var formRun: FoldFormRun
     private let formBlocks: FoldFormBlockWriter
-    /// Records below the run that no block holds, filled in while the writer is idle (`fillFormGap`).
-    private var formGaps: [ClosedRange<UInt64>]
+    /// Records below every block that no block holds, filled in while the writer is idle (`fillFormGap`).
+    private var formGap: ClosedRange<UInt64>?
     /// Set when the log opened over damaged records: every write is refused rather than extend a tree it cannot trust.
     private let damaged: LogError?
     private var lastCheckpoint: StoredCheckpoint?
@@ -144,7 +144,7 @@ final class Writer: @unchecked Sendable {
         var lastCheckpoint: StoredCheckpoint?
         /// The fold forms of the records of the unfinished block.
         var formRun: FoldFormRun
-        var formGaps: [ClosedRange<UInt64>] = []
+        var formGap: ClosedRange<UInt64>?
     }
 
     init(
@@ -169,7 +169,7 @@ final class Writer: @unchecked Sendable {
         }
         self.lastCheckpoint = start.lastCheckpoint
         self.formRun = start.formRun
-        self.formGaps = start.formGaps
+        self.formGap = start.formGap
         self.formBlocks = FoldFormBlockWriter(database: store.foldForms!)
         self.settings = settings
         self.logger = logger
@@ -223,9 +223,8 @@ final class Writer: @unchecked Sendable {
         var lastReaderCheck = Instant.now().seconds
         var foldGoesOn = false
         var gapFillGoesOn = false
-        let withoutForms = formGaps.reduce(0) { $0 + $1.count }
-        if withoutForms > 0 {
-            logger.notice("records written before the log kept fold forms get them while the writer is idle", metadata: ["ledger.records": "\(withoutForms)"])
+        if let formGap {
+            logger.notice("records written before the log kept fold forms get them while the writer is idle", metadata: ["ledger.records": "\(formGap.count)"])
         }
         while true {
             // One transaction of a fold (or one block of a gap in the fold forms) just done: commit what
@@ -247,7 +246,7 @@ final class Writer: @unchecked Sendable {
                 || (tailCount > 0 && (idle || (closed && settings.foldOnClose)))
             if folding && halted.withLock({ $0 == nil }) {
                 foldGoesOn = fold(toTheEnd: closed)
-            } else if idle, !formGaps.isEmpty, damaged == nil, halted.withLock({ $0 == nil }) {
+            } else if idle, formGap != nil, damaged == nil, halted.withLock({ $0 == nil }) {
                 gapFillGoesOn = fillFormGap()
             }
             if closed { break }
@@ -486,28 +485,29 @@ final class Writer: @unchecked Sendable {
         return AppendResult(seq: seq, id: event.id, hash: hash, duplicate: false)
     }
 
-    /// One block of a gap in the fold forms (records written before the log kept them), made from the
-    /// records while the writer is idle: a block a turn, so an append waits at most one block's
-    /// decoding (a few milliseconds). True while gaps remain.
+    /// The highest block of the gap in the fold forms (records written before the log kept them), made
+    /// from the records while the writer is idle: a block a turn, so an append waits at most one block's
+    /// decoding (a few milliseconds), and the highest first, so the gap stays below every block
+    /// (`FoldFormRun.gap`). True while records without forms remain.
     private func fillFormGap() -> Bool {
-        guard let gap = formGaps.first else { return false }
-        let through = min(gap.upperBound, gap.lowerBound + UInt64(settings.foldFormBlock) - 1)
+        guard let gap = formGap else { return false }
+        let from = gap.upperBound - min(gap.upperBound - gap.lowerBound, UInt64(settings.foldFormBlock) - 1)
         do {
             let run = try store.environment.read { txn in
-                try FoldFormRun.read(from: gap.lowerBound, through: through, txn, store.records, store.forms.reader())
+                try FoldFormRun.read(from: from, through: gap.upperBound, txn, store.records, store.forms.reader())
             }
             // A record missing on disk: its block is left out (a rebuild decodes the records there).
             if let run {
-                try store.environment.write { txn in try formBlocks.store(last: through, count: run.count, [run.bytes], append: false, txn) }
+                try store.environment.write { txn in try formBlocks.store(last: gap.upperBound, count: run.count, [run.bytes], append: false, txn) }
             }
         } catch {
             logger.warning("fold forms for older records could not be stored; a rebuild decodes those records", metadata: ["ledger.error": "\(error)"])
-            formGaps.removeAll()
+            formGap = nil
             return false
         }
-        if through == gap.upperBound { formGaps.removeFirst() } else { formGaps[0] = (through + 1)...gap.upperBound }
-        if formGaps.isEmpty { logger.notice("every record has its fold form") }
-        return !formGaps.isEmpty
+        formGap = from > gap.lowerBound ? gap.lowerBound...(from - 1) : nil
+        if formGap == nil { logger.notice("every record has its fold form") }
+        return formGap != nil
     }
 
     /// A block of fold forms goes into the transaction that appends its last record.

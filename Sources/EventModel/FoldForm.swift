@@ -15,7 +15,7 @@ public enum FoldForm {
         public var description: String { "a stored fold form is malformed" }
     }
 
-    /// A form longer than this is stored as "read the record" (`writeInRecord`).
+    /// A form longer than this is stored as "read the record" (`inRecordForm`).
     public static let largestForm = 16 * 1024
 
     /// What a stored form holds.
@@ -68,19 +68,16 @@ public enum FoldForm {
     }
 
     /// The form of a record that does not decode: a rebuild leaves it out, as it leaves out the record.
-    public static func writeUndecodable(into w: inout ByteWriter) { w.write(0) }
+    public static let undecodableForm: [UInt8] = [0]
 
     /// The form that sends a rebuild to the record.
-    public static func writeInRecord(into w: inout ByteWriter) { w.write(3) }
+    public static let inRecordForm: [UInt8] = [3]
 
     /// The form of an envelope in fold form as bytes of their own, or "read the record" past `largestForm`.
     public static func bytes(of e: Envelope) -> [UInt8] {
         var w = ByteWriter(capacity: 96)
         write(e, into: &w)
-        guard w.bytes.count > largestForm else { return w.bytes }
-        var marker = ByteWriter(capacity: 1)
-        writeInRecord(into: &marker)
-        return marker.bytes
+        return w.bytes.count > largestForm ? inRecordForm : w.bytes
     }
 
     /// What a form holds, for the event at `seq`.

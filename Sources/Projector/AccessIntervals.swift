@@ -103,11 +103,6 @@ public enum AccessIntervals {
         var changes: [Change] { AccessIntervals.changes(from: facts(before), to: facts(after), at: seq) }
     }
 
-    /// The facts of some users and roles in a state.
-    static func facts(users: [String], roles: [String], in state: borrowing ProjectionState) -> Facts {
-        facts(Touched(users: users, roles: roles, in: state))
-    }
-
     /// The facts of some users and roles. Each key comes once: a user's roles, grants and levels are a
     /// dictionary's keys, `users` and `roles` name each one once, and a key holds the user or role it
     /// is about.

@@ -280,9 +280,9 @@ public struct ProjectionState: Sendable, Equatable {
             users[id, default: UserState()].lastReview = (seq, e.dataString("decision") ?? "")
         case .salesOrderCreated:
             orders[id] = RecordState(createdSeq: seq)
-            Self.applyChanges(e.changes, seq, to: &orders[id]!.facts, key: TableKey.init)
+            Self.applyChanges(e.changes, seq, to: &orders[id]!.facts)
         case .salesOrderUpdated:
-            Self.applyChanges(e.changes, seq, to: &orders[id, default: RecordState()].facts, key: TableKey.init)
+            Self.applyChanges(e.changes, seq, to: &orders[id, default: RecordState()].facts)
         case .salesOrderDeleted:
             orders[id, default: RecordState()].deletedSeq = seq
         case .other:
@@ -293,14 +293,11 @@ public struct ProjectionState: Sendable, Equatable {
     /// Static: an instance method taking `inout` into `self`'s own dictionaries makes Swift copy them.
     /// A new entity's fields are made with room for all its changes at once: grown one by one, the
     /// dictionary was made again at every doubling, a twelfth of a fold.
-    private static func applyChanges(_ changes: [Envelope.Change], _ seq: UInt64, to fields: inout [String: Fact]) {
-        applyChanges(changes, seq, to: &fields, key: { $0 })
-    }
-
-    private static func applyChanges<Key: Hashable>(_ changes: [Envelope.Change], _ seq: UInt64, to fields: inout [Key: Fact], key: (String) -> Key) {
+    private static func applyChanges<Key: StoredKey>(_ changes: [Envelope.Change], _ seq: UInt64, to fields: inout [Key: Fact]) {
         if fields.isEmpty { fields.reserveCapacity(changes.count) }
         for change in changes {
-            if let new = change.new { fields[key(change.field)] = Fact(value: new, seq: seq) } else { fields[key(change.field)] = nil }
+            let key = Key(storedId: change.field)
+            if let new = change.new { fields[key] = Fact(value: new, seq: seq) } else { fields[key] = nil }
         }
     }
 

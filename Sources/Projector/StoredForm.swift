@@ -3,69 +3,64 @@ import EventModel
 /// The projection's entities as bytes in its LMDB environment (`ByteWriter`, `ByteReader`): varints,
 /// length-prefixed strings, and field values as canonical JSON. Compact and quick to decode, because a
 /// fold loads every entity it touches that is not already in memory.
+/// A key of an entity's facts or grants as stored: by its id, whatever the dictionary in memory is
+/// keyed by (`String`, or `TableKey` where the fold looks them up at every event).
+protocol StoredKey: Hashable {
+    init(storedId: String)
+    var storedId: String { get }
+}
+
+extension String: StoredKey {
+    init(storedId: String) { self = storedId }
+    var storedId: String { self }
+}
+
+extension TableKey: StoredKey {
+    init(storedId: String) { self.init(storedId) }
+    var storedId: String { id }
+}
+
 extension ByteWriter {
-    public mutating func write(_ facts: [String: Fact]) {
+    mutating func write<Key: StoredKey>(_ facts: [Key: Fact]) {
         write(facts.count)
-        for (field, fact) in facts { write(field, fact) }
+        for (field, fact) in facts {
+            write(field.storedId)
+            write(fact.seq)
+            write(fact.value)
+        }
     }
 
-    mutating func write(_ facts: [TableKey: Fact]) {
-        write(facts.count)
-        for (field, fact) in facts { write(field.id, fact) }
-    }
-
-    private mutating func write(_ field: String, _ fact: Fact) {
-        write(field)
-        write(fact.seq)
-        write(fact.value)
-    }
-
-    public mutating func write(_ grants: [String: Grant]) {
+    mutating func write<Key: StoredKey>(_ grants: [Key: Grant]) {
         write(grants.count)
-        for (permission, grant) in grants { write(permission, grant) }
-    }
-
-    mutating func write(_ grants: [TableKey: Grant]) {
-        write(grants.count)
-        for (permission, grant) in grants { write(permission.id, grant) }
-    }
-
-    private mutating func write(_ permission: String, _ grant: Grant) {
-        write(permission)
-        write(grant.scope.rawValue)
-        write(grant.seq)
+        for (permission, grant) in grants {
+            write(permission.storedId)
+            write(grant.scope.rawValue)
+            write(grant.seq)
+        }
     }
 }
 
 extension ByteReader {
-    public mutating func facts() throws -> [String: Fact] {
-        try facts(keyedBy: { $0 })
-    }
-
-    mutating func facts<Key: Hashable>(keyedBy key: (String) -> Key) throws -> [Key: Fact] {
+    mutating func facts<Key: StoredKey>() throws -> [Key: Fact] {
         let count = try int()
         var out: [Key: Fact] = [:]
         out.reserveCapacity(count)
         for _ in 0..<count {
             let field = try string()
             let seq = try uint64()
-            out[key(field)] = Fact(value: try json(), seq: seq)
+            out[Key(storedId: field)] = Fact(value: try json(), seq: seq)
         }
         return out
     }
 
-    public mutating func grants() throws -> [String: Grant] {
-        try grants(keyedBy: { $0 })
-    }
-
-    mutating func grants<Key: Hashable>(keyedBy key: (String) -> Key) throws -> [Key: Grant] {
+    mutating func grants<Key: StoredKey>() throws -> [Key: Grant] {
         let count = try int()
         var out: [Key: Grant] = [:]
         out.reserveCapacity(count)
         for _ in 0..<count {
             let permission = try string()
             guard let scope = Scope(rawValue: try int()) else { throw Malformed() }
-            out[key(permission)] = Grant(scope: scope, seq: try uint64())
+            out[Key(storedId: permission)] = Grant(scope: scope, seq: try uint64())
         }
         return out
     }
@@ -127,7 +122,7 @@ extension RoleState: StoredEntity {
         createdSeq = try r.optionalUInt64()
         deletedSeq = try r.optionalUInt64()
         fields = try r.facts()
-        grantsByKey = try r.grants(keyedBy: TableKey.init)
+        grantsByKey = try r.grants()
     }
 }
 
@@ -142,7 +137,7 @@ extension RecordState: StoredEntity {
         self.init()
         createdSeq = try r.optionalUInt64()
         deletedSeq = try r.optionalUInt64()
-        facts = try r.facts(keyedBy: TableKey.init)
+        facts = try r.facts()
     }
 }
 

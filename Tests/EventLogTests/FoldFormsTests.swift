@@ -15,6 +15,16 @@ import Testing
         }
     }
 
+    /// A closed ledger of `count` generated events, and the generator to go on with.
+    static func closedLedger(_ count: Int, seed: UInt64, block: Int = 16) async throws -> (path: String, factory: EventFactory) {
+        let path = temporaryDirectory()
+        var factory = EventFactory(seed: seed)
+        let log = try open(path, block: block)
+        _ = try await log.append(factory.events(count, idPrefix: "first"))
+        try await log.close()
+        return (path, factory)
+    }
+
     /// Every batch, of any size and start, equals the records decoded one by one.
     static func expectBatchesAgreeWithTheRecords(_ log: EventLog, sizes: [Int] = [1, 7, 16, 37, 1_000]) throws {
         let records = try log.events(afterSeq: 0, limit: .max)
@@ -76,12 +86,8 @@ import Testing
     /// The unfinished block is only in the writer's memory: a restart reads its records back, and the
     /// next block holds them.
     @Test func aRestartGoesOnWithTheUnfinishedBlock() async throws {
-        let path = temporaryDirectory()
-        var factory = EventFactory(seed: 62)
-        var log = try Self.open(path)
-        _ = try await log.append(factory.events(20, idPrefix: "a"))
-        try await log.close()
-        log = try Self.open(path)
+        var (path, factory) = try await Self.closedLedger(20, seed: 62)
+        let log = try Self.open(path)
         _ = try await log.append(factory.events(30, idPrefix: "b"))
         #expect(try Self.formsChecked(log) == 48)
         try Self.expectBatchesAgreeWithTheRecords(log)
@@ -92,16 +98,13 @@ import Testing
     /// its records: they are decoded, forms start with the next block, and the writer makes the
     /// missing ones while it is idle, a block at a time, without holding up appends.
     @Test func recordsWrittenBeforeFormsGetThemWhileTheWriterIsIdle() async throws {
-        let path = temporaryDirectory()
-        var factory = EventFactory(seed: 63)
-        var log = try Self.open(path, block: 4_096)
-        _ = try await log.append(factory.events(100, idPrefix: "old"))
-        try await log.close()
+        var (path, factory) = try await Self.closedLedger(100, seed: 63, block: 4_096)
         #expect(try Self.formsChecked(try Self.open(path, block: 4_096, readOnly: true)) == 0)
-        log = try Self.open(path)
+        var log = try Self.open(path)
         _ = try await log.append(factory.events(40, idPrefix: "new"))
         try Self.expectBatchesAgreeWithTheRecords(log)
-        // 1...100 in blocks of 16 (the last of 4) once the writer had time, 101...132 at once; 133...140 unfinished.
+        // 101...132 at once; 1...100 once the writer had time, in blocks of 16 from the top down (1...4
+        // last); 133...140 unfinished.
         var checked = try Self.formsChecked(log)
         for _ in 0..<200 where checked != 132 {
             try await Task.sleep(for: .milliseconds(10))
@@ -120,16 +123,12 @@ import Testing
     /// reads back but holds other events' forms is read as it is, like an index entry put where it does
     /// not belong: verify is what finds it.
     @Test func aDamagedOrWrongBlockIsNamedByVerify() async throws {
-        let path = temporaryDirectory()
-        var factory = EventFactory(seed: 64)
-        var log = try Self.open(path)
-        _ = try await log.append(factory.events(64, idPrefix: "a"))
-        try await log.close()
+        let (path, _) = try await Self.closedLedger(64, seed: 64)
         try CompressionTests.alter(path, [FoldForms.databaseName]) { dbs, txn in
             let second = Array(try txn.get(dbs[0], bigEndianBytes(32))!)
             try txn.put(dbs[0], key: bigEndianBytes(32), value: Array(second.prefix(second.count / 2)))
         }
-        log = try Self.open(path)
+        var log = try Self.open(path)
         try Self.expectBatchesAgreeWithTheRecords(log, sizes: [10, 64])
         var report = try log.verify(checkpointVerifier: nil, indexes: true)
         #expect(!report.ok && report.firstBadSeq == 17)

@@ -125,14 +125,14 @@ import Testing
         state.users["u-1"]!.roles = ["clerk": 2, "auditor": 3]
         state.users["u-1"]!.direct = ["sales_order.edit": Grant(scope: .own, seq: 4)]
         state.roles["clerk"] = RoleState(grants: ["sales_order.view": Grant(scope: .department, seq: 5)])
-        let before = AccessIntervals.facts(users: ["u-1"], roles: ["clerk"], in: state)
+        let before = AccessIntervals.facts(.init(users: ["u-1"], roles: ["clerk"], in: state))
         #expect(before.map(\.key) == before.map(\.key).sorted())
         #expect(before.count == 2 + 2 + 1 + 2)
 
         state.users["u-1"]!.roles["auditor"] = nil                                  // ended
         state.users["u-1"]!.roles["approver"] = 9                                   // began
         state.users["u-1"]!.direct["sales_order.edit"] = Grant(scope: .all, seq: 9)  // changed
-        let after = AccessIntervals.facts(users: ["u-1"], roles: ["clerk"], in: state)
+        let after = AccessIntervals.facts(.init(users: ["u-1"], roles: ["clerk"], in: state))
         let changes = AccessIntervals.changes(from: before, to: after, at: 9)
 
         var closed: [AccessIntervals.Key] = []
