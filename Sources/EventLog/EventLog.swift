@@ -325,17 +325,22 @@ public final class EventLog: Sendable {
                 while batch.lastSeq < last {
                     let next = batch.lastSeq + 1
                     let (forms, nextBlock) = try blocks?.read(from: next, through: last, txn, reported: reportDamagedFormBlock) ?? (nil, .max)
-                    if let forms {
-                        for (seq, form) in zip(next..., forms) {
-                            switch form {
+                    if var forms {
+                        // Each form moved out of the block's list, not copied: a copy retained every
+                        // string and array of the event, and the list's end released them again.
+                        forms.reverse()
+                        var seq = next
+                        while let form = forms.popLast() {
+                            switch consume form {
                             case .event(let event): batch.events.append(event)
                             case .undecodable: batch.undecodable.append(seq)
                             case .inRecord:
                                 guard let (_, value) = try cursor.get(.key, key: bigEndianBytes(seq)) else { throw LogError(.corrupt, "record \(seq) is missing") }
                                 decode(seq, value)
                             }
+                            batch.lastSeq = seq
+                            seq += 1
                         }
-                        batch.lastSeq = next + UInt64(forms.count) - 1
                         continue
                     }
                     let through = min(last, nextBlock - 1)
