@@ -36,7 +36,7 @@ extension ProjectionState {
                 ?? "does not hold \(requirement.permission)"
             add(.unauthorizedChange,
                 "\(actor) made \(e.type) on \(e.subject.type) \(e.subject.id) but \(holds); this needed scope \(requirement.scope.name)\(requirement.because()).",
-                via.flatMap(\.seqs) + requirement.evidence)
+                via.flatMap(\.seqs) + (requirement.ownerSeq.map { [$0] } ?? []))
         }
         if kind.grantsSomething, utf8Equal(e.subject.id, actor), e.subject.type == "user" {
             let what = e.dataString("role").map { "role \($0)" } ?? e.dataString("permission").map { "permission \($0)" }
@@ -74,7 +74,9 @@ extension ProjectionState {
         var permission: String
         var scope: Scope
         var reason: ScopeReason
-        var evidence: [UInt64]
+        /// The event that set the record's owner, the finding's evidence (not an array: most events
+        /// make no finding, and an array was one allocation an order event).
+        var ownerSeq: UInt64? = nil
 
         func because() -> String {
             switch reason {
@@ -111,7 +113,7 @@ extension ProjectionState {
             let owner = kind == .salesOrderCreated ? e.changes.last(where: { $0.field == "owner" })?.new?.stringValue : ownerFact?.value.stringValue
             let (scope, reason) = neededScope(
                 actor: actor, actorDepartment: actorDepartment, target: owner, targetDepartment: { users[$0]?.department }, noun: "owned by")
-            return Requirement(permission: permission, scope: scope, reason: reason, evidence: ownerFact.map { [$0.seq] } ?? [])
+            return Requirement(permission: permission, scope: scope, reason: reason, ownerSeq: ownerFact?.seq)
         case .userAdminGranted, .userAdminRevoked:
             return nil  // judged by admin_granted_by_non_super_admin
         case .accessRequestSubmitted, .other:
@@ -120,7 +122,7 @@ extension ProjectionState {
             let target = kind == .accessReviewCompleted ? e.subject.id : requests[e.subject.id]?.user
             let (scope, reason) = neededScope(
                 actor: actor, actorDepartment: actorDepartment, target: target, targetDepartment: { users[$0]?.department }, noun: "for")
-            return Requirement(permission: "user.manage", scope: scope, reason: reason, evidence: [])
+            return Requirement(permission: "user.manage", scope: scope, reason: reason)
         default:
             if kind.isUserChange, e.subject.type == "user" {
                 let target = e.subject.id
@@ -129,11 +131,11 @@ extension ProjectionState {
                     targetDepartment: { target in
                         kind == .userCreated ? e.changes.last(where: { $0.field == "department" })?.new?.stringValue : users[target]?.department
                     }, noun: "for")
-                return Requirement(permission: "user.manage", scope: scope, reason: reason, evidence: [])
+                return Requirement(permission: "user.manage", scope: scope, reason: reason)
             }
             if kind.isRoleChange {
                 // Roles belong to no one: any scope of role.manage allows it.
-                return Requirement(permission: "role.manage", scope: .own, reason: .none, evidence: [])
+                return Requirement(permission: "role.manage", scope: .own, reason: .none)
             }
             return nil
         }
@@ -145,8 +147,9 @@ extension ProjectionState {
     func holds(_ user: UserState?, _ permission: String, atLeast scope: Scope) -> Bool {
         guard let user, user.status == .active else { return false }
         if !user.direct.isEmpty, let grant = user.direct[permission], !(grant.scope < scope) { return true }
+        let key = TableKey(permission)
         for role in user.roles.keys {
-            guard let state = roles[role], state.isLive, let grant = state.grant(permission) else { continue }
+            guard let state = roles[role], state.isLive, let grant = state.grant(key) else { continue }
             if !(grant.scope < scope) { return true }
         }
         return user.admin.keys.contains { $0.covers(permission) }

@@ -148,7 +148,10 @@ extension ProjectionState {
         let due = Instant(seconds: e.instant.seconds + Int64(policy.staleAccessDays) * 86_400, nanoseconds: e.instant.nanoseconds)
         let day = StaleSchedule.day(of: due)
         watches[StaleWatches.key(day: day), default: StaleWatches()].add(StaleWatches.Watch(due: due, user: e.subject.id, moveSeq: event.seq, mover: e.actor.id))
-        if watchDays[StaleSchedule.key]?.days.contains(day) != true { watchDays[StaleSchedule.key, default: StaleSchedule()].insert(day) }
+        if watchDays[StaleSchedule.key]?.days.contains(day) != true {
+            watchDays[StaleSchedule.key, default: StaleSchedule()].insert(day)
+            firstWatchDay.forget()
+        }
     }
 
     /// The watches that came due by this event's time: a user still in the department they were
@@ -157,7 +160,7 @@ extension ProjectionState {
         let now = event.envelope.instant
         let today = StaleSchedule.day(of: now)
         var due: [StaleWatches.Watch] = []
-        while let day = watchDays[StaleSchedule.key]?.days.first, day <= today {
+        while let day = firstWatchDay.value(else: { watchDays[StaleSchedule.key]?.days.first }), day <= today {
             let key = StaleWatches.key(day: day)
             // Only today's watches can still lie ahead: the days before ended before `now`.
             if let first = watches[key]?.items.first, now < first.due { break }
@@ -165,6 +168,7 @@ extension ProjectionState {
             guard watches[key]?.items.isEmpty ?? true else { break }
             watches[key] = nil
             watchDays[StaleSchedule.key]!.days.removeFirst()
+            firstWatchDay.forget()
         }
         var out: [Finding] = []
         for watch in due {
@@ -226,6 +230,25 @@ extension StaleWatches: StoredEntity {
             items.append(Watch(due: try r.instant(), user: try r.string(), moveSeq: try r.uint64(), mover: try r.string()))
         }
     }
+}
+
+/// A value derived from the state, kept until the state it comes from changes (`forget`). Not part of
+/// what the state is: two states that hold the same entities are equal whatever they remember.
+struct Remembered<Value: Sendable>: Sendable, Equatable {
+    private var known: Value?
+
+    init() {}
+
+    mutating func value(else derive: () -> Value) -> Value {
+        if let known { return known }
+        let value = derive()
+        known = value
+        return value
+    }
+
+    mutating func forget() { known = nil }
+
+    static func == (a: Self, b: Self) -> Bool { true }
 }
 
 /// The days (since 1970, UTC) on which stale-access watches come due, earliest first.

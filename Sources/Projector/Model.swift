@@ -230,6 +230,9 @@ public struct RoleState: Sendable, Equatable {
 
     public func grant(_ permission: String) -> Grant? { box.grants[TableKey(permission)] }
 
+    /// The same, for a permission asked of several roles: its key is made once.
+    func grant(_ permission: TableKey) -> Grant? { box.grants[permission] }
+
     mutating func setGrant(_ permission: String, _ grant: Grant?) { unique().grants[TableKey(permission)] = grant }
 
     /// Live: created (or only ever referenced) and not deleted since.

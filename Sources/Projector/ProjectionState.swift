@@ -33,7 +33,10 @@ public struct ProjectionState: Sendable, Equatable {
     /// Moves to another department awaiting the `stale_access` check, one entity per day they come due.
     public var watches = EntityTable<StaleWatches>(.watches)
     /// The days that have watches, earliest first (one entity).
-    public var watchDays = EntityTable<StaleSchedule>(.watchDays)
+    public internal(set) var watchDays = EntityTable<StaleSchedule>(.watchDays)
+    /// The first of them, remembered between events (nil: none): every event asks whether a watch
+    /// came due, and the days change only when a user moves to another department.
+    var firstWatchDay = Remembered<Int64?>()
     /// Admin level → every user ever granted it (module admins of a module are found from it).
     public var levelHoldersEver = SetTable(.levelHolders)
     /// Department → every user ever in it (a review report over a department starts from it).
@@ -72,6 +75,7 @@ public struct ProjectionState: Sendable, Equatable {
 
     /// Reads what is not in memory from `source` (nil: holds everything in memory), from nothing.
     mutating func attach(_ source: (any ProjectionSource)?) {
+        firstWatchDay.forget()
         struct Attach: ProjectionTableVisitor {
             let source: (any ProjectionSource)?
             func visit<Value>(_ table: WritableKeyPath<ProjectionState, EntityTable<Value>>, of state: inout ProjectionState) {
@@ -123,6 +127,7 @@ public struct ProjectionState: Sendable, Equatable {
         }
         var visitor = Overlay(tail: tail)
         visitTables(&visitor)
+        firstWatchDay.forget()
         appliedThrough = tail.appliedThrough
         bootstrapped = tail.bootstrapped
     }
@@ -183,9 +188,11 @@ public struct ProjectionState: Sendable, Equatable {
         let id = e.subject.id
         switch kind {
         case .userCreated:
-            users[id] = UserState(createdSeq: seq)
-            Self.applyChanges(e.changes, seq, to: &users[id]!.fields)
-            if let department = users[id]?.department { departmentMembersEver.insert(id, into: department) }
+            // Made whole, then stored: one look-up in the table, not one to store and one to fill.
+            var user = UserState(createdSeq: seq)
+            Self.applyChanges(e.changes, seq, to: &user.fields)
+            if let department = user.department { departmentMembersEver.insert(id, into: department) }
+            users[id] = user
         case .userUpdated:
             Self.applyChanges(e.changes, seq, to: &users[id, default: UserState()].fields)
             if e.changes.contains(where: { $0.field == "department" }), let department = users[id]?.department {
@@ -207,8 +214,9 @@ public struct ProjectionState: Sendable, Equatable {
             user.admin = [:]
             users[id] = user
         case .roleCreated:
-            roles[id] = RoleState(createdSeq: seq)
-            Self.applyChanges(e.changes, seq, to: &roles[id]!.fields)
+            var role = RoleState(createdSeq: seq)
+            Self.applyChanges(e.changes, seq, to: &role.fields)
+            roles[id] = role
         case .roleUpdated:
             Self.applyChanges(e.changes, seq, to: &roles[id, default: RoleState()].fields)
         case .roleDeleted:
@@ -279,8 +287,9 @@ public struct ProjectionState: Sendable, Equatable {
         case .accessReviewCompleted:
             users[id, default: UserState()].lastReview = (seq, e.dataString("decision") ?? "")
         case .salesOrderCreated:
-            orders[id] = RecordState(createdSeq: seq)
-            Self.applyChanges(e.changes, seq, to: &orders[id]!.facts)
+            var order = RecordState(createdSeq: seq)
+            Self.applyChanges(e.changes, seq, to: &order.facts)
+            orders[id] = order
         case .salesOrderUpdated:
             Self.applyChanges(e.changes, seq, to: &orders[id, default: RecordState()].facts)
         case .salesOrderDeleted:
