@@ -39,10 +39,11 @@ enum EventKind: UInt8, CaseIterable {
         }
     }
 
-    private static let byType: [String: EventKind] = Dictionary(
-        uniqueKeysWithValues: allCases.filter { $0 != .other }.map { ($0.type, $0) })
+    /// Keyed by `TableKey`: told at every event, and `String`'s hash was a twentieth of the follower.
+    private static let byType: [TableKey: EventKind] = Dictionary(
+        uniqueKeysWithValues: allCases.filter { $0 != .other }.map { (TableKey($0.type), $0) })
 
-    init(_ type: String) { self = Self.byType[type] ?? .other }
+    init(_ type: String) { self = Self.byType[TableKey(type)] ?? .other }
 
     /// A user's own record changes (what `unauthorized_change` checks against `user.manage`).
     var isUserChange: Bool { rawValue <= EventKind.userOffboarded.rawValue || (self >= .userRoleAssigned && self <= .userPermissionRevoked) }

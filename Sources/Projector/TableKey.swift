@@ -2,25 +2,33 @@
 ///
 /// A fold looks entities up several times an event (the actor, the record, its owner, each of the
 /// actor's roles), and `String`'s hash (SipHash, a `Hasher` made and finalized for every look-up)
-/// was a fifth of the fold's time. Ids are short: a multiply-and-rotate over 8-byte words, mixed
-/// with the dictionary's seed, is enough. The seed is per process and random, as `String`'s is, so
-/// which ids collide cannot be chosen from outside.
+/// was a fifth of the fold's time. Ids are short: a multiply-and-rotate over 8-byte words is enough.
+/// The words are hashed once, when the key is made, with a key random per process (as `String`'s
+/// seed is), so which ids collide cannot be chosen from outside; each dictionary mixes in its own
+/// seed. A look-up compares that hash before the ids: a dictionary compares the keys it probes past,
+/// and comparing two `String`s was more than a probe.
 struct TableKey: Hashable, Sendable {
     let id: String
+    private let hash: UInt64
 
-    init(_ id: String) { self.id = id }
+    init(_ id: String) {
+        self.id = id
+        hash = Self.wordHash(id, key: Self.processKey)
+    }
 
-    static func == (a: TableKey, b: TableKey) -> Bool { a.id == b.id }
+    static func == (a: TableKey, b: TableKey) -> Bool { a.hash == b.hash && a.id == b.id }
 
-    func hash(into hasher: inout Hasher) { hasher.combine(Self.wordHash(id, seed: 0)) }
+    func hash(into hasher: inout Hasher) { hasher.combine(hash) }
 
     /// What `Dictionary` and `Set` call to place a key; the default would make a `Hasher`.
-    func _rawHashValue(seed: Int) -> Int { Self.wordHash(id, seed: seed) }
+    func _rawHashValue(seed: Int) -> Int { Int(bitPattern: UInt(truncatingIfNeeded: Self.finish(hash ^ UInt64(bitPattern: Int64(seed))))) }
 
-    static func wordHash(_ id: String, seed: Int) -> Int {
+    private static let processKey = UInt64.random(in: .min ... .max)
+
+    static func wordHash(_ id: String, key: UInt64) -> UInt64 {
         var id = id
         return id.withUTF8 { bytes in
-            var h = UInt64(bitPattern: Int64(seed)) ^ (UInt64(bytes.count) &* 0x9E37_79B9_7F4A_7C15)
+            var h = key ^ (UInt64(bytes.count) &* 0x9E37_79B9_7F4A_7C15)
             var at = 0
             while at + 8 <= bytes.count {
                 h = mix(h ^ UInt64(littleEndian: UnsafeRawBufferPointer(bytes).loadUnaligned(fromByteOffset: at, as: UInt64.self)))
@@ -31,7 +39,7 @@ struct TableKey: Hashable, Sendable {
                 for i in at..<bytes.count { last |= UInt64(bytes[i]) << (8 * UInt64(i - at)) }
                 h = mix(h ^ last)
             }
-            return Int(bitPattern: UInt(truncatingIfNeeded: finish(h)))
+            return h
         }
     }
 
