@@ -153,10 +153,19 @@ final class EntityCache<Value: StoredEntity>: @unchecked Sendable {
 
     func rebind(_ source: any ProjectionSource) { self.source = source }
 
+    /// The last key asked for and its place: a fold asks for one entity several times an event (an
+    /// order for its rules, then for its change; a user for its facts before, its rules, its change,
+    /// its facts after), by the same string, which compares equal at once.
+    private var lastKey = ""
+    private var lastPlace: Int?
+
     /// The place of `key`'s slot, read from the source if need be.
     private func slot(_ key: String) -> Int {
-        if let found = place[TableKey(key)] { return found }
-        return append(key, Slot(value: load(key), changed: false))
+        if let lastPlace, key == lastKey { return lastPlace }
+        let at = place[TableKey(key)] ?? append(key, Slot(value: load(key), changed: false))
+        lastKey = key
+        lastPlace = at
+        return at
     }
 
     private func append(_ key: String, _ slot: Slot) -> Int {
@@ -207,6 +216,7 @@ final class EntityCache<Value: StoredEntity>: @unchecked Sendable {
     func handedOff() {
         if slots.count > Self.limit {
             let kept = changedPlaces.map { (keys[$0], slots[$0].value) }
+            lastPlace = nil
             place = [:]
             keys = []
             slots = []
