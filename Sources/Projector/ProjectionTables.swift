@@ -155,13 +155,14 @@ final class EntityCache<Value: StoredEntity>: @unchecked Sendable {
 
     /// The last key asked for and its place: a fold asks for one entity several times an event (an
     /// order for its rules, then for its change; a user for its facts before, its rules, its change,
-    /// its facts after), by the same string, which compares equal at once.
+    /// its facts after). Compared as bytes, as `TableKey` hashes them: `String`'s equality would take
+    /// two ids with the same characters in different Unicode forms for one.
     private var lastKey = ""
     private var lastPlace: Int?
 
     /// The place of `key`'s slot, read from the source if need be.
     private func slot(_ key: String) -> Int {
-        if let lastPlace, key == lastKey { return lastPlace }
+        if let lastPlace, utf8Equal(key, lastKey) { return lastPlace }
         let at = place[TableKey(key)] ?? append(key, Slot(value: load(key), changed: false))
         lastKey = key
         lastPlace = at

@@ -25,7 +25,7 @@ struct TableKey: Hashable, Sendable {
 
     private static let processKey = UInt64.random(in: .min ... .max)
 
-    static func wordHash(_ id: String, key: UInt64) -> UInt64 {
+    private static func wordHash(_ id: String, key: UInt64) -> UInt64 {
         var id = id
         return id.withUTF8 { bytes in
             var h = key ^ (UInt64(bytes.count) &* 0x9E37_79B9_7F4A_7C15)

@@ -116,6 +116,28 @@ import Testing
         #expect(table[TableKey("so-5000")] == nil)
     }
 
+    /// An id is its bytes, as the store keys it: two ids `String` calls equal (the same letter
+    /// composed and decomposed) are two entities, in memory and over a store, where the entity cache
+    /// remembers the last id asked for.
+    @Test func idsThatDifferInBytesAreDifferentEntities() {
+        let composed = "u-\u{E9}", decomposed = "u-e\u{301}"
+        #expect(composed == decomposed && Array(composed.utf8) != Array(decomposed.utf8))
+        #expect(TableKey(composed) != TableKey(decomposed))
+        for source in [nil, HandOffStateTests.EmptyStore()] as [(any ProjectionSource)?] {
+            var state = source.map { ProjectionState(source: $0, appliedThrough: 0, bootstrapped: false) } ?? ProjectionState()
+            state.users[composed] = UserState(createdSeq: 1)
+            #expect(state.users[decomposed] == nil, "over a store: \(source != nil)")
+            state.users[decomposed] = UserState(createdSeq: 2)
+            // Asked one after the other, each id finds its own entity.
+            for _ in 0..<2 {
+                #expect(state.users[composed]?.createdSeq == 1)
+                #expect(state.users[decomposed]?.createdSeq == 2)
+            }
+            state.users[composed, default: UserState()].status = .disabled
+            #expect(state.users[decomposed]?.status == .active && state.users[composed]?.status == .disabled)
+        }
+    }
+
     @Test func intervalsCloseWhatEndedAndOpenWhatBeganOrChanged() {
         func key(_ kind: AccessIntervals.Kind, _ group: String, _ member: String) -> AccessIntervals.Key {
             AccessIntervals.Key(kind: kind, group: group, member: member)
