@@ -328,6 +328,7 @@ public final class EventLog: Sendable {
                     if var forms {
                         // Each form moved out of the block's list, not copied: a copy retained every
                         // string and array of the event, and the list's end released them again.
+                        let lastRead = next + UInt64(forms.count) - 1
                         forms.reverse()
                         var seq = next
                         while let form = forms.popLast() {
@@ -338,9 +339,9 @@ public final class EventLog: Sendable {
                                 guard let (_, value) = try cursor.get(.key, key: bigEndianBytes(seq)) else { throw LogError(.corrupt, "record \(seq) is missing") }
                                 decode(seq, value)
                             }
-                            batch.lastSeq = seq
                             seq += 1
                         }
+                        batch.lastSeq = lastRead
                         continue
                     }
                     let through = min(last, nextBlock - 1)

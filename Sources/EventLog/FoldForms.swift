@@ -23,6 +23,16 @@ enum FoldForms {
     static let mostPerBlock = 4_096
     /// The largest block a damaged frame may claim to hold.
     static let largestBlock = mostPerBlock * (FoldForm.largestForm + 8)
+
+    /// The first seq of the block stored under `last` (its value: how many forms ‖ the frame), and the
+    /// reader left at the frame. Throws when the count does not read, `FoldForm.Malformed` when it
+    /// cannot be.
+    static func start(ofBlockEndingAt last: UInt64, _ stored: UnsafeRawBufferPointer) throws -> (first: UInt64, frame: ByteReader) {
+        var header = ByteReader(stored)
+        let count = try header.int()
+        guard count > 0, UInt64(count) <= last else { throw FoldForm.Malformed() }
+        return (last - UInt64(count) + 1, header)
+    }
 }
 
 /// Forms of consecutive seqs from `first`, each after its length: the writer's since its last stored
@@ -70,10 +80,8 @@ struct FoldFormRun {
         let lowestBlockStart = try txn.withCursor(store.foldForms!) { cursor in
             try cursor.get(.first).map { entry -> UInt64 in
                 let last = readBigEndianUInt64(entry.key)
-                var header = ByteReader(entry.value)
-                // A block whose header does not read is taken as it stands: verify names it.
-                let count = (try? header.uint64()).map { min($0, last) } ?? 1
-                return last - max(count, 1) + 1
+                // A block whose header does not read is taken as one record's: verify names it.
+                return (try? FoldForms.start(ofBlockEndingAt: last, entry.value).first) ?? last
             }
         } ?? first
         return lowestBlockStart > 1 ? 1...(lowestBlockStart - 1) : nil
@@ -147,12 +155,9 @@ struct FoldFormBlockReader {
     private func forms(
         from seq: UInt64, through last: UInt64, blockEnd: UInt64, _ stored: UnsafeRawBufferPointer
     ) throws -> (forms: [FoldForm.Reading]?, nextBlock: UInt64) {
-        var header = ByteReader(stored)
-        let count = try header.int()
-        guard count > 0, UInt64(count) <= blockEnd else { throw FoldForm.Malformed() }
-        let blockStart = blockEnd - UInt64(count) + 1
+        let (blockStart, frame) = try FoldForms.start(ofBlockEndingAt: blockEnd, stored)
         guard blockStart <= seq else { return (nil, blockStart) }
-        guard let block = try? decompressor.decompress(UnsafeRawBufferPointer(rebasing: stored[(stored.count - header.remaining)...]), dictionary: nil) else {
+        guard let block = try? decompressor.decompress(UnsafeRawBufferPointer(rebasing: stored[(stored.count - frame.remaining)...]), dictionary: nil) else {
             throw FoldForm.Malformed()
         }
         let through = min(last, blockEnd)

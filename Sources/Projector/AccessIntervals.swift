@@ -201,9 +201,6 @@ public enum AccessIntervals {
         return out
     }
 
-    private static func appendBigEndian(_ value: UInt64, to out: inout [UInt8]) {
-        for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
-    }
 
     /// Applies changes inside the flush's write transaction, in order.
     static func write(_ moments: [Moment], into database: Database, _ txn: borrowing WriteTransaction) throws {
