@@ -324,26 +324,27 @@ public final class EventLog: Sendable {
                 // Forms where a block holds them, records decoded up to the next block elsewhere.
                 while batch.lastSeq < last {
                     let next = batch.lastSeq + 1
-                    let (forms, nextBlock) = try blocks?.read(from: next, through: last, txn, reported: reportDamagedFormBlock) ?? (nil, .max)
-                    if var forms {
-                        // Each form moved out of the block's list, not copied: a copy retained every
-                        // string and array of the event, and the list's end released them again.
-                        let lastRead = next + UInt64(forms.count) - 1
-                        forms.reverse()
-                        var seq = next
-                        while let form = forms.popLast() {
-                            switch consume form {
-                            case .event(let event): batch.events.append(event)
-                            case .undecodable: batch.undecodable.append(seq)
-                            case .inRecord:
-                                guard let (_, value) = try cursor.get(.key, key: bigEndianBytes(seq)) else { throw LogError(.corrupt, "record \(seq) is missing") }
-                                decode(seq, value)
-                            }
-                            seq += 1
+                    // Each form's event made in the batch as the block is read (`FoldForm.Kind`).
+                    let mark = batch.events.count
+                    var lastRead = batch.lastSeq
+                    var undecodable: [UInt64] = []
+                    let (found, nextBlock) = try blocks?.read(from: next, through: last, txn, reported: reportDamagedFormBlock, appendingTo: &batch.events) { seq, kind, events in
+                        switch kind {
+                        case .event: break
+                        case .undecodable: undecodable.append(seq)
+                        case .inRecord:
+                            guard let (_, value) = try cursor.get(.key, key: bigEndianBytes(seq)) else { throw LogError(.corrupt, "record \(seq) is missing") }
+                            if let event = reader.decodeForFold(value, using: &decoder) { events.append(event) } else { undecodable.append(seq) }
                         }
+                        lastRead = seq
+                    } ?? (false, .max)
+                    if found {
+                        batch.undecodable += undecodable
                         batch.lastSeq = lastRead
                         continue
                     }
+                    // A block that did not read back to its end: its records are decoded instead.
+                    batch.events.removeSubrange(mark...)
                     let through = min(last, nextBlock - 1)
                     var entry = try cursor.get(.keyRange, key: bigEndianBytes(next))
                     while let (key, value) = entry, readBigEndianUInt64(key) <= through {

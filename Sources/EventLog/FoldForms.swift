@@ -139,47 +139,69 @@ struct FoldFormBlockReader {
     func read(
         from seq: UInt64, through last: UInt64, _ txn: borrowing ReadTransaction, reported: (UInt64) -> Void
     ) throws -> (forms: [FoldForm.Reading]?, nextBlock: UInt64) {
+        var events: [StoredEvent] = []
+        var forms: [FoldForm.Reading] = []
+        let (found, nextBlock) = try read(from: seq, through: last, txn, reported: reported, appendingTo: &events) { _, kind, events in
+            switch kind {
+            case .event: forms.append(.event(events.removeLast()))
+            case .undecodable: forms.append(.undecodable)
+            case .inRecord: forms.append(.inRecord)
+            }
+        }
+        return (found ? forms : nil, nextBlock)
+    }
+
+    /// The same, each form's event appended to `events` as it is read (a rebuild's batch: not
+    /// gathered into a list of forms first, then moved), and `each` told of every form with its seq.
+    /// `found` false: none was read, or a block that did not read back to its end was, and the caller
+    /// drops what it was given.
+    func read(
+        from seq: UInt64, through last: UInt64, _ txn: borrowing ReadTransaction, reported: (UInt64) -> Void,
+        appendingTo events: inout [StoredEvent], each: (UInt64, FoldForm.Kind, inout [StoredEvent]) throws -> Void
+    ) throws -> (found: Bool, nextBlock: UInt64) {
         // The value's bytes stay valid until the read transaction ends: read in place, not copied.
         let found = try txn.withCursor(database) { cursor in
             try cursor.get(.keyRange, key: bigEndianBytes(seq)).map { (readBigEndianUInt64($0.key), $0.value) }
         }
-        guard let (blockEnd, stored) = found else { return (nil, .max) }
+        guard let (blockEnd, stored) = found else { return (false, .max) }
         do {
-            return try forms(from: seq, through: last, blockEnd: blockEnd, stored)
+            return try forms(from: seq, through: last, blockEnd: blockEnd, stored, &events, each)
         } catch is FoldForm.Malformed {
             reported(blockEnd)
-            return (nil, blockEnd + 1)
+            return (false, blockEnd + 1)
         }
     }
 
     private func forms(
-        from seq: UInt64, through last: UInt64, blockEnd: UInt64, _ stored: UnsafeRawBufferPointer
-    ) throws -> (forms: [FoldForm.Reading]?, nextBlock: UInt64) {
+        from seq: UInt64, through last: UInt64, blockEnd: UInt64, _ stored: UnsafeRawBufferPointer,
+        _ events: inout [StoredEvent], _ each: (UInt64, FoldForm.Kind, inout [StoredEvent]) throws -> Void
+    ) throws -> (found: Bool, nextBlock: UInt64) {
         let (blockStart, frame) = try FoldForms.start(ofBlockEndingAt: blockEnd, stored)
-        guard blockStart <= seq else { return (nil, blockStart) }
+        guard blockStart <= seq else { return (false, blockStart) }
         guard let block = try? decompressor.decompress(UnsafeRawBufferPointer(rebasing: stored[(stored.count - frame.remaining)...]), dictionary: nil) else {
             throw FoldForm.Malformed()
         }
         let through = min(last, blockEnd)
         var r = ByteReader(block)
-        var out: [FoldForm.Reading] = []
-        out.reserveCapacity(Int(through - seq + 1))
-        do {
-            var at = blockStart
-            while at <= through {
+        var at = blockStart
+        while at <= through {
+            let kind: FoldForm.Kind
+            do {
                 let length = try r.int()
                 if at < seq {
                     try r.skip(length)
-                } else {
-                    var form = ByteReader(try r.slice(length))
-                    out.append(try FoldForm.read(&form, seq: at))
-                    guard form.isAtEnd else { throw FoldForm.Malformed() }
+                    at += 1
+                    continue
                 }
-                at += 1
+                var form = ByteReader(try r.slice(length))
+                kind = try FoldForm.read(&form, seq: at, appendingTo: &events)
+                guard form.isAtEnd else { throw FoldForm.Malformed() }
+            } catch {
+                throw FoldForm.Malformed()
             }
-        } catch {
-            throw FoldForm.Malformed()
+            try each(at, kind, &events)
+            at += 1
         }
-        return (out, blockEnd + 1)
+        return (true, blockEnd + 1)
     }
 }

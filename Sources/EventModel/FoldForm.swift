@@ -82,6 +82,20 @@ public enum FoldForm {
 
     /// What a form holds, for the event at `seq`.
     public static func read(_ r: inout ByteReader, seq: UInt64) throws -> Reading {
+        var events: [StoredEvent] = []
+        switch try read(&r, seq: seq, appendingTo: &events) {
+        case .event: return .event(events[0])
+        case .undecodable: return .undecodable
+        case .inRecord: return .inRecord
+        }
+    }
+
+    /// What a form holds, without the event: `Kind.event` appended it to `events`.
+    public enum Kind: Sendable { case event, undecodable, inRecord }
+
+    /// The same, the event made where the caller keeps it: a rebuild reads a million forms, and a
+    /// `Reading` moved out of its enum was copied and released, every string and array of the event.
+    public static func read(_ r: inout ByteReader, seq: UInt64, appendingTo events: inout [StoredEvent]) throws -> Kind {
         let tag = try r.byte()
         switch tag {
         case 0: return .undecodable
@@ -123,7 +137,8 @@ public enum FoldForm {
         let envelope = Envelope(
             folding: type, instant: instant, actor: actor, subject: subject, changes: changes, data: data,
             outcome: tag == 1 ? .success : .failure)
-        return .event(StoredEvent(seq: seq, recordedAt: "", envelope: envelope))
+        events.append(StoredEvent(seq: seq, recordedAt: "", envelope: envelope))
+        return .event
     }
 
     private static func write(_ value: JSONValue?, into w: inout ByteWriter) {
