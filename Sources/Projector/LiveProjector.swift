@@ -361,7 +361,8 @@ public final class LiveProjector: Sendable {
             }
 
             do {
-                while !stopping.load(ordering: .relaxed), let batch = try reader.next() {
+                var spent: [StoredEvent] = []
+                while !stopping.load(ordering: .relaxed), let batch = try reader.next(releasing: &spent) {
                     for seq in batch.undecodable { log.reportUndecodable(seq: seq) }
                     (batch.handedOver ? foldedHanded : foldedFromLog).add(batch.events.count)
                     if configuration.readOnly {
@@ -404,6 +405,7 @@ public final class LiveProjector: Sendable {
                         if nearHead || events >= configuration.batchSize || overBudget() { try write(waiting: nearHead) }
                     }
                     folded += batch.events.count
+                    spent = batch.events
                 }
                 // Stopping (or the head moved back within reach after the check): write what was folded.
                 try write(waiting: true)
