@@ -66,7 +66,7 @@ let package = Package(
         .target(
             name: "EventModel",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
-            swiftSettings: strict
+            swiftSettings: strict + [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
         ),
         // RFC 6962 Merkle trees and proofs, C2SP signed notes and checkpoints: what an auditor needs without the log.
         .target(
