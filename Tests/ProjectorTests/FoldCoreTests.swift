@@ -142,35 +142,63 @@ import Testing
         func key(_ kind: AccessIntervals.Kind, _ group: String, _ member: String) -> AccessIntervals.Key {
             AccessIntervals.Key(kind: kind, group: group, member: member)
         }
+        /// The keys a moment closes and opens, every close before every open.
+        func changes(_ moment: AccessIntervals.Moment) -> (closed: Set<AccessIntervals.Key>, opened: Set<AccessIntervals.Key>) {
+            var closed: Set<AccessIntervals.Key> = []
+            var opened: Set<AccessIntervals.Key> = []
+            for change in moment.changes {
+                switch change {
+                case .close(let key, let at):
+                    #expect(at == moment.seq && opened.isEmpty, "every close comes before every open")
+                    closed.insert(key)
+                case .open(let key, _, let from):
+                    #expect(from == moment.seq)
+                    opened.insert(key)
+                }
+            }
+            return (closed, opened)
+        }
         var state = ProjectionState()
         state.users["u-1"] = UserState(createdSeq: 1)
         state.users["u-1"]!.roles = ["clerk": 2, "auditor": 3]
         state.users["u-1"]!.direct = ["sales_order.edit": Grant(scope: .own, seq: 4)]
         state.roles["clerk"] = RoleState(grants: ["sales_order.view": Grant(scope: .department, seq: 5)])
-        let before = AccessIntervals.facts(.init(users: ["u-1"], roles: ["clerk"], in: state))
-        #expect(before.map(\.key) == before.map(\.key).sorted())
-        #expect(before.count == 2 + 2 + 1 + 2)
+        let touched = (users: ["u-1"], roles: ["clerk"])
+        let before = AccessIntervals.Touched(users: touched.users, roles: touched.roles, in: state)
 
         state.users["u-1"]!.roles["auditor"] = nil                                  // ended
         state.users["u-1"]!.roles["approver"] = 9                                   // began
         state.users["u-1"]!.direct["sales_order.edit"] = Grant(scope: .all, seq: 9)  // changed
-        let after = AccessIntervals.facts(.init(users: ["u-1"], roles: ["clerk"], in: state))
-        let changes = AccessIntervals.changes(from: before, to: after, at: 9)
+        state.roles["clerk"]!.setGrant("customer.view", Grant(scope: .all, seq: 9))   // began
+        let after = AccessIntervals.Touched(users: touched.users, roles: touched.roles, in: state)
+        let (closed, opened) = changes(AccessIntervals.Moment(seq: 9, before: before, after: after))
+        #expect(closed == [key(.assignment, "auditor", "u-1"), key(.membership, "auditor", "u-1"), key(.direct, "sales_order.edit", "u-1")])
+        #expect(
+            opened == [
+                key(.assignment, "approver", "u-1"), key(.membership, "approver", "u-1"), key(.direct, "sales_order.edit", "u-1"),
+                key(.roleGrant, "clerk", "customer.view"), key(.grantingRole, "customer.view", "clerk"),
+            ])
+        #expect(AccessIntervals.Moment(seq: 10, before: after, after: after).changes.isEmpty)
 
-        var closed: [AccessIntervals.Key] = []
-        var opened: [AccessIntervals.Key] = []
-        for change in changes {
-            switch change {
-            case .close(let key, let at):
-                #expect(at == 9 && opened.isEmpty, "every close comes before every open")
-                closed.append(key)
-            case .open(let key, _, let from):
-                #expect(from == 9)
-                opened.append(key)
-            }
-        }
-        #expect(Set(closed) == [key(.assignment, "auditor", "u-1"), key(.membership, "auditor", "u-1"), key(.direct, "sales_order.edit", "u-1")])
-        #expect(Set(opened) == [key(.assignment, "approver", "u-1"), key(.membership, "approver", "u-1"), key(.direct, "sales_order.edit", "u-1")])
-        #expect(AccessIntervals.changes(from: after, to: after, at: 10).isEmpty)
+        // Disabled: every fact of the user closes but the assignments; enabled again, they reopen.
+        let active = AccessIntervals.Touched(users: touched.users, roles: [], in: state)
+        state.users["u-1"]!.status = .disabled
+        let disabled = AccessIntervals.Touched(users: touched.users, roles: [], in: state)
+        let held = [key(.membership, "clerk", "u-1"), key(.membership, "approver", "u-1"), key(.direct, "sales_order.edit", "u-1")]
+        let whenDisabled = changes(AccessIntervals.Moment(seq: 11, before: active, after: disabled))
+        #expect(whenDisabled.closed == Set(held) && whenDisabled.opened.isEmpty)
+        state.users["u-1"]!.status = .active
+        let whenEnabled = changes(AccessIntervals.Moment(seq: 12, before: disabled, after: AccessIntervals.Touched(users: touched.users, roles: [], in: state)))
+        #expect(whenEnabled.opened == Set(held) && whenEnabled.closed.isEmpty)
+
+        // A role deleted (not live): all its grants close.
+        let live = AccessIntervals.Touched(users: [], roles: ["clerk"], in: state)
+        state.roles["clerk"]!.deletedSeq = 13
+        let gone = changes(AccessIntervals.Moment(seq: 13, before: live, after: AccessIntervals.Touched(users: [], roles: ["clerk"], in: state)))
+        #expect(
+            gone.closed == [
+                key(.roleGrant, "clerk", "sales_order.view"), key(.grantingRole, "sales_order.view", "clerk"),
+                key(.roleGrant, "clerk", "customer.view"), key(.grantingRole, "customer.view", "clerk"),
+            ] && gone.opened.isEmpty)
     }
 }
