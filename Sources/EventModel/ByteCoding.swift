@@ -17,8 +17,22 @@ public struct ByteWriter {
 
     public mutating func write(_ value: Int) { write(UInt64(value)) }
 
+    /// How many bytes are written so far.
+    public var count: Int { bytes.count }
+
     /// Bytes as they are.
     public mutating func append(_ raw: [UInt8]) { bytes.append(contentsOf: raw) }
+
+    public mutating func append(byte: UInt8) { bytes.append(byte) }
+
+    /// Overwrites a byte already written: a length known only once what it measures is written.
+    public mutating func set(_ byte: UInt8, at offset: Int) { bytes[offset] = byte }
+
+    /// A text's UTF-8 as it is, without its length (a part of a key).
+    public mutating func appendUTF8(_ value: String) {
+        var s = value
+        s.withUTF8 { bytes.append(contentsOf: $0) }
+    }
 
     public mutating func write(_ value: String) {
         var s = value

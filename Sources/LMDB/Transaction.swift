@@ -68,21 +68,25 @@ public struct WriteTransaction: ~Copyable {
     /// Returns false when there was nothing to delete.
     @discardableResult
     public func delete(_ database: Database, key: [UInt8], value: [UInt8]? = nil) throws -> Bool {
-        try key.withUnsafeBytes { kb -> Bool in
-            try withValue(kb) { k -> Bool in
-                let rc: Int32
-                if let value {
-                    rc = value.withUnsafeBytes { vb in
-                        var v = MDB_val(mv_size: vb.count, mv_data: UnsafeMutableRawPointer(mutating: vb.baseAddress))
-                        return mdb_del(handle, database.handle, &k, &v)
-                    }
-                } else {
-                    rc = mdb_del(handle, database.handle, &k, nil)
+        try key.withUnsafeBytes { kb in try delete(database, key: kb, value: value) }
+    }
+
+    /// The same, the key read where it lies.
+    @discardableResult
+    public func delete(_ database: Database, key: UnsafeRawBufferPointer, value: [UInt8]? = nil) throws -> Bool {
+        try withValue(key) { k -> Bool in
+            let rc: Int32
+            if let value {
+                rc = value.withUnsafeBytes { vb in
+                    var v = MDB_val(mv_size: vb.count, mv_data: UnsafeMutableRawPointer(mutating: vb.baseAddress))
+                    return mdb_del(handle, database.handle, &k, &v)
                 }
-                if rc == MDB_NOTFOUND { return false }
-                try LMDBError.check(rc, "mdb_del \(database.name)")
-                return true
+            } else {
+                rc = mdb_del(handle, database.handle, &k, nil)
             }
+            if rc == MDB_NOTFOUND { return false }
+            try LMDBError.check(rc, "mdb_del \(database.name)")
+            return true
         }
     }
 
