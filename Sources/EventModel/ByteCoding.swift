@@ -25,6 +25,11 @@ public struct ByteWriter {
 
     public mutating func append(byte: UInt8) { bytes.append(byte) }
 
+    /// Eight bytes, most significant first: keys that sort by the number under byte comparison.
+    public mutating func appendBigEndian(_ value: UInt64) {
+        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
+    }
+
     /// Overwrites a byte already written: a length known only once what it measures is written.
     public mutating func set(_ byte: UInt8, at offset: Int) { bytes[offset] = byte }
 

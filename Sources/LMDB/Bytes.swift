@@ -19,11 +19,6 @@ public func bigEndianBytes(_ value: UInt64) -> [UInt8] {
     withUnsafeBytes(of: value.bigEndian) { Array($0) }
 }
 
-/// The same, appended to a key or value being made (no array of its own).
-public func appendBigEndian(_ value: UInt64, to bytes: inout [UInt8]) {
-    withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
-}
-
 /// Reads a big-endian UInt64 from the first 8 bytes.
 public func readBigEndianUInt64(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
     precondition(bytes.count >= 8, "a big-endian UInt64 needs 8 bytes")

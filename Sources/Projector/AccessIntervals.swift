@@ -155,40 +155,29 @@ public enum AccessIntervals {
     static let open = UInt64.max
 
     static func prefix(_ kind: Kind, _ group: String) -> [UInt8] {
-        var out: [UInt8] = []
-        appendPrefix(kind, group, to: &out)
-        return out
+        var w = ByteWriter(capacity: 3 + group.utf8.count)
+        ProjectionStore.appendTagged(kind.rawValue, group, limit: 200, to: &w)
+        return w.bytes
     }
 
-    private static func appendPrefix(_ kind: Kind, _ group: String, to out: inout [UInt8]) {
-        let part = ProjectionStore.component(group, limit: 200)
-        out.append(kind.rawValue)
-        out.append(UInt8(part.count >> 8))
-        out.append(UInt8(part.count & 0xFF))
-        out += part
-    }
-
-    /// Made in one array of the right size: joined with `+`, each part was an array of its own, and
+    /// Made in one buffer of the right size: joined with `+`, each part was an array of its own, and
     /// the writer makes two keys for every fact that closes.
     static func key(_ key: Key, to: UInt64) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(3 + key.group.utf8.count + 8 + key.member.utf8.count)
-        appendPrefix(key.kind, key.group, to: &out)
-        appendBigEndian(to, to: &out)
-        out += ProjectionStore.component(key.member, limit: 200)
-        return out
+        var w = ByteWriter(capacity: 3 + key.group.utf8.count + 8 + key.member.utf8.count)
+        ProjectionStore.appendTagged(key.kind.rawValue, key.group, limit: 200, to: &w)
+        w.appendBigEndian(to)
+        ProjectionStore.appendComponent(key.member, limit: 200, to: &w)
+        return w.bytes
     }
 
     static func value(_ key: Key, _ fact: Fact, from: UInt64) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(17 + key.member.utf8.count)
-        appendBigEndian(from, to: &out)
-        appendBigEndian(fact.lineage, to: &out)
-        out.append(UInt8(fact.scope.rawValue))
-        out += key.member.utf8
-        return out
+        var w = ByteWriter(capacity: 17 + key.member.utf8.count)
+        w.appendBigEndian(from)
+        w.appendBigEndian(fact.lineage)
+        w.append(byte: UInt8(fact.scope.rawValue))
+        w.appendUTF8(key.member)
+        return w.bytes
     }
-
 
     /// Applies changes inside the flush's write transaction, in order.
     static func write(_ moments: [Moment], into database: Database, _ txn: borrowing WriteTransaction) throws {

@@ -22,21 +22,29 @@ enum AccessTrail {
 
     /// The subject's range: users and roles only (the fold of access knows no other subject).
     static func prefix(_ subject: Envelope.Subject) -> [UInt8]? {
-        let kind: UInt8
+        guard let kind = kind(subject) else { return nil }
+        var w = ByteWriter(capacity: 3 + subject.id.utf8.count)
+        ProjectionStore.appendTagged(kind, subject.id, limit: 400, to: &w)
+        return w.bytes
+    }
+
+    /// The first byte of a subject's range; nil for a subject not on the trail.
+    private static func kind(_ subject: Envelope.Subject) -> UInt8? {
         switch subject.type {
-        case "user": kind = 1
-        case "role": kind = 2
-        default: return nil
+        case "user": 1
+        case "role": 2
+        default: nil
         }
-        let id = ProjectionStore.component(subject.id, limit: 400)
-        return [kind, UInt8(id.count >> 8), UInt8(id.count & 0xFF)] + id
     }
 
     /// The stored entry of an event, if it is on the trail. A failed event changed nothing: not on it.
     static func entry(_ event: StoredEvent) -> (key: [UInt8], value: [UInt8])? {
         let e = event.envelope
         // The subject first: most events are on sales orders, told apart without hashing their type.
-        guard e.outcome == .success, let prefix = prefix(e.subject), let code = codes[e.type] else { return nil }
+        guard e.outcome == .success, let kind = kind(e.subject), let code = codes[e.type] else { return nil }
+        var key = ByteWriter(capacity: 3 + e.subject.id.utf8.count + 8)
+        ProjectionStore.appendTagged(kind, e.subject.id, limit: 400, to: &key)
+        key.appendBigEndian(event.seq)
         var w = ByteWriter(capacity: 64)
         w.write(code)
         w.write(e.actor.id)
@@ -53,7 +61,7 @@ enum AccessTrail {
         } else {
             w.write(UInt64(0))
         }
-        return (prefix + bigEndianBytes(event.seq), w.bytes)
+        return (key.bytes, w.bytes)
     }
 
     /// An entry's event type, who made it and when: the first members of the compact form.

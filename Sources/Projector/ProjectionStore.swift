@@ -211,11 +211,17 @@ final class ProjectionStore: @unchecked Sendable {
     }
 
     static func appendSetKey(_ set: ProjectionSet, _ key: String, to w: inout ByteWriter) {
-        w.append(byte: set.rawValue)
+        appendTagged(set.rawValue, key, limit: 200, to: &w)
+    }
+
+    /// `tag (1) ‖ length (2, big-endian) ‖ component`: the first part of a key, whose entries are then
+    /// one range (a set's key, the access trail's subject, an interval's group).
+    static func appendTagged(_ tag: UInt8, _ text: String, limit: Int, to w: inout ByteWriter) {
+        w.append(byte: tag)
         let lengthAt = w.count
         w.append(byte: 0)
         w.append(byte: 0)
-        appendComponent(key, limit: 200, to: &w)
+        appendComponent(text, limit: limit, to: &w)
         let length = w.count - lengthAt - 2
         w.set(UInt8(length >> 8), at: lengthAt)
         w.set(UInt8(length & 0xFF), at: lengthAt + 1)
