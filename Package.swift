@@ -66,6 +66,9 @@ let package = Package(
         .target(
             name: "EventModel",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            // Release builds make its functions inlinable where others call them: the fold and the stored
+            // forms call its byte coding, JSON values and UTF-8 helpers at every event (a rebuild's CPU fell
+            // about 3%, BENCHMARKS.md). LMDB's layer crashes the compiler with this flag (Swift 6.3.1).
             swiftSettings: strict + [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
         ),
         // RFC 6962 Merkle trees and proofs, C2SP signed notes and checkpoints: what an auditor needs without the log.
