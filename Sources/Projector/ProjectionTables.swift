@@ -163,15 +163,16 @@ final class EntityCache<Value: StoredEntity>: @unchecked Sendable {
     /// The place of `key`'s slot, read from the source if need be.
     private func slot(_ key: String) -> Int {
         if let lastPlace, utf8Equal(key, lastKey) { return lastPlace }
-        let at = place[TableKey(key)] ?? append(key, Slot(value: load(key), changed: false))
+        let tableKey = TableKey(key)
+        let at = place[tableKey] ?? append(tableKey, key, Slot(value: load(key), changed: false))
         lastKey = key
         lastPlace = at
         return at
     }
 
-    private func append(_ key: String, _ slot: Slot) -> Int {
+    private func append(_ tableKey: TableKey, _ key: String, _ slot: Slot) -> Int {
         let at = slots.count
-        place[TableKey(key)] = at
+        place[tableKey] = at
         keys.append(key)
         slots.append(slot)
         return at
@@ -218,11 +219,13 @@ final class EntityCache<Value: StoredEntity>: @unchecked Sendable {
         if slots.count > Self.limit {
             let kept = changedPlaces.map { (keys[$0], slots[$0].value) }
             lastPlace = nil
-            place = [:]
+            // Room for as many as a table keeps, so that the next batch's look-ups do not grow them step by step.
+            place = Dictionary(minimumCapacity: Self.limit)
             keys = []
+            keys.reserveCapacity(Self.limit)
             slots = []
-            place.reserveCapacity(kept.count)
-            for (key, value) in kept { _ = append(key, Slot(value: value, changed: false)) }
+            slots.reserveCapacity(Self.limit)
+            for (key, value) in kept { _ = append(TableKey(key), key, Slot(value: value, changed: false)) }
         } else {
             for at in changedPlaces { slots[at].changed = false }
         }
