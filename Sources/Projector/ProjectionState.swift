@@ -303,7 +303,8 @@ public struct ProjectionState: Sendable, Equatable {
     /// A new entity's fields are made with room for all its changes at once: grown one by one, the
     /// dictionary was made again at every doubling, a twelfth of a fold.
     private static func applyChanges<Key: StoredKey>(_ changes: [Envelope.Change], _ seq: UInt64, to fields: inout [Key: Fact]) {
-        if fields.isEmpty { fields.reserveCapacity(changes.count) }
+        // Made with its room, not reserved: `reserveCapacity` ran unspecialized in the standard library.
+        if fields.isEmpty { fields = Dictionary(minimumCapacity: changes.count) }
         for change in changes {
             let key = Key(storedId: change.field)
             if let new = change.new { fields[key] = Fact(value: new, seq: seq) } else { fields[key] = nil }
