@@ -103,19 +103,15 @@ public struct ProjectionState: Sendable, Equatable {
     /// After what changed was handed to the store's writer: the next batch's changes are counted
     /// from here. Until the writer has committed them and the state reads a newer snapshot
     /// (`rebind`), the state keeps them itself, for the fold reads the old snapshot meanwhile.
-    /// Returns what the tables' caches let go of, for the store's writer to release.
-    @discardableResult
-    mutating func handedOff() -> [any Sendable] {
+    mutating func handedOff() {
         struct HandedOff: ProjectionTableVisitor {
-            var retired: [any Sendable] = []
-            mutating func visit<Value>(_ table: WritableKeyPath<ProjectionState, EntityTable<Value>>, of state: inout ProjectionState) {
-                if let storage = state[keyPath: table].handedOff() { retired.append(storage) }
+            func visit<Value>(_ table: WritableKeyPath<ProjectionState, EntityTable<Value>>, of state: inout ProjectionState) {
+                state[keyPath: table].handedOff()
             }
             func visit(_ set: WritableKeyPath<ProjectionState, SetTable>, of state: inout ProjectionState) { state[keyPath: set].handedOff() }
         }
         var visitor = HandedOff()
         visitTables(&visitor)
-        return visitor.retired
     }
 
     /// Lays a read-only projector's in-memory tail over the stored state it was folded on.

@@ -138,8 +138,6 @@ final class ProjectionStore: @unchecked Sendable {
         /// them was a ninth of its time (BENCHMARKS.md).
         var changes: [any TableChanges]
         var intervals: [AccessIntervals.Moment]
-        /// What the state's caches let go of at this hand-off: released with the batch, on the writer's thread.
-        var retired: [any Sendable]
         /// Durable once written, with every batch before it. False (unless the projection is set to
         /// sync every batch): the commit skips its sync until a batch that syncs, or the sync when
         /// the ledger is quiet (`Environment.skipSyncs`).
@@ -175,8 +173,8 @@ final class ProjectionStore: @unchecked Sendable {
         if let latest = output.times.latest { writes.append((meta, Self.trailTimeKey, AccessTrail.Times.key(latest, seq: 0))) }
         writes.append((meta, Self.watermarkKey, bigEndianBytes(watermark.seq) + watermark.hash))
         writes.append((meta, Self.bootstrappedKey, [state.bootstrapped ? 1 : 0]))
-        let retired = state.handedOff()
-        return BatchWrites(puts: writes, changes: changes.changes, intervals: output.intervals, retired: retired, syncs: syncs)
+        state.handedOff()
+        return BatchWrites(puts: writes, changes: changes.changes, intervals: output.intervals, syncs: syncs)
     }
 
     /// Writes one batch in one transaction: all of it, watermark included, or nothing. A batch that

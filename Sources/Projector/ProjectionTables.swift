@@ -115,9 +115,8 @@ public struct EntityTable<Value: StoredEntity>: Sendable, Equatable {
         return out
     }
 
-    /// After the changed entities were handed to the store's writer (`EntityCache.handedOff`); what the
-    /// cache let go of, for another thread to release.
-    mutating func handedOff() -> (any Sendable)? { cache?.handedOff() }
+    /// After the changed entities were handed to the store's writer (`EntityCache.handedOff`).
+    mutating func handedOff() { cache?.handedOff() }
 
     /// Compares what is in memory: meant for states folded in memory alone.
     public static func == (a: Self, b: Self) -> Bool { a.memory == b.memory }
@@ -216,13 +215,9 @@ final class EntityCache<Value: StoredEntity>: @unchecked Sendable {
     /// the snapshot the fold reads meanwhile does not hold them. Those handed off before are in the
     /// store by now (the follower waits for each write before it hands off the next, and reads a
     /// snapshot taken after it), so they may go.
-    /// Returns the storage it let go of, if it started again: the caller hands it to the store's
-    /// writer, whose thread releases it (thousands of entities, a few percent of the follower's time).
-    func handedOff() -> (any Sendable)? {
-        defer { changedPlaces = [] }
+    func handedOff() {
         if slots.count > Self.limit {
             let kept = changedPlaces.map { (keys[$0], slots[$0].value) }
-            let retired = Retired(place: place, keys: keys, slots: slots)
             lastPlace = nil
             // Room for as many as a table keeps, so that the next batch's look-ups do not grow them step by step.
             place = Dictionary(minimumCapacity: Self.limit)
@@ -231,17 +226,10 @@ final class EntityCache<Value: StoredEntity>: @unchecked Sendable {
             slots = []
             slots.reserveCapacity(Self.limit)
             for (key, value) in kept { _ = append(TableKey(key), key, Slot(value: value, changed: false)) }
-            return retired
+        } else {
+            for at in changedPlaces { slots[at].changed = false }
         }
-        for at in changedPlaces { slots[at].changed = false }
-        return nil
-    }
-
-    /// A cache's storage let go of, released wherever the last reference goes.
-    private struct Retired: @unchecked Sendable {
-        let place: [TableKey: Int]
-        let keys: [String]
-        let slots: ContiguousArray<Slot>
+        changedPlaces = []
     }
 
     func all() -> [String: Value] {
