@@ -149,4 +149,28 @@ import Testing
         #expect(report.problem == "the fold form of record 17 differs from the record")
         try await log.close()
     }
+    /// A block whose first forms read and a later one does not: the forms already put in the batch are
+    /// taken out again, and the block's records decoded instead, each event once.
+    @Test func aBlockThatFailsPartWayLeavesNothingOfItInTheBatch() async throws {
+        let (path, _) = try await Self.closedLedger(40, seed: 65)
+        var log = try Self.open(path)
+        let records = try log.events(afterSeq: 16, limit: 16).map { try StoredEvent.decodeForFold($0.record) }
+        try await log.close()
+        // The block of 17...32 made again: the first eight forms as they were, the ninth a tag no form has.
+        var forms = ByteWriter(capacity: 4096)
+        for (index, event) in records.enumerated() {
+            let form = index == 8 ? [UInt8(9)] : FoldForm.bytes(of: event.envelope)
+            forms.write(form.count)
+            forms.append(form)
+        }
+        try CompressionTests.alter(path, [FoldForms.databaseName]) { dbs, txn in
+            try FoldFormBlockWriter(database: dbs[0]).store(last: 32, count: 16, [forms.bytes], append: false, txn)
+        }
+        log = try Self.open(path)
+        let batch = try #require(try log.foldBatch(afterSeq: 16, limit: 16))
+        #expect(batch.events == records && batch.undecodable.isEmpty && batch.lastSeq == 32)
+        try Self.expectBatchesAgreeWithTheRecords(log, sizes: [5, 16, 40])
+        #expect(try log.verify(checkpointVerifier: nil, indexes: true).problem == "the block of fold forms ending at record 32 does not read back")
+        try await log.close()
+    }
 }
