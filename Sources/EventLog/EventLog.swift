@@ -316,17 +316,15 @@ public final class EventLog: Sendable {
             var decoder = StoredEvent.FoldDecoder()
             let last = UInt64(limit) > UInt64.max - afterSeq ? UInt64.max : afterSeq + UInt64(limit)
             try txn.withCursor(store.records) { cursor in
-                /// One record decoded, by seq or where the cursor stands.
-                func decode(_ seq: UInt64, _ value: UnsafeRawBufferPointer) {
-                    if let event = reader.decodeForFold(value, using: &decoder) { batch.events.append(event) } else { batch.undecodable.append(seq) }
-                    batch.lastSeq = seq
+                /// One record decoded for the fold, or its seq kept as undecodable.
+                func decode(_ seq: UInt64, _ value: UnsafeRawBufferPointer, into events: inout [StoredEvent], _ undecodable: inout [UInt64]) {
+                    if let event = reader.decodeForFold(value, using: &decoder) { events.append(event) } else { undecodable.append(seq) }
                 }
                 // Forms where a block holds them, records decoded up to the next block elsewhere.
                 while batch.lastSeq < last {
                     let next = batch.lastSeq + 1
                     // Each form's event made in the batch as the block is read (`FoldForm.Kind`).
                     let mark = batch.events.count
-                    var lastRead = batch.lastSeq
                     var undecodable: [UInt64] = []
                     let (found, nextBlock) = try blocks?.read(from: next, through: last, txn, reported: reportDamagedFormBlock, appendingTo: &batch.events) { seq, kind, events in
                         switch kind {
@@ -334,13 +332,13 @@ public final class EventLog: Sendable {
                         case .undecodable: undecodable.append(seq)
                         case .inRecord:
                             guard let (_, value) = try cursor.get(.key, key: bigEndianBytes(seq)) else { throw LogError(.corrupt, "record \(seq) is missing") }
-                            if let event = reader.decodeForFold(value, using: &decoder) { events.append(event) } else { undecodable.append(seq) }
+                            decode(seq, value, into: &events, &undecodable)
                         }
-                        lastRead = seq
                     } ?? (false, .max)
                     if found {
+                        // The block gave every form from `next` to its end or to `last`.
                         batch.undecodable += undecodable
-                        batch.lastSeq = lastRead
+                        batch.lastSeq = min(last, nextBlock - 1)
                         continue
                     }
                     // A block that did not read back to its end: its records are decoded instead.
@@ -348,7 +346,8 @@ public final class EventLog: Sendable {
                     let through = min(last, nextBlock - 1)
                     var entry = try cursor.get(.keyRange, key: bigEndianBytes(next))
                     while let (key, value) = entry, readBigEndianUInt64(key) <= through {
-                        decode(readBigEndianUInt64(key), value)
+                        batch.lastSeq = readBigEndianUInt64(key)
+                        decode(batch.lastSeq, value, into: &batch.events, &batch.undecodable)
                         entry = batch.lastSeq < through ? try cursor.get(.next) : nil
                     }
                     if batch.lastSeq < through { break }  // the head

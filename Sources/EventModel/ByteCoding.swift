@@ -40,11 +40,8 @@ public struct ByteWriter {
     }
 
     public mutating func write(_ value: String) {
-        var s = value
-        s.withUTF8 { utf8 in
-            write(utf8.count)
-            bytes.append(contentsOf: utf8)
-        }
+        write(value.utf8.count)
+        appendUTF8(value)
     }
 
     public mutating func write(_ value: UInt64?) {

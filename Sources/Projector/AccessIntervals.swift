@@ -98,16 +98,16 @@ public enum AccessIntervals {
             var diff = Diff(seq: seq)
             for ((id, before), (_, after)) in zip(before.users, after.users) {
                 // Assignments count whatever the status; the other facts only while active.
-                diff.compare(before?.roles, after?.roles, as: { (.assignment, $0, id) }, fact: { Fact(lineage: $0, scope: .all) })
+                diff.compare(before?.roles, after?.roles, as: { Key(kind: .assignment, group: $0, member: id) }, fact: { Fact(lineage: $0, scope: .all) })
                 let (was, now) = (before.flatMap { $0.status == .active ? $0 : nil }, after.flatMap { $0.status == .active ? $0 : nil })
-                diff.compare(was?.roles, now?.roles, as: { (.membership, $0, id) }, fact: { Fact(lineage: $0, scope: .all) })
-                diff.compare(was?.direct, now?.direct, as: { (.direct, $0, id) }, fact: { Fact(lineage: $0.seq, scope: $0.scope) })
-                diff.compare(was?.admin, now?.admin, as: { (.admin, $0.storedName, id) }, fact: { Fact(lineage: $0, scope: .all) })
+                diff.compare(was?.roles, now?.roles, as: { Key(kind: .membership, group: $0, member: id) }, fact: { Fact(lineage: $0, scope: .all) })
+                diff.compare(was?.direct, now?.direct, as: { Key(kind: .direct, group: $0, member: id) }, fact: { Fact(lineage: $0.seq, scope: $0.scope) })
+                diff.compare(was?.admin, now?.admin, as: { Key(kind: .admin, group: $0.storedName, member: id) }, fact: { Fact(lineage: $0, scope: .all) })
             }
             for ((id, before), (_, after)) in zip(before.roles, after.roles) {
                 let (was, now) = (before.flatMap { $0.isLive ? $0.grantsByKey : nil }, after.flatMap { $0.isLive ? $0.grantsByKey : nil })
-                diff.compare(was, now, as: { (.roleGrant, id, $0.id) }, fact: { Fact(lineage: $0.seq, scope: $0.scope) })
-                diff.compare(was, now, as: { (.grantingRole, $0.id, id) }, fact: { Fact(lineage: $0.seq, scope: $0.scope) })
+                diff.compare(was, now, as: { Key(kind: .roleGrant, group: id, member: $0.id) }, fact: { Fact(lineage: $0.seq, scope: $0.scope) })
+                diff.compare(was, now, as: { Key(kind: .grantingRole, group: $0.id, member: id) }, fact: { Fact(lineage: $0.seq, scope: $0.scope) })
             }
             return diff.closes + diff.opens
         }
@@ -120,27 +120,16 @@ public enum AccessIntervals {
         var closes: [Change] = []
         var opens: [Change] = []
 
-        init(seq: UInt64) { self.seq = seq }
-
-        /// One part of a user or role, before and after (nil: none). `as`: a part's key as a fact's
-        /// kind, group and member.
+        /// One part of a user or role, before and after (nil: none). `factKey`: the fact a part's key makes.
         mutating func compare<K: Hashable, V>(
-            _ before: [K: V]?, _ after: [K: V]?, as key: (K) -> (Kind, String, String), fact: (V) -> Fact
+            _ before: [K: V]?, _ after: [K: V]?, as factKey: (K) -> Key, fact: (V) -> Fact
         ) {
-            func factKey(_ k: K) -> Key {
-                let (kind, group, member) = key(k)
-                return Key(kind: kind, group: group, member: member)
-            }
             if let before {
                 for (k, value) in before {
-                    let old = fact(value)
-                    if let now = after?[k].map(fact) {
-                        guard now != old else { continue }
-                        closes.append(.close(factKey(k), at: seq))
-                        opens.append(.open(factKey(k), now, from: seq))
-                    } else {
-                        closes.append(.close(factKey(k), at: seq))
-                    }
+                    let now = after?[k].map(fact)
+                    if now == fact(value) { continue }
+                    closes.append(.close(factKey(k), at: seq))
+                    if let now { opens.append(.open(factKey(k), now, from: seq)) }
                 }
             }
             guard let after else { return }

@@ -200,7 +200,11 @@ final class ProjectionStore: @unchecked Sendable {
         bigEndianBytes(position.seq) + [position.code, UInt8(position.ordinal >> 8), UInt8(position.ordinal & 0xFF)]
     }
 
-    static func entityKey(_ id: String) -> [UInt8] { component(id, limit: 400) }
+    static func entityKey(_ id: String) -> [UInt8] {
+        var w = ByteWriter(capacity: id.utf8.count)
+        appendEntityKey(id, to: &w)
+        return w.bytes
+    }
 
     static func appendEntityKey(_ id: String, to w: inout ByteWriter) { appendComponent(id, limit: 400, to: &w) }
 
