@@ -1,0 +1,45 @@
+import EventModel
+import LMDB
+import TestSupport
+import Testing
+
+@testable import Projector
+
+/// A batch's puts reach LMDB sorted by key within each database (through one cursor), yet what is
+/// stored is what the puts said in the order they were made.
+@Suite struct EncodedWritesTests {
+    @Test func putsInAnyOrderStoreWhatWasPutAndTheLaterOfTwoWins() throws {
+        let env = try Environment(.init(path: Scratch.directory("ledger-encoded-writes")))
+        let databases = try env.openDatabases([("a", []), ("b", [])])
+        let (a, b) = (databases[0], databases[1])
+        try env.write { txn in try txn.put(a, key: Array("gone".utf8), value: [1]) }
+
+        var writes = EncodedWrites()
+        func put(_ database: Database, _ key: String, _ value: String) {
+            writes.put(database, key: { $0.appendUTF8(key) }, value: { $0.appendUTF8(value) })
+        }
+        // Out of order, keys that are prefixes of others, a key put twice, two runs of one database.
+        for (key, value) in [("m", "1"), ("b", "2"), ("mm", "3"), ("a", "4"), ("m", "5"), ("z", "6")] { put(a, key, value) }
+        put(b, "y", "7")
+        put(b, "x", "8")
+        put(a, "c", "9")
+        writes.delete(a) { $0.appendUTF8("gone") }
+        try env.write { txn in try writes.write(txn) }
+
+        let stored = try env.read { txn in
+            try [a, b].map { database in
+                try txn.withCursor(database) { cursor in
+                    var out: [String] = []
+                    var entry = try cursor.get(.first)
+                    while let (key, value) = entry {
+                        out.append(String(decoding: key, as: UTF8.self) + "=" + String(decoding: value, as: UTF8.self))
+                        entry = try cursor.get(.next)
+                    }
+                    return out
+                }
+            }
+        }
+        #expect(stored[0] == ["a=4", "b=2", "c=9", "m=5", "mm=3", "z=6"])
+        #expect(stored[1] == ["x=8", "y=7"])
+    }
+}
