@@ -33,8 +33,9 @@ public final class LiveProjector: Sendable {
         /// never an event. Fewer, larger transactions rewrite each B-tree page less often.
         public var batchSize: Int = 40_000
         /// Events read and decoded at a time (at most `batchSize`), the next ones on another thread
-        /// meanwhile: smaller than a transaction, so decoded events do not crowd memory.
-        public var readBatchSize: Int = 10_000
+        /// meanwhile: smaller than a transaction, so decoded events do not crowd memory (5,000 held
+        /// a 1M rebuild 3 MiB lower than 10,000, at the same speed).
+        public var readBatchSize: Int = 5_000
         /// Far behind, a batch is written before `batchSize` events once the process's resident
         /// anonymous memory reaches this (nil: no limit). LMDB holds every page a transaction
         /// changes in memory until the commit, and keeps those buffers for the next one; as the

@@ -128,7 +128,8 @@ public struct EntityTable<Value: StoredEntity>: Sendable, Equatable {
 /// change: the follower's CPU fell 5–6%, BENCHMARKS.md). Past `limit` entities, a hand-off starts
 /// it again with only the entities just handed off. 10,000 (was 50,000, then 20,000): each step
 /// held less (23 MiB after a 1M-event load at 20,000; 15 MiB at the peak of a rebuild at 10,000);
-/// ingest kept its speed, and single rebuilds ran 5–7% slower, within this machine's noise.
+/// ingest kept its speed, and single rebuilds ran 5–7% slower, within this machine's noise. Users
+/// keep twice as many (`ProjectionCache.limit(for:)`).
 final class EntityCache<Value: StoredEntity>: @unchecked Sendable {
     struct Slot {
         var value: Value?
@@ -144,7 +145,8 @@ final class EntityCache<Value: StoredEntity>: @unchecked Sendable {
     var slots: ContiguousArray<Slot> = []
     /// The places of the slots marked changed since the last hand-off, in the order they first changed.
     private var changedPlaces: [Int] = []
-    static var limit: Int { ProjectionCache.entitiesPerTable.load(ordering: .relaxed) }
+    /// How many entities this table keeps (`ProjectionCache.limit(for:)`).
+    var limit: Int { ProjectionCache.limit(for: table) }
 
     init(table: ProjectionTable, source: any ProjectionSource) {
         self.table = table
@@ -216,15 +218,15 @@ final class EntityCache<Value: StoredEntity>: @unchecked Sendable {
     /// store by now (the follower waits for each write before it hands off the next, and reads a
     /// snapshot taken after it), so they may go.
     func handedOff() {
-        if slots.count > Self.limit {
+        if slots.count > limit {
             let kept = changedPlaces.map { (keys[$0], slots[$0].value) }
             lastPlace = nil
             // Room for as many as a table keeps, so that the next batch's look-ups do not grow them step by step.
-            place = Dictionary(minimumCapacity: Self.limit)
+            place = Dictionary(minimumCapacity: limit)
             keys = []
-            keys.reserveCapacity(Self.limit)
+            keys.reserveCapacity(limit)
             slots = []
-            slots.reserveCapacity(Self.limit)
+            slots.reserveCapacity(limit)
             for (key, value) in kept { _ = append(TableKey(key), key, Slot(value: value, changed: false)) }
         } else {
             for at in changedPlaces { slots[at].changed = false }
@@ -258,6 +260,14 @@ final class EntityCache<Value: StoredEntity>: @unchecked Sendable {
 /// (`EntityCache`). Any value gives the same answers; tests lower it so that every hand-off evicts.
 public enum ProjectionCache {
     public static let entitiesPerTable = Atomic<Int>(10_000)
+
+    /// Users keep twice as many: the rules look one up at nearly every event (the actor, an order's
+    /// owner), and a ledger has far fewer users than orders (19,159 against 132,419 at 1M events).
+    /// Reloaded after every hand-off, they were a tenth of a 1M rebuild's follower (BENCHMARKS.md).
+    static func limit(for table: ProjectionTable) -> Int {
+        let limit = entitiesPerTable.load(ordering: .relaxed)
+        return table == .users ? 2 * limit : limit
+    }
 }
 
 /// An insert-only set per key (who was ever concerned). Alone it holds every member; over a
