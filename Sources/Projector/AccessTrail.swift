@@ -146,16 +146,29 @@ extension AccessTrail {
                 raised.append(Self.key(time, seq: event.seq))
             } else {
                 let subject = event.envelope.subject
-                late.append((bigEndianBytes(event.seq), Self.key(time, seq: 0).prefix(12) + [subject.type == "user" ? 1 : 2] + Array(subject.id.utf8)))
+                var value = ByteWriter(capacity: 13 + subject.id.utf8.count)
+                Self.appendTime(time, to: &value)
+                value.append(byte: subject.type == "user" ? 1 : 2)
+                value.appendUTF8(subject.id)
+                late.append((bigEndianBytes(event.seq), value.bytes))
             }
         }
 
         /// An instant as bytes that sort as it does (seconds offset to unsigned, nanoseconds), then a seq.
         static func key(_ time: Instant, seq: UInt64) -> [UInt8] {
+            var key = ByteWriter(capacity: 20)
+            appendTime(time, to: &key)
+            key.appendBigEndian(seq)
+            return key.bytes
+        }
+
+        private static func appendTime(_ time: Instant, to writer: inout ByteWriter) {
+            writer.appendBigEndian(UInt64(bitPattern: time.seconds) ^ (1 << 63))
             let nanos = UInt32(bitPattern: time.nanoseconds)
-            return bigEndianBytes(UInt64(bitPattern: time.seconds) ^ (1 << 63))
-                + [UInt8(nanos >> 24), UInt8(truncatingIfNeeded: nanos >> 16), UInt8(truncatingIfNeeded: nanos >> 8), UInt8(truncatingIfNeeded: nanos)]
-                + bigEndianBytes(seq)
+            writer.append(byte: UInt8(nanos >> 24))
+            writer.append(byte: UInt8(truncatingIfNeeded: nanos >> 16))
+            writer.append(byte: UInt8(truncatingIfNeeded: nanos >> 8))
+            writer.append(byte: UInt8(truncatingIfNeeded: nanos))
         }
 
         static func instant(fromKey bytes: UnsafeRawBufferPointer) -> Instant? {
