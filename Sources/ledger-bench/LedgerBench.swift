@@ -70,6 +70,9 @@ struct LedgerBench: AsyncParsableCommand {
     @Option(help: "Entities of each table the projection keeps in memory between transactions (ProjectionCache.entitiesPerTable), for --rebuild.")
     var entitiesPerTable: Int?
 
+    @Option(help: "With --rebuild: the projection's memory budget in MiB (LiveProjector.Configuration.memoryBudgetBytes; 0: none).")
+    var memoryBudgetMib: Int = (LiveProjector.Configuration(path: "").memoryBudgetBytes ?? 0) >> 20
+
     @Option(help: "Events the projection reads and decodes at a time, for --rebuild.")
     var projectionReadBatch: Int = LiveProjector.Configuration(path: "").readBatchSize
 
@@ -136,7 +139,7 @@ struct LedgerBench: AsyncParsableCommand {
         }
         if let rebuild {
             if let entitiesPerTable { ProjectionCache.entitiesPerTable.store(entitiesPerTable, ordering: .relaxed) }
-            try RebuildBench(path: rebuild, batchSize: projectionBatch, readBatchSize: projectionReadBatch).run()
+            try RebuildBench(path: rebuild, batchSize: projectionBatch, readBatchSize: projectionReadBatch, memoryBudgetMiB: memoryBudgetMib).run()
             return
         }
         if let rawFloor {

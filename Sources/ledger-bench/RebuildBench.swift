@@ -11,6 +11,7 @@ struct RebuildBench {
     var path: String
     var batchSize: Int
     var readBatchSize: Int
+    var memoryBudgetMiB: Int
 
     func run() throws {
         var logger = Logger(label: "bench")
@@ -21,6 +22,7 @@ struct RebuildBench {
         var configuration = LiveProjector.Configuration(path: path + "/projection")
         configuration.batchSize = batchSize
         configuration.readBatchSize = readBatchSize
+        configuration.memoryBudgetBytes = memoryBudgetMiB > 0 ? memoryBudgetMiB << 20 : nil
         let cpuBefore = threadCPUSeconds()
         let processBefore = processCPUSeconds()
         let start = ContinuousClock.now
@@ -33,7 +35,7 @@ struct RebuildBench {
         let elapsed = ContinuousClock.now - start
         let cpu = threadCPUSeconds().map { ($0.key, $0.value - (cpuBefore[$0.key] ?? 0)) }.filter { $0.1 >= 0.05 }.sorted { $0.1 > $1.1 }
         let process = processCPUSeconds() - processBefore
-        print("rebuild of \(head) events into the stored projection (\(batchSize) a transaction, read \(readBatchSize) at a time): \(elapsed), RssAnon at most \(max(peak, rssAnonKiB()) / 1024) MiB")
+        print("rebuild of \(head) events into the stored projection (\(batchSize) a transaction, read \(readBatchSize) at a time): \(elapsed), RssAnon at most \(max(peak, rssAnonKiB()) / 1024) MiB, \(projector.batchesWritten) transactions")
         // The read-ahead's threads (one a batch) have ended by now: theirs is what the process used besides.
         print("CPU seconds by thread: " + cpu.map { "\($0.0) \(String(format: "%.2f", $0.1))" }.joined(separator: ", ")
             + String(format: ", threads ended (ledger-readahead) %.2f; %.2f in all", process - cpu.reduce(0) { $0 + $1.1 }, process))
