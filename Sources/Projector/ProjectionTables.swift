@@ -263,7 +263,8 @@ public enum ProjectionCache {
 
     /// Users keep twice as many: the rules look one up at nearly every event (the actor, an order's
     /// owner), and a ledger has far fewer users than orders (19,159 against 132,419 at 1M events).
-    /// Reloaded after every hand-off, they were a tenth of a 1M rebuild's follower (BENCHMARKS.md).
+    /// Kept all (a 1M rebuild's follower 1.75 against 1.88–1.96 CPU-s, BENCHMARKS.md) instead of
+    /// read and decoded again after every hand-off.
     static func limit(for table: ProjectionTable) -> Int {
         let limit = entitiesPerTable.load(ordering: .relaxed)
         return table == .users ? 2 * limit : limit
