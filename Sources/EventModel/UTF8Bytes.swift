@@ -9,13 +9,15 @@ import Glibc
 public func utf8Compare(_ a: String, _ b: String) -> Int {
     var a = a
     var b = b
-    return a.withUTF8 { pa in
-        b.withUTF8 { pb in
-            let n = min(pa.count, pb.count)
-            let c = n == 0 ? 0 : Int(memcmp(pa.baseAddress!, pb.baseAddress!, n))
-            return c != 0 ? c : pa.count - pb.count
-        }
-    }
+    return a.withUTF8 { pa in b.withUTF8 { pb in byteCompare(UnsafeRawBufferPointer(pa), UnsafeRawBufferPointer(pb)) } }
+}
+
+/// Bytes in the order LMDB sorts keys: a memcmp over the common length, then the shorter first.
+@inline(__always)
+public func byteCompare(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
+    let n = min(a.count, b.count)
+    let c = n == 0 ? 0 : Int(memcmp(a.baseAddress!, b.baseAddress!, n))
+    return c != 0 ? c : a.count - b.count
 }
 
 @inline(__always)

@@ -184,6 +184,7 @@ final class ProjectionStore: @unchecked Sendable {
         // Everything written is computed beforehand: `write` may run the closure again after growing the map.
         var encoded = EncodedWrites()
         for changes in batch.changes { changes.encode(into: &encoded) }
+        encoded.orderPutsByKey()
         if !batch.syncs { try environment.skipSyncs() }
         try environment.write { txn in
             try encoded.write(txn)
@@ -494,33 +495,46 @@ struct EncodedWrites {
         deletes.append((database, start..<buffer.count))
     }
 
-    /// The deletes, then the puts: each run of puts into one database in key order, through one
-    /// cursor. LMDB looks for a key first on the page its cursor is on, so puts in order mostly skip
-    /// the search from the root and touch each page once in a row: LMDB's part of a 1M rebuild's
-    /// writer fell by a quarter (BENCHMARKS.md). A key put twice keeps its order (the later wins).
+    /// Each run of puts into one database sorted by key, before the transaction (whose closure may
+    /// run again): LMDB looks for a key first on the page its cursor is on, so puts in order mostly
+    /// skip the search from the root and touch each page once in a row (LMDB's part of a 1M
+    /// rebuild's writer fell by a quarter, BENCHMARKS.md). A key put twice keeps its order (the later wins).
+    mutating func orderPutsByKey() {
+        buffer.bytes.withUnsafeBytes { bytes in
+            for run in runs() {
+                puts[run].sort { a, b in
+                    let order = byteCompare(UnsafeRawBufferPointer(rebasing: bytes[a.key]), UnsafeRawBufferPointer(rebasing: bytes[b.key]))
+                    return order != 0 ? order < 0 : a.key.lowerBound < b.key.lowerBound
+                }
+            }
+        }
+    }
+
+    /// The deletes, then the puts in the order they stand, each run of one database through one cursor.
     func write(_ txn: borrowing WriteTransaction) throws {
         try buffer.bytes.withUnsafeBytes { bytes in
             for (database, key) in deletes { _ = try txn.delete(database, key: UnsafeRawBufferPointer(rebasing: bytes[key])) }
-            func precedes(_ a: Range<Int>, _ b: Range<Int>) -> Bool {
-                let common = min(a.count, b.count)
-                let order = common == 0 ? 0 : memcmp(bytes.baseAddress! + a.lowerBound, bytes.baseAddress! + b.lowerBound, common)
-                if order != 0 { return order < 0 }
-                return a.count != b.count ? a.count < b.count : a.lowerBound < b.lowerBound
-            }
-            var start = 0
-            while start < puts.count {
-                let database = puts[start].database
-                var end = start + 1
-                while end < puts.count, puts[end].database == database { end += 1 }
-                let run = puts[start..<end].sorted { precedes($0.key, $1.key) }
-                try txn.withCursor(database) { cursor in
-                    for put in run {
+            for run in runs() {
+                try txn.withCursor(puts[run.lowerBound].database) { cursor in
+                    for put in puts[run] {
                         try cursor.put(UnsafeRawBufferPointer(rebasing: bytes[put.key]), UnsafeRawBufferPointer(rebasing: bytes[put.value]))
                     }
                 }
-                start = end
             }
         }
+    }
+
+    /// The ranges of `puts` that go to one database, in order.
+    private func runs() -> [Range<Int>] {
+        var out: [Range<Int>] = []
+        var start = 0
+        while start < puts.count {
+            var end = start + 1
+            while end < puts.count, puts[end].database == puts[start].database { end += 1 }
+            out.append(start..<end)
+            start = end
+        }
+        return out
     }
 }
 

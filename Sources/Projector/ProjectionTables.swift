@@ -218,6 +218,7 @@ final class EntityCache<Value: StoredEntity>: @unchecked Sendable {
     /// store by now (the follower waits for each write before it hands off the next, and reads a
     /// snapshot taken after it), so they may go.
     func handedOff() {
+        let limit = self.limit
         if slots.count > limit {
             let kept = changedPlaces.map { (keys[$0], slots[$0].value) }
             lastPlace = nil

@@ -24,6 +24,7 @@ import Testing
         put(b, "x", "8")
         put(a, "c", "9")
         writes.delete(a) { $0.appendUTF8("gone") }
+        writes.orderPutsByKey()
         try env.write { txn in try writes.write(txn) }
 
         let stored = try env.read { txn in
