@@ -20,6 +20,9 @@ public struct ByteWriter {
     /// How many bytes are written so far.
     public var count: Int { bytes.count }
 
+    /// Empty again, its room kept.
+    public mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
+
     /// Bytes as they are.
     public mutating func append(_ raw: [UInt8]) { bytes.append(contentsOf: raw) }
 

@@ -181,13 +181,19 @@ final class ProjectionStore: @unchecked Sendable {
     /// does not sync starts (or goes on with) commits that skip their sync; one that syncs makes
     /// them all durable.
     func write(_ batch: BatchWrites) throws {
-        // Everything written is computed beforehand: `write` may run the closure again after growing the map.
-        var encoded = EncodedWrites()
-        for changes in batch.changes { changes.encode(into: &encoded) }
-        encoded.orderPutsByKey()
         if !batch.syncs { try environment.skipSyncs() }
+        var encoded = EncodedWrites()
         try environment.write { txn in
-            try encoded.write(txn)
+            // A table at a time, encoded and ordered as it is written: a batch encoded whole beforehand
+            // held 3–4 MiB more at a 1M rebuild's peak, where the memory budget binds (BENCHMARKS.md).
+            // What is written depends on the batch alone: run again after the map grew, the closure
+            // writes the same bytes.
+            for changes in batch.changes {
+                encoded.removeAll()
+                changes.encode(into: &encoded)
+                encoded.orderPutsByKey()
+                try encoded.write(txn)
+            }
             for (database, key, value) in batch.puts { try txn.put(database, key: key, value: value) }
             try AccessIntervals.write(batch.intervals, into: intervals, txn)
         }
@@ -473,9 +479,9 @@ protocol TableChanges: Sendable {
     func encode(into writes: inout EncodedWrites)
 }
 
-/// One batch's puts and deletes, their keys and values back to back in one buffer: one array for
-/// the batch, not two for each of its writes (a rebuild of 1M events writes some 300,000 entities and
-/// set members, each key and value an array of its own that was made, retained and released).
+/// The puts and deletes of a batch's table, their keys and values back to back in one buffer: one
+/// array, emptied between tables, not two for each write (a rebuild of 1M events writes some 300,000
+/// entities and set members, each key and value an array of its own that was made, retained and released).
 struct EncodedWrites {
     private var buffer = ByteWriter(capacity: 1 << 20)
     private var puts: [(database: Database, key: Range<Int>, value: Range<Int>)] = []
@@ -489,16 +495,23 @@ struct EncodedWrites {
         puts.append((database, start..<middle, middle..<buffer.count))
     }
 
+    /// Empty again for another table's writes, its room kept.
+    mutating func removeAll() {
+        buffer.removeAll()
+        puts.removeAll(keepingCapacity: true)
+        deletes.removeAll(keepingCapacity: true)
+    }
+
     mutating func delete(_ database: Database, key: (inout ByteWriter) -> Void) {
         let start = buffer.count
         key(&buffer)
         deletes.append((database, start..<buffer.count))
     }
 
-    /// Each run of puts into one database sorted by key, before the transaction (whose closure may
-    /// run again): LMDB looks for a key first on the page its cursor is on, so puts in order mostly
-    /// skip the search from the root and touch each page once in a row (LMDB's part of a 1M
-    /// rebuild's writer fell by a quarter, BENCHMARKS.md). A key put twice keeps its order (the later wins).
+    /// Each run of puts into one database sorted by key, before it is written: LMDB looks for a key
+    /// first on the page its cursor is on, so puts in order mostly skip the search from the root and
+    /// touch each page once in a row (LMDB's part of a 1M rebuild's writer fell by a quarter,
+    /// BENCHMARKS.md). A key put twice keeps its order (the later wins).
     mutating func orderPutsByKey() {
         buffer.bytes.withUnsafeBytes { bytes in
             for run in runs() {

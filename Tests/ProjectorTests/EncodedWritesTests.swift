@@ -43,4 +43,27 @@ import Testing
         #expect(stored[0] == ["a=4", "b=2", "c=9", "m=5", "mm=3", "z=6"])
         #expect(stored[1] == ["x=8", "y=7"])
     }
+
+    /// The store writes a batch a table at a time through one `EncodedWrites`, emptied between tables:
+    /// what one table put is not written again with the next.
+    @Test func emptiedWritesWriteOnlyWhatFollows() throws {
+        let env = try Environment(.init(path: Scratch.directory("ledger-encoded-writes-emptied")))
+        let databases = try env.openDatabases([("a", []), ("b", [])])
+        let (a, b) = (databases[0], databases[1])
+        try env.write { txn in try txn.put(a, key: Array("k".utf8), value: Array("0".utf8)) }
+
+        var writes = EncodedWrites()
+        writes.put(a, key: { $0.appendUTF8("k") }, value: { $0.appendUTF8("1") })
+        writes.delete(a) { $0.appendUTF8("k") }
+        writes.removeAll()
+        writes.put(b, key: { $0.appendUTF8("x") }, value: { $0.appendUTF8("2") })
+        writes.orderPutsByKey()
+        try env.write { txn in try writes.write(txn) }
+
+        let (inA, inB) = try env.read { txn in
+            (try txn.get(a, Array("k".utf8)).map { String(decoding: $0, as: UTF8.self) }, try txn.get(b, Array("x".utf8)).map { String(decoding: $0, as: UTF8.self) })
+        }
+        #expect(inA == "0")
+        #expect(inB == "2")
+    }
 }
