@@ -1,8 +1,10 @@
+import EventModel
+
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// An index key in memory: hashed and compared in bulk (`memcmp`), ordered as LMDB orders keys.
+/// An index key in memory: hashed and compared in bulk (`byteCompare`), ordered as LMDB orders keys.
 /// `[UInt8]` itself hashes byte by byte, which dominated the writer's profile.
 public struct IndexKey: Hashable, Comparable, Sendable {
     public let bytes: [UInt8]
@@ -17,10 +19,7 @@ public struct IndexKey: Hashable, Comparable, Sendable {
         a.bytes.count == b.bytes.count && compare(a.bytes, b.bytes) == 0
     }
 
-    public static func < (a: IndexKey, b: IndexKey) -> Bool {
-        let c = compare(a.bytes, b.bytes)
-        return c < 0 || (c == 0 && a.bytes.count < b.bytes.count)
-    }
+    public static func < (a: IndexKey, b: IndexKey) -> Bool { compare(a.bytes, b.bytes) < 0 }
 
     public func starts(with prefix: [UInt8]) -> Bool {
         bytes.count >= prefix.count && prefix.withUnsafeBytes { p in
@@ -28,10 +27,7 @@ public struct IndexKey: Hashable, Comparable, Sendable {
         }
     }
 
-    /// memcmp over the common length.
-    private static func compare(_ a: [UInt8], _ b: [UInt8]) -> Int32 {
-        let n = min(a.count, b.count)
-        if n == 0 { return 0 }
-        return a.withUnsafeBytes { pa in b.withUnsafeBytes { pb in memcmp(pa.baseAddress!, pb.baseAddress!, n) } }
+    private static func compare(_ a: [UInt8], _ b: [UInt8]) -> Int {
+        a.withUnsafeBytes { pa in b.withUnsafeBytes { pb in byteCompare(pa, pb) } }
     }
 }

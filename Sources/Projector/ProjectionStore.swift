@@ -191,7 +191,6 @@ final class ProjectionStore: @unchecked Sendable {
             for changes in batch.changes {
                 encoded.removeAll()
                 changes.encode(into: &encoded)
-                encoded.orderPutsByKey()
                 try encoded.write(txn)
             }
             for (database, key, value) in batch.puts { try txn.put(database, key: key, value: value) }
@@ -508,26 +507,19 @@ struct EncodedWrites {
         deletes.append((database, start..<buffer.count))
     }
 
-    /// Each run of puts into one database sorted by key, before it is written: LMDB looks for a key
-    /// first on the page its cursor is on, so puts in order mostly skip the search from the root and
-    /// touch each page once in a row (LMDB's part of a 1M rebuild's writer fell by a quarter,
-    /// BENCHMARKS.md). A key put twice keeps its order (the later wins).
-    mutating func orderPutsByKey() {
-        buffer.bytes.withUnsafeBytes { bytes in
-            for run in runs() {
+    /// The deletes, then the puts, each run of one database sorted by key and written through one
+    /// cursor: LMDB looks for a key first on the page its cursor is on, so puts in order mostly skip
+    /// the search from the root and touch each page once in a row (LMDB's part of a 1M rebuild's
+    /// writer fell by a quarter, BENCHMARKS.md). A key put twice keeps its order (the later wins).
+    mutating func write(_ txn: borrowing WriteTransaction) throws {
+        let runs = runs()
+        try buffer.bytes.withUnsafeBytes { bytes in
+            for (database, key) in deletes { _ = try txn.delete(database, key: UnsafeRawBufferPointer(rebasing: bytes[key])) }
+            for run in runs {
                 puts[run].sort { a, b in
                     let order = byteCompare(UnsafeRawBufferPointer(rebasing: bytes[a.key]), UnsafeRawBufferPointer(rebasing: bytes[b.key]))
                     return order != 0 ? order < 0 : a.key.lowerBound < b.key.lowerBound
                 }
-            }
-        }
-    }
-
-    /// The deletes, then the puts in the order they stand, each run of one database through one cursor.
-    func write(_ txn: borrowing WriteTransaction) throws {
-        try buffer.bytes.withUnsafeBytes { bytes in
-            for (database, key) in deletes { _ = try txn.delete(database, key: UnsafeRawBufferPointer(rebasing: bytes[key])) }
-            for run in runs() {
                 try txn.withCursor(puts[run.lowerBound].database) { cursor in
                     for put in puts[run] {
                         try cursor.put(UnsafeRawBufferPointer(rebasing: bytes[put.key]), UnsafeRawBufferPointer(rebasing: bytes[put.value]))

@@ -24,7 +24,6 @@ import Testing
         put(b, "x", "8")
         put(a, "c", "9")
         writes.delete(a) { $0.appendUTF8("gone") }
-        writes.orderPutsByKey()
         try env.write { txn in try writes.write(txn) }
 
         let stored = try env.read { txn in
@@ -57,7 +56,6 @@ import Testing
         writes.delete(a) { $0.appendUTF8("k") }
         writes.removeAll()
         writes.put(b, key: { $0.appendUTF8("x") }, value: { $0.appendUTF8("2") })
-        writes.orderPutsByKey()
         try env.write { txn in try writes.write(txn) }
 
         let (inA, inB) = try env.read { txn in
