@@ -2,7 +2,8 @@
 """`ledger-bench --rebuild`, builds side by side: each round, each build in turn rebuilds the projection
 of one filled ledger (its projection deleted first), stopped once it has printed the rebuild's time and
 the CPU seconds of each thread (the in-memory breakdown that follows is skipped). Prints every run,
-then per build the fastest and the median rebuild and the median CPU seconds of each thread.
+then per build the fastest and the median rebuild and the median CPU seconds of each thread, and in
+how many rounds each build was faster than the first.
 
     rebuild_ab.py --data DIR [--rounds 5] BIN[ ARG...] [BIN[ ARG...]...]
 
@@ -63,6 +64,12 @@ def main():
         fastest = min(f["rebuild"] for f in figures)
         print(f"{build}: rebuild fastest {fastest:.2f} s, median {median['rebuild']:.2f} s; median CPU s: "
               + ", ".join(f"{k} {median[k]:.2f}" for k in ("follower", "writer", "read-ahead", "all")))
+    # Round by round, each build against the first: a spell of the machine moves a median by a tenth,
+    # and the count of rounds won says whether a difference held through the spells.
+    first, *others = args.builds
+    for build in others:
+        faster = sum(1 for a, b in zip(runs[first], runs[build]) if b["rebuild"] < a["rebuild"])
+        print(f"{build}: faster than {first} in {faster} of {args.rounds} rounds")
 
 
 if __name__ == "__main__":
