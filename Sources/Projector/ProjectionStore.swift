@@ -191,7 +191,7 @@ final class ProjectionStore: @unchecked Sendable {
             for changes in batch.changes {
                 encoded.removeAll()
                 changes.encode(into: &encoded)
-                try encoded.write(txn)
+                try encoded.write(txn, into: changes.database)
             }
             for (database, key, value) in batch.puts { try txn.put(database, key: key, value: value) }
             try AccessIntervals.write(batch.intervals, into: intervals, txn)
@@ -475,23 +475,26 @@ final class StoreSnapshot: ProjectionSource, @unchecked Sendable {
 /// What a batch changed in one table or set, or its findings, kept as values until the projection's
 /// writer encodes them into the puts and deletes of the batch's transaction.
 protocol TableChanges: Sendable {
+    /// The database all of them go to.
+    var database: Database { get }
     func encode(into writes: inout EncodedWrites)
 }
 
-/// The puts and deletes of a batch's table, their keys and values back to back in one buffer: one
-/// array, emptied between tables, not two for each write (a rebuild of 1M events writes some 300,000
-/// entities and set members, each key and value an array of its own that was made, retained and released).
+/// The puts and deletes of one table's changes, their keys and values back to back in one buffer:
+/// one array, emptied between tables, not two for each write (a rebuild of 1M events writes some
+/// 300,000 entities and set members, each key and value an array of its own that was made, retained
+/// and released).
 struct EncodedWrites {
     private var buffer = ByteWriter(capacity: 1 << 20)
-    private var puts: [(database: Database, key: Range<Int>, value: Range<Int>)] = []
-    private var deletes: [(database: Database, key: Range<Int>)] = []
+    private var puts: [(key: Range<Int>, value: Range<Int>)] = []
+    private var deletes: [Range<Int>] = []
 
-    mutating func put(_ database: Database, key: (inout ByteWriter) -> Void, value: (inout ByteWriter) -> Void) {
+    mutating func put(key: (inout ByteWriter) -> Void, value: (inout ByteWriter) -> Void) {
         let start = buffer.count
         key(&buffer)
         let middle = buffer.count
         value(&buffer)
-        puts.append((database, start..<middle, middle..<buffer.count))
+        puts.append((start..<middle, middle..<buffer.count))
     }
 
     /// Empty again for another table's writes, its room kept.
@@ -501,45 +504,29 @@ struct EncodedWrites {
         deletes.removeAll(keepingCapacity: true)
     }
 
-    mutating func delete(_ database: Database, key: (inout ByteWriter) -> Void) {
+    mutating func delete(key: (inout ByteWriter) -> Void) {
         let start = buffer.count
         key(&buffer)
-        deletes.append((database, start..<buffer.count))
+        deletes.append(start..<buffer.count)
     }
 
-    /// The deletes, then the puts, each run of one database sorted by key and written through one
-    /// cursor: LMDB looks for a key first on the page its cursor is on, so puts in order mostly skip
-    /// the search from the root and touch each page once in a row (LMDB's part of a 1M rebuild's
-    /// writer fell by a quarter, BENCHMARKS.md). A key put twice keeps its order (the later wins).
-    mutating func write(_ txn: borrowing WriteTransaction) throws {
-        let runs = runs()
+    /// The deletes, then the puts sorted by key and written through one cursor: LMDB looks for a key
+    /// first on the page its cursor is on, so puts in order mostly skip the search from the root and
+    /// touch each page once in a row (LMDB's part of a 1M rebuild's writer fell by a quarter,
+    /// BENCHMARKS.md). A key put twice keeps its order (the later wins).
+    mutating func write(_ txn: borrowing WriteTransaction, into database: Database) throws {
         try buffer.bytes.withUnsafeBytes { bytes in
-            for (database, key) in deletes { _ = try txn.delete(database, key: UnsafeRawBufferPointer(rebasing: bytes[key])) }
-            for run in runs {
-                puts[run].sort { a, b in
-                    let order = byteCompare(UnsafeRawBufferPointer(rebasing: bytes[a.key]), UnsafeRawBufferPointer(rebasing: bytes[b.key]))
-                    return order != 0 ? order < 0 : a.key.lowerBound < b.key.lowerBound
-                }
-                try txn.withCursor(puts[run.lowerBound].database) { cursor in
-                    for put in puts[run] {
-                        try cursor.put(UnsafeRawBufferPointer(rebasing: bytes[put.key]), UnsafeRawBufferPointer(rebasing: bytes[put.value]))
-                    }
+            for key in deletes { _ = try txn.delete(database, key: UnsafeRawBufferPointer(rebasing: bytes[key])) }
+            puts.sort { a, b in
+                let order = byteCompare(UnsafeRawBufferPointer(rebasing: bytes[a.key]), UnsafeRawBufferPointer(rebasing: bytes[b.key]))
+                return order != 0 ? order < 0 : a.key.lowerBound < b.key.lowerBound
+            }
+            try txn.withCursor(database) { cursor in
+                for put in puts {
+                    try cursor.put(UnsafeRawBufferPointer(rebasing: bytes[put.key]), UnsafeRawBufferPointer(rebasing: bytes[put.value]))
                 }
             }
         }
-    }
-
-    /// The ranges of `puts` that go to one database, in order.
-    private func runs() -> [Range<Int>] {
-        var out: [Range<Int>] = []
-        var start = 0
-        while start < puts.count {
-            var end = start + 1
-            while end < puts.count, puts[end].database == puts[start].database { end += 1 }
-            out.append(start..<end)
-            start = end
-        }
-        return out
     }
 }
 
@@ -551,10 +538,10 @@ struct EntityChanges<Value: StoredEntity>: TableChanges {
     func encode(into writes: inout EncodedWrites) {
         for (id, entity) in entities {
             guard let entity else {
-                writes.delete(database) { ProjectionStore.appendEntityKey(id, to: &$0) }
+                writes.delete { ProjectionStore.appendEntityKey(id, to: &$0) }
                 continue
             }
-            writes.put(database, key: { ProjectionStore.appendEntityKey(id, to: &$0) }) { w in
+            writes.put(key: { ProjectionStore.appendEntityKey(id, to: &$0) }) { w in
                 w.write(id)
                 entity.write(to: &w)
             }
@@ -571,7 +558,7 @@ struct SetChanges: TableChanges {
     func encode(into writes: inout EncodedWrites) {
         for (key, members) in added {
             for member in members {
-                writes.put(database) { w in
+                writes.put { w in
                     ProjectionStore.appendSetKey(set, key, to: &w)
                     ProjectionStore.appendComponent(member, limit: 200, to: &w)
                 } value: { w in
@@ -590,7 +577,7 @@ struct FindingChanges: TableChanges {
 
     func encode(into writes: inout EncodedWrites) {
         for finding in findings {
-            writes.put(database, key: { $0.append(ProjectionStore.findingKey(finding.position)) }, value: { $0.append(finding.canonicalJSON) })
+            writes.put(key: { $0.append(ProjectionStore.findingKey(finding.position)) }, value: { $0.append(finding.canonicalJSON) })
         }
     }
 }

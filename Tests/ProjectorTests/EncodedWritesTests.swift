@@ -5,8 +5,8 @@ import Testing
 
 @testable import Projector
 
-/// A batch's puts reach LMDB sorted by key within each database (through one cursor), yet what is
-/// stored is what the puts said in the order they were made.
+/// A table's puts reach LMDB sorted by key (through one cursor), yet what is stored is what the puts
+/// said in the order they were made.
 @Suite struct EncodedWritesTests {
     @Test func putsInAnyOrderStoreWhatWasPutAndTheLaterOfTwoWins() throws {
         let env = try Environment(.init(path: Scratch.directory("ledger-encoded-writes")))
@@ -15,16 +15,19 @@ import Testing
         try env.write { txn in try txn.put(a, key: Array("gone".utf8), value: [1]) }
 
         var writes = EncodedWrites()
-        func put(_ database: Database, _ key: String, _ value: String) {
-            writes.put(database, key: { $0.appendUTF8(key) }, value: { $0.appendUTF8(value) })
+        func put(_ key: String, _ value: String) {
+            writes.put(key: { $0.appendUTF8(key) }, value: { $0.appendUTF8(value) })
         }
-        // Out of order, keys that are prefixes of others, a key put twice, two runs of one database.
-        for (key, value) in [("m", "1"), ("b", "2"), ("mm", "3"), ("a", "4"), ("m", "5"), ("z", "6")] { put(a, key, value) }
-        put(b, "y", "7")
-        put(b, "x", "8")
-        put(a, "c", "9")
-        writes.delete(a) { $0.appendUTF8("gone") }
-        try env.write { txn in try writes.write(txn) }
+        // Out of order, keys that are prefixes of others, a key put twice; then another table's.
+        for (key, value) in [("m", "1"), ("b", "2"), ("mm", "3"), ("a", "4"), ("m", "5"), ("z", "6"), ("c", "9")] { put(key, value) }
+        writes.delete { $0.appendUTF8("gone") }
+        try env.write { txn in
+            try writes.write(txn, into: a)
+            writes.removeAll()
+            put("y", "7")
+            put("x", "8")
+            try writes.write(txn, into: b)
+        }
 
         let stored = try env.read { txn in
             try [a, b].map { database in
@@ -52,11 +55,11 @@ import Testing
         try env.write { txn in try txn.put(a, key: Array("k".utf8), value: Array("0".utf8)) }
 
         var writes = EncodedWrites()
-        writes.put(a, key: { $0.appendUTF8("k") }, value: { $0.appendUTF8("1") })
-        writes.delete(a) { $0.appendUTF8("k") }
+        writes.put(key: { $0.appendUTF8("k") }, value: { $0.appendUTF8("1") })
+        writes.delete { $0.appendUTF8("k") }
         writes.removeAll()
-        writes.put(b, key: { $0.appendUTF8("x") }, value: { $0.appendUTF8("2") })
-        try env.write { txn in try writes.write(txn) }
+        writes.put(key: { $0.appendUTF8("x") }, value: { $0.appendUTF8("2") })
+        try env.write { txn in try writes.write(txn, into: b) }
 
         let (inA, inB) = try env.read { txn in
             (try txn.get(a, Array("k".utf8)).map { String(decoding: $0, as: UTF8.self) }, try txn.get(b, Array("x".utf8)).map { String(decoding: $0, as: UTF8.self) })
