@@ -18,10 +18,10 @@ import Glibc
 /// through the pages in use and a margin past them for the transaction to grow into: a full disk
 /// fails the write with `ENOSPC` before it starts, as it failed LMDB's own writes.
 extension Environment {
-    /// The least margin reserved past the pages in use; half of them once that is more. A transaction
-    /// grows the file by the pages it dirties that LMDB finds no freed page for; a rebuild's largest,
-    /// 3M events in, dirtied 31 MiB of a 400 MiB file. Small, so that the hundreds of small
-    /// projections the tests make hold little disk.
+    /// The least margin reserved past the pages in use; a quarter of them once that is more. A
+    /// transaction grows the file by the pages it dirties that LMDB finds no freed page for; a
+    /// rebuild's largest, 3M events in, dirtied 31 MiB of 274 MiB in use. Small, so that the hundreds
+    /// of small projections the tests make hold little disk.
     static let leastReserveAheadBytes = 8 << 20
 
     /// Reserves the file's blocks for the next write transaction (a no-op without `writesInMap`).
@@ -33,7 +33,7 @@ extension Environment {
         var stat = MDB_stat()
         mdb_env_stat(handle, &stat)
         let inUse = (Int(info.me_last_pgno) + 1) * Int(stat.ms_psize)
-        let margin = max(Self.leastReserveAheadBytes, inUse / 2)
+        let margin = max(Self.leastReserveAheadBytes, inUse / 4)
         // Again only once half the margin is used up: not a system call every transaction.
         guard reservedFileBytes - inUse < margin / 2 else { return }
         let wanted = min(inUse + margin, info.me_mapsize)
