@@ -140,6 +140,24 @@ extension EventLog {
         return extra
     }
 
+    /// The seqs of one subject's events in `(after, through]`, ascending: from the subject index up to
+    /// its watermark, and from the tail past it. For what is kept beside the log by seq alone and found
+    /// for a subject through here (the projection's access trail). Blocking.
+    public func subjectSeqs(_ subject: Envelope.Subject, after: UInt64, through: UInt64) throws -> [UInt64] {
+        guard after < through else { return [] }
+        let key = IndexKeys.subject(type: subject.type, id: subject.id)
+        // The tail first, then the snapshot, as `events` reads them.
+        let tailSeqs = tail.withLock { $0.seqs(.subject, key) }
+        return try store.environment.read { txn in
+            let watermark = Store.indexedThrough(try txn.get(store.meta, Store.indexedThroughKey))
+            var seqs = try SeqStream.duplicates(store.index(.subject), key).fetch(
+                txn, beyond: after, order: .asc, count: .max, indexedThrough: min(watermark, through), visible: through,
+                records: store.records)
+            seqs += tailSeqs.filter { $0 > max(after, watermark) && $0 <= through }
+            return seqs
+        }
+    }
+
     static func keys(withPrefix prefix: [UInt8], in database: Database, _ txn: borrowing ReadTransaction) throws -> [[UInt8]] {
         try txn.withCursor(database) { cursor in
             var keys: [[UInt8]] = []

@@ -7,7 +7,9 @@ import LMDB
 /// about access ("who held P then", "what could U do then") replay candidates from it, through the
 /// same fold, without reading and decoding their JSON records — several times faster.
 ///
-/// Keyed subject (kind 1, id length 2, id) ‖ seq (8, big-endian): one subject's trail is one range.
+/// Keyed by seq (8, big-endian) alone, so that each batch appends its entries on the last pages: keyed
+/// subject ‖ seq, every batch of a rebuild rewrote most of the trail's pages. A subject's entries are
+/// found through the log's subject index (`EventLog.subjectSeqs`): its events that the trail holds.
 enum AccessTrail {
     /// The types on the trail; a type's index is its stored code (append only).
     static let types: [String] = [
@@ -20,31 +22,14 @@ enum AccessTrail {
     static let dataKeys = ["role", "permission", "scope", "level", "module", "decision"]
     private static let codes: [String: Int] = Dictionary(uniqueKeysWithValues: types.enumerated().map { ($1, $0) })
 
-    /// The subject's range: users and roles only (the fold of access knows no other subject).
-    static func prefix(_ subject: Envelope.Subject) -> [UInt8]? {
-        guard let kind = kind(subject) else { return nil }
-        var w = ByteWriter(capacity: 3 + subject.id.utf8.count)
-        ProjectionStore.appendTagged(kind, subject.id, limit: 400, to: &w)
-        return w.bytes
-    }
-
-    /// The first byte of a subject's range; nil for a subject not on the trail.
-    private static func kind(_ subject: Envelope.Subject) -> UInt8? {
-        switch subject.type {
-        case "user": 1
-        case "role": 2
-        default: nil
-        }
-    }
+    /// Users and roles only: the fold of access knows no other subject.
+    static func isOnTrail(_ subject: Envelope.Subject) -> Bool { subject.type == "user" || subject.type == "role" }
 
     /// The stored entry of an event, if it is on the trail. A failed event changed nothing: not on it.
     static func entry(_ event: StoredEvent) -> (key: [UInt8], value: [UInt8])? {
         let e = event.envelope
         // The subject first: most events are on sales orders, told apart without hashing their type.
-        guard e.outcome == .success, let kind = kind(e.subject), let code = codes[e.type] else { return nil }
-        var key = ByteWriter(capacity: 3 + e.subject.id.utf8.count + 8)
-        ProjectionStore.appendTagged(kind, e.subject.id, limit: 400, to: &key)
-        key.appendBigEndian(event.seq)
+        guard e.outcome == .success, isOnTrail(e.subject), let code = codes[e.type] else { return nil }
         var w = ByteWriter(capacity: 64)
         w.write(code)
         w.write(e.actor.id)
@@ -61,7 +46,7 @@ enum AccessTrail {
         } else {
             w.write(UInt64(0))
         }
-        return (key.bytes, w.bytes)
+        return (bigEndianBytes(event.seq), w.bytes)
     }
 
     /// An entry's event type, who made it and when: the first members of the compact form.

@@ -196,7 +196,7 @@ extension StoreSnapshot {
     }
 
     func madeBy(_ facts: [(subject: Envelope.Subject, seq: UInt64)]) throws -> [UInt64: (actor: String, time: Instant)] {
-        let keys = facts.compactMap { fact in AccessTrail.prefix(fact.subject).map { (key: $0 + bigEndianBytes(fact.seq), seq: fact.seq) } }
+        let keys = facts.filter { AccessTrail.isOnTrail($0.subject) }.map { (key: bigEndianBytes($0.seq), seq: $0.seq) }
         return try snapshot.read { txn in
             // In key order through one cursor: LMDB finds a key on the page it stands on without a search.
             try txn.withCursor(store.trail) { cursor in

@@ -128,7 +128,7 @@ public final class LiveProjector: Sendable {
         if configuration.readOnly {
             let usable = FileManager.default.fileExists(atPath: configuration.path + "/data.mdb")
                 && !Environment.leftUnsyncedByAnotherBoot(path: configuration.path)
-            let store = usable ? try ProjectionStore(path: configuration.path, readOnly: true) : nil
+            let store = usable ? try ProjectionStore(path: configuration.path, readOnly: true, log: log) : nil
             let snapshot = try store.map { try StoreSnapshot($0) }
             // Whatever policy the daemon folded under: the tail is judged by the same one.
             if let snapshot, let header = try snapshot.header(policy: nil), try Self.mismatch(header.watermark, log) == nil {
@@ -154,7 +154,7 @@ public final class LiveProjector: Sendable {
         // A store a stopped system left with unsynced commits may be torn: thrown away, rebuilt.
         let torn = Environment.leftUnsyncedByAnotherBoot(path: configuration.path)
         if torn { try ProjectionStore.remove(path: configuration.path) }
-        let store = try ProjectionStore(path: configuration.path, readOnly: false)
+        let store = try ProjectionStore(path: configuration.path, readOnly: false, log: log)
         self.store = store
         policy = configuration.policy
         var state = ProjectionState()

@@ -1,4 +1,5 @@
 import Crypto
+import EventLog
 import EventModel
 import Glibc
 import LMDB
@@ -9,7 +10,8 @@ import LMDB
 ///
 /// - one database per `ProjectionTable`: key (the id, hashed past 400 bytes) → id ‖ entity
 /// - `sets`: set tag (1) ‖ key length (2) ‖ key ‖ member → key ‖ member (keys hashed past 200 bytes)
-/// - `trail`: the access trail (`AccessTrail`), subject ‖ seq → the event's compact fold form
+/// - `trail`: the access trail (`AccessTrail`), seq (8, big-endian) → the event's compact fold form;
+///   a subject's entries are found through the log's subject index (`EventLog.subjectSeqs`)
 /// - `trailTimes`, `lateTrail`: where the trail's time runs ahead and which events came late
 ///   (`AccessTrail.Times`), so an answer as of a time knows up to where intervals are exact
 /// - `intervals`: when each access fact held (`AccessIntervals`)
@@ -22,7 +24,7 @@ import LMDB
 /// entity the fold took away (a day of stale-access watches that came due) is deleted in it.
 final class ProjectionStore: @unchecked Sendable {
     /// Bump when the stored form or the rules change: the projection is then rebuilt.
-    static let format: [UInt8] = Array("projection-7".utf8)
+    static let format: [UInt8] = Array("projection-8".utf8)
 
     struct Watermark: Equatable, Sendable {
         var seq: UInt64
@@ -52,6 +54,8 @@ final class ProjectionStore: @unchecked Sendable {
     static func tag(_ policy: Policy) -> [UInt8] { Array(policy.tag.utf8) }
 
     let environment: Environment
+    /// The log the projection folds: where a subject's events on the trail are found.
+    let log: EventLog
     let tables: [ProjectionTable: Database]
     let sets: Database
     let trail: Database
@@ -67,7 +71,8 @@ final class ProjectionStore: @unchecked Sendable {
     /// leave a marker: after a system crash it is another boot's, and the projection is rebuilt (`remove`).
     /// Its transactions write in the map (`Environment.Configuration.writesInMap`): no page buffers
     /// kept in memory after a commit, a third less of the writer's CPU at 3M events.
-    init(path: String, readOnly: Bool) throws {
+    init(path: String, readOnly: Bool, log: EventLog) throws {
+        self.log = log
         environment = try Environment(
             .init(path: path, mapSize: 4 << 30, maxReaders: 256, maxDatabases: 16, readOnly: readOnly, lastCommitMayBeUndone: true,
                   writesInMap: true))
@@ -136,6 +141,8 @@ final class ProjectionStore: @unchecked Sendable {
     /// writer thread (`BatchWriter`), so the fold of the next batch need not wait for LMDB.
     struct BatchWrites: Sendable {
         var puts: [(Database, [UInt8], [UInt8])]
+        /// The batch's events on the access trail, in seq order, all past what the store holds.
+        var trail: [(key: [UInt8], value: [UInt8])]
         /// The changed entities, the sets' new members and the findings as values: the writer
         /// encodes them (`TableChanges`). On the fold's thread, which a rebuild waits on, encoding
         /// them was a ninth of its time (BENCHMARKS.md).
@@ -169,15 +176,14 @@ final class ProjectionStore: @unchecked Sendable {
         state.visitTables(&changes)
         if !output.findings.isEmpty { changes.changes.append(FindingChanges(database: findings, findings: output.findings)) }
         var writes: [(Database, [UInt8], [UInt8])] = []
-        writes.reserveCapacity(output.trail.count + output.times.raised.count + output.times.late.count + 3)
-        for entry in output.trail { writes.append((trail, entry.key, entry.value)) }
+        writes.reserveCapacity(output.times.raised.count + output.times.late.count + 3)
         for key in output.times.raised { writes.append((trailTimes, key, [])) }
         for (key, value) in output.times.late { writes.append((lateTrail, key, value)) }
         if let latest = output.times.latest { writes.append((meta, Self.trailTimeKey, AccessTrail.Times.key(latest, seq: 0))) }
         writes.append((meta, Self.watermarkKey, bigEndianBytes(watermark.seq) + watermark.hash))
         writes.append((meta, Self.bootstrappedKey, [state.bootstrapped ? 1 : 0]))
         state.handedOff()
-        return BatchWrites(puts: writes, changes: changes.changes, intervals: output.intervals, syncs: syncs)
+        return BatchWrites(puts: writes, trail: output.trail, changes: changes.changes, intervals: output.intervals, syncs: syncs)
     }
 
     /// Writes one batch in one transaction: all of it, watermark included, or nothing. A batch that
@@ -197,6 +203,9 @@ final class ProjectionStore: @unchecked Sendable {
                 try encoded.write(txn, into: changes.database)
             }
             for (database, key, value) in batch.puts { try txn.put(database, key: key, value: value) }
+            // Keyed by seq, every entry past the stored ones: appended, on the last pages alone. Keyed by
+            // subject, each batch rewrote most of the trail's pages (BENCHMARKS.md).
+            for (key, value) in batch.trail { try txn.put(trail, key: key, value: value, flags: .append) }
             try AccessIntervals.write(batch.intervals, into: intervals, txn)
         }
         if batch.syncs { try environment.resumeSyncs() }
@@ -439,15 +448,15 @@ final class StoreSnapshot: ProjectionSource, @unchecked Sendable {
     private func walkTrail(
         _ subject: Envelope.Subject, after: UInt64, through: UInt64, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Void
     ) throws {
-        guard let prefix = AccessTrail.prefix(subject) else { return }
+        guard AccessTrail.isOnTrail(subject) else { return }
+        // The subject's events from the log; those the trail holds are its entries (a failed event,
+        // or one past what this snapshot folded, is not there).
+        let seqs = try store.log.subjectSeqs(subject, after: after, through: through)
+        guard !seqs.isEmpty else { return }
         try snapshot.read { txn in
             try txn.withCursor(store.trail) { cursor in
-                var entry = try cursor.get(.keyRange, key: prefix + bigEndianBytes(after &+ 1))
-                while let (key, value) = entry, key.count == prefix.count + 8, key.starts(with: prefix) {
-                    let seq = readBigEndianUInt64(UnsafeRawBufferPointer(rebasing: key[prefix.count...]))
-                    if seq > through { break }
-                    try body(seq, value)
-                    entry = try cursor.get(.next)
+                for seq in seqs {
+                    if let (_, value) = try cursor.get(.key, key: bigEndianBytes(seq)) { try body(seq, value) }
                 }
             }
         }
