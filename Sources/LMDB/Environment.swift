@@ -26,13 +26,10 @@ public final class Environment: @unchecked Sendable {
         /// which the next commit's sync carries. A system crash may then undo the last commit, never
         /// tear the database. Only for data that can be derived again (the projection), not the log.
         public var lastCommitMayBeUndone: Bool
-        /// `MDB_WRITEMAP`: write transactions change their pages in the map itself (`WritesInMap.swift`).
-        /// Ignored read-only.
-        public var writesInMap: Bool
 
         public init(
             path: String, mapSize: Int = 16 << 30, growthFactor: Double = 2, maxReaders: UInt32 = 256,
-            maxDatabases: UInt32 = 16, readOnly: Bool = false, lastCommitMayBeUndone: Bool = false, writesInMap: Bool = false
+            maxDatabases: UInt32 = 16, readOnly: Bool = false, lastCommitMayBeUndone: Bool = false
         ) {
             self.path = path
             self.mapSize = mapSize
@@ -41,7 +38,6 @@ public final class Environment: @unchecked Sendable {
             self.maxDatabases = maxDatabases
             self.readOnly = readOnly
             self.lastCommitMayBeUndone = lastCommitMayBeUndone
-            self.writesInMap = writesInMap
         }
     }
 
@@ -57,9 +53,6 @@ public final class Environment: @unchecked Sendable {
     let writerThread = WriterThread()
     /// Whether commits skip their sync now (`UnsyncedCommits.swift`); changed by the writing thread.
     let unsynced = Mutex(false)
-    /// With `writesInMap`: the file's bytes from 0 whose blocks are reserved (`WritesInMap.swift`);
-    /// changed by the writing thread.
-    var reservedFileBytes = 0
 
     public init(_ configuration: Configuration) throws {
         self.configuration = configuration
@@ -79,7 +72,6 @@ public final class Environment: @unchecked Sendable {
             var flags = UInt32(MDB_NOTLS)
             if configuration.readOnly { flags |= UInt32(MDB_RDONLY) }
             if configuration.lastCommitMayBeUndone { flags |= UInt32(MDB_NOMETASYNC) }
-            if configuration.writesInMap && !configuration.readOnly { flags |= UInt32(MDB_WRITEMAP) }
             try LMDBError.check(mdb_env_open(env, configuration.path, flags, 0o640), "mdb_env_open \(configuration.path)")
         } catch {
             mdb_env_close(env)
@@ -112,7 +104,6 @@ public final class Environment: @unchecked Sendable {
     public func openDatabases(_ specs: [(name: String, flags: DatabaseFlags)]) throws -> [Database] {
         var txn: OpaquePointer?
         let readOnly = configuration.readOnly
-        if !readOnly { try reserveBlocksForWrites() }
         try LMDBError.check(
             mdb_txn_begin(handle, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &txn), "mdb_txn_begin (open databases)")
         var databases: [Database] = []
@@ -213,7 +204,6 @@ public final class Environment: @unchecked Sendable {
     public var mayWriteHere: Bool { writerThread.isOwnedHere }
 
     private func writeOnce<R>(_ body: (borrowing WriteTransaction) throws -> R) throws -> R {
-        try reserveBlocksForWrites()
         var txn: OpaquePointer?
         try LMDBError.check(mdb_txn_begin(handle, nil, 0, &txn), "mdb_txn_begin (write)")
         let result: R

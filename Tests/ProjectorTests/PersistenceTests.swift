@@ -45,14 +45,14 @@ import Workload
 
     static func copyProjection(of ledger: TestLedger) throws -> String {
         let copy = Scratch.directory("projection-copy")
-        try Scratch.copySparseFile(ledger.path + "/projection/data.mdb", to: copy + "/data.mdb")
+        try FileManager.default.copyItem(atPath: ledger.path + "/projection/data.mdb", toPath: copy + "/data.mdb")
         return copy
     }
 
     static func replaceProjection(in path: String, with copy: String) throws {
         try FileManager.default.removeItem(atPath: path + "/projection")
         try FileManager.default.createDirectory(atPath: path + "/projection", withIntermediateDirectories: false)
-        try Scratch.copySparseFile(copy + "/data.mdb", to: path + "/projection/data.mdb")
+        try FileManager.default.copyItem(atPath: copy + "/data.mdb", toPath: path + "/projection/data.mdb")
     }
 
     @Test func aRestartResumesFromTheWatermarkAndEqualsAFreshFold() async throws {
