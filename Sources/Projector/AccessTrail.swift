@@ -25,8 +25,9 @@ enum AccessTrail {
     /// Users and roles only: the fold of access knows no other subject.
     static func isOnTrail(_ subject: Envelope.Subject) -> Bool { subject.type == "user" || subject.type == "role" }
 
-    /// The stored entry of an event, if it is on the trail. A failed event changed nothing: not on it.
-    static func entry(_ event: StoredEvent) -> (key: [UInt8], value: [UInt8])? {
+    /// The stored entry of an event (stored under its seq), if it is on the trail. A failed event
+    /// changed nothing: not on it.
+    static func entry(_ event: StoredEvent) -> [UInt8]? {
         let e = event.envelope
         // The subject first: most events are on sales orders, told apart without hashing their type.
         guard e.outcome == .success, isOnTrail(e.subject), let code = codes[e.type] else { return nil }
@@ -46,7 +47,7 @@ enum AccessTrail {
         } else {
             w.write(UInt64(0))
         }
-        return (bigEndianBytes(event.seq), w.bytes)
+        return w.bytes
     }
 
     /// An entry's event type, who made it and when: the first members of the compact form.

@@ -196,13 +196,14 @@ extension StoreSnapshot {
     }
 
     func madeBy(_ facts: [(subject: Envelope.Subject, seq: UInt64)]) throws -> [UInt64: (actor: String, time: Instant)] {
-        let keys = facts.filter { AccessTrail.isOnTrail($0.subject) }.map { (key: bigEndianBytes($0.seq), seq: $0.seq) }
+        let seqs = Set(facts.filter { AccessTrail.isOnTrail($0.subject) }.map(\.seq)).sorted()
         return try snapshot.read { txn in
-            // In key order through one cursor: LMDB finds a key on the page it stands on without a search.
+            // In seq order, the trail's key order, through one cursor: LMDB finds a key on the page it
+            // stands on without a search.
             try txn.withCursor(store.trail) { cursor in
                 var out: [UInt64: (actor: String, time: Instant)] = [:]
-                for (key, seq) in keys.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) where out[seq] == nil {
-                    guard let (_, value) = try cursor.get(.key, key: key) else { continue }
+                for seq in seqs {
+                    guard let (_, value) = try cursor.get(.key, key: bigEndianBytes(seq)) else { continue }
                     let header = try AccessTrail.header(value)
                     out[seq] = (header.actor, header.time)
                 }

@@ -372,7 +372,7 @@ public final class LiveProjector: Sendable {
                 if configuration.readOnly {
                     live.state.apply(event, policy: policy, findings: &output.findings)
                     live.tailTrail[event.envelope.subject, default: []].append(
-                        AccessView.TailEntry(seq: event.seq, time: event.envelope.instant, value: entry.value))
+                        AccessView.TailEntry(seq: event.seq, time: event.envelope.instant, value: entry))
                     return
                 }
                 // What the event changes in who may do what, as intervals (`AccessIntervals`).
@@ -381,7 +381,7 @@ public final class LiveProjector: Sendable {
                 live.state.apply(event, policy: policy, findings: &output.findings)
                 let after = AccessIntervals.Touched(users: users, roles: roles, in: live.state)
                 output.intervals.append(AccessIntervals.Moment(seq: event.seq, before: before, after: after))
-                output.trail.append(entry)
+                output.trail.append((event.seq, entry))
                 output.times.note(event)
             }
 

@@ -45,7 +45,7 @@ final class ProjectionStore: @unchecked Sendable {
     /// What one batch of the fold adds besides the entities it changed.
     struct BatchOutput {
         var findings: [Finding] = []
-        var trail: [(key: [UInt8], value: [UInt8])] = []
+        var trail: [(seq: UInt64, value: [UInt8])] = []
         var times = AccessTrail.Times()
         var intervals: [AccessIntervals.Moment] = []
     }
@@ -139,7 +139,7 @@ final class ProjectionStore: @unchecked Sendable {
     struct BatchWrites: Sendable {
         var puts: [(Database, [UInt8], [UInt8])]
         /// The batch's events on the access trail, in seq order, all past what the store holds.
-        var trail: [(key: [UInt8], value: [UInt8])]
+        var trail: [(seq: UInt64, value: [UInt8])]
         /// The changed entities, the sets' new members and the findings as values: the writer
         /// encodes them (`TableChanges`). On the fold's thread, which a rebuild waits on, encoding
         /// them was a ninth of its time (BENCHMARKS.md).
@@ -202,7 +202,7 @@ final class ProjectionStore: @unchecked Sendable {
             for (database, key, value) in batch.puts { try txn.put(database, key: key, value: value) }
             // Keyed by seq, every entry past the stored ones: appended, on the last pages alone. Keyed by
             // subject, each batch rewrote most of the trail's pages (BENCHMARKS.md).
-            for (key, value) in batch.trail { try txn.put(trail, key: key, value: value, flags: .append) }
+            for (seq, value) in batch.trail { try txn.put(trail, key: bigEndianBytes(seq), value: value, flags: .append) }
             try AccessIntervals.write(batch.intervals, into: intervals, txn)
         }
         if batch.syncs { try environment.resumeSyncs() }

@@ -51,19 +51,13 @@ import Testing
         // A subject's seqs (`subjectSeqs`, how the projection finds a subject's access trail), whole
         // and in windows, from the index, the tail or both.
         let head = all.last?.0.seq ?? 0
-        let subjects = Set(all.map { SubjectKey(type: $0.1.envelope.subject.type, id: $0.1.envelope.subject.id) })
-        for subject in subjects {
-            let seqs = all.filter { $0.1.envelope.subject.type == subject.type && $0.1.envelope.subject.id == subject.id }.map(\.0.seq)
+        for subject in Set(all.map(\.1.envelope.subject)) {
+            let seqs = all.filter { $0.1.envelope.subject == subject }.map(\.0.seq)
             for (after, through) in [(UInt64(0), UInt64.max), (head / 3, 2 * head / 3), (head / 2, head / 2)] {
-                let got = try log.subjectSeqs(.init(type: subject.type, id: subject.id), after: after, through: through)
+                let got = try log.subjectSeqs(subject, after: after, through: through)
                 #expect(got == seqs.filter { $0 > after && $0 <= through }, "\(subject) (\(after), \(through)]")
             }
         }
-    }
-
-    struct SubjectKey: Hashable {
-        var type: String
-        var id: String
     }
 
     @Test func everyFilterAndOrderMatchesBruteForceWhereverTheEventsAre() async throws {
