@@ -5,18 +5,29 @@ the CPU seconds of each thread (the in-memory breakdown that follows is skipped)
 then per build the fastest and the median rebuild and the median CPU seconds of each thread, and in
 how many rounds each build was faster than the first.
 
-    rebuild_ab.py --data DIR [--rounds 5] BIN[ ARG...] [BIN[ ARG...]...]
+    rebuild_ab.py --data DIR [--rounds 5] [--probe BIN] BIN[ ARG...] [BIN[ ARG...]...]
 
 DIR: a data directory filled with `ledger-bench --fill DIR --projection FILE`. Each build is one
 argument: the ledger-bench binary, then any options it takes after `--rebuild DIR`, separated by
 spaces (`"ledger-bench --entities-per-table 25000"`). The builds alternate, so a slow spell of the
 machine falls on all of them alike; on this 2-core machine one rebuild varies by a fifth, and a
 change worth a few percent shows only in the median of several rounds (BENCHMARKS.md).
+
+--probe BIN: before each rebuild, `BIN --cache-probe` times a dependent load in 4 MiB of memory. The
+L3 is shared with the host's other guests; when one sweeps it, that load goes from about 14 ns to
+100-170 ns and a rebuild takes up to twice as long. Each run then shows the probe, and the medians are
+also given over the runs whose probe was under --quiet-below nanoseconds (the L3 ours).
+
+--quiet-only (with --probe): a round starts once a probe is under --quiet-below (probing every
+second), and counts only if the probe before each of its builds, and one after the last, were under
+it too; another round is run in its place, up to --attempts rounds in all. Builds compared this way
+differ by what they do, not by the spell each fell in; the medians are of quiet runs alone.
 """
 import argparse
 import re
 import statistics
 import subprocess
+import time
 
 
 def rebuild(build, data):
@@ -47,29 +58,71 @@ def rebuild(build, data):
     }
 
 
+def probe(binary):
+    output = subprocess.run([binary, "--cache-probe"], capture_output=True, text=True, check=True).stdout
+    return float(re.search(r"4 MiB ([0-9.]+) ns", output).group(1))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", required=True, help="a filled data directory")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--probe", help="a ledger-bench binary with --cache-probe, run before each rebuild")
+    parser.add_argument("--quiet-below", type=float, default=30.0, help="ns a load in 4 MiB under which a run counts as quiet")
+    parser.add_argument("--quiet-only", action="store_true", help="count only rounds whose every probe was quiet")
+    parser.add_argument("--attempts", type=int, default=0, help="with --quiet-only: rounds tried at most (default: four times --rounds)")
     parser.add_argument("builds", nargs="+", help="a ledger-bench binary and its extra options, as one argument")
     args = parser.parse_args()
+    if args.quiet_only and not args.probe:
+        raise SystemExit("--quiet-only needs --probe")
     runs = {build: [] for build in args.builds}
-    for round in range(1, args.rounds + 1):
+    rounds = 0
+    for attempt in range(1, (args.attempts or 4 * args.rounds) + 1):
+        if rounds == args.rounds:
+            break
+        if args.quiet_only:
+            waited = 0
+            while probe(args.probe) >= args.quiet_below and waited < 300:
+                time.sleep(1)
+                waited += 1
+        round_runs = {}
         for build in args.builds:
+            load = probe(args.probe) if args.probe else None
             figures = rebuild(build, args.data)
+            if load is not None:
+                figures["probe"] = load
+            round_runs[build] = figures
+            print(f"round {rounds + 1} (attempt {attempt}) {build}: " + ", ".join(f"{k} {v:.2f}" for k, v in figures.items()), flush=True)
+        # The probe after the last build, so that every run of the round has a quiet probe on each side.
+        closing = probe(args.probe) if args.quiet_only else 0.0
+        if args.quiet_only and (closing >= args.quiet_below or any(f["probe"] >= args.quiet_below for f in round_runs.values())):
+            print(f"attempt {attempt}: a probe found the L3 swept; the round is run again", flush=True)
+            continue
+        rounds += 1
+        for build, figures in round_runs.items():
             runs[build].append(figures)
-            print(f"round {round} {build}: " + ", ".join(f"{k} {v:.2f}" for k, v in figures.items()), flush=True)
+    if rounds < args.rounds:
+        print(f"only {rounds} of {args.rounds} rounds counted", flush=True)
+    if rounds == 0:
+        raise SystemExit("no round counted")
     for build, figures in runs.items():
         median = {k: statistics.median(f[k] for f in figures) for k in figures[0]}
         fastest = min(f["rebuild"] for f in figures)
         print(f"{build}: rebuild fastest {fastest:.2f} s, median {median['rebuild']:.2f} s; median CPU s: "
               + ", ".join(f"{k} {median[k]:.2f}" for k in ("follower", "writer", "read-ahead", "all")))
+        if args.probe:
+            quiet = [f["rebuild"] for f in figures if f["probe"] < args.quiet_below]
+            busy = [f["rebuild"] for f in figures if f["probe"] >= args.quiet_below]
+            for name, runs_of_kind in (("L3 ours", quiet), ("L3 swept", busy)):
+                if runs_of_kind:
+                    print(f"  {name} (probe {'<' if name == 'L3 ours' else '>='} {args.quiet_below:g} ns): {len(runs_of_kind)} runs, "
+                          f"median {statistics.median(runs_of_kind):.2f} s, slowest {max(runs_of_kind):.2f} s")
     # Round by round, each build against the first: a spell of the machine moves a median by a tenth,
     # and the count of rounds won says whether a difference held through the spells.
     first, *others = args.builds
     for build in others:
         faster = sum(1 for a, b in zip(runs[first], runs[build]) if b["rebuild"] < a["rebuild"])
-        print(f"{build}: faster than {first} in {faster} of {args.rounds} rounds")
+        print(f"{build}: faster than {first} in {faster} of {rounds} rounds")
 
 
 if __name__ == "__main__":

@@ -58,6 +58,9 @@ struct LedgerBench: AsyncParsableCommand {
     @Option(help: "Only time, on one thread and in memory, decoding every record of the ledger in this data directory for the fold and folding them with findings, --passes times each; print the fastest pass and the median, then stop. Changes of the decoder or the fold are compared with it: the fastest of several passes holds still on a noisy machine where one rebuild does not.")
     var foldParts: String?
 
+    @Flag(help: "Only time a dependent load in 4 MiB of memory (whether the shared L3 is ours just now), then stop.")
+    var cacheProbe = false
+
     @Option(help: "Passes for --fold-parts.")
     var passes: Int = 5
 
@@ -131,6 +134,10 @@ struct LedgerBench: AsyncParsableCommand {
             try await appendAll(of: projection, to: log)
             print("filled \(fill): \(try log.head().seq) events in \(ContinuousClock.now - start)")
             try await log.close()
+            return
+        }
+        if cacheProbe {
+            print(CacheProbe.report())
             return
         }
         if let foldParts {
