@@ -80,22 +80,25 @@ def main():
     for attempt in range(1, (args.attempts or 4 * args.rounds) + 1):
         if rounds == args.rounds:
             break
-        if args.quiet_only:
-            waited = 0
-            while probe(args.probe) >= args.quiet_below and waited < 300:
-                time.sleep(1)
-                waited += 1
+        # The probe the wait ends on is the first build's: a round waits at most five minutes for it.
+        load = probe(args.probe) if args.probe else None
+        for _ in range(300 if args.quiet_only else 0):
+            if load < args.quiet_below:
+                break
+            time.sleep(1)
+            load = probe(args.probe)
         round_runs = {}
         for build in args.builds:
-            load = probe(args.probe) if args.probe else None
+            if load is None and args.probe:
+                load = probe(args.probe)
             figures = rebuild(build, args.data)
             if load is not None:
                 figures["probe"] = load
+            load = None
             round_runs[build] = figures
             print(f"round {rounds + 1} (attempt {attempt}) {build}: " + ", ".join(f"{k} {v:.2f}" for k, v in figures.items()), flush=True)
-        # The probe after the last build, so that every run of the round has a quiet probe on each side.
-        closing = probe(args.probe) if args.quiet_only else 0.0
-        if args.quiet_only and (closing >= args.quiet_below or any(f["probe"] >= args.quiet_below for f in round_runs.values())):
+        # And one after the last build, so that every run of the round has a quiet probe on each side.
+        if args.quiet_only and max([probe(args.probe)] + [f["probe"] for f in round_runs.values()]) >= args.quiet_below:
             print(f"attempt {attempt}: a probe found the L3 swept; the round is run again", flush=True)
             continue
         rounds += 1
@@ -112,11 +115,10 @@ def main():
               + ", ".join(f"{k} {median[k]:.2f}" for k in ("follower", "writer", "read-ahead", "all")))
         if args.probe:
             quiet = [f["rebuild"] for f in figures if f["probe"] < args.quiet_below]
-            busy = [f["rebuild"] for f in figures if f["probe"] >= args.quiet_below]
-            for name, runs_of_kind in (("L3 ours", quiet), ("L3 swept", busy)):
-                if runs_of_kind:
-                    print(f"  {name} (probe {'<' if name == 'L3 ours' else '>='} {args.quiet_below:g} ns): {len(runs_of_kind)} runs, "
-                          f"median {statistics.median(runs_of_kind):.2f} s, slowest {max(runs_of_kind):.2f} s")
+            swept = [f["rebuild"] for f in figures if f["probe"] >= args.quiet_below]
+            for name, times in ((f"L3 ours (probe < {args.quiet_below:g} ns)", quiet), (f"L3 swept (probe >= {args.quiet_below:g} ns)", swept)):
+                if times:
+                    print(f"  {name}: {len(times)} runs, median {statistics.median(times):.2f} s, slowest {max(times):.2f} s")
     # Round by round, each build against the first: a spell of the machine moves a median by a tenth,
     # and the count of rounds won says whether a difference held through the spells.
     first, *others = args.builds

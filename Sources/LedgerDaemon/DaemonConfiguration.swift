@@ -36,8 +36,9 @@ import Projector
 /// - `projection.memoryBudgetMiB` (int, default 80; 0 off): far behind, the projection also writes
 ///   a batch as soon as ledgerd's resident anonymous memory reaches this. LMDB holds every page a
 ///   transaction changes in memory, and a batch's changes spread over more pages as the ledger
-///   grows: a first-start rebuild of 3M events peaked at 124 MiB without it and 91 with it, at the
-///   price of smaller batches once it binds (30 s instead of 20; 1M: 83–88 MiB, about 8% slower).
+///   grows: a rebuild of 3M events peaked at 95 MiB without it and 83 with it, at the price of
+///   smaller batches once it binds (7.3–9.1 s instead of 5.6); one of 1M peaks at 68 MiB and never
+///   reaches it.
 /// - `projection.gatherMilliseconds` (int, default 100; 0 off): how long the projection lets small
 ///   commits gather before it folds them in one transaction. A read that needs the projection never
 ///   waits for it: it has the follower fold at once. Findings streams and alerts see an event up to

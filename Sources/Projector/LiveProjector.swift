@@ -40,9 +40,10 @@ public final class LiveProjector: Sendable {
         /// anonymous memory reaches this (nil: no limit). LMDB holds every page a transaction
         /// changes in memory until the commit, and keeps those buffers for the next one; as the
         /// projection grows, a batch's changes land on ever more pages: 3 MiB a commit early in a
-        /// rebuild, 31 MiB half-way through 3M events. With 80 MiB, ledgerd's rebuild of 3M events
-        /// peaked at 91 MiB instead of 124, and took 30 s instead of 20: once LMDB keeps that many
-        /// buffers, every batch is written early (BENCHMARKS.md).
+        /// rebuild, 31 MiB half-way through 3M events. A rebuild of 1M events peaks at 68 MiB and never
+        /// reaches 80; one of 3M peaked at 83 MiB with it and 95 without, in 7.3–9.1 s against 5.6:
+        /// once LMDB keeps that many buffers, batches are written early, 259–276 transactions
+        /// instead of 75 (`ledger-bench --rebuild`, BENCHMARKS.md).
         public var memoryBudgetBytes: Int? = 80 << 20
         /// How long the follower lets small commits gather before it folds them, unless a read waits
         /// (0: fold each commit as it comes). Each fold is a transaction and an fsync of its own;

@@ -456,12 +456,13 @@ extension Instant {
     }
 }
 
-/// SplitMix64: small, fast, and the same numbers on every platform (Swift's own generator is not seedable).
-struct SplitMix64 {
+/// SplitMix64: small, fast, and the same numbers on every platform (Swift's own generator is not
+/// seedable, and asks the kernel at each call).
+public struct SplitMix64 {
     private var state: UInt64
-    init(seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 }
+    public init(seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -470,7 +471,7 @@ struct SplitMix64 {
     }
 
     /// A number in 0..<n (n > 0).
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+    public mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 
     mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
 }

@@ -1,3 +1,5 @@
+import Workload
+
 /// `ledger-bench --cache-probe`: how long one dependent load takes in a working set larger than a
 /// core's L2 but well inside the L3 (4 MiB). On this machine the L3 is shared with other guests of
 /// the host: when one of them sweeps it, the figure goes from about 14 ns (our lines still in the L3)
@@ -12,16 +14,9 @@ enum CacheProbe {
             for i in 0..<count { buffer[i] = Int32(i) }
             initialized = count
         }
-        // Sattolo's shuffle: one cycle through every slot, so the chase visits them all. SplitMix64,
-        // not the system's generator, which asks the kernel at each call.
-        var state = UInt64(truncatingIfNeeded: ContinuousClock.now.hashValue) | 1
-        for i in stride(from: count - 1, to: 0, by: -1) {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            next.swapAt(i, Int((z ^ (z >> 31)) % UInt64(i)))
-        }
+        // Sattolo's shuffle: one cycle through every slot, so the chase visits them all.
+        var random = SplitMix64(seed: UInt64.random(in: .min ... .max))
+        for i in stride(from: count - 1, to: 0, by: -1) { next.swapAt(i, random.below(i)) }
         return next.withUnsafeBufferPointer { chain in
             var at = 0
             // One pass to bring the set in (and the page tables), then the timed one.
