@@ -266,9 +266,15 @@ import Testing
         fold("user.enabled", "user", "u-li")
         #expect(edit(&state) == false)
 
-        // A role put in place by an as-of replay.
+        // Roles laid over by a read-only projector's tail, and put in place by an as-of replay.
         fold("user.admin_revoked", "user", "u-li", data: #"{"level":"module_admin","module":"sales_order"}"#)
         fold("user.role_assigned", "user", "u-li", data: #"{"role":"rep"}"#)
+        var tail = state
+        tail.apply(ledger.event("role.permission_revoked", "role", "rep", data: #"{"permission":"sales_order.edit"}"#))
+        #expect(edit(&state) == false)
+        state.overlay(tail)
+        #expect(edit(&state) == true)
+        fold("role.permission_granted", "role", "rep", data: #"{"permission":"sales_order.edit","scope":"own"}"#)
         #expect(edit(&state) == false)
         state.setRole("rep", RoleState(grants: ["sales_order.view": Grant(scope: .all, seq: 1)]))
         #expect(edit(&state) == true)
