@@ -148,8 +148,8 @@ extension ProjectionState {
     /// the status the rule reads anyway, and is worked out again only after the user or a role's
     /// grant of one of them changed (`RuleScopes`). Walking the user's roles each time read their
     /// dictionary's storage, a line of its own: with the memo (94% of the calls of a 1M rebuild), the
-    /// follower's median fell from 1.75–2.19 to 1.52–1.81 CPU-s in quiet rounds (BENCHMARKS.md). A
-    /// memo kept in a dictionary of the box saved nothing.
+    /// follower's median fell from 1.75–2.19 to 1.52–1.81 CPU-s in quiet rounds, and by 0.02–0.04 in
+    /// 30 mixed ones (BENCHMARKS.md). A memo kept in a dictionary of the box saved nothing.
     func holds(_ user: UserState?, _ permission: RulePermission, atLeast scope: Scope) -> Bool {
         guard let user, user.status == .active else { return false }
         let epoch = ruleGrantsEpoch.value
