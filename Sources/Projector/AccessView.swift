@@ -79,7 +79,7 @@ public final class AccessView {
         }
         var grants: [String: Grant] = [:]
         for held in try holdings(.roleGrant, id) { grants[held.member] = Grant(scope: held.fact.scope, seq: held.fact.lineage) }
-        state.setRole(id, RoleState(grants: grants))
+        state.roles[id] = RoleState(grants: grants)
         if replayedRoles.contains(id) {
             for event in try trail([subject], after: point) { state.apply(event) }
         }

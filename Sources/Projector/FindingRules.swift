@@ -1,5 +1,4 @@
 import EventModel
-import Synchronization
 
 /// The rules of spec 4, judged on the state just before the event.
 extension ProjectionState {
@@ -32,10 +31,9 @@ extension ProjectionState {
         if let requirement = requirement(for: e, kind: kind, actorState: actorState, record: record),
             !holds(actorState, requirement.permission, atLeast: requirement.scope)
         {
-            let permission = requirement.permission.name
-            let via = paths(of: actor, to: permission)
-            let holds = via.map(\.scope).max().map { "holds \(permission) only with scope \($0.name)" }
-                ?? "does not hold \(permission)"
+            let via = paths(of: actor, to: requirement.permission)
+            let holds = via.map(\.scope).max().map { "holds \(requirement.permission) only with scope \($0.name)" }
+                ?? "does not hold \(requirement.permission)"
             add(.unauthorizedChange,
                 "\(actor) made \(e.type) on \(e.subject.type) \(e.subject.id) but \(holds); this needed scope \(requirement.scope.name)\(requirement.because()).",
                 via.flatMap(\.seqs) + (requirement.ownerSeq.map { [$0] } ?? []))
@@ -73,7 +71,7 @@ extension ProjectionState {
     /// The permission an event needs and the narrowest scope that allows it (spec 4), with what the
     /// sentence of a finding says about why (made only when a finding needs it).
     struct Requirement {
-        var permission: RulePermission
+        var permission: String
         var scope: Scope
         var reason: ScopeReason
         /// The event that set the record's owner, the finding's evidence (not an array: most events
@@ -101,15 +99,15 @@ extension ProjectionState {
         let actorDepartment = actorState?.department
         switch kind {
         case .salesOrderCreated, .salesOrderUpdated, .salesOrderDeleted:
-            let permission: RulePermission
+            let permission: String
             if kind == .salesOrderCreated {
-                permission = .salesOrderCreate
+                permission = "sales_order.create"
             } else if kind == .salesOrderDeleted {
-                permission = .salesOrderDelete
+                permission = "sales_order.delete"
             } else if e.changes.contains(where: { $0.field == "status" && $0.new?.stringValue == "approved" }) {
-                permission = .salesOrderApprove
+                permission = "sales_order.approve"
             } else {
-                permission = .salesOrderEdit
+                permission = "sales_order.edit"
             }
             let ownerFact = record?[field: "owner"]
             let owner = kind == .salesOrderCreated ? e.changes.last(where: { $0.field == "owner" })?.new?.stringValue : ownerFact?.value.stringValue
@@ -124,7 +122,7 @@ extension ProjectionState {
             let target = kind == .accessReviewCompleted ? e.subject.id : requests[e.subject.id]?.user
             let (scope, reason) = neededScope(
                 actor: actor, actorDepartment: actorDepartment, target: target, targetDepartment: { users[$0]?.department }, noun: "for")
-            return Requirement(permission: .userManage, scope: scope, reason: reason)
+            return Requirement(permission: "user.manage", scope: scope, reason: reason)
         default:
             if kind.isUserChange, e.subject.type == "user" {
                 let target = e.subject.id
@@ -133,52 +131,28 @@ extension ProjectionState {
                     targetDepartment: { target in
                         kind == .userCreated ? e.changes.last(where: { $0.field == "department" })?.new?.stringValue : users[target]?.department
                     }, noun: "for")
-                return Requirement(permission: .userManage, scope: scope, reason: reason)
+                return Requirement(permission: "user.manage", scope: scope, reason: reason)
             }
             if kind.isRoleChange {
                 // Roles belong to no one: any scope of role.manage allows it.
-                return Requirement(permission: .roleManage, scope: .own, reason: .none)
+                return Requirement(permission: "role.manage", scope: .own, reason: .none)
             }
             return nil
         }
     }
 
-    /// Whether a user holds one of the rules' permissions with at least `scope`. Asked at nearly every
-    /// event, of the actor: the answer for all six comes from a memo in the user's box, read with
-    /// the status the rule reads anyway, and is worked out again only after the user or a role's
-    /// grant of one of them changed (`RuleScopes`). Walking the user's roles each time read their
-    /// dictionary's storage, a line of its own: with the memo (94% of the calls of a 1M rebuild), the
-    /// follower's median fell from 1.75–2.19 to 1.52–1.81 CPU-s in quiet rounds, and by 0.02–0.04 in
-    /// 30 mixed ones (BENCHMARKS.md). A memo kept in a dictionary of the box saved nothing.
-    func holds(_ user: UserState?, _ permission: RulePermission, atLeast scope: Scope) -> Bool {
+    /// Whether a user holds a permission with at least `scope`, as `paths` would find it, without
+    /// making the paths. It stops at the first path wide enough: most changes need only `own`, which
+    /// any path gives.
+    func holds(_ user: UserState?, _ permission: String, atLeast scope: Scope) -> Bool {
         guard let user, user.status == .active else { return false }
-        let epoch = ruleGrantsEpoch.value
-        let scopes = user.rememberedRuleScopes(epoch: epoch) ?? {
-            var made = RuleScopes()
-            for permission in RulePermission.allCases { made[permission] = widestScope(user, permission.name) }
-            user.remember(made, epoch: epoch)
-            return made
-        }()
-        return scopes[permission].map { !($0 < scope) } ?? false
-    }
-
-    /// The widest scope any of an active user's paths gives them for `permission`, as `paths` finds them.
-    private func widestScope(_ user: UserState, _ permission: String) -> Scope? {
-        if user.admin.keys.contains(where: { $0.covers(permission) }) { return .all }
-        var widest = user.direct.isEmpty ? nil : user.direct[permission]?.scope
+        if !user.direct.isEmpty, let grant = user.direct[permission], !(grant.scope < scope) { return true }
         let key = TableKey(permission)
         for role in user.roles.keys {
             guard let state = roles[role], state.isLive, let grant = state.grant(key) else { continue }
-            widest = max(widest ?? grant.scope, grant.scope)
+            if !(grant.scope < scope) { return true }
         }
-        return widest
-    }
-
-    /// Whether a user holds any permission with at least `scope`, as `paths` would find it, without
-    /// making the paths (the separation-of-duties rule asks it of other permissions).
-    func holds(_ user: UserState?, _ permission: String, atLeast scope: Scope) -> Bool {
-        guard let user, user.status == .active, let widest = widestScope(user, permission) else { return false }
-        return !(widest < scope)
+        return user.admin.keys.contains { $0.covers(permission) }
     }
 
     /// `own` when the target is the actor; `department` when they share a department; else `all`.
@@ -211,56 +185,6 @@ extension ProjectionState {
         let windowStart = Instant(seconds: time.seconds - 30 * 86400, nanoseconds: time.nanoseconds)
         return approvals[key.key]?.times.contains { !($0 < windowStart) && !(time < $0) } ?? false
     }
-}
-
-/// The permissions the rules ask for (`ProjectionState.requirement(for:kind:actorState:record:)`), numbered for `RuleScopes`.
-enum RulePermission: Int, CaseIterable {
-    case salesOrderCreate, salesOrderDelete, salesOrderApprove, salesOrderEdit, userManage, roleManage
-
-    var name: String {
-        switch self {
-        case .salesOrderCreate: "sales_order.create"
-        case .salesOrderDelete: "sales_order.delete"
-        case .salesOrderApprove: "sales_order.approve"
-        case .salesOrderEdit: "sales_order.edit"
-        case .userManage: "user.manage"
-        case .roleManage: "role.manage"
-        }
-    }
-
-    init?(name: String) {
-        guard let found = Self.allCases.first(where: { $0.name == name }) else { return nil }
-        self = found
-    }
-}
-
-/// The widest scope a user holds of each rule permission, 2 bits each (0: none, else the scope + 1),
-/// small enough to sit in the user's box beside its status.
-struct RuleScopes: Equatable {
-    var bits: UInt16 = 0
-
-    subscript(permission: RulePermission) -> Scope? {
-        get { Scope(rawValue: Int(bits >> (2 * permission.rawValue) & 3) - 1) }
-        set {
-            let shift = UInt16(2 * permission.rawValue)
-            bits = bits & ~(3 << shift) | UInt16((newValue?.rawValue ?? -1) + 1) << shift
-        }
-    }
-}
-
-/// When a memo of `RuleScopes` was made: a number drawn anew, from one counter for the whole process,
-/// whenever a role's grants of the rule permissions may have changed (`ProjectionState.ruleGrantsEpoch`).
-/// Drawn, not counted per state: a copy of a state shares the users' boxes, and its memos hold in
-/// the copy only until either changes its roles. Not part of a state's value.
-struct RuleGrantsEpoch: Sendable, Equatable {
-    private(set) var value = RuleGrantsEpoch.draw()
-
-    mutating func renew() { value = Self.draw() }
-
-    private static let counter = Atomic<UInt64>(0)
-    private static func draw() -> UInt64 { counter.add(1, ordering: .relaxed).newValue }
-
-    static func == (a: Self, b: Self) -> Bool { true }
 }
 
 /// A JSON value as a short text for messages.

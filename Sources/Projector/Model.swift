@@ -1,5 +1,4 @@
 import EventModel
-import Synchronization
 
 /// The reach of a grant over record-level data; the widest wins.
 public enum Scope: Int, Comparable, Sendable, CaseIterable {
@@ -149,31 +148,14 @@ public struct UserState: Sendable, Equatable {
     /// events, and users' fields change far less often.
     public var department: String? { box.department }
 
-    /// The box, copied first if another user value shares it. Any change forgets the memo.
+    /// The box, copied first if another user value shares it.
     private mutating func unique() -> Box {
         if !isKnownUniquelyReferenced(&box) { box = box.copy() }
-        box.ruleMemo.store(0, ordering: .relaxed)
         return box
     }
 
-    /// What `ProjectionState.holds` found of the rule permissions, if it found it under `epoch`
-    /// and the user has not changed since.
-    func rememberedRuleScopes(epoch: UInt64) -> RuleScopes? {
-        let memo = box.ruleMemo.load(ordering: .relaxed)
-        return memo >> 16 == epoch & 0xFFFF_FFFF_FFFF ? RuleScopes(bits: UInt16(truncatingIfNeeded: memo)) : nil
-    }
-
-    /// Kept in the box without copying it: the memo is worked out from the box's own content and the
-    /// roles of `epoch`, so it holds for every value that shares the box.
-    func remember(_ scopes: RuleScopes, epoch: UInt64) {
-        box.ruleMemo.store(epoch << 16 | UInt64(scopes.bits), ordering: .relaxed)
-    }
-
-    /// Mutated only through `unique()`, so never while another value can see it; all but `ruleMemo`,
-    /// a memo one atomic word wide (epoch and scopes together), which states sharing the box on
-    /// several threads may each write.
+    /// Mutated only through `unique()`, so never while another value can see it.
     private final class Box: @unchecked Sendable {
-        let ruleMemo = Atomic<UInt64>(0)
         var createdSeq: UInt64?
         var fields: [String: Fact] = [:]
         var department: String?

@@ -7,9 +7,7 @@ import EventModel
 /// as-of answers, which fold only the events of the entities a question is about.
 public struct ProjectionState: Sendable, Equatable {
     public var users = EntityTable<UserState>(.users)
-    /// Changed only here, by the fold, or through `setRole`: what a user holds of the rules'
-    /// permissions is remembered under `ruleGrantsEpoch`, renewed when their grants may change.
-    public private(set) var roles = EntityTable<RoleState>(.roles)
+    public var roles = EntityTable<RoleState>(.roles)
     public var orders = EntityTable<RecordState>(.orders)
     public var requests = EntityTable<RequestState>(.requests)
     public var appliedThrough: UInt64 = 0
@@ -39,8 +37,6 @@ public struct ProjectionState: Sendable, Equatable {
     /// The first of them, remembered between events (nil: none): every event asks whether a watch
     /// came due, and the days change only when a user moves to another department.
     var firstWatchDay = Remembered<Int64?>()
-    /// Under which the users' memos of the rules' permissions hold (`holds`).
-    var ruleGrantsEpoch = RuleGrantsEpoch()
     /// Admin level → every user ever granted it (module admins of a module are found from it).
     public var levelHoldersEver = SetTable(.levelHolders)
     /// Department → every user ever in it (a review report over a department starts from it).
@@ -56,13 +52,8 @@ public struct ProjectionState: Sendable, Equatable {
         self.bootstrapped = bootstrapped
     }
 
-    /// Every table and set, the one place they are listed. A visitor that may put other values in
-    /// place (an attach, an overlay, a load) makes the users' memos of their roles' grants forgotten;
-    /// one that only reads them or moves them between memory and the store (a hand-off, a rebind to
-    /// the snapshot that holds what was handed off) keeps them, as the fold needs them from one
-    /// transaction to the next.
-    mutating func visitTables<Visitor: ProjectionTableVisitor>(_ visitor: inout Visitor, replacingValues: Bool = true) {
-        if replacingValues { ruleGrantsEpoch.renew() }
+    /// Every table and set, the one place they are listed.
+    mutating func visitTables<Visitor: ProjectionTableVisitor>(_ visitor: inout Visitor) {
         visitor.visit(\.users, of: &self)
         visitor.visit(\.roles, of: &self)
         visitor.visit(\.orders, of: &self)
@@ -106,7 +97,7 @@ public struct ProjectionState: Sendable, Equatable {
             func visit(_ set: WritableKeyPath<ProjectionState, SetTable>, of state: inout ProjectionState) { state[keyPath: set].rebind(source) }
         }
         var visitor = Rebind(source: source)
-        visitTables(&visitor, replacingValues: false)
+        visitTables(&visitor)
     }
 
     /// After what changed was handed to the store's writer: the next batch's changes are counted
@@ -120,7 +111,7 @@ public struct ProjectionState: Sendable, Equatable {
             func visit(_ set: WritableKeyPath<ProjectionState, SetTable>, of state: inout ProjectionState) { state[keyPath: set].handedOff() }
         }
         var visitor = HandedOff()
-        visitTables(&visitor, replacingValues: false)
+        visitTables(&visitor)
     }
 
     /// Lays a read-only projector's in-memory tail over the stored state it was folded on.
@@ -139,12 +130,6 @@ public struct ProjectionState: Sendable, Equatable {
         firstWatchDay.forget()
         appliedThrough = tail.appliedThrough
         bootstrapped = tail.bootstrapped
-    }
-
-    /// Puts a role in place as it is at some point (an as-of answer's replay).
-    public mutating func setRole(_ id: String, _ role: RoleState?) {
-        roles[id] = role
-        ruleGrantsEpoch.renew()
     }
 
     /// Folds one event.
@@ -229,14 +214,12 @@ public struct ProjectionState: Sendable, Equatable {
             user.admin = [:]
             users[id] = user
         case .roleCreated:
-            ruleGrantsEpoch.renew()
             var role = RoleState(createdSeq: seq)
             Self.applyChanges(e.changes, seq, to: &role.fields)
             roles[id] = role
         case .roleUpdated:
             Self.applyChanges(e.changes, seq, to: &roles[id, default: RoleState()].fields)
         case .roleDeleted:
-            ruleGrantsEpoch.renew()
             var role = roles[id, default: RoleState()]
             role.deletedSeq = seq
             role.grants = [:]
@@ -248,13 +231,11 @@ public struct ProjectionState: Sendable, Equatable {
             }
         case .rolePermissionGranted:
             guard let permission = e.dataString("permission") else { return }
-            if RulePermission(name: permission) != nil { ruleGrantsEpoch.renew() }
             let scope = e.dataString("scope").flatMap(Scope.init(name:)) ?? .all
             roles[id, default: RoleState()].setGrant(permission, Grant(scope: scope, seq: seq))
             permissionRolesEver.insert(id, into: permission)
         case .rolePermissionRevoked:
             guard let permission = e.dataString("permission") else { return }
-            if RulePermission(name: permission) != nil { ruleGrantsEpoch.renew() }
             roles[id]?.setGrant(permission, nil)
         case .userRoleAssigned:
             guard let role = e.dataString("role") else { return }

@@ -170,7 +170,7 @@ final class ProjectionStore: @unchecked Sendable {
             }
         }
         var changes = Changes(store: self)
-        state.visitTables(&changes, replacingValues: false)
+        state.visitTables(&changes)
         if !output.findings.isEmpty { changes.changes.append(FindingChanges(database: findings, findings: output.findings)) }
         var writes: [(Database, [UInt8], [UInt8])] = []
         writes.reserveCapacity(output.times.raised.count + output.times.late.count + 3)

@@ -159,7 +159,7 @@ public final class LedgerQueries: Sendable {
         guard let state = replay.state.users[user] else {
             return AccessAnswer(user: user, asOf: asOf.echo(head: head), exists: false, status: nil, adminLevels: [], roles: [], permissions: [])
         }
-        for role in state.roles.keys where !deleted.contains(role) { replay.state.setRole(role, try view.role(role)) }
+        for role in state.roles.keys where !deleted.contains(role) { replay.state.roles[role] = try view.role(role) }
         return AccessAnswer(
             user: user, asOf: asOf.echo(head: head), exists: true, status: state.status,
             adminLevels: state.admin.sorted { $0.key < $1.key }.map { .init(level: $0.key, lineage: replay.lineage($0.value)) },
@@ -230,7 +230,7 @@ public final class LedgerQueries: Sendable {
             let deletedRoles = state.permissionRolesEver[permission].intersection(state.deletedRolesEver[""]).sorted()
             var replay = Replay(
                 events: try view.trail(replayedUsers.map { .init(type: "user", id: $0) } + deletedRoles.map { .init(type: "role", id: $0) }))
-            for (role, grant) in granting { replay.state.setRole(role, RoleState(grants: [permission: grant])) }
+            for (role, grant) in granting { replay.state.roles[role] = RoleState(grants: [permission: grant]) }
             for user in replayedUsers {
                 let via = replay.state.paths(of: user, to: permission, universe: universe)
                 if let widest = via.map(\.scope).max() { holders.append(.init(user: user, scope: widest, via: via)) }
