@@ -11,7 +11,10 @@ DIR: a data directory filled with `ledger-bench --fill DIR --projection FILE`. E
 argument: the ledger-bench binary, then any options it takes after `--rebuild DIR`, separated by
 spaces (`"ledger-bench --entities-per-table 25000"`). The builds alternate, so a slow spell of the
 machine falls on all of them alike; on this 2-core machine one rebuild varies by a fifth, and a
-change worth a few percent shows only in the median of several rounds (BENCHMARKS.md).
+change worth a few percent shows only in the median of several rounds (BENCHMARKS.md). Each round
+starts one build later than the round before (A B, then B A): the place in a round has an effect of
+its own, which showed as a gain of 0.14-0.29 s for whichever build ran second in quiet-only rounds
+(BENCHMARKS.md); the medians by place are printed too.
 
 --probe BIN: before each rebuild, `BIN --cache-probe` times a dependent load in 4 MiB of memory. The
 L3 is shared with the host's other guests; when one sweeps it, that load goes from about 14 ns to
@@ -88,15 +91,17 @@ def main():
             time.sleep(1)
             load = probe(args.probe)
         round_runs = {}
-        for build in args.builds:
+        first = rounds % len(args.builds)
+        for place, build in enumerate(args.builds[first:] + args.builds[:first]):
             if load is None and args.probe:
                 load = probe(args.probe)
             figures = rebuild(build, args.data)
             if load is not None:
                 figures["probe"] = load
+            figures["place"] = place
             load = None
             round_runs[build] = figures
-            print(f"round {rounds + 1} (attempt {attempt}) {build}: " + ", ".join(f"{k} {v:.2f}" for k, v in figures.items()), flush=True)
+            print(f"round {rounds + 1} (attempt {attempt}) {build}: " + ", ".join(f"{k} {v:.2f}" for k, v in figures.items() if k != "place"), flush=True)
         # And one after the last build, so that every run of the round has a quiet probe on each side.
         if args.quiet_only and max([probe(args.probe)] + [f["probe"] for f in round_runs.values()]) >= args.quiet_below:
             print(f"attempt {attempt}: a probe found the L3 swept; the round is run again", flush=True)
@@ -109,7 +114,7 @@ def main():
     if rounds == 0:
         raise SystemExit("no round counted")
     for build, figures in runs.items():
-        median = {k: statistics.median(f[k] for f in figures) for k in figures[0]}
+        median = {k: statistics.median(f[k] for f in figures) for k in figures[0] if k != "place"}
         fastest = min(f["rebuild"] for f in figures)
         print(f"{build}: rebuild fastest {fastest:.2f} s, median {median['rebuild']:.2f} s; median CPU s: "
               + ", ".join(f"{k} {median[k]:.2f}" for k in ("follower", "writer", "read-ahead", "all")))
@@ -119,6 +124,11 @@ def main():
             for name, times in ((f"L3 ours (probe < {args.quiet_below:g} ns)", quiet), (f"L3 swept (probe >= {args.quiet_below:g} ns)", swept)):
                 if times:
                     print(f"  {name}: {len(times)} runs, median {statistics.median(times):.2f} s, slowest {max(times):.2f} s")
+    by_place = {}
+    for figures in runs.values():
+        for f in figures:
+            by_place.setdefault(f["place"], []).append(f["rebuild"])
+    print("by place in the round: " + ", ".join(f"{place + 1}: median {statistics.median(times):.2f} s ({len(times)} runs)" for place, times in sorted(by_place.items())))
     # Round by round, each build against the first: a spell of the machine moves a median by a tenth,
     # and the count of rounds won says whether a difference held through the spells.
     first, *others = args.builds
