@@ -14,7 +14,8 @@ machine falls on all of them alike; on this 2-core machine one rebuild varies by
 change worth a few percent shows only in the median of several rounds (BENCHMARKS.md). Each round
 starts one build later than the round before (A B, then B A): the place in a round has an effect of
 its own, which showed as a gain of 0.14-0.29 s for whichever build ran second in quiet-only rounds
-(BENCHMARKS.md); the medians by place are printed too.
+(BENCHMARKS.md); the medians by place are printed too. Give a number of rounds that the number of
+builds divides, so that each build runs as often in each place.
 
 --probe BIN: before each rebuild, `BIN --cache-probe` times a dependent load in 4 MiB of memory. The
 L3 is shared with the host's other guests; when one sweeps it, that load goes from about 14 ns to
@@ -78,6 +79,8 @@ def main():
     args = parser.parse_args()
     if args.quiet_only and not args.probe:
         raise SystemExit("--quiet-only needs --probe")
+    if args.rounds % len(args.builds):
+        print(f"note: {args.rounds} rounds do not divide among {len(args.builds)} builds: some run more often in some places", flush=True)
     runs = {build: [] for build in args.builds}
     rounds = 0
     for attempt in range(1, (args.attempts or 4 * args.rounds) + 1):
