@@ -13,9 +13,9 @@ spaces (`"ledger-bench --entities-per-table 25000"`). The builds alternate, so a
 machine falls on all of them alike; on this 2-core machine one rebuild varies by a fifth, and a
 change worth a few percent shows only in the median of several rounds (BENCHMARKS.md). Each round
 starts one build later than the round before (A B, then B A): the place in a round has an effect of
-its own, which showed as a gain of 0.14-0.29 s for whichever build ran second in quiet-only rounds
-(BENCHMARKS.md); the medians by place are printed too. Give a number of rounds that the number of
-builds divides, so that each build runs as often in each place.
+its own, the build run last about 0.1 s faster by itself (BENCHMARKS.md); the medians by place are
+printed too. Give a number of rounds that the number of builds divides, so that each build runs as
+often in each place.
 
 --probe BIN: before each rebuild, `BIN --cache-probe` times a dependent load in 4 MiB of memory. The
 L3 is shared with the host's other guests; when one sweeps it, that load goes from about 14 ns to
@@ -82,6 +82,7 @@ def main():
     if args.rounds % len(args.builds):
         print(f"note: {args.rounds} rounds do not divide among {len(args.builds)} builds: some run more often in some places", flush=True)
     runs = {build: [] for build in args.builds}
+    by_place = {}
     rounds = 0
     for attempt in range(1, (args.attempts or 4 * args.rounds) + 1):
         if rounds == args.rounds:
@@ -94,30 +95,30 @@ def main():
             time.sleep(1)
             load = probe(args.probe)
         round_runs = {}
-        first = rounds % len(args.builds)
-        for place, build in enumerate(args.builds[first:] + args.builds[:first]):
+        start = rounds % len(args.builds)
+        for place, build in enumerate(args.builds[start:] + args.builds[:start]):
             if load is None and args.probe:
                 load = probe(args.probe)
             figures = rebuild(build, args.data)
             if load is not None:
                 figures["probe"] = load
-            figures["place"] = place
             load = None
-            round_runs[build] = figures
-            print(f"round {rounds + 1} (attempt {attempt}) {build}: " + ", ".join(f"{k} {v:.2f}" for k, v in figures.items() if k != "place"), flush=True)
+            round_runs[build] = (place, figures)
+            print(f"round {rounds + 1} (attempt {attempt}) {build}: " + ", ".join(f"{k} {v:.2f}" for k, v in figures.items()), flush=True)
         # And one after the last build, so that every run of the round has a quiet probe on each side.
-        if args.quiet_only and max([probe(args.probe)] + [f["probe"] for f in round_runs.values()]) >= args.quiet_below:
+        if args.quiet_only and max([probe(args.probe)] + [f["probe"] for _, f in round_runs.values()]) >= args.quiet_below:
             print(f"attempt {attempt}: a probe found the L3 swept; the round is run again", flush=True)
             continue
         rounds += 1
-        for build, figures in round_runs.items():
+        for build, (place, figures) in round_runs.items():
             runs[build].append(figures)
+            by_place.setdefault(place, []).append(figures["rebuild"])
     if rounds < args.rounds:
         print(f"only {rounds} of {args.rounds} rounds counted", flush=True)
     if rounds == 0:
         raise SystemExit("no round counted")
     for build, figures in runs.items():
-        median = {k: statistics.median(f[k] for f in figures) for k in figures[0] if k != "place"}
+        median = {k: statistics.median(f[k] for f in figures) for k in figures[0]}
         fastest = min(f["rebuild"] for f in figures)
         print(f"{build}: rebuild fastest {fastest:.2f} s, median {median['rebuild']:.2f} s; median CPU s: "
               + ", ".join(f"{k} {median[k]:.2f}" for k in ("follower", "writer", "read-ahead", "all")))
@@ -127,10 +128,6 @@ def main():
             for name, times in ((f"L3 ours (probe < {args.quiet_below:g} ns)", quiet), (f"L3 swept (probe >= {args.quiet_below:g} ns)", swept)):
                 if times:
                     print(f"  {name}: {len(times)} runs, median {statistics.median(times):.2f} s, slowest {max(times):.2f} s")
-    by_place = {}
-    for figures in runs.values():
-        for f in figures:
-            by_place.setdefault(f["place"], []).append(f["rebuild"])
     print("by place in the round: " + ", ".join(f"{place + 1}: median {statistics.median(times):.2f} s ({len(times)} runs)" for place, times in sorted(by_place.items())))
     # Round by round, each build against the first: a spell of the machine moves a median by a tenth,
     # and the count of rounds won says whether a difference held through the spells.

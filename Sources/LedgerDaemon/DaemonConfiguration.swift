@@ -36,9 +36,8 @@ import Projector
 /// - `projection.memoryBudgetMiB` (int, default 80; 0 off): far behind, the projection also writes
 ///   a batch as soon as ledgerd's resident anonymous memory reaches this. LMDB holds every page a
 ///   transaction changes in memory, and a batch's changes spread over more pages as the ledger
-///   grows: a rebuild of 3M events peaked at 95 MiB without it and 83 with it, at the price of
-///   smaller batches once it binds (7.3–9.1 s instead of 5.6); one of 1M peaks at 68 MiB and never
-///   reaches it.
+///   grows: it keeps a large rebuild's memory flat, at the price of smaller batches once it binds
+///   (measured at 1M and 3M events in `LiveProjector.Configuration.memoryBudgetBytes`).
 /// - `projection.gatherMilliseconds` (int, default 100; 0 off): how long the projection lets small
 ///   commits gather before it folds them in one transaction. A read that needs the projection never
 ///   waits for it: it has the follower fold at once. Findings streams and alerts see an event up to
