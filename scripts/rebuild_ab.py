@@ -12,9 +12,9 @@ argument: the ledger-bench binary, then any options it takes after `--rebuild DI
 spaces (`"ledger-bench --entities-per-table 25000"`). The builds alternate, so a slow spell of the
 machine falls on all of them alike; on this 2-core machine one rebuild varies by a fifth, and a
 change worth a few percent shows only in the median of several rounds (BENCHMARKS.md). Each round
-starts one build later than the round before (A B, then B A): the place in a round has an effect of
-its own, the build run last about 0.1 s faster by itself (BENCHMARKS.md); the medians by place are
-printed too. Give a number of rounds that the number of builds divides, so that each build runs as
+starts one build later than the round before (A B, then B A): the place in a round can have an
+effect of its own (once the build run last was about 0.1 s faster; other runs did not repeat it,
+BENCHMARKS.md), so no build may hold one place; the medians by place are printed too. Give a number of rounds that the number of builds divides, so that each build runs as
 often in each place.
 
 --probe BIN: before each rebuild, `BIN --cache-probe` times a dependent load in 4 MiB of memory. The
